@@ -1,0 +1,106 @@
+/// One way to read a code the user typed: a catalogue, the value, and the row if there is one.
+public struct Reading {
+    public var catalogue: Catalogue
+    public var value: CodeValue
+    public var entry: CatalogueEntry?
+    /// True when no row has this exact code and the row is the range that covers it.
+    public var fromRange: Bool
+
+    public var ref: String { "\(catalogue.id):\(catalogue.display(value))" }
+}
+
+/// Looks codes up the way users type them: `431`, `0x1AF`, `134CC1AF`, `03353041`, `C02C`,
+/// `alert 42`, `cipher 35`; lists every reading when a value is ambiguous.
+public struct Explainer {
+    public let plugins: PluginSet
+
+    public init(plugins: PluginSet) { self.plugins = plugins }
+
+    /// The catalogue a kind word names (`alert`, `cipher`, `ssl`, ...), if any.
+    public func catalogue(forWord word: String) -> Catalogue? {
+        let w = word.lowercased()
+        return plugins.catalogues.first { $0.id == w || $0.words.contains(w) }
+    }
+
+    /// Every reading of `query`. `kind` restricts it to one catalogue (by id or word).
+    public func readings(_ query: String, kind: String? = nil) -> [Reading] {
+        var text = query.trimmingBlanks()
+        var only: Catalogue? = kind.flatMap(catalogue(forWord:))
+        // "alert 42": a leading kind word picks the catalogue.
+        if only == nil, let space = text.firstIndex(of: " "), let c = catalogue(forWord: String(text[..<space])) {
+            only = c
+            text = String(text[space...]).trimmingBlanks()
+        }
+        let candidates = only.map { [$0] } ?? plugins.catalogues
+        var out: [Reading] = []
+        var seen: Set<String> = []
+        let bytes = Array(text.utf8)
+        for c in candidates {
+            var values: [CodeValue] = []
+            var caps = Captures()
+            bytes.withUnsafeBufferPointer { line in
+                for t in c.accepts where t.match(line, captures: &caps) != nil {
+                    guard let slot = t.slot(named: "code"), let r = caps.range(slot) else { continue }
+                    let digits = UnsafeBufferPointer(rebasing: line[r])
+                    switch t.slotKinds[slot] {
+                    case .hex: if let v = CodeFinder.number(digits, hex: true) { values.append(.number(v)) }
+                    case .int: if let v = CodeFinder.number(digits, hex: false) { values.append(.number(v)) }
+                    default:
+                        let s = String(decoding: digits, as: UTF8.self)
+                        if let v = c.value(fromCatalogueText: s) { values.append(v) }
+                    }
+                }
+            }
+            if values.isEmpty, only != nil, let v = c.value(fromCatalogueText: text) { values.append(v) }
+            for v in values {
+                let reading: Reading
+                if let e = c.entry(v) { reading = Reading(catalogue: c, value: v, entry: e, fromRange: false) }
+                else if let e = c.rangeEntry(v) { reading = Reading(catalogue: c, value: v, entry: e, fromRange: true) }
+                else if only != nil { reading = Reading(catalogue: c, value: v, entry: nil, fromRange: false) }
+                else { continue }
+                if seen.insert(reading.ref).inserted { out.append(reading) }
+            }
+        }
+        return out
+    }
+
+    /// Rows whose code, name, text or explanation contain every word of `words`.
+    public func search(_ words: String, kind: String? = nil) -> [Reading] {
+        let terms = words.lowercased().split(separator: " ").map(String.init)
+        let only = kind.flatMap(catalogue(forWord:))
+        var out: [Reading] = []
+        for c in plugins.catalogues where only == nil || only === c {
+            for e in c.entries.values.sorted(by: { $0.value < $1.value }) {
+                let hay = [e.code, e.name, e.text, e.explanation].joined(separator: " ").lowercased()
+                if terms.allSatisfy({ hay.contains($0) }) { out.append(Reading(catalogue: c, value: e.value, entry: e, fromRange: false)) }
+            }
+        }
+        return out
+    }
+
+    /// Decodes `VARIABLE=VALUE` for variables whose value is a list of codes, element by element.
+    /// Returns nil when the variable is not such a list.
+    public func decodeList(_ assignment: String) -> (decoder: ListDecoder, elements: [(text: String, reading: Reading?)], problem: String?)? {
+        guard let eq = assignment.firstIndex(of: "=") else { return nil }
+        let name = String(assignment[..<eq]).trimmingBlanks()
+        guard let decoder = plugins.list(forVariable: name) else { return nil }
+        var value = String(assignment[assignment.index(after: eq)...]).trimmingBlanks()
+        if value.count >= 2, let f = value.first, f == "\"" || f == "'", value.last == f { value = String(value.dropFirst().dropLast()) }
+        let c = plugins.catalogues[decoder.catalogue]
+        var elements: [(String, Reading?)] = []
+        var chars = Substring(value)
+        while !chars.isEmpty {
+            let piece = String(chars.prefix(decoder.width))
+            chars = chars.dropFirst(decoder.width)
+            let reading = c.value(fromCatalogueText: piece).map { v in
+                Reading(catalogue: c, value: v, entry: c.entry(v) ?? c.rangeEntry(v), fromRange: c.entry(v) == nil)
+            }
+            elements.append((piece, reading))
+        }
+        var problem: String?
+        if value.count % decoder.width != 0 {
+            problem = "the value has \(value.count) characters, not a multiple of \(decoder.width): the last element is incomplete"
+        }
+        return (decoder, elements, problem)
+    }
+}

@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CZlib
+
+/// Why an input file could not be read. Every case names the file.
+public enum InputError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(path: String, reason: String)
+    case notText(path: String, hint: String)
+    case readFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
+        case let .notText(path, hint): return "\(path): not a text trace (\(hint))"
+        case let .readFailed(path, reason): return "\(path): read failed: \(reason)"
+        }
+    }
+}
+
+/// Reads a file (plain or gzip, ASCII or EBCDIC) and hands out its lines as UTF-8 bytes.
+///
+/// This is the hot input path: one reused buffer, `memchr` for line ends, no `String` per line.
+/// EBCDIC is translated chunk by chunk; a trailing CR is dropped so CRLF files read like LF ones.
+/// Lines of any length are kept whole (the buffer grows to hold the longest line).
+public final class TextReader {
+    public let path: String
+    public private(set) var detected = DetectedText(encoding: .ascii, gzip: false, lineEnd: "none")
+    /// Decoded bytes handed out so far; equals the file offset for plain ASCII input.
+    public private(set) var bytesRead: Int = 0
+
+    private var fd: Int32 = -1
+    private var gz: gzFile?
+    private let chunkSize: Int
+    private var raw: UnsafeMutablePointer<UInt8>
+    private var buf: UnsafeMutablePointer<UInt8>
+    private var bufCapacity: Int
+    private var start = 0, end = 0
+    private var eof = false
+    private var rawPending = 0  // bytes read for detection but not yet decoded
+
+    public init(path: String, chunkSize: Int = 1 << 20) throws {
+        self.path = path
+        self.chunkSize = chunkSize
+        raw = .allocate(capacity: chunkSize)
+        bufCapacity = chunkSize * 2 + 1
+        buf = .allocate(capacity: bufCapacity)
+        try open()
+    }
+
+    deinit {
+        if let gz { gzclose(gz) }
+        if fd >= 0 { close(fd) }
+        raw.deallocate()
+        buf.deallocate()
+    }
+
+    private func open() throws {
+        fd = Glibc.open(path, O_RDONLY)
+        if fd < 0 { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            throw InputError.cannotOpen(path: path, reason: "is a directory")
+        }
+        // Peek at the magic number; gzip input is then read through zlib from the same descriptor.
+        var magic: (UInt8, UInt8) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &magic) { pread(fd, $0.baseAddress, 2, 0) }
+        if n == 2 && magic.0 == 0x1F && magic.1 == 0x8B {
+            let dupFD = dup(fd)
+            gz = gzdopen(dupFD, "rb")
+            if gz == nil { close(dupFD); throw InputError.cannotOpen(path: path, reason: "zlib could not open it") }
+            gzbuffer(gz, 256 * 1024)
+            detected.gzip = true
+        }
+        // Detect the encoding on the first chunk of (decompressed) bytes.
+        let got = try readRaw(into: raw, max: chunkSize)
+        rawPending = got
+        guard let enc = EncodingDetector.detect(UnsafeBufferPointer(start: raw, count: min(got, 64 * 1024))) else {
+            throw InputError.notText(path: path, hint: binaryHint())
+        }
+        detected.encoding = enc
+    }
+
+    private func binaryHint() -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if name.hasPrefix("gskssl") || name.hasSuffix(".trc") {
+            return "it looks like a binary GSK trace: format it on z/OS with `gsktrace \(name) > \(name).txt` and read that"
+        }
+        return "it holds NUL or other non-text bytes"
+    }
+
+    private static func lineEnd(_ s: UnsafeBufferPointer<UInt8>, _ enc: TextEncoding) -> String {
+        for (i, b) in s.enumerated() {
+            switch enc {
+            case .ascii where b == 0x0A: return i > 0 && s[i - 1] == 0x0D ? "CRLF" : "LF"
+            case .ebcdic where b == 0x15: return "NL (0x15)"
+            case .ebcdic where b == 0x25: return "LF (0x25)"
+            default: continue
+            }
+        }
+        return "none"
+    }
+
+    private func readRaw(into p: UnsafeMutablePointer<UInt8>, max: Int) throws -> Int {
+        if let gz {
+            let n = gzread(gz, p, UInt32(max))
+            if n < 0 {
+                var code: Int32 = 0
+                let msg = gzerror(gz, &code).map { String(cString: $0) } ?? "unknown zlib error"
+                throw InputError.readFailed(path: path, reason: "gzip data is damaged (\(msg))")
+            }
+            return Int(n)
+        }
+        while true {
+            let n = read(fd, p, max)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw InputError.readFailed(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Appends up to one chunk of decoded bytes at `end`. Returns false at end of file.
+    private func fill() throws -> Bool {
+        let got: Int
+        if rawPending > 0 { got = rawPending; rawPending = 0 } else { got = try readRaw(into: raw, max: chunkSize) }
+        if got == 0 {
+            if let gz {
+                // zlib reports a stream cut short only here, at the end.
+                var code: Int32 = 0
+                let msg = gzerror(gz, &code).map { String(cString: $0) } ?? ""
+                if code != Z_OK && code != Z_STREAM_END {
+                    throw InputError.readFailed(path: path, reason: "gzip data is damaged or cut short (\(msg)); the lines before that were read")
+                }
+            }
+            return false
+        }
+        if detected.lineEnd == "none" { detected.lineEnd = Self.lineEnd(UnsafeBufferPointer(start: raw, count: got), detected.encoding) }
+        // Room for the worst case: EBCDIC expanding every byte to two UTF-8 bytes.
+        ensureCapacity(end + got * 2)
+        switch detected.encoding {
+        case .ascii:
+            (buf + end).update(from: raw, count: got)
+            end += got
+        case .ebcdic:
+            end += Self.translateEBCDIC(raw, got, into: buf + end)
+        }
+        return true
+    }
+
+    private func ensureCapacity(_ needed: Int) {
+        guard needed > bufCapacity else { return }
+        var cap = bufCapacity
+        while cap < needed { cap *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)
+        bigger.update(from: buf + start, count: end - start)
+        buf.deallocate()
+        buf = bigger
+        end -= start
+        start = 0
+        bufCapacity = cap
+    }
+
+    /// IBM-1047 to UTF-8. Control characters other than tab and line end become '.'.
+    static func translateEBCDIC(_ src: UnsafePointer<UInt8>, _ count: Int, into dst: UnsafeMutablePointer<UInt8>) -> Int {
+        var o = 0
+        EBCDIC.toLatin1.withUnsafeBufferPointer { table in
+            for i in 0..<count {
+                let c = table[Int(src[i])]
+                if c < 0x80 {
+                    dst[o] = (c < 0x20 && c != 0x0A && c != 0x09 && c != 0x0D) || c == 0x7F ? 0x2E : c
+                    o += 1
+                } else if c < 0xA0 {
+                    dst[o] = 0x2E; o += 1
+                } else {
+                    dst[o] = 0xC0 | (c >> 6); dst[o + 1] = 0x80 | (c & 0x3F); o += 2
+                }
+            }
+        }
+        return o
+    }
+
+    /// Calls `body` with each line (without its line end) and its 1-based number.
+    public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+        var lineNumber = 0
+        var scan = start
+        while true {
+            if scan < end, let nl = memchr(buf + scan, 0x0A, end - scan) {
+                let nlIndex = buf.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+                var lineEnd = nlIndex
+                if lineEnd > start && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                lineNumber += 1
+                try body(UnsafeBufferPointer(start: buf + start, count: lineEnd - start), lineNumber)
+                bytesRead += nlIndex + 1 - start
+                start = nlIndex + 1
+                scan = start
+                continue
+            }
+            // No line end in what we hold: keep the partial line, make room and read more.
+            scan = end
+            if eof { break }
+            if start > 0 {
+                let keep = end - start
+                if keep > 0 { memmove(buf, buf + start, keep) }
+                scan -= start
+                end = keep
+                start = 0
+            }
+            if try !fill() { eof = true }
+        }
+        if end > start {  // last line without a line end
+            var lineEnd = end
+            if buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            lineNumber += 1
+            try body(UnsafeBufferPointer(start: buf + start, count: lineEnd - start), lineNumber)
+            bytesRead += end - start
+            start = end
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// What the user asked `format` for.
+public struct FormatOptions: Sendable {
+    public var filter = RecordFilter()
+    public var errorsOnly = false
+    public var json = false
+    public var colour = false
+    public var forcedFormat: String?
+    public var stats = false
+    public var verbose = false
+    public init() {}
+}
+
+/// `tracelens format`: reads each file through the record stream, filters, and renders.
+/// A file that cannot be read is reported by name and the others are still processed.
+public final class FormatRun {
+    public let plugins: PluginSet
+    public let options: FormatOptions
+    let output: Output
+    public private(set) var summaries: [SourceSummary] = []
+    public private(set) var failures: [String] = []
+
+    public init(plugins: PluginSet, options: FormatOptions, output: Output) {
+        self.plugins = plugins
+        self.options = options
+        self.output = output
+    }
+
+    /// Files named on the command line; folders are expanded to the files under them, in order.
+    public static func expand(_ paths: [String]) -> [String] {
+        var out: [String] = []
+        let fm = FileManager.default
+        for p in paths {
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
+                let files = (fm.enumerator(atPath: p)?.allObjects as? [String] ?? [])
+                    .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
+                    .map { (p as NSString).appendingPathComponent($0) }
+                    .filter { var d: ObjCBool = false; return fm.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+                out += files.sorted()
+            } else {
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    /// Runs over the files; returns the exit status (0, or 1 when some file could not be read).
+    public func run(_ paths: [String]) -> Int32 {
+        var forced: Format?
+        if let name = options.forcedFormat {
+            guard let f = plugins.format(named: name) else {
+                Diagnostics.warn("no format named '\(name)' (known: \(plugins.formats.map(\.name).joined(separator: ", ")))")
+                return 2
+            }
+            forced = f
+        }
+        let stream = RecordStream(plugins: plugins)
+        var text = TextRenderer(plugins: plugins, colour: options.colour)
+        let json = JSONRenderer(plugins: plugins)
+        for (index, path) in Self.expand(paths).enumerated() {
+            if output.closed { break }
+            var context = ErrorContext(plugins: plugins)
+            let filter = options.filter
+            let errorsOnly = options.errorsOnly
+            let asJSON = options.json
+            let out = output
+            var current = SourceSummary(path: path, detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "none"))
+            do {
+                let show: (inout Record) -> Void = { r in
+                    if asJSON { json.render(r, source: current, into: &out.buffer) } else { text.render(r, into: &out.buffer) }
+                    out.maybeFlush()
+                }
+                let summary = try stream.read(path, source: index, forcedFormat: forced, started: { current = $0 }) { record in
+                    if out.closed { throw StopReading() }
+                    guard filter.accepts(record) else { return }
+                    if errorsOnly { context.process(&record, show: show) } else { show(&record) }
+                }
+                summaries.append(summary)
+                if options.verbose { Diagnostics.warn("\(path): \(summary.detected.description); layout \(summary.format ?? "none recognised")") }
+                if summary.format == nil && summary.counts.unparsed > 0 {
+                    Diagnostics.warn("\(path): no known layout; its \(summary.counts.unparsed) lines are shown as they are (see `tracelens plugins list`)")
+                }
+            } catch is StopReading {
+                break
+            } catch {
+                failures.append(path)
+                Diagnostics.warn("\(error)")
+            }
+        }
+        output.flush()
+        if options.stats { printStats() }
+        return failures.isEmpty ? 0 : 1
+    }
+
+    struct StopReading: Error {}
+
+    func printStats() {
+        for s in summaries {
+            var line = "\(s.path): \(s.counts.records) records, \(s.counts.unparsed) unparsed lines, \(s.codes) codes (\(s.failureCodes) failures)"
+            line += ", \(s.counts.lines) lines, layout \(s.format ?? "none"), \(s.detected.description)"
+            if s.secretsMasked > 0 { line += ", \(s.secretsMasked) secrets masked" }
+            Diagnostics.warn(line)
+        }
+        for f in failures { Diagnostics.warn("\(f): not read (see the error above)") }
+    }
+}

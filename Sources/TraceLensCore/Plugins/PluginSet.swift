@@ -1,0 +1,69 @@
+/// Where a plugin came from.
+public enum PluginOrigin: Sendable, Equatable, CustomStringConvertible {
+    case builtIn
+    case directory(String)
+
+    public var description: String {
+        switch self {
+        case .builtIn: return "built-in"
+        case let .directory(path): return path
+        }
+    }
+}
+
+/// What `plugins list` shows of one loaded plugin.
+public struct PluginInfo: Sendable {
+    public var name: String
+    public var description: String
+    public var origin: PluginOrigin
+    public var formats: [String]
+    public var catalogues: [String]
+    public var codePatterns: Int
+    public var samples: Int
+    /// Entries of earlier plugins this one replaced (`format gsktrace`, `catalogue ssl: 3 rows`).
+    public var overrides: [String]
+}
+
+/// A GSK environment variable whose value is a list of fixed-width codes.
+public struct ListDecoder: Sendable {
+    public var variable: String
+    public var width: Int
+    public var catalogue: Int
+}
+
+/// A problem found while loading a plugin, naming the file, the entry and what is wrong.
+public struct PluginProblem: Error, Sendable, CustomStringConvertible, Equatable {
+    public var file: String
+    public var entry: String
+    public var message: String
+    public init(file: String, entry: String, message: String) { self.file = file; self.entry = entry; self.message = message }
+    public var description: String { entry.isEmpty ? "\(file): \(message)" : "\(file): \(entry): \(message)" }
+}
+
+/// Everything the loaded plugins define, merged in load order (later overrides earlier).
+public final class PluginSet: @unchecked Sendable {
+    public internal(set) var plugins: [PluginInfo] = []
+    public internal(set) var formats: [Format] = []
+    public internal(set) var catalogues: [Catalogue] = []
+    public internal(set) var codePatterns: [CodePattern] = []
+    public internal(set) var lists: [ListDecoder] = []
+    /// Patterns whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`).
+    public internal(set) var secretPatterns: [Template] = []
+    var catalogueIndex: [String: Int] = [:]
+    var samples: [PluginSample] = []
+
+    public func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
+    public func catalogueIndex(_ id: String) -> Int? { catalogueIndex[id] }
+    public func format(named name: String) -> Format? { formats.first { $0.name == name } }
+
+    public func list(forVariable name: String) -> ListDecoder? {
+        let upper = name.uppercased()
+        return lists.first { $0.variable == upper }
+    }
+
+    /// Looks a `kind:code` reference up: the catalogue, the parsed value and the row if present.
+    public func resolve(_ ref: CodeRef) -> (catalogue: Catalogue, value: CodeValue, entry: CatalogueEntry?)? {
+        guard let c = catalogue(ref.catalogue), let v = c.value(fromCatalogueText: ref.code) else { return nil }
+        return (c, v, c.entry(v))
+    }
+}

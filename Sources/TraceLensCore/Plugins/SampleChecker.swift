@@ -1,0 +1,80 @@
+/// Runs the samples of the loaded plugins and says, for each one that fails, what was expected
+/// and what came out. Samples are how a plugin proves its layouts and catalogues work.
+struct SampleChecker {
+    let plugins: PluginSet
+
+    func checkAll() -> [PluginProblem] {
+        plugins.samples.flatMap(check)
+    }
+
+    func check(_ sample: PluginSample) -> [PluginProblem] {
+        var problems: [PluginProblem] = []
+        func fail(_ m: String) { problems.append(PluginProblem(file: sample.file, entry: sample.entry, message: m)) }
+        switch sample.kind {
+        case let .explain(query, expected):
+            let got = Explainer(plugins: plugins).readings(query).map(\.ref)
+            let want = expected.map { ref -> String in
+                guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
+                return "\(resolved.catalogue.id):\(resolved.catalogue.display(resolved.value))"
+            }
+            if Set(got) != Set(want) { fail("expected readings \(want), got \(got)") }
+        case let .lines(formatName, text):
+            guard let format = plugins.format(named: formatName) else { fail("names format '\(formatName)', which no plugin defines"); break }
+            let result = run(format, text)
+            let records = result.filter { !$0.isUnparsed }
+            let unparsed = result.count - records.count
+            for (key, value) in sample.expect.sorted(by: { $0.key < $1.key }) {
+                let first = records.first
+                switch (key, value) {
+                case let ("records", .int(n)): if records.count != n { fail("expected \(n) records, got \(records.count)") }
+                case let ("unparsed", .int(n)): if unparsed != n { fail("expected \(n) unparsed lines, got \(unparsed)") }
+                case let ("time", .string(s)):
+                    let got = first?.time?.string(iso: true)
+                    if got != s { fail("expected time \(s), got \(got ?? "none")") }
+                case let ("codes", .array(items)):
+                    let want = items.compactMap { if case let .string(s) = $0 { return s } else { return nil } }
+                    let got = records.flatMap { r in r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" } }
+                    let wantNormal = want.map { ref -> String in
+                        guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
+                        return "\(resolved.catalogue.id):\(resolved.catalogue.display(resolved.value))"
+                    }
+                    if got != wantNormal { fail("expected codes \(wantNormal), got \(got)") }
+                case let ("message", .string(s)):
+                    // All message lines, joined by newlines (continuation text included).
+                    if first?.message != s { fail("expected message '\(s)', got \(first.map { "'\($0.message)'" } ?? "no record")") }
+                case let ("level", .string(s)):
+                    if first?.levelName != s.uppercased() { fail("expected level \(s), got \(first?.levelName ?? "no record")") }
+                case let (name, .string(s)):
+                    let got = first.flatMap { r in StandardField(name: name).flatMap { r.field($0) } ?? (name == "lines" ? nil : r.extra(name)) }
+                    if got != s { fail("expected \(name) '\(s)', got \(got.map { "'\($0)'" } ?? "nothing")") }
+                default:
+                    fail("expect.\(key) = \(value.typeName) is not something a sample can check (records, unparsed: integers; codes: a list; fields: strings)")
+                }
+            }
+            if sample.expect.isEmpty { fail("has no [sample.expect]: say what the lines must yield") }
+        }
+        return problems
+    }
+
+    /// Reads sample text through the format and the code finder, returning copies of the records.
+    func run(_ format: Format, _ text: String) -> [Record] {
+        let reader = RecordReader(format: format, source: 0)
+        let finder = CodeFinder(plugins: plugins)
+        let masker = SecretMasker(plugins: plugins)
+        var out: [Record] = []
+        let emit: (inout Record) -> Void = { r in
+            masker.mask(&r.bytes)
+            if !r.isUnparsed { finder.decode(&r, format: format.name) }
+            out.append(r)
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        for (i, line) in lines.enumerated() {
+            var bytes = Array(line.utf8)
+            if bytes.last == 0x0D { bytes.removeLast() }
+            bytes.withUnsafeBufferPointer { reader.feed($0, number: i + 1, emit: emit) }
+        }
+        reader.flush(emit: emit)
+        return out
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The standard fields every record can carry. Plugins name them in templates; any other field
+/// name is kept as an extra field of the record.
+public enum StandardField: Int, CaseIterable, Sendable {
+    case thread, process, level, function, message, job
+
+    public var name: String {
+        switch self {
+        case .thread: return "thread"
+        case .process: return "process"
+        case .level: return "level"
+        case .function: return "function"
+        case .message: return "message"
+        case .job: return "job"
+        }
+    }
+
+    public init?(name: String) {
+        guard let f = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = f
+    }
+}
+
+/// The normalised level of a record.
+public enum Level: UInt8, CaseIterable, Sendable {
+    case entry, exit, info, error, warning, dump, other
+
+    public var name: String {
+        switch self {
+        case .entry: return "ENTRY"
+        case .exit: return "EXIT"
+        case .info: return "INFO"
+        case .error: return "ERROR"
+        case .warning: return "WARNING"
+        case .dump: return "DUMP"
+        case .other: return "OTHER"
+        }
+    }
+
+    public init?(name: String) {
+        guard let l = Self.allCases.first(where: { $0.name == name.uppercased() }) else { return nil }
+        self = l
+    }
+}
+
+/// What a line template's field slots mean for the record being built.
+struct SlotRoles {
+    enum Role { case standard(StandardField), time, extra(String), ignored }
+    let roles: [Role]
+
+    init(_ t: Template) {
+        roles = t.fieldNames.enumerated().map { i, name in
+            if case .time = t.slotKinds[i] { return .time }
+            if let std = StandardField(name: name) { return .standard(std) }
+            return name.isEmpty ? .ignored : .extra(name)
+        }
+    }
+}
+
+/// A template with what its slots mean, ready for the record reader.
+struct LineRule {
+    let template: Template
+    let roles: SlotRoles
+    /// True when the template starts with a blank, i.e. it demands indentation.
+    let needsIndent: Bool
+
+    init(_ t: Template) {
+        template = t
+        roles = SlotRoles(t)
+        needsIndent = t.source.first == " " || t.source.first == "\t"
+    }
+}
+
+/// What a continuation line adds to the record above it.
+public enum ContinuationRole: String, Sendable {
+    /// Text: appended to the record's message (a line of its own).
+    case text
+    /// Fields only: captured fields fill those the record lacks; the line adds no text.
+    case fields
+    /// A data dump line: kept with the record, shown as is, not searched for codes.
+    case dump
+}
+
+/// A record layout from a plugin: the lines that start a record, continue it, set context, or are
+/// headers to skip.
+public final class Format: @unchecked Sendable {
+    public let name: String
+    public let title: String
+    public let plugin: String
+    let records: [LineRule]
+    let continuations: [(rule: LineRule, role: ContinuationRole)]
+    /// Lines that set the date for the records that follow (`**** 11/14/2005`).
+    let contexts: [LineRule]
+    /// Lines that belong to the file's layout but carry no record (titles, column headings).
+    let headers: [LineRule]
+    /// Raw level text to normalised level (`SSL_ERROR` → ERROR); unmapped text is tried as a level name.
+    let levels: [String: Level]
+    /// Where to find a process id in the file name (`gskssl.{process:int}.trc`).
+    let fileName: Template?
+
+    init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
+         contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?) {
+        self.name = name; self.title = title; self.plugin = plugin
+        self.records = records.map(LineRule.init)
+        self.continuations = continuations.map { (LineRule($0.0), $0.1) }
+        self.contexts = contexts.map(LineRule.init)
+        self.headers = headers.map(LineRule.init)
+        self.levels = levels
+        self.fileName = fileName
+    }
+
+    /// Level words as bytes, checked before falling back to a String lookup (the hot path sees
+    /// the same four or five words on nearly every line).
+    private lazy var levelWords: [([UInt8], Level)] = {
+        var words = Level.allCases.filter { $0 != .other }.map { (Array($0.name.utf8), $0) }
+        words += levels.map { (Array($0.key.utf8), $0.value) }
+        return words
+    }()
+
+    func level(for raw: UnsafeBufferPointer<UInt8>) -> Level {
+        for (word, level) in levelWords where word.count == raw.count {
+            if word.withUnsafeBufferPointer({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) == 0 }) { return level }
+        }
+        return .other
+    }
+
+    /// The process id from a file name, if the format says where it is.
+    public func process(fromFileName path: String) -> String? {
+        guard let fileName else { return nil }
+        var base = Substring(path.split(separator: "/").last ?? Substring(path))
+        for suffix in [".gz", ".txt", ".out"] where base.hasSuffix(suffix) { base = base.dropLast(suffix.count) }
+        return fileName.match(String(base))?["process"]
+    }
+}

@@ -1,0 +1,81 @@
+/// One record of a trace: a record line with its continuation lines, or one unparsed line.
+///
+/// The text is kept as bytes with fields as ranges into it, so the format path never builds a
+/// `String` it does not print. `Record` values are reused by the reader: copy what you keep.
+public struct Record: Sendable {
+    /// Index of the source (file) in the run.
+    public var source: Int = 0
+    /// Line number of the first line (1-based), and how many lines the record spans.
+    public var line: Int = 0
+    public var lineCount: Int = 0
+    public var time: Timestamp?
+    public var level: Level = .other
+    /// True for a line no layout recognised; `bytes` then holds the line as it was.
+    public var isUnparsed = false
+    /// The record's lines, as read (continuation lines follow the first, each after a LF).
+    public var bytes: [UInt8] = []
+    var standard: [Range<Int>?] = Array(repeating: nil, count: StandardField.allCases.count)
+    public var extras: [(name: String, range: Range<Int>)] = []
+    /// Lines of message text (the first one from the record line, when it has one).
+    public var messageLines: [Range<Int>] = []
+    /// Data dump lines kept with the record.
+    public var dumpLines: [Range<Int>] = []
+    /// Codes found in the message text, in order.
+    public var codes: [FoundCode] = []
+    /// Raw level text as written (for levels the plugin did not map).
+    public var rawLevel: Range<Int>?
+
+    public init() {}
+
+    public func range(_ f: StandardField) -> Range<Int>? { standard[f.rawValue] }
+
+    public func string(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
+
+    public func field(_ f: StandardField) -> String? { range(f).map(string) }
+
+    public func extra(_ name: String) -> String? { extras.first { $0.name == name }.map { string($0.range) } }
+
+    /// All message lines joined with newlines.
+    public var message: String { messageLines.map(string).joined(separator: "\n") }
+
+    /// The level as shown: the normalised name, or the raw word for levels nobody mapped.
+    public var levelName: String {
+        if level == .other, let r = rawLevel { return string(r) }
+        return level.name
+    }
+
+    mutating func reset(source: Int, line: Int) {
+        self.source = source
+        self.line = line
+        lineCount = 1
+        time = nil
+        level = .other
+        isUnparsed = false
+        bytes.removeAll(keepingCapacity: true)
+        for i in standard.indices { standard[i] = nil }
+        if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
+        messageLines.removeAll(keepingCapacity: true)
+        if !dumpLines.isEmpty { dumpLines.removeAll(keepingCapacity: true) }
+        if !codes.isEmpty { codes.removeAll(keepingCapacity: true) }
+        rawLevel = nil
+    }
+
+    /// Appends a line to `bytes` (after a LF when not the first) and returns the offset it starts at.
+    mutating func appendLine(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+        if !bytes.isEmpty { bytes.append(0x0A) }
+        let at = bytes.count
+        bytes.append(contentsOf: line)
+        return at
+    }
+
+    mutating func set(_ f: StandardField, _ r: Range<Int>) { standard[f.rawValue] = r }
+}
+
+/// A code found in a record's message, with the catalogue that decodes it.
+public struct FoundCode: Sendable {
+    /// Index of the catalogue in `PluginSet.catalogues`.
+    public var catalogue: Int
+    public var value: CodeValue
+    /// Offset in the record's bytes just after the code's text: where the decoded label goes.
+    public var end: Int
+}

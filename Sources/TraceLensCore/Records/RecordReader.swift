@@ -1,0 +1,181 @@
+/// Turns lines into records using one format: record lines start a record, continuation lines
+/// attach to it, context lines carry the date forward, header lines are skipped, and any other
+/// line is handed on as an unparsed record so that nothing is lost.
+public final class RecordReader {
+    public struct Counts: Sendable, Equatable {
+        public var lines = 0, records = 0, unparsed = 0, blank = 0, headers = 0
+        public init() {}
+    }
+
+    public let format: Format?
+    public private(set) var counts = Counts()
+    let source: Int
+
+    private var current = Record()
+    private var pending = false
+    private var captures = Captures()
+    /// The date carried from context lines and dated records, as a day number.
+    private var contextDay: Int64?
+    private var lastMicrosOfDay: Int64?
+    private var unparsed = Record()
+
+    public init(format: Format?, source: Int) {
+        self.format = format
+        self.source = source
+    }
+
+    /// Feeds one line. `emit` receives each completed record (and each unparsed line) in order.
+    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int, emit: (inout Record) throws -> Void) rethrows {
+        counts.lines += 1
+        var indent = 0
+        while indent < line.count && isBlank(line[indent]) { indent += 1 }
+        if indent == line.count { counts.blank += 1; return }
+        guard let format else { try emitUnparsed(line, number, emit); return }
+
+        for rule in format.records where matches(rule, line, indent) {
+            if pending { try finish(emit) }
+            start(rule, line, number, format)
+            return
+        }
+        for rule in format.contexts where matches(rule, line, indent) {
+            applyContext(rule, line)
+            counts.headers += 1
+            return
+        }
+        for rule in format.headers where matches(rule, line, indent) {
+            counts.headers += 1
+            return
+        }
+        if pending {
+            for (rule, role) in format.continuations where matches(rule, line, indent) {
+                attach(rule, role, line)
+                current.lineCount = number - current.line + 1
+                return
+            }
+        }
+        if pending { try finish(emit) }
+        try emitUnparsed(line, number, emit)
+    }
+
+    /// Emits the record still being built, if any. Call at the end of the input.
+    public func flush(emit: (inout Record) throws -> Void) rethrows {
+        if pending { try finish(emit) }
+    }
+
+    private func matches(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ indent: Int) -> Bool {
+        rule.template.match(line, from: rule.needsIndent ? 0 : indent, captures: &captures) != nil
+    }
+
+    private func finish(_ emit: (inout Record) throws -> Void) rethrows {
+        pending = false
+        counts.records += 1
+        try emit(&current)
+    }
+
+    private func emitUnparsed(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ emit: (inout Record) throws -> Void) rethrows {
+        counts.unparsed += 1
+        unparsed.reset(source: source, line: number)
+        unparsed.isUnparsed = true
+        let at = unparsed.appendLine(line)
+        unparsed.messageLines.append(at..<unparsed.bytes.count)
+        try emit(&unparsed)
+    }
+
+    private func start(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ format: Format) {
+        current.reset(source: source, line: number)
+        pending = true
+        let base = current.appendLine(line)
+        var parts = TimeParts()
+        var sawTime = false
+        for (slot, role) in rule.roles.roles.enumerated() {
+            guard let r = captures.range(slot) else { continue }
+            let shifted = (r.lowerBound + base)..<(r.upperBound + base)
+            switch role {
+            case let .standard(f):
+                current.set(f, shifted)
+                if f == .message { current.messageLines.append(shifted) }
+                if f == .level {
+                    current.rawLevel = shifted
+                    current.level = format.level(for: UnsafeBufferPointer(rebasing: line[r]))
+                }
+            case .time:
+                if let p = rule.template.time(in: line, slot: slot, captures: captures) {
+                    merge(p, into: &parts)
+                    sawTime = true
+                }
+            case let .extra(name):
+                current.extras.append((name, shifted))
+            case .ignored:
+                break
+            }
+        }
+        if sawTime { current.time = timestamp(parts) }
+    }
+
+    private func merge(_ p: TimeParts, into parts: inout TimeParts) {
+        if p.hasDate { parts.year = p.year; parts.month = p.month; parts.day = p.day }
+        if p.hasTime {
+            parts.hour = p.hour; parts.minute = p.minute; parts.second = p.second
+            parts.micros = p.micros; parts.fractionDigits = p.fractionDigits
+        }
+    }
+
+    /// Combines a record's time with the carried date, rolling the date over at midnight: a time
+    /// of day more than 12 hours earlier than the last one means the next day began.
+    private func timestamp(_ parts: TimeParts) -> Timestamp? {
+        if parts.hasDate {
+            guard var t = Timestamp(parts) else { return nil }
+            contextDay = t.dayNumber
+            lastMicrosOfDay = t.microsOfDay
+            if !parts.hasTime { t.fractionDigits = 0 }
+            return t
+        }
+        guard parts.hasTime else { return nil }
+        let tod = Timestamp(timeOfDay: parts)
+        if let last = lastMicrosOfDay, tod.micros < last - 12 * 3_600_000_000, let day = contextDay {
+            contextDay = day + 1
+        }
+        lastMicrosOfDay = tod.micros
+        guard let day = contextDay else { return tod }
+        return Timestamp(micros: day * 86_400_000_000 + tod.micros, fractionDigits: tod.fractionDigits)
+    }
+
+    private func applyContext(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>) {
+        for slot in rule.template.timeSlots {
+            guard let p = rule.template.time(in: line, slot: slot, captures: captures), p.hasDate else { continue }
+            contextDay = Int64(Timestamp.daysFromCivil(p.year, p.month, p.day))
+            lastMicrosOfDay = nil
+        }
+    }
+
+    private func attach(_ rule: LineRule, _ role: ContinuationRole, _ line: UnsafeBufferPointer<UInt8>) {
+        let base = current.appendLine(line)
+        var indent = 0
+        while indent < line.count && isBlank(line[indent]) { indent += 1 }
+        switch role {
+        case .dump:
+            current.dumpLines.append(base..<current.bytes.count)
+        case .text:
+            if let slot = rule.template.slot(named: "message"), let r = captures.range(slot) {
+                current.messageLines.append((r.lowerBound + base)..<(r.upperBound + base))
+            } else {
+                current.messageLines.append((base + indent)..<current.bytes.count)
+            }
+            if current.range(.message) == nil, let first = current.messageLines.first { current.set(.message, first) }
+        case .fields:
+            for (slot, role) in rule.roles.roles.enumerated() {
+                guard let r = captures.range(slot) else { continue }
+                let shifted = (r.lowerBound + base)..<(r.upperBound + base)
+                switch role {
+                case let .standard(f) where current.range(f) == nil:
+                    current.set(f, shifted)
+                    if f == .message { current.messageLines.append(shifted) }
+                case let .extra(name):
+                    current.extras.append((name, shifted))
+                default:
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+/// The date and time pieces a `time(...)` field found. A piece not in the format stays unset.
+public struct TimeParts: Equatable, Sendable {
+    public var year = -1, month = -1, day = -1
+    public var hour = -1, minute = -1, second = -1
+    public var micros = 0
+    /// How many fraction digits the source wrote (0 when none), kept for faithful display.
+    public var fractionDigits = 0
+    public var hasDate: Bool { year >= 0 && month >= 0 && day >= 0 }
+    public var hasTime: Bool { hour >= 0 && minute >= 0 }
+}
+
+/// A time format such as `MM/DD/YYYY-hh:mm:ss[.f]` or `DD MON YYYY`.
+///
+/// Tokens: `YYYY` `YY` `MM` (month) `DD` `MON` (Jan..Dec) `hh` `mm` (minute) `ss` `f` (1 to 9
+/// fraction digits); `[...]` is optional; a space matches one or more blanks; anything else matches
+/// itself. `MM`, `DD` and `hh` take one or two digits.
+public struct TimeFormat: Sendable, Equatable {
+    /// Tokens in a flat list (no ARC on the hot path); `optional(n)` covers the next n tokens.
+    enum Token: Equatable { case year4, year2, month, day, monthName, hour, minute, second, fraction, space, literal(UInt8), optional(Int) }
+    let tokens: [Token]
+
+    struct FormatError: Error { let problem: String }
+
+    init(_ text: String) throws(FormatError) {
+        var i = text.startIndex
+        func parse(_ closing: Bool) throws(FormatError) -> [Token] {
+            var out: [Token] = []
+            while i < text.endIndex {
+                let rest = text[i...]
+                func take(_ s: String, _ t: Token) -> Bool {
+                    if rest.hasPrefix(s) { out.append(t); i = text.index(i, offsetBy: s.count); return true }
+                    return false
+                }
+                if take("YYYY", .year4) || take("YY", .year2) || take("MON", .monthName) || take("MM", .month) || take("DD", .day)
+                    || take("hh", .hour) || take("mm", .minute) || take("ss", .second) { continue }
+                let c = text[i]
+                i = text.index(after: i)
+                switch c {
+                case "f": out.append(.fraction)
+                case " ": if out.last != .space { out.append(.space) }
+                case "[":
+                    let inner = try parse(true)
+                    out.append(.optional(inner.count))
+                    out += inner
+                case "]":
+                    if closing { return out }
+                    throw FormatError(problem: "']' without '['")
+                default:
+                    guard let a = c.asciiValue else { throw FormatError(problem: "'\(c)' is not ASCII") }
+                    out.append(.literal(a))
+                }
+            }
+            if closing { throw FormatError(problem: "'[' is never closed") }
+            return out
+        }
+        tokens = try parse(false)
+        if tokens.isEmpty { throw FormatError(problem: "empty") }
+    }
+
+    /// Matches at `pos`, filling `parts`; returns the end of the match or nil.
+    func scan(_ line: UnsafeBufferPointer<UInt8>, _ pos: Int, into parts: inout TimeParts) -> Int? {
+        tokens.withUnsafeBufferPointer { Self.scan($0, 0, $0.count, line, pos, &parts) }
+    }
+
+    private static func scan(_ tokens: UnsafeBufferPointer<Token>, _ first: Int, _ last: Int, _ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ parts: inout TimeParts) -> Int? {
+        var p = start
+        let n = line.count
+        var k = first
+        func digits(_ minCount: Int, _ maxCount: Int) -> Int? {
+            var v = 0, k = 0
+            while k < maxCount && p < n && isDigit(line[p]) { v = v * 10 + Int(line[p] &- 0x30); p += 1; k += 1 }
+            return k >= minCount ? v : nil
+        }
+        while k < last {
+            let t = tokens[k]
+            k += 1
+            switch t {
+            case .year4: guard let v = digits(4, 4) else { return nil }; parts.year = v
+            case .year2: guard let v = digits(2, 2) else { return nil }; parts.year = v < 70 ? 2000 + v : 1900 + v
+            case .month: guard let v = digits(1, 2), (1...12).contains(v) else { return nil }; parts.month = v
+            case .day: guard let v = digits(1, 2), (1...31).contains(v) else { return nil }; parts.day = v
+            case .hour: guard let v = digits(1, 2), v < 24 else { return nil }; parts.hour = v
+            case .minute: guard let v = digits(2, 2), v < 60 else { return nil }; parts.minute = v
+            case .second: guard let v = digits(2, 2), v < 61 else { return nil }; parts.second = v
+            case .fraction:
+                let s = p
+                guard let v = digits(1, 9) else { return nil }
+                let count = p - s
+                var micros = v
+                if count < 6 { for _ in count..<6 { micros *= 10 } } else { for _ in 6..<count { micros /= 10 } }
+                parts.micros = micros
+                parts.fractionDigits = min(count, 6)
+            case .monthName:
+                guard p + 3 <= n else { return nil }
+                let key = (Int(lowerASCII(line[p])) << 16) | (Int(lowerASCII(line[p + 1])) << 8) | Int(lowerASCII(line[p + 2]))
+                guard let m = monthKeys.firstIndex(of: key) else { return nil }
+                parts.month = m + 1
+                p += 3
+            case .space:
+                guard p < n, isBlank(line[p]) else { return nil }
+                while p < n && isBlank(line[p]) { p += 1 }
+            case let .literal(b):
+                guard p < n, line[p] == b else { return nil }
+                p += 1
+            case let .optional(count):
+                var trial = parts
+                if let end = scan(tokens, k, k + count, line, p, &trial) { parts = trial; p = end }
+                k += count
+            }
+        }
+        return p
+    }
+
+    private static let monthKeys: [Int] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].map {
+        let u = Array($0.utf8); return (Int(u[0]) << 16) | (Int(u[1]) << 8) | Int(u[2])
+    }
+}
+
+/// A point in time as the trace wrote it: microseconds since 1970-01-01 in the trace's own local
+/// time (z/OS traces carry no zone), plus how many fraction digits to show.
+public struct Timestamp: Comparable, Hashable, Sendable {
+    public var micros: Int64
+    public var fractionDigits: Int
+    /// False when the trace gave only a time of day and nothing said which day: `micros` is then
+    /// the time of day and the date is not shown.
+    public var hasDate: Bool
+
+    public init(micros: Int64, fractionDigits: Int = 0, hasDate: Bool = true) {
+        self.micros = micros; self.fractionDigits = fractionDigits; self.hasDate = hasDate
+    }
+
+    /// A time of day with no known date.
+    init(timeOfDay p: TimeParts) {
+        micros = Int64(max(p.hour, 0) * 3600 + max(p.minute, 0) * 60 + max(p.second, 0)) * 1_000_000 + Int64(p.micros)
+        fractionDigits = p.fractionDigits
+        hasDate = false
+    }
+
+    public init?(_ p: TimeParts) {
+        guard p.hasDate else { return nil }
+        let days = Self.daysFromCivil(p.year, p.month, p.day)
+        let secs = Int64(days) * 86_400 + Int64(max(p.hour, 0) * 3600 + max(p.minute, 0) * 60 + max(p.second, 0))
+        micros = secs * 1_000_000 + Int64(p.micros)
+        fractionDigits = p.fractionDigits
+        hasDate = true
+    }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.micros < b.micros }
+    public static func == (a: Timestamp, b: Timestamp) -> Bool { a.micros == b.micros }
+    public func hash(into h: inout Hasher) { h.combine(micros) }
+
+    public var dayNumber: Int64 { micros >= 0 ? micros / 86_400_000_000 : (micros - 86_399_999_999) / 86_400_000_000 }
+    public var microsOfDay: Int64 { micros - dayNumber * 86_400_000_000 }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp + (mp < 10 ? 3 : -9)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Writes `MM/DD/YYYY-hh:mm:ss[.ffffff]` (gsktrace style) or ISO 8601 `YYYY-MM-DDThh:mm:ss[.ffffff]`.
+    public func write(iso: Bool, to out: inout [UInt8]) {
+        let (y, m, d) = Self.civilFromDays(Int(dayNumber))
+        let t = Int(microsOfDay)
+        let secs = t / 1_000_000
+        func two(_ v: Int) { out.append(0x30 + UInt8(v / 10)); out.append(0x30 + UInt8(v % 10)) }
+        func four(_ v: Int) { two(v / 100 % 100); two(v % 100) }
+        if !hasDate {
+            // time of day only
+        } else if iso {
+            four(y); out.append(0x2D); two(m); out.append(0x2D); two(d); out.append(0x54)
+        } else {
+            two(m); out.append(0x2F); two(d); out.append(0x2F); four(y); out.append(0x2D)
+        }
+        two(secs / 3600); out.append(0x3A); two(secs / 60 % 60); out.append(0x3A); two(secs % 60)
+        if fractionDigits > 0 {
+            out.append(0x2E)
+            var frac = t % 1_000_000
+            var digits = [UInt8](repeating: 0x30, count: 6)
+            for k in stride(from: 5, through: 0, by: -1) { digits[k] = 0x30 + UInt8(frac % 10); frac /= 10 }
+            out.append(contentsOf: digits[0..<fractionDigits])
+        }
+    }
+
+    public func string(iso: Bool) -> String {
+        var b: [UInt8] = []
+        write(iso: iso, to: &b)
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    /// Parses a user's `--since`/`--until` value: `YYYY-MM-DD[(T| )hh:mm[:ss]]`, `MM/DD/YYYY[-hh:mm[:ss]]`.
+    public static func parseUser(_ text: String) -> Timestamp? {
+        for format in ["YYYY-MM-DD[T]hh:mm[:ss][.f]", "YYYY-MM-DD hh:mm[:ss][.f]", "MM/DD/YYYY-hh:mm[:ss][.f]", "YYYY-MM-DD", "MM/DD/YYYY"] {
+            guard let f = try? TimeFormat(format) else { continue }
+            var parts = TimeParts()
+            let bytes = Array(text.utf8)
+            let end = bytes.withUnsafeBufferPointer { f.scan($0, 0, into: &parts) }
+            if end == bytes.count, parts.hasDate { return Timestamp(parts) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Buffered output to a file descriptor. Writes in large blocks; notices a closed pipe
+/// (`tracelens format x | head`) so the caller can stop quietly instead of dying on SIGPIPE.
+public final class Output {
+    public let fd: Int32
+    public var buffer: [UInt8] = []
+    public private(set) var closed = false
+    private let limit: Int
+
+    public init(fd: Int32 = 1, bufferSize: Int = 256 * 1024) {
+        self.fd = fd
+        limit = bufferSize
+        buffer.reserveCapacity(bufferSize + 4096)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit { flush() }
+
+    /// True when standard output is a terminal and the user has not asked for no colour.
+    public static func wantsColour(fd: Int32 = 1, environment: [String: String]) -> Bool {
+        isatty(fd) == 1 && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+    }
+
+    @inline(__always) public func write(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= limit { flush() }
+    }
+
+    public func write(_ s: String) { write(Array(s.utf8)) }
+
+    /// Call after appending to `buffer` directly.
+    @inline(__always) public func maybeFlush() { if buffer.count >= limit { flush() } }
+
+    public func flush() {
+        guard !buffer.isEmpty else { return }
+        if closed { buffer.removeAll(keepingCapacity: true); return }
+        var offset = 0
+        buffer.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    closed = true  // EPIPE and friends: the reader went away
+                    return
+                }
+                offset += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Messages for the user on standard error, unbuffered.
+public enum Diagnostics {
+    public static func warn(_ message: String) {
+        let bytes = Array(("tracelens: " + message + "\n").utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Finds where any of a set of literal strings occurs in a line, in one pass: a 256-entry table
+/// says which bytes can start a literal, and only those positions are compared. Code patterns and
+/// secret patterns start with literals ("Exit status 0x", "alert ", "GSK_LDAP_PASSWORD="), and
+/// most lines hold none, so this is the whole cost of decoding them.
+///
+/// Storage is allocated once and never changes, so the scan does no reference counting.
+final class LiteralPrefilter: @unchecked Sendable {
+    let count: Int
+    /// When every literal starts with the same byte, `memchr` finds the candidates instead.
+    private let onlyFirstByte: Int32?
+    private let starts: UnsafeMutablePointer<UInt8>   // 256 flags
+    private let bytes: UnsafeMutablePointer<UInt8>
+    private let offsets: UnsafeMutablePointer<Int>
+    private let lengths: UnsafeMutablePointer<Int>
+
+    init(_ literals: [[UInt8]]) {
+        count = literals.count
+        starts = .allocate(capacity: 256)
+        starts.initialize(repeating: 0, count: 256)
+        let total = max(literals.reduce(0) { $0 + $1.count }, 1)
+        bytes = .allocate(capacity: total)
+        offsets = .allocate(capacity: max(count, 1))
+        lengths = .allocate(capacity: max(count, 1))
+        let firsts = Set(literals.compactMap(\.first))
+        onlyFirstByte = firsts.count == 1 ? Int32(firsts.first!) : nil
+        var at = 0
+        for (i, lit) in literals.enumerated() {
+            offsets[i] = at
+            lengths[i] = lit.count
+            for b in lit { bytes[at] = b; at += 1 }
+            if let first = lit.first { starts[Int(first)] = 1 }
+        }
+    }
+
+    deinit {
+        starts.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
+    }
+
+    /// Calls `hit(literalIndex, position)` for every occurrence, in line order; `hit` returns the
+    /// position to resume scanning from (at least position + 1).
+    @inline(__always)
+    func scan(_ line: UnsafeBufferPointer<UInt8>, _ hit: (Int, Int) -> Int) {
+        guard count > 0, let base = line.baseAddress else { return }
+        let n = line.count
+        var p = 0
+        while p < n {
+            if let only = onlyFirstByte {
+                guard let hit = memchr(base + p, only, n - p) else { return }
+                p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
+            let b = base[p]
+            if starts[Int(b)] == 0 { p += 1; continue }
+            var next = p + 1
+            for i in 0..<count {
+                let len = lengths[i]
+                let o = offsets[i]
+                if bytes[o] == b && p + len <= n && memcmp(base + p, bytes + o, len) == 0 {
+                    next = max(next, hit(i, p))
+                }
+            }
+            p = next
+        }
+    }
+}

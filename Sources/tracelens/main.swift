@@ -1,0 +1,298 @@
+import ArgumentParser
+import Foundation
+import TraceLensCore
+
+@main
+struct TraceLens: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tracelens",
+        abstract: "Format, decode and explain z/OS System SSL (GSK) traces.",
+        discussion: """
+            Every code in a trace is decoded inline from the plugin catalogues. Built-in plugins are \
+            part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
+            ~/.config/tracelens/plugins/.
+            """,
+        subcommands: [FormatCommand.self, ExplainCommand.self, PluginsCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options every command that loads plugins takes.
+struct PluginOptions: ParsableArguments {
+    @Option(name: .customLong("plugins"), help: ArgumentHelp("A plugin folder (or a folder of plugin folders) to load after the built-in ones. Repeatable.", valueName: "dir"))
+    var directories: [String] = []
+
+    /// Loads the plugins; problems are printed, and are fatal only for plugins the user named.
+    func load(strict: Bool = false) throws -> PluginSet {
+        let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: directories))
+        for p in problems { Diagnostics.warn("plugin problem: \(p)") }
+        if strict && !problems.isEmpty { throw ExitCode(2) }
+        return set
+    }
+}
+
+struct FormatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "format",
+        abstract: "Print traces gsktrace-style, with every code decoded inline.",
+        discussion: """
+            Reads gsktrace output, GSKSRVR component traces and any layout a plugin defines; plain \
+            text, .gz, CRLF or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
+            recognises are printed as they are. Examples:
+
+              tracelens format gskssl.65567.trc
+              tracelens format --errors --thread 3 gskssl.65567.trc
+              tracelens format --level ERROR --level EXIT --since 10:07 trace.gz
+              tracelens format --json gskssl.65567.trc | jq .codes
+            """
+    )
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: ArgumentHelp("Only records of this thread (3, Thd-3, 00000003). Repeatable.", valueName: "id"))
+    var thread: [String] = []
+
+    @Option(help: ArgumentHelp("Only records of this level: ENTRY, EXIT, INFO, ERROR, DUMP. Repeatable or comma-separated.", valueName: "level"))
+    var level: [String] = []
+
+    @Option(help: ArgumentHelp("Only records whose text contains this (case-sensitive).", valueName: "text"))
+    var grep: String?
+
+    @Option(help: ArgumentHelp("Only records at or after this time: 2022-03-24T10:07, 03/24/2022-10:07:19 or a time of day 10:07.", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only records at or before this time (same forms as --since).", valueName: "time"))
+    var until: String?
+
+    @Flag(help: "Only records that carry a failure code or are at level ERROR, with the ENTRY and EXIT records around them on the same thread.")
+    var errors = false
+
+    @Flag(help: "One JSON object per record instead of text.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always, never.", valueName: "when"))
+    var color: String = "auto"
+
+    @Option(name: .customLong("layout"), help: ArgumentHelp("Read every file with this layout instead of detecting it (see `tracelens plugins list`).", valueName: "name"))
+    var layout: String?
+
+    @Flag(help: "Print per-file counts (records, unparsed lines, codes) to standard error.")
+    var stats = false
+
+    @Flag(help: "Say which encoding and layout was used for each file.")
+    var verbose = false
+
+    @Argument(help: ArgumentHelp("Trace files or folders.", valueName: "file"))
+    var files: [String]
+
+    func run() throws {
+        var options = FormatOptions()
+        options.filter.threads = Set(thread.flatMap { $0.split(separator: ",") }.map { RecordFilter.normaliseThread(String($0)) })
+        for name in level.flatMap({ $0.split(separator: ",") }) {
+            guard let l = Level(name: String(name)) else {
+                throw ValidationError("unknown level '\(name)'; levels: \(Level.allCases.map(\.name).joined(separator: ", "))")
+            }
+            options.filter.levels.insert(l)
+        }
+        options.filter.grep = grep.map { Array($0.utf8) }
+        func bound(_ option: String, _ value: String?) throws -> TimeBound? {
+            guard let value else { return nil }
+            guard let b = TimeBound.parse(value) else { throw ValidationError("\(option) '\(value)' is not a time (2022-03-24T10:07:19, 03/24/2022-10:07 or 10:07)") }
+            return b
+        }
+        options.filter.since = try bound("--since", since)
+        options.filter.until = try bound("--until", until)
+        options.errorsOnly = errors
+        options.json = json
+        switch color {
+        case "auto": options.colour = !json && Output.wantsColour(environment: ProcessInfo.processInfo.environment)
+        case "always": options.colour = !json
+        case "never": options.colour = false
+        default: throw ValidationError("--color takes auto, always or never")
+        }
+        options.forcedFormat = layout
+        options.stats = stats
+        options.verbose = verbose
+        let run = FormatRun(plugins: try plugins.load(), options: options, output: Output())
+        let status = run.run(files)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Explain codes offline: return codes, status codes, alerts, ciphers, groups, variables.",
+        discussion: """
+            Accepts the forms users meet: 431, 0x1AF, 1af, 134CC1AF (System SSL), 03353041 or \
+            0x0335306f (CMS), alert 42, C02C or 35 (cipher specs), 0601 (signature pairs), \
+            0023 (groups), GSK_TRACE (variables). A value with several readings lists each one \
+            with its kind; --kind picks one. A kind word before a code picks it too: alert 42, \
+            cipher 35.
+
+            A GSK variable holding a list is decoded element by element:
+
+              tracelens explain GSK_V3_CIPHER_SPECS_EXPANDED=C02CC02BC030C02F130313011302
+              tracelens explain GSK_SERVER_TLS_KEY_SHARES=00300029002500240023
+            """
+    )
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: ArgumentHelp("Read codes as this kind only: ssl, cms, alert, cipher, sigalg, group, keytype, env (or any catalogue id).", valueName: "kind"))
+    var kind: String?
+
+    @Flag(help: "Add the explanation, the action, related codes and extra details.")
+    var long = false
+
+    @Flag(help: "JSON output.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Find catalogue rows whose code, name or text contain all these words.", valueName: "words"))
+    var search: String?
+
+    @Argument(help: ArgumentHelp("Codes or NAME=VALUE lists.", valueName: "code"))
+    var codes: [String] = []
+
+    func run() throws {
+        let set = try plugins.load()
+        let explainer = Explainer(plugins: set)
+        let presenter = ExplainPresenter(plugins: set, long: long)
+        if let kind, explainer.catalogue(forWord: kind) == nil {
+            throw ValidationError("unknown kind '\(kind)'; kinds: \(set.catalogues.map(\.id).joined(separator: ", "))")
+        }
+        if codes.isEmpty && search == nil { throw ValidationError("give at least one code, or --search WORDS") }
+        var jsonItems: [String] = []
+        var missing = 0
+        if let search {
+            let found = explainer.search(search, kind: kind)
+            if json { jsonItems.append("{\"search\":\(JSON.quote(search)),\"readings\":[" + found.map(presenter.json).joined(separator: ",") + "]}") }
+            else if found.isEmpty { Diagnostics.warn("nothing matches '\(search)'"); missing += 1 }
+            else { found.forEach { print(presenter.text($0)) } }
+        }
+        // "alert 42" typed as two words: a kind word joins the argument after it.
+        var queries: [String] = []
+        var i = 0
+        while i < codes.count {
+            if i + 1 < codes.count, explainer.catalogue(forWord: codes[i]) != nil, !codes[i].contains("=") {
+                queries.append(codes[i] + " " + codes[i + 1]); i += 2
+            } else {
+                queries.append(codes[i]); i += 1
+            }
+        }
+        for query in queries {
+            if let list = explainer.decodeList(query) {
+                let c = set.catalogues[list.decoder.catalogue]
+                if json {
+                    let items = list.elements.map { el in el.reading.map(presenter.json) ?? "{\"code\":\(JSON.quote(el.text)),\"unknown\":true}" }
+                    jsonItems.append("{\"variable\":\(JSON.quote(list.decoder.variable)),\"elements\":[" + items.joined(separator: ",") + "]" + (list.problem.map { ",\"problem\":\(JSON.quote($0))" } ?? "") + "}")
+                    continue
+                }
+                print("\(list.decoder.variable): \(list.elements.count) \(c.title.lowercased()) entries, in order of preference")
+                for (n, el) in list.elements.enumerated() {
+                    let desc: String
+                    if let r = el.reading, let e = r.entry, !r.fromRange {
+                        desc = (e.name.isEmpty ? e.text : e.name) + (e.details.first { $0.column == "tls_versions" }.map { "  (TLS \($0.value))" } ?? "") + (e.verified ? "" : " [unverified]")
+                    } else {
+                        desc = "not in the \(c.title.lowercased()) catalogue"
+                    }
+                    print(String(format: "%3d  %@  %@", n + 1, el.text, desc))
+                }
+                if let p = list.problem { Diagnostics.warn("\(list.decoder.variable): \(p)") }
+                continue
+            }
+            var q = query
+            if let eq = query.firstIndex(of: "=") { q = String(query[..<eq]) }  // NAME=VALUE of a plain variable
+            let readings = explainer.readings(q, kind: kind)
+            if json {
+                jsonItems.append("{\"query\":\(JSON.quote(query)),\"readings\":[" + readings.map(presenter.json).joined(separator: ",") + "]}")
+                continue
+            }
+            if readings.isEmpty {
+                Diagnostics.warn("'\(query)': no catalogue knows this code" + (kind.map { " as a \($0)" } ?? "") + " (try --search WORDS)")
+                missing += 1
+                continue
+            }
+            if queries.count > 1 || readings.count > 1 { print("\(query):" + (readings.count > 1 ? " \(readings.count) readings" : "")) }
+            for r in readings { print((queries.count > 1 || readings.count > 1 ? "  " : "") + presenter.text(r)) }
+        }
+        if json { print(jsonItems.count == 1 ? jsonItems[0] : "[" + jsonItems.joined(separator: ",") + "]") }
+        if missing > 0 { throw ExitCode(1) }
+    }
+}
+
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins",
+        abstract: "List the loaded plugins, or check a plugin folder.",
+        subcommands: [List.self, Check.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the loaded plugins, where each came from, and what it defines.")
+        @OptionGroup var plugins: PluginOptions
+
+        func run() throws {
+            let set = try plugins.load()
+            for p in set.plugins {
+                print("\(p.name)  (\(p.origin))  \(p.description)")
+                if !p.formats.isEmpty { print("    layouts: \(p.formats.joined(separator: ", "))") }
+                if !p.catalogues.isEmpty {
+                    print("    catalogues: " + p.catalogues.compactMap { id in set.catalogue(id).map { "\(id) (\($0.entries.count) codes)" } }.joined(separator: ", "))
+                }
+                if p.codePatterns > 0 { print("    code patterns: \(p.codePatterns)") }
+                print("    samples: \(p.samples)")
+                if !p.overrides.isEmpty { print("    overrides: \(p.overrides.joined(separator: "; "))") }
+            }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a plugin folder and run its samples (with the built-in plugins loaded first).",
+            discussion: "Exit status 0 when the folder is clean, 1 when it has problems, each printed with its file, entry and what is wrong."
+        )
+        @Argument(help: ArgumentHelp("The plugin folder (holding plugin.toml), or a folder of them.", valueName: "dir"))
+        var directory: String
+
+        func run() throws {
+            let sources: [PluginSource]
+            do { sources = try PluginLoader.sources(inDirectory: directory) } catch {
+                Diagnostics.warn("\(error)")
+                throw ExitCode(1)
+            }
+            if sources.isEmpty {
+                Diagnostics.warn("\(directory): no plugin.toml here or in its sub-folders")
+                throw ExitCode(1)
+            }
+            let builtIns = PluginLoader.builtInSources().filter { b in !sources.contains { $0.name == b.name && $0.origin == .builtIn } }
+            let (set, problems) = PluginLoader.load(builtIns + sources)
+            let names = Set(sources.map(\.name))
+            for p in problems { print(p) }
+            for info in set.plugins where names.contains(info.name) || sources.contains(where: { $0.origin == info.origin }) {
+                print("\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, \(info.samples) samples" + (problems.isEmpty ? ", all samples pass" : ""))
+            }
+            if !problems.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure format throughput on a generated multi-thread gsktrace file, next to grep -c ERROR.",
+        discussion: "Writes the file to a temporary folder (or --file), formats it to /dev/null on one core, and reports MB/s and peak memory for a small and a full-size run."
+    )
+
+    @Option(help: ArgumentHelp("Size of the generated trace in MB.", valueName: "mb"))
+    var sizeMb: Int = 200
+
+    @Option(help: ArgumentHelp("Where to write the generated trace (kept afterwards).", valueName: "path"))
+    var file: String?
+
+    @OptionGroup var plugins: PluginOptions
+
+    func run() throws {
+        let report = try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: try plugins.load())
+        print(report)
+    }
+}

@@ -1,0 +1,89 @@
+import XCTest
+@testable import TraceLensCore
+
+final class InputTests: XCTestCase {
+    let text = """
+        03/24/2022-10:07:19 Thd-3 ERROR check_revoked(): RFC 2459 Revoked certificate check failed: Error 0x03353041
+        03/24/2022-10:07:19 Thd-3 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001af (431)
+
+        """
+
+    func lines(_ path: String) throws -> ([String], DetectedText) {
+        let reader = try TextReader(path: path, chunkSize: 64)
+        var out: [String] = []
+        try reader.forEachLine { line, _ in out.append(String(decoding: line, as: UTF8.self)) }
+        return (out, reader.detected)
+    }
+
+    func testEveryEncodingGivesTheSameLines() throws {
+        let plain = try lines(Fixtures.write(text))
+        XCTAssertEqual(plain.0.count, 2)
+        XCTAssertEqual(plain.1, DetectedText(encoding: .ascii, gzip: false, lineEnd: "LF"))
+
+        let crlf = try lines(Fixtures.write(text.replacingOccurrences(of: "\n", with: "\r\n")))
+        XCTAssertEqual(crlf.0, plain.0)
+        XCTAssertEqual(crlf.1.lineEnd, "CRLF")
+
+        let nl = try lines(Fixtures.write(Fixtures.ebcdic(text, lineEnd: 0x15)))
+        XCTAssertEqual(nl.0, plain.0)
+        XCTAssertEqual(nl.1, DetectedText(encoding: .ebcdic, gzip: false, lineEnd: "NL (0x15)"))
+
+        let lf = try lines(Fixtures.write(Fixtures.ebcdic(text, lineEnd: 0x25)))
+        XCTAssertEqual(lf.0, plain.0)
+        XCTAssertEqual(lf.1.lineEnd, "LF (0x25)")
+
+        let gz = try lines(Fixtures.gzip(Array(text.utf8), named: "t.trc.gz"))
+        XCTAssertEqual(gz.0, plain.0)
+        XCTAssertTrue(gz.1.gzip)
+
+        let gzEbcdic = try lines(Fixtures.gzip(Fixtures.ebcdic(text), named: "e.trc.gz"))
+        XCTAssertEqual(gzEbcdic.0, plain.0)
+        XCTAssertEqual(gzEbcdic.1.encoding, .ebcdic)
+    }
+
+    func testEbcdicSampleFormatsLikeAscii() throws {
+        let ascii = try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gskssl.65567.trc"), encoding: .utf8)
+        let path = Fixtures.write(Fixtures.ebcdic(ascii), named: "gskssl.65567.trc")
+        XCTAssertEqual(Fixtures.format([path]).0, Fixtures.format([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")]).0)
+    }
+
+    func testLastLineWithoutLineEndAndEmptyFile() throws {
+        XCTAssertEqual(try lines(Fixtures.write("a\nb")).0, ["a", "b"])
+        XCTAssertEqual(try lines(Fixtures.write("")).0, [])
+    }
+
+    func testTenMegabyteLineIsKeptWhole() throws {
+        var bytes = Array("Thd-1 INFO f(): start\n".utf8)
+        bytes += [UInt8](repeating: 0x41, count: 10 << 20)
+        bytes += Array("\nThd-1 INFO f(): after\n".utf8)
+        let (recs, summary) = try Fixtures.records(Fixtures.write(bytes), format: "gsktrace")
+        XCTAssertEqual(recs.count, 3)
+        XCTAssertEqual(summary.counts.unparsed, 1)
+        XCTAssertEqual(recs[1].bytes.count, 10 << 20)
+        XCTAssertEqual(recs[2].field(.message), "after")
+    }
+
+    func testBinaryAndMissingFilesGiveClearErrors() {
+        let binary = Fixtures.write([0x00, 0x01, 0x02, 0xFF, 0x00, 0x10] + [UInt8](repeating: 0, count: 100), named: "gskssl.123.trc")
+        XCTAssertThrowsError(try TextReader(path: binary)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix(binary), text)
+            XCTAssertTrue(text.contains("gsktrace"), "a binary GSK trace is recognised: \(text)")
+        }
+        XCTAssertThrowsError(try TextReader(path: "/nonexistent/file.trc")) { error in
+            XCTAssertEqual("\(error)", "/nonexistent/file.trc: cannot open: No such file or directory")
+        }
+        XCTAssertThrowsError(try TextReader(path: Fixtures.tempDir())) { error in
+            XCTAssertTrue("\(error)".contains("is a directory"))
+        }
+    }
+
+    func testDamagedGzipIsReportedNotCrashed() throws {
+        var gz = try Data(contentsOf: URL(fileURLWithPath: Fixtures.gzip(Array(String(repeating: text, count: 200).utf8), named: "x.gz")))
+        gz = gz.prefix(gz.count / 2) + Data(repeating: 0x55, count: 64)
+        let path = Fixtures.write([UInt8](gz), named: "broken.trc.gz")
+        let (out, status) = Fixtures.format([path, Fixtures.sample("tls12-success/gskssl.16777300.trc")])
+        XCTAssertEqual(status, 1, "a damaged file makes the run fail")
+        XCTAssertTrue(out.contains("TLS 1.2 protocol selected") || out.contains("C02C"), "the other file is still formatted")
+    }
+}

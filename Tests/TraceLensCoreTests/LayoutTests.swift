@@ -1,0 +1,120 @@
+import XCTest
+@testable import TraceLensCore
+
+final class LayoutTests: XCTestCase {
+    func testBuiltInPluginsLoadCleanly() {
+        XCTAssertEqual(Fixtures.loaded.1, [], "built-in plugins and their samples must check clean")
+        XCTAssertNotNil(Fixtures.plugins.format(named: "gsktrace"))
+        XCTAssertNotNil(Fixtures.plugins.format(named: "ctrace"))
+    }
+
+    func testRevokedSample() throws {
+        let (records, summary) = try Fixtures.records(Fixtures.sample("revoked-client-cert/gskssl.65567.trc"))
+        XCTAssertEqual(summary.format, "gsktrace")
+        XCTAssertEqual(summary.process, "65567")
+        XCTAssertEqual(summary.counts.unparsed, 0)
+        let error = try XCTUnwrap(records.first { $0.field(.function) == "check_revoked" && $0.level == .error })
+        XCTAssertEqual(error.field(.thread), "3")
+        XCTAssertEqual(error.time?.string(iso: true), "2022-03-24T10:07:19")
+        XCTAssertEqual(Fixtures.codes(error), ["cms:03353041"])
+        let exit = try XCTUnwrap(records.last { $0.field(.function) == "gsk_secure_socket_init" && $0.level == .exit })
+        XCTAssertEqual(Fixtures.codes(exit), ["ssl:431"])
+        // Dump lines stay with their record.
+        let dump = try XCTUnwrap(records.first { $0.level == .dump })
+        XCTAssertFalse(dump.dumpLines.isEmpty)
+        XCTAssertTrue(dump.string(dump.dumpLines[0]).contains("*START1/MQRING*"))
+    }
+
+    func testComponentTraceCarriesTheDateAcrossMidnight() throws {
+        let (records, summary) = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt"))
+        XCTAssertEqual(summary.format, "ctrace")
+        XCTAssertEqual(summary.counts.unparsed, 0)
+        XCTAssertEqual(records.count, 31)
+        XCTAssertEqual(records.first?.time?.string(iso: true), "2021-11-14T23:59:57.912034")
+        let afterMidnight = try XCTUnwrap(records.first { $0.message.contains("Error 0x03353041") })
+        XCTAssertEqual(afterMidnight.time?.string(iso: true), "2021-11-15T00:00:01.332417")
+        XCTAssertEqual(afterMidnight.field(.job), "TCPIP")
+        XCTAssertEqual(afterMidnight.field(.process), "0101001C")
+        XCTAssertEqual(afterMidnight.field(.thread), "00000003")
+        XCTAssertEqual(afterMidnight.field(.function), "check_revoked")
+        XCTAssertEqual(afterMidnight.level, .error)
+        let dump = try XCTUnwrap(records.first { $0.level == .dump })
+        XCTAssertEqual(dump.dumpLines.count, 4)
+        XCTAssertEqual(Fixtures.codes(records.first { $0.message.contains("Socket closed") }!), [])
+    }
+
+    func testEveryGsktraceSampleParsesWithoutUnparsedLines() throws {
+        for s in ["revoked-client-cert/gskssl.65567.trc", "crl-issuer-without-crlsign/gskssl.65570.trc", "tls13-missing-aki/gskssl.83951642.trc",
+                  "ec-cert-rsa-cipher/gskssl.50331688.trc", "tls12-success/gskssl.16777300.trc", "busy/gskssl.33554467.trc"] {
+            let (records, summary) = try Fixtures.records(Fixtures.sample(s))
+            XCTAssertEqual(summary.format, "gsktrace", s)
+            XCTAssertEqual(summary.counts.unparsed, 0, s)
+            XCTAssertGreaterThan(records.count, 10, s)
+            XCTAssertTrue(records.allSatisfy { $0.time != nil && $0.field(.thread) != nil }, s)
+        }
+    }
+
+    func testBrokenInputIsKeptAsUnparsed() throws {
+        let text = """
+            05/21/2021-13:45:12 Thd-3 ENTRY gsk_secure_socket_init(): ---> Handle 0x2A53C018
+            05/21/2021-13:45:12 Thd-
+            \u{7}\u{1}garbage with control bytes
+            05/21/2021-13:45:12 Thd-3 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001af (431)
+            05/21/2021-13:45
+            """
+        let (records, summary) = try Fixtures.records(Fixtures.write(text))
+        XCTAssertEqual(summary.format, "gsktrace")
+        XCTAssertEqual(summary.counts.records, 2)
+        XCTAssertEqual(summary.counts.unparsed, 3)
+        XCTAssertEqual(records.map(\.isUnparsed), [false, true, true, false, true])
+        XCTAssertEqual(records[1].message, "05/21/2021-13:45:12 Thd-")
+        XCTAssertEqual(records.map(\.line), [1, 2, 3, 4, 5])
+        // Printed as they are, in order; on a terminal control bytes are neutralised.
+        let (out, status) = Fixtures.format([Fixtures.write(text)])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(out.split(separator: "\n").count, 5)
+        var r = TextRenderer(plugins: Fixtures.plugins, colour: true)
+        var bytes: [UInt8] = []
+        r.render(records[2], into: &bytes)
+        XCTAssertFalse(bytes.contains(0x07))
+    }
+
+    func testAFileNoLayoutKnowsIsPrintedAsIs() throws {
+        let path = Fixtures.write("hello\nworld\n", named: "notes.txt")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertNil(summary.format)
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(Fixtures.format([path]).0, "hello\nworld\n")
+    }
+
+    func testContinuationAndWrappedText() throws {
+        let text = """
+            Thd-1 INFO f(): first part
+                second part of the message
+            Thd-1 ASCII f(): data
+                00000000: 16030100 4a010000                    *....J...*
+            """
+        let (records, _) = try Fixtures.records(Fixtures.write(text), format: "gsktrace")
+        XCTAssertEqual(records.count, 2)
+        XCTAssertEqual(records[0].messageLines.count, 2)
+        XCTAssertEqual(records[0].message, "first part\nsecond part of the message")
+        XCTAssertEqual(records[1].level, .dump)
+        XCTAssertEqual(records[1].dumpLines.count, 1)
+        XCTAssertEqual(records[1].lineCount, 2)
+    }
+
+    func testProcessFromFileName() {
+        let f = Fixtures.plugins.format(named: "gsktrace")!
+        XCTAssertEqual(f.process(fromFileName: "/tmp/gskssl.83951642.trc"), "83951642")
+        XCTAssertEqual(f.process(fromFileName: "gskssl.65567.trc.gz"), "65567")
+        XCTAssertNil(f.process(fromFileName: "gsktrace.ldap"))
+    }
+
+    func testDetectionPicksTheFormatAndCanBeForced() throws {
+        let ctrace = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt")).1
+        XCTAssertEqual(ctrace.format, "ctrace")
+        let forced = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt"), format: "gsktrace").1
+        XCTAssertEqual(forced.format, "gsktrace")
+        XCTAssertGreaterThan(forced.counts.unparsed, 0)
+    }
+}

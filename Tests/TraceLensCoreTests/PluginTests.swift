@@ -1,0 +1,143 @@
+import XCTest
+@testable import TraceLensCore
+
+final class PluginTests: XCTestCase {
+    /// Loads the built-ins plus one user plugin made of `manifest` (and optional extra files).
+    func load(_ manifest: String, files: [String: String] = [:]) -> (PluginSet, [String]) {
+        var all = files
+        all["plugin.toml"] = manifest
+        let user = PluginSource(name: "mine", origin: .directory("/plugins/mine"), files: all)
+        let (set, problems) = PluginLoader.load(PluginLoader.builtInSources() + [user])
+        return (set, problems.map(\.description))
+    }
+
+    let header = "[plugin]\nname = \"mine\"\ndescription = \"test\"\n"
+
+    func testInvalidTOMLNamesTheLine() {
+        let (_, problems) = load(header + "[[format]\nname = 1\n")
+        XCTAssertEqual(problems.count, 1)
+        XCTAssertTrue(problems[0].hasPrefix("/plugins/mine/plugin.toml: line 4"), problems[0])
+        XCTAssertTrue(problems[0].contains("not valid TOML"))
+    }
+
+    func testUnknownKeysSuggestTheIntendedOne() {
+        let (_, problems) = load(header + """
+            [[format]]
+            name = "x"
+            recrd = ['Thd-{thread:int} {message}']
+            """)
+        XCTAssertTrue(problems.contains { $0.contains("[[format]] x: unknown key 'recrd' (did you mean 'record'?)") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("needs at least one 'record' template") }, "\(problems)")
+    }
+
+    func testBadTemplateNamesFormatRuleAndColumn() {
+        let (_, problems) = load(header + """
+            [[format]]
+            name = "x"
+            record = ['Thd-{thread:integer} {message}']
+            """)
+        XCTAssertTrue(problems.contains { $0.contains("[[format]] x, record 1: template 'Thd-{thread:integer} {message}', column 5: unknown field kind 'integer'") }, "\(problems)")
+    }
+
+    func testFailingSampleSaysWhatWasExpected() {
+        let (_, problems) = load(header + """
+            [[format]]
+            name = "mylog"
+            record = ['{time:time(YYYY-MM-DD hh:mm:ss)} [{thread:int}] {level:word} {message}']
+
+            [[sample]]
+            format = "mylog"
+            text = '2024-01-02 03:04:05 [7] ERROR disk full'
+            [sample.expect]
+            thread = "8"
+            level = "ERROR"
+            """)
+        XCTAssertEqual(problems, ["/plugins/mine/plugin.toml: [[sample]] 1 (format mylog): expected thread '8', got '7'"])
+    }
+
+    func testAUserFormatWithGoodSamplesLoadsAndIsUsed() throws {
+        let (set, problems) = load(header + """
+            [[format]]
+            name = "mylog"
+            record = ['{time:time(YYYY-MM-DD hh:mm:ss)} [{thread:int}] {level:word} {message}']
+
+            [[sample]]
+            format = "mylog"
+            text = '2024-01-02 03:04:05 [7] ERROR handshake failed rc=431 Error 0x03353041'
+            [sample.expect]
+            thread = "7"
+            time = "2024-01-02T03:04:05"
+            codes = ["cms:03353041"]
+
+            [[sample]]
+            format = "mylog"
+            text = 'not mine'
+            [sample.expect]
+            unparsed = 1
+            """)
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(set.plugins.last?.origin, .directory("/plugins/mine"))
+        XCTAssertEqual(set.format(named: "mylog")?.plugin, "mine")
+    }
+
+    func testFormatsNeedSamplesAndReferencesMustResolve() {
+        let (_, problems) = load(header + """
+            [[format]]
+            name = "lonely"
+            record = ['X {message}']
+
+            [[code]]
+            find = 'rc={code:int}'
+            catalogue = "nosuch"
+            """)
+        XCTAssertTrue(problems.contains { $0.contains("[[format]] lonely: has no [[sample]]") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("[[code]] 'rc={code:int}': names catalogue 'nosuch', which no plugin defines") }, "\(problems)")
+    }
+
+    func testCatalogueRowsAreCheckedAndUserRowsOverrideBuiltIns() throws {
+        let tsv = "code\tname\ttext\texplanation\taction\tverified\trelated\n431\tMY_NAME\tRevoked (site wording).\tOur note.\tCall the PKI team.\tyes\tcms:03353041\n999\tX\n"
+        let (set, problems) = load(header + """
+            [[catalogue]]
+            id = "ssl"
+            file = "site.tsv"
+            """, files: ["site.tsv": tsv])
+        XCTAssertEqual(problems, ["/plugins/mine/site.tsv:3: row: has 2 fields, the header has 7"])
+        let entry = try XCTUnwrap(set.catalogue("ssl")?.entry(.number(431)))
+        XCTAssertEqual(entry.text, "Revoked (site wording).")
+        XCTAssertTrue(entry.verified)
+        XCTAssertNotNil(set.catalogue("ssl")?.entry(.number(434)), "rows the user did not override stay")
+        XCTAssertEqual(set.catalogue("ssl")?.label, "SSL {code}: {text}", "settings not given are kept")
+        XCTAssertTrue(set.plugins.last?.overrides.first?.contains("catalogue ssl: 1 rows replaced") ?? false)
+    }
+
+    func testPluginFolderOnDisk() throws {
+        let dir = Fixtures.tempDir() + "/site"
+        try FileManager.default.createDirectory(atPath: dir + "/catalogues", withIntermediateDirectories: true)
+        try (header + "[[catalogue]]\nid = \"site\"\ntitle = \"Site code\"\nradix = \"decimal\"\nfile = \"catalogues/site.tsv\"\naccept = ['site {code:int}']\n\n[[sample]]\nexplain = \"site 7\"\nreadings = [\"site:7\"]\n")
+            .write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
+        try "code\ttext\n7\tSeven\n".write(toFile: dir + "/catalogues/site.tsv", atomically: true, encoding: .utf8)
+        let (set, problems) = PluginLoader.loadAll(userDirectories: [dir])
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(Explainer(plugins: set).readings("site 7").first?.entry?.text, "Seven")
+        XCTAssertThrowsError(try PluginLoader.sources(inDirectory: dir + "/missing"))
+    }
+
+    func testUserDirectoriesOrder() {
+        let dirs = PluginLoader.userDirectories(explicit: ["/c"], environment: ["HOME": "/nonexistent", "TRACELENS_PLUGINS": "/a:/b"])
+        XCTAssertEqual(dirs, ["/a", "/b", "/c"])
+    }
+}
+
+final class DocumentedExampleTests: XCTestCase {
+    /// docs/plugins.md walks through docs/examples/payroll-tls: it must load and pass its samples.
+    func testTheWorkedExampleInThePluginGuideChecksClean() throws {
+        let (set, problems) = PluginLoader.loadAll(userDirectories: [Fixtures.root + "/docs/examples/payroll-tls"])
+        XCTAssertEqual(problems, [])
+        let log = Fixtures.write("2024-03-01 10:07:19.123 [T7] ERROR tls: handshake failed rc=431 keystore password=s3cret\n", named: "payroll.log")
+        var records: [Record] = []
+        _ = try RecordStream(plugins: set).read(log, source: 0) { records.append($0) }
+        XCTAssertEqual(records.first?.field(.thread), "7")
+        XCTAssertFalse(records.first?.message.contains("s3cret") ?? true)
+        XCTAssertEqual(records.first.map { $0.codes.map { set.catalogues[$0.catalogue].id } }, ["ssl"])
+    }
+}

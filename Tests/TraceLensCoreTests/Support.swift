@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+import CZlib
+@testable import TraceLensCore
+
+/// Shared fixtures: the built-in plugins (loaded once), sample paths and temporary files.
+enum Fixtures {
+    static let loaded: (PluginSet, [PluginProblem]) = PluginLoader.loadAll(userDirectories: [])
+    static var plugins: PluginSet { loaded.0 }
+
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func sample(_ relative: String) -> String { root + "/samples/" + relative }
+
+    static func tempDir() -> String {
+        let dir = NSTemporaryDirectory() + "tracelens-tests-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func write(_ bytes: [UInt8], named name: String = "t.trc") -> String {
+        let path = tempDir() + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+
+    static func write(_ text: String, named name: String = "t.trc") -> String { write(Array(text.utf8), named: name) }
+
+    static func gzip(_ bytes: [UInt8], named name: String) -> String {
+        let path = tempDir() + "/" + name
+        let gz = gzopen(path, "wb")!
+        _ = bytes.withUnsafeBytes { gzwrite(gz, $0.baseAddress, UInt32($0.count)) }
+        gzclose(gz)
+        return path
+    }
+
+    /// ASCII/Latin-1 text to IBM-1047, with the given EBCDIC line end (0x15 NL or 0x25 LF).
+    static func ebcdic(_ text: String, lineEnd: UInt8 = 0x15) -> [UInt8] {
+        var reverse = [UInt8](repeating: 0x6F, count: 256)  // '?' for anything unmapped
+        for (e, a) in EBCDIC.toLatin1.enumerated() where e != 0x15 { reverse[Int(a)] = UInt8(e) }
+        return text.unicodeScalars.map { $0 == "\n" ? lineEnd : reverse[Int(min($0.value, 255))] }
+    }
+
+    /// Reads a file through the whole record stream, returning copies of the records.
+    static func records(_ path: String, format: String? = nil) throws -> ([Record], SourceSummary) {
+        var out: [Record] = []
+        let stream = RecordStream(plugins: plugins)
+        let summary = try stream.read(path, source: 0, forcedFormat: format.flatMap(plugins.format(named:))) { out.append($0) }
+        return (out, summary)
+    }
+
+    /// Runs `format` with options and returns what it printed and its exit status.
+    static func format(_ paths: [String], _ configure: (inout FormatOptions) -> Void = { _ in }) -> (String, Int32) {
+        let outPath = tempDir() + "/out.txt"
+        let fd = open(outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var options = FormatOptions()
+        configure(&options)
+        let output = Output(fd: fd)
+        let status = FormatRun(plugins: plugins, options: options, output: output).run(paths)
+        output.flush()
+        close(fd)
+        return (try! String(contentsOfFile: outPath, encoding: .utf8), status)
+    }
+
+    static func codes(_ r: Record) -> [String] {
+        r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" }
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up what a fresh machine lacks, builds TraceLens, and runs it on the samples.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# System libraries (Debian/Ubuntu): zlib for .gz traces, SQLite for the store.
+missing=()
+for pkg in zlib1g-dev libsqlite3-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "== building (release)"
+swift build -c release 2>&1 | tail -n 1
+tl=.build/release/tracelens
+
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+
+step "A revoked client certificate: only the failure, inside the calls that led to it" \
+  $tl format --errors samples/revoked-client-cert/gskssl.65567.trc
+step "TLS 1.3 peer certificate without authorityKeyIdentifier" \
+  $tl format --level ERROR samples/tls13-missing-aki/gskssl.83951642.trc
+step "An Elliptic Curve client certificate against an RSA-only cipher" \
+  $tl format --errors --grep 'key type' samples/ec-cert-rsa-cipher/gskssl.50331688.trc
+step "A busy server, six threads interleaved: the failures of thread 5 only" \
+  $tl format --errors --thread 5 samples/busy/gskssl.33554467.trc
+step "The component trace: the date carries across midnight" \
+  $tl format --since 2021-11-15T00:00 --level ERROR samples/ctrace/gsksrvr-ctrace.txt
+step "Every sample file, counted (records, unparsed lines, codes)" \
+  $tl format --stats samples/*/*.trc samples/ctrace/gsksrvr-ctrace.txt >/dev/null
+step "Explain codes the way they appear" \
+  $tl explain 431 0x0335306f 'alert 42' C02C 0601
+step "Explain with the action to take" \
+  $tl explain --long 03353041
+step "Decode a GSK environment variable element by element" \
+  $tl explain GSK_V3_CIPHER_SPECS_EXPANDED=C02CC02BC030C02F130313011302
+step "The plugins loaded" \
+  $tl plugins list
