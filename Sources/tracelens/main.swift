@@ -191,7 +191,7 @@ struct ExplainCommand: ParsableCommand {
                 for (n, el) in list.elements.enumerated() {
                     let desc: String
                     if let r = el.reading, let e = r.entry, !r.fromRange {
-                        desc = (e.name.isEmpty ? e.text : e.name) + (e.details.first { $0.column == "tls_versions" }.map { "  (TLS \($0.value))" } ?? "") + (e.verified ? "" : " [unverified]")
+                        desc = (e.name.isEmpty ? e.text : e.name) + (e.details.first { $0.column == "tls_versions" }.map { "  (\($0.value))" } ?? "") + (e.verified ? "" : " [unverified]")
                     } else {
                         desc = "not in the \(c.title.lowercased()) catalogue"
                     }

@@ -52,14 +52,14 @@ public struct Explainer {
                 }
             }
             if values.isEmpty, only != nil, let v = c.value(fromCatalogueText: text) { values.append(v) }
+            var known: [Reading] = []
             for v in values {
-                let reading: Reading
-                if let e = c.entry(v) { reading = Reading(catalogue: c, value: v, entry: e, fromRange: false) }
-                else if let e = c.rangeEntry(v) { reading = Reading(catalogue: c, value: v, entry: e, fromRange: true) }
-                else if only != nil { reading = Reading(catalogue: c, value: v, entry: nil, fromRange: false) }
-                else { continue }
-                if seen.insert(reading.ref).inserted { out.append(reading) }
+                if let e = c.entry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: false)) }
+                else if let e = c.rangeEntry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: true)) }
             }
+            // With the kind given, say so even when the catalogue has no row for the value.
+            if known.isEmpty, only != nil, let v = values.first { known.append(Reading(catalogue: c, value: v, entry: nil, fromRange: false)) }
+            for reading in known where seen.insert(reading.ref).inserted { out.append(reading) }
         }
         return out
     }

@@ -49,15 +49,16 @@ public enum Level: UInt8, CaseIterable, Sendable {
 }
 
 /// What a line template's field slots mean for the record being built.
+/// (No payloads that need reference counting: this is read for every record line.)
 struct SlotRoles {
-    enum Role { case standard(StandardField), time, extra(String), ignored }
+    enum Role { case standard(StandardField), time, extra, ignored }
     let roles: [Role]
 
     init(_ t: Template) {
         roles = t.fieldNames.enumerated().map { i, name in
             if case .time = t.slotKinds[i] { return .time }
             if let std = StandardField(name: name) { return .standard(std) }
-            return name.isEmpty ? .ignored : .extra(name)
+            return name.isEmpty ? .ignored : .extra
         }
     }
 }

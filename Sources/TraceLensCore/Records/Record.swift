@@ -52,9 +52,9 @@ public struct Record: Sendable {
         level = .other
         isUnparsed = false
         bytes.removeAll(keepingCapacity: true)
-        for i in standard.indices { standard[i] = nil }
+        standard.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = nil } }
         if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
-        messageLines.removeAll(keepingCapacity: true)
+        if !messageLines.isEmpty { messageLines.removeAll(keepingCapacity: true) }
         if !dumpLines.isEmpty { dumpLines.removeAll(keepingCapacity: true) }
         if !codes.isEmpty { codes.removeAll(keepingCapacity: true) }
         rawLevel = nil

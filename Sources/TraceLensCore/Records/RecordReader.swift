@@ -32,9 +32,9 @@ public final class RecordReader {
         if indent == line.count { counts.blank += 1; return }
         guard let format else { try emitUnparsed(line, number, emit); return }
 
-        for rule in format.records where matches(rule, line, indent) {
+        if let i = firstMatch(format.records, line, indent) {
             if pending { try finish(emit) }
-            start(rule, line, number, format)
+            format.records.withUnsafeBufferPointer { start($0[i], line, number, format) }
             return
         }
         for rule in format.contexts where matches(rule, line, indent) {
@@ -62,6 +62,15 @@ public final class RecordReader {
         if pending { try finish(emit) }
     }
 
+    /// Index of the first rule that matches (iterating through a buffer avoids copying rules).
+    @inline(__always)
+    private func firstMatch(_ rules: [LineRule], _ line: UnsafeBufferPointer<UInt8>, _ indent: Int) -> Int? {
+        rules.withUnsafeBufferPointer { buf in
+            for i in 0..<buf.count where buf[i].template.match(line, from: buf[i].needsIndent ? 0 : indent, captures: &captures) != nil { return i }
+            return nil
+        }
+    }
+
     private func matches(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ indent: Int) -> Bool {
         rule.template.match(line, from: rule.needsIndent ? 0 : indent, captures: &captures) != nil
     }
@@ -87,26 +96,26 @@ public final class RecordReader {
         let base = current.appendLine(line)
         var parts = TimeParts()
         var sawTime = false
-        for (slot, role) in rule.roles.roles.enumerated() {
-            guard let r = captures.range(slot) else { continue }
-            let shifted = (r.lowerBound + base)..<(r.upperBound + base)
-            switch role {
-            case let .standard(f):
-                current.set(f, shifted)
-                if f == .message { current.messageLines.append(shifted) }
-                if f == .level {
-                    current.rawLevel = shifted
-                    current.level = format.level(for: UnsafeBufferPointer(rebasing: line[r]))
-                }
-            case .time:
-                if let p = rule.template.time(in: line, slot: slot, captures: captures) {
-                    merge(p, into: &parts)
+        rule.roles.roles.withUnsafeBufferPointer { roles in
+            for slot in 0..<roles.count {
+                guard let r = captures.range(slot) else { continue }
+                let shifted = (r.lowerBound + base)..<(r.upperBound + base)
+                switch roles[slot] {
+                case let .standard(f):
+                    current.set(f, shifted)
+                    if f == .message { current.messageLines.append(shifted) }
+                    if f == .level {
+                        current.rawLevel = shifted
+                        current.level = format.level(for: UnsafeBufferPointer(rebasing: line[r]))
+                    }
+                case .time:
+                    merge(captures.times[slot], into: &parts)
                     sawTime = true
+                case .extra:
+                    current.extras.append((rule.template.fieldNames[slot], shifted))
+                case .ignored:
+                    break
                 }
-            case let .extra(name):
-                current.extras.append((name, shifted))
-            case .ignored:
-                break
             }
         }
         if sawTime { current.time = timestamp(parts) }
@@ -170,8 +179,8 @@ public final class RecordReader {
                 case let .standard(f) where current.range(f) == nil:
                     current.set(f, shifted)
                     if f == .message { current.messageLines.append(shifted) }
-                case let .extra(name):
-                    current.extras.append((name, shifted))
+                case .extra:
+                    current.extras.append((rule.template.fieldNames[slot], shifted))
                 default:
                     break
                 }

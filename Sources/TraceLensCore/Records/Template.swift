@@ -105,29 +105,44 @@ public final class Template: @unchecked Sendable {
 }
 
 /// Where each captured field lies in the line (`start == -1`: not captured).
-/// Reuse one value across lines: it only grows, so the hot path does not allocate.
+/// Where each captured field lies in the line. Reuse one value across lines: its storage only
+/// grows, and writes go through pointers, so the hot path neither allocates nor checks uniqueness.
+/// Copies share storage: it is scratch space, not a value to keep.
 public struct Captures {
-    var starts: [Int] = []
-    var ends: [Int] = []
-    /// The parsed value of each `time(...)` field, valid where the slot is captured.
-    var times: [TimeParts] = []
+    final class Storage {
+        var capacity = 0
+        var starts: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        var ends: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        var times: UnsafeMutablePointer<TimeParts> = .allocate(capacity: 1)
+
+        func grow(_ n: Int) {
+            starts.deallocate(); ends.deallocate(); times.deallocate()
+            starts = .allocate(capacity: n); ends = .allocate(capacity: n)
+            times = .allocate(capacity: n); times.initialize(repeating: TimeParts(), count: n)
+            capacity = n
+        }
+
+        deinit { starts.deallocate(); ends.deallocate(); times.deallocate() }
+    }
+
+    let storage = Storage()
     var count = 0
 
     public init() {}
 
+    var starts: UnsafeMutablePointer<Int> { storage.starts }
+    var ends: UnsafeMutablePointer<Int> { storage.ends }
+    var times: UnsafeMutablePointer<TimeParts> { storage.times }
+
     mutating func reset(count: Int) {
-        if starts.count < count {
-            starts = Array(repeating: -1, count: count)
-            ends = Array(repeating: -1, count: count)
-            times = Array(repeating: TimeParts(), count: count)
-        }
+        if storage.capacity < count { storage.grow(max(count, 8)) }
         self.count = count
-        for i in 0..<count { starts[i] = -1 }
+        for i in 0..<count { storage.starts[i] = -1 }
     }
 
     public func range(_ slot: Int) -> Range<Int>? {
-        guard slot >= 0, slot < count, starts[slot] >= 0 else { return nil }
-        return starts[slot]..<ends[slot]
+        guard slot >= 0, slot < count, storage.starts[slot] >= 0 else { return nil }
+        return storage.starts[slot]..<storage.ends[slot]
     }
 }
 
@@ -149,7 +164,7 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable {
 @inline(__always) func lowerASCII(_ b: UInt8) -> UInt8 { b &- 0x41 < 26 ? b | 0x20 : b }
 
 private struct Matcher {
-    let t: Template
+    unowned(unsafe) let t: Template
     let ops: UnsafeBufferPointer<Template.Op>
     let lits: UnsafeBufferPointer<UInt8>
     let line: UnsafeBufferPointer<UInt8>

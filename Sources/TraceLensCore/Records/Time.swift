@@ -176,17 +176,17 @@ public struct Timestamp: Comparable, Hashable, Sendable {
 
     /// Writes `MM/DD/YYYY-hh:mm:ss[.ffffff]` (gsktrace style) or ISO 8601 `YYYY-MM-DDThh:mm:ss[.ffffff]`.
     public func write(iso: Bool, to out: inout [UInt8]) {
-        let (y, m, d) = Self.civilFromDays(Int(dayNumber))
-        let t = Int(microsOfDay)
+        let t = Int(hasDate ? microsOfDay : micros)
         let secs = t / 1_000_000
         func two(_ v: Int) { out.append(0x30 + UInt8(v / 10)); out.append(0x30 + UInt8(v % 10)) }
         func four(_ v: Int) { two(v / 100 % 100); two(v % 100) }
-        if !hasDate {
-            // time of day only
-        } else if iso {
-            four(y); out.append(0x2D); two(m); out.append(0x2D); two(d); out.append(0x54)
-        } else {
-            two(m); out.append(0x2F); two(d); out.append(0x2F); four(y); out.append(0x2D)
+        if hasDate {
+            let (y, m, d) = Self.civilFromDays(Int(dayNumber))
+            if iso {
+                four(y); out.append(0x2D); two(m); out.append(0x2D); two(d); out.append(0x54)
+            } else {
+                two(m); out.append(0x2F); two(d); out.append(0x2F); four(y); out.append(0x2D)
+            }
         }
         two(secs / 3600); out.append(0x3A); two(secs / 60 % 60); out.append(0x3A); two(secs % 60)
         if fractionDigits > 0 {

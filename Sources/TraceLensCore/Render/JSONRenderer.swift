@@ -7,23 +7,50 @@ public struct JSONRenderer {
 
     public init(plugins: PluginSet) { self.plugins = plugins }
 
+    /// Keys as bytes, made once: this runs for every record.
+    enum Key {
+        static let source: [UInt8] = Array("{\"source\":".utf8)
+        static let line: [UInt8] = Array(",\"line\":".utf8)
+        static let unparsed: [UInt8] = Array(",\"unparsed\":true,\"message\":".utf8)
+        static let time: [UInt8] = Array(",\"time\":".utf8)
+        static let process: [UInt8] = Array(",\"process\":".utf8)
+        static let thread: [UInt8] = Array(",\"thread\":".utf8)
+        static let level: [UInt8] = Array(",\"level\":".utf8)
+        static let function: [UInt8] = Array(",\"function\":".utf8)
+        static let message: [UInt8] = Array(",\"message\":".utf8)
+        static let codes: [UInt8] = Array(",\"codes\":[".utf8)
+        static let job: [UInt8] = Array(",\"job\":".utf8)
+        static let fields: [UInt8] = Array(",\"fields\":{".utf8)
+        static let dump: [UInt8] = Array(",\"dump\":[".utf8)
+        static let null: [UInt8] = Array("null".utf8)
+        static let end: [UInt8] = Array("}\n".utf8)
+    }
+
     public func render(_ r: Record, source: SourceSummary, into out: inout [UInt8]) {
-        out += Array("{\"source\":".utf8); JSON.string(source.path, &out)
-        out += Array(",\"line\":\(r.line)".utf8)
+        out += Key.source; JSON.string(source.path, &out)
+        out += Key.line; appendInt(r.line, &out)
         if r.isUnparsed {
-            out += Array(",\"unparsed\":true,\"message\":".utf8); JSON.bytes(r.bytes[...], &out)
-            out += Array("}\n".utf8)
+            out += Key.unparsed; JSON.bytes(r.bytes[...], &out)
+            out += Key.end
             return
         }
-        out += Array(",\"time\":".utf8)
-        if let t = r.time { out.append(0x22); t.write(iso: true, to: &out); out.append(0x22) } else { out += Array("null".utf8) }
-        out += Array(",\"process\":".utf8)
-        if let p = r.range(.process) { JSON.bytes(r.bytes[p], &out) } else if let p = source.process { JSON.string(p, &out) } else { out += Array("null".utf8) }
-        field(",\"thread\":", r.range(.thread), r, &out)
-        out += Array(",\"level\":".utf8); JSON.string(r.levelName, &out)
-        field(",\"function\":", r.range(.function), r, &out)
-        out += Array(",\"message\":".utf8); JSON.string(r.message, &out)
-        out += Array(",\"codes\":[".utf8)
+        out += Key.time
+        if let t = r.time { out.append(0x22); t.write(iso: true, to: &out); out.append(0x22) } else { out += Key.null }
+        out += Key.process
+        if let p = r.range(.process) { JSON.bytes(r.bytes[p], &out) } else if let p = source.process { JSON.string(p, &out) } else { out += Key.null }
+        field(Key.thread, r.range(.thread), r, &out)
+        out += Key.level
+        if r.level == .other, let raw = r.rawLevel { JSON.bytes(r.bytes[raw], &out) } else { JSON.string(r.level.name, &out) }
+        field(Key.function, r.range(.function), r, &out)
+        out += Key.message
+        // Message lines joined by newlines, escaped straight from the record bytes.
+        out.append(0x22)
+        for (i, m) in r.messageLines.enumerated() {
+            if i > 0 { out += [0x5C, 0x6E] }
+            JSON.escaped(r.bytes[m], &out)
+        }
+        out.append(0x22)
+        out += Key.codes
         for (i, c) in r.codes.enumerated() {
             if i > 0 { out.append(0x2C) }
             let cat = plugins.catalogues[c.catalogue]
@@ -37,9 +64,9 @@ public struct JSONRenderer {
             out.append(0x7D)
         }
         out.append(0x5D)
-        if let j = r.range(.job) { field(",\"job\":", j, r, &out) }
+        if let j = r.range(.job) { field(Key.job, j, r, &out) }
         if !r.extras.isEmpty {
-            out += Array(",\"fields\":{".utf8)
+            out += Key.fields
             for (i, e) in r.extras.enumerated() {
                 if i > 0 { out.append(0x2C) }
                 JSON.string(e.name, &out); out.append(0x3A); JSON.bytes(r.bytes[e.range], &out)
@@ -47,19 +74,25 @@ public struct JSONRenderer {
             out.append(0x7D)
         }
         if !r.dumpLines.isEmpty {
-            out += Array(",\"dump\":[".utf8)
+            out += Key.dump
             for (i, d) in r.dumpLines.enumerated() {
                 if i > 0 { out.append(0x2C) }
                 JSON.bytes(r.bytes[d], &out)
             }
             out.append(0x5D)
         }
-        out += Array("}\n".utf8)
+        out += Key.end
     }
 
-    private func field(_ key: String, _ range: Range<Int>?, _ r: Record, _ out: inout [UInt8]) {
-        out += Array(key.utf8)
-        if let range { JSON.bytes(r.bytes[range], &out) } else { out += Array("null".utf8) }
+    private func appendInt(_ n: Int, _ out: inout [UInt8]) {
+        if n < 10 { out.append(0x30 + UInt8(n)); return }
+        appendInt(n / 10, &out)
+        out.append(0x30 + UInt8(n % 10))
+    }
+
+    private func field(_ key: [UInt8], _ range: Range<Int>?, _ r: Record, _ out: inout [UInt8]) {
+        out += key
+        if let range { JSON.bytes(r.bytes[range], &out) } else { out += Key.null }
     }
 }
 
@@ -69,6 +102,12 @@ public enum JSON {
 
     public static func bytes(_ b: ArraySlice<UInt8>, _ out: inout [UInt8]) {
         out.append(0x22)
+        escaped(b, &out)
+        out.append(0x22)
+    }
+
+    /// The escaped text without quotes.
+    public static func escaped(_ b: ArraySlice<UInt8>, _ out: inout [UInt8]) {
         for c in b {
             switch c {
             case 0x22: out += [0x5C, 0x22]
@@ -82,7 +121,6 @@ public enum JSON {
             default: out.append(c)
             }
         }
-        out.append(0x22)
     }
 
     public static func quote(_ s: String) -> String {

@@ -33,7 +33,8 @@ public enum TimeBound: Sendable, Equatable {
 /// Which records the user wants to see. Records without a time pass the time filters (nothing
 /// says they fall outside); unparsed lines pass only filters they can be judged by (`--grep`).
 public struct RecordFilter: Sendable {
-    public var threads: Set<String> = []
+    public var threads: Set<String> = [] { didSet { threadBytes = threads.map { Array($0.utf8) } } }
+    private var threadBytes: [[UInt8]] = []
     public var levels: Set<Level> = []
     public var grep: [UInt8]?
     public var since: TimeBound?
@@ -51,13 +52,24 @@ public struct RecordFilter: Sendable {
         return trimmed.isEmpty ? (t.isEmpty ? "" : "0") : String(trimmed).uppercased()
     }
 
+    /// Compares a normalised thread id with a record's, ignoring leading zeros and case, on bytes
+    /// (this runs for every record when `--thread` is given).
+    static func sameThread(_ wanted: [UInt8], _ raw: ArraySlice<UInt8>) -> Bool {
+        var s = raw.startIndex
+        if raw.count > 4, lowerASCII(raw[s]) == 0x74, lowerASCII(raw[s + 1]) == 0x68, lowerASCII(raw[s + 2]) == 0x64, raw[s + 3] == 0x2D { s += 4 }
+        while s < raw.endIndex - 1 && raw[s] == 0x30 { s += 1 }
+        guard raw.endIndex - s == wanted.count else { return false }
+        for (k, b) in wanted.enumerated() where lowerASCII(raw[s + k]) != lowerASCII(b) { return false }
+        return true
+    }
+
     public func accepts(_ r: Record) -> Bool {
         if r.isUnparsed {
             if !threads.isEmpty || !levels.isEmpty { return false }
             return grep.map { contains(r.bytes, $0) } ?? true
         }
         if !threads.isEmpty {
-            guard let t = r.field(.thread), threads.contains(Self.normaliseThread(t)) else { return false }
+            guard let t = r.range(.thread), threadBytes.contains(where: { Self.sameThread($0, r.bytes[t]) }) else { return false }
         }
         if !levels.isEmpty && !levels.contains(r.level) { return false }
         if let t = r.time {

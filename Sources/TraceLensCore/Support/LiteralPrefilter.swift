@@ -14,7 +14,9 @@ final class LiteralPrefilter: @unchecked Sendable {
     let count: Int
     /// When every literal starts with the same byte, `memchr` finds the candidates instead.
     private let onlyFirstByte: Int32?
-    private let starts: UnsafeMutablePointer<UInt8>   // 256 flags
+    private let starts: UnsafeMutablePointer<UInt8>   // 256 flags: bytes that start a literal
+    /// 65,536 flags: byte pairs that start a literal (a literal of one byte sets all its pairs).
+    private let pairs: UnsafeMutablePointer<UInt8>
     private let bytes: UnsafeMutablePointer<UInt8>
     private let offsets: UnsafeMutablePointer<Int>
     private let lengths: UnsafeMutablePointer<Int>
@@ -23,6 +25,8 @@ final class LiteralPrefilter: @unchecked Sendable {
         count = literals.count
         starts = .allocate(capacity: 256)
         starts.initialize(repeating: 0, count: 256)
+        pairs = .allocate(capacity: 65_536)
+        pairs.initialize(repeating: 0, count: 65_536)
         let total = max(literals.reduce(0) { $0 + $1.count }, 1)
         bytes = .allocate(capacity: total)
         offsets = .allocate(capacity: max(count, 1))
@@ -34,12 +38,15 @@ final class LiteralPrefilter: @unchecked Sendable {
             offsets[i] = at
             lengths[i] = lit.count
             for b in lit { bytes[at] = b; at += 1 }
-            if let first = lit.first { starts[Int(first)] = 1 }
+            if let first = lit.first {
+                starts[Int(first)] = 1
+                if lit.count >= 2 { pairs[Int(first) << 8 | Int(lit[1])] = 1 } else { for b in 0..<256 { pairs[Int(first) << 8 | b] = 1 } }
+            }
         }
     }
 
     deinit {
-        starts.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
+        starts.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
     }
 
     /// Calls `hit(literalIndex, position)` for every occurrence, in line order; `hit` returns the
@@ -56,6 +63,7 @@ final class LiteralPrefilter: @unchecked Sendable {
             }
             let b = base[p]
             if starts[Int(b)] == 0 { p += 1; continue }
+            if p + 1 < n && pairs[Int(b) << 8 | Int(base[p + 1])] == 0 { p += 1; continue }
             var next = p + 1
             for i in 0..<count {
                 let len = lengths[i]
