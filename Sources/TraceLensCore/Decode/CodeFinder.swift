@@ -42,8 +42,10 @@ public final class CodeFinder: @unchecked Sendable {
     public func decode(_ record: inout Record, format: String?, captures caps: inout Captures) {
         let lines = record.messageLines.count
         guard lines > 0 else { return }
-        var found: [FoundCode] = []
-        record.bytes.withUnsafeBufferPointer { all in
+        let before = record.codes.count
+        // A second reference to the bytes lets the codes be appended while the text is read.
+        let bytes = record.bytes
+        bytes.withUnsafeBufferPointer { all in
             for li in 0..<lines {
                 let lineRange = record.messageLines[li]
                 let text = UnsafeBufferPointer(rebasing: all[lineRange])
@@ -62,15 +64,12 @@ public final class CodeFinder: @unchecked Sendable {
                         v = .text(String(decoding: digits, as: UTF8.self).uppercased())
                     }
                     let c = pattern.catalogues.first { catalogues[$0].entry(v) != nil || catalogues[$0].rangeEntry(v) != nil } ?? pattern.catalogues.last!
-                    found.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
+                    record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
                     return end
                 }
             }
         }
-        if !found.isEmpty {
-            record.codes += found
-            if record.codes.count > 1 { record.codes.sort { $0.end < $1.end } }
-        }
+        if record.codes.count > max(before, 1) { record.codes.sort { $0.end < $1.end } }
     }
 
     /// Parses decimal (with an optional leading '-') or hex digits; nil on overflow or junk.

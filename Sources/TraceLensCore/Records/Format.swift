@@ -113,15 +113,12 @@ public final class Format: @unchecked Sendable {
         self.headers = headers.map(LineRule.init)
         self.levels = levels
         self.fileName = fileName
+        levelWords = Level.allCases.filter { $0 != .other }.map { (Array($0.name.utf8), $0) } + levels.map { (Array($0.key.utf8), $0.value) }
     }
 
     /// Level words as bytes, checked before falling back to a String lookup (the hot path sees
     /// the same four or five words on nearly every line).
-    private lazy var levelWords: [([UInt8], Level)] = {
-        var words = Level.allCases.filter { $0 != .other }.map { (Array($0.name.utf8), $0) }
-        words += levels.map { (Array($0.key.utf8), $0.value) }
-        return words
-    }()
+    private let levelWords: [([UInt8], Level)]
 
     func level(for raw: UnsafeBufferPointer<UInt8>) -> Level {
         for (word, level) in levelWords where word.count == raw.count {

@@ -176,26 +176,33 @@ public struct Timestamp: Comparable, Hashable, Sendable {
 
     /// Writes `MM/DD/YYYY-hh:mm:ss[.ffffff]` (gsktrace style) or ISO 8601 `YYYY-MM-DDThh:mm:ss[.ffffff]`.
     public func write(iso: Bool, to out: inout [UInt8]) {
-        let t = Int(hasDate ? microsOfDay : micros)
-        let secs = t / 1_000_000
-        func two(_ v: Int) { out.append(0x30 + UInt8(v / 10)); out.append(0x30 + UInt8(v % 10)) }
-        func four(_ v: Int) { two(v / 100 % 100); two(v % 100) }
-        if hasDate {
-            let (y, m, d) = Self.civilFromDays(Int(dayNumber))
-            if iso {
-                four(y); out.append(0x2D); two(m); out.append(0x2D); two(d); out.append(0x54)
-            } else {
-                two(m); out.append(0x2F); two(d); out.append(0x2F); four(y); out.append(0x2D)
+        // Built in a fixed buffer and appended once: this runs for every record printed.
+        var buf: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let n = withUnsafeMutableBytes(of: &buf) { raw -> Int in
+            let b = raw.bindMemory(to: UInt8.self)
+            var i = 0
+            @inline(__always) func put(_ c: UInt8) { b[i] = c; i += 1 }
+            @inline(__always) func two(_ v: Int) { put(0x30 + UInt8(v / 10)); put(0x30 + UInt8(v % 10)) }
+            let t = Int(hasDate ? microsOfDay : micros)
+            let secs = t / 1_000_000
+            if hasDate {
+                let (y, m, d) = Self.civilFromDays(Int(dayNumber))
+                if iso {
+                    two(y / 100 % 100); two(y % 100); put(0x2D); two(m); put(0x2D); two(d); put(0x54)
+                } else {
+                    two(m); put(0x2F); two(d); put(0x2F); two(y / 100 % 100); two(y % 100); put(0x2D)
+                }
             }
+            two(secs / 3600); put(0x3A); two(secs / 60 % 60); put(0x3A); two(secs % 60)
+            if fractionDigits > 0 {
+                put(0x2E)
+                var divisor = 100_000
+                let frac = t % 1_000_000
+                for _ in 0..<fractionDigits { put(0x30 + UInt8(frac / divisor % 10)); divisor /= 10 }
+            }
+            return i
         }
-        two(secs / 3600); out.append(0x3A); two(secs / 60 % 60); out.append(0x3A); two(secs % 60)
-        if fractionDigits > 0 {
-            out.append(0x2E)
-            var frac = t % 1_000_000
-            var digits = [UInt8](repeating: 0x30, count: 6)
-            for k in stride(from: 5, through: 0, by: -1) { digits[k] = 0x30 + UInt8(frac % 10); frac /= 10 }
-            out.append(contentsOf: digits[0..<fractionDigits])
-        }
+        withUnsafeBytes(of: &buf) { out.append(contentsOf: $0.prefix(n)) }
     }
 
     public func string(iso: Bool) -> String {

@@ -12,8 +12,9 @@ import Darwin
 /// Storage is allocated once and never changes, so the scan does no reference counting.
 final class LiteralPrefilter: @unchecked Sendable {
     let count: Int
-    /// When every literal starts with the same byte, `memchr` finds the candidates instead.
-    private let onlyFirstByte: Int32?
+    /// With few distinct first bytes, `memchr` (vectorised) finds the candidates for each of them
+    /// faster than a byte-by-byte table scan.
+    private let firstBytes: [Int32]
     private let starts: UnsafeMutablePointer<UInt8>   // 256 flags: bytes that start a literal
     /// 65,536 flags: byte pairs that start a literal (a literal of one byte sets all its pairs).
     private let pairs: UnsafeMutablePointer<UInt8>
@@ -32,7 +33,7 @@ final class LiteralPrefilter: @unchecked Sendable {
         offsets = .allocate(capacity: max(count, 1))
         lengths = .allocate(capacity: max(count, 1))
         let firsts = Set(literals.compactMap(\.first))
-        onlyFirstByte = firsts.count == 1 ? Int32(firsts.first!) : nil
+        firstBytes = firsts.count <= 6 ? firsts.sorted().map(Int32.init) : []
         var at = 0
         for (i, lit) in literals.enumerated() {
             offsets[i] = at
@@ -53,14 +54,39 @@ final class LiteralPrefilter: @unchecked Sendable {
     /// position to resume scanning from (at least position + 1).
     @inline(__always)
     func scan(_ line: UnsafeBufferPointer<UInt8>, _ hit: (Int, Int) -> Int) {
-        guard count > 0, let base = line.baseAddress else { return }
+        guard count > 0, let base = line.baseAddress, line.count > 0 else { return }
+        if firstBytes.isEmpty { tableScan(base, line.count, hit); return }
+        // Candidates for each first byte, merged in line order (few per line, usually none).
+        var found: [(position: Int, literal: Int)] = []
+        var single: (position: Int, literal: Int)?   // the usual case, kept off the heap
         let n = line.count
+        for first in firstBytes {
+            var p = 0
+            while p < n, let h = memchr(base + p, first, n - p) {
+                let q = base.distance(to: h.assumingMemoryBound(to: UInt8.self))
+                if q + 1 >= n || pairs[Int(base[q]) << 8 | Int(base[q + 1])] != 0 {
+                    for i in 0..<count where bytes[offsets[i]] == base[q] && q + lengths[i] <= n && memcmp(base + q, bytes + offsets[i], lengths[i]) == 0 {
+                        if single == nil && found.isEmpty { single = (q, i) } else {
+                            if let s = single { found.append(s); single = nil }
+                            found.append((q, i))
+                        }
+                    }
+                }
+                p = q + 1
+            }
+        }
+        if let s = single { _ = hit(s.literal, s.position); return }
+        if found.isEmpty { return }
+        if found.count > 1 { found.sort { $0.position < $1.position } }
+        var resume = 0
+        for f in found where f.position >= resume {
+            resume = max(resume, hit(f.literal, f.position))
+        }
+    }
+
+    private func tableScan(_ base: UnsafePointer<UInt8>, _ n: Int, _ hit: (Int, Int) -> Int) {
         var p = 0
         while p < n {
-            if let only = onlyFirstByte {
-                guard let hit = memchr(base + p, only, n - p) else { return }
-                p = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            }
             let b = base[p]
             if starts[Int(b)] == 0 { p += 1; continue }
             if p + 1 < n && pairs[Int(b) << 8 | Int(base[p + 1])] == 0 { p += 1; continue }
