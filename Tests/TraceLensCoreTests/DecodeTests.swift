@@ -9,9 +9,7 @@ final class DecodeTests: XCTestCase {
 
     func render(_ line: String) throws -> String {
         var r = TextRenderer(plugins: Fixtures.plugins, colour: false)
-        var out: [UInt8] = []
-        r.render(try decodeLine(line), into: &out)
-        return String(decoding: out, as: UTF8.self)
+        return String(decoding: r.render(try decodeLine(line)), as: UTF8.self)
     }
 
     func testKnownValuesDecodeInline() throws {

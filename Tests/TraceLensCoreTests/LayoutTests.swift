@@ -74,8 +74,7 @@ final class LayoutTests: XCTestCase {
         XCTAssertEqual(status, 0)
         XCTAssertEqual(out.split(separator: "\n").count, 5)
         var r = TextRenderer(plugins: Fixtures.plugins, colour: true)
-        var bytes: [UInt8] = []
-        r.render(records[2], into: &bytes)
+        let bytes = r.render(records[2])
         XCTAssertFalse(bytes.contains(0x07))
     }
 

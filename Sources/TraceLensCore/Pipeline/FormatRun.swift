@@ -69,7 +69,7 @@ public final class FormatRun {
             var current = SourceSummary(path: path, detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "none"))
             do {
                 let show: (inout Record) -> Void = { r in
-                    if asJSON { json.render(r, source: current, into: &out.buffer) } else { text.render(r, into: &out.buffer) }
+                    if asJSON { json.render(r, source: current, into: out.buffer) } else { text.render(r, into: out.buffer) }
                     out.maybeFlush()
                 }
                 let summary = try stream.read(path, source: index, forcedFormat: forced, started: { current = $0 }) { record in

@@ -14,7 +14,7 @@ public struct Record: Sendable {
     public var isUnparsed = false
     /// The record's lines, as read (continuation lines follow the first, each after a LF).
     public var bytes: [UInt8] = []
-    var standard: [Range<Int>?] = Array(repeating: nil, count: StandardField.allCases.count)
+    var standard = StandardRanges()
     public var extras: [(name: String, range: Range<Int>)] = []
     /// Lines of message text (the first one from the record line, when it has one).
     public var messageLines: [Range<Int>] = []
@@ -27,7 +27,7 @@ public struct Record: Sendable {
 
     public init() {}
 
-    public func range(_ f: StandardField) -> Range<Int>? { standard[f.rawValue] }
+    public func range(_ f: StandardField) -> Range<Int>? { standard[f] }
 
     public func string(_ r: Range<Int>) -> String { String(decoding: bytes[r], as: UTF8.self) }
 
@@ -52,7 +52,7 @@ public struct Record: Sendable {
         level = .other
         isUnparsed = false
         bytes.removeAll(keepingCapacity: true)
-        standard.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = nil } }
+        standard = StandardRanges()
         if !extras.isEmpty { extras.removeAll(keepingCapacity: true) }
         if !messageLines.isEmpty { messageLines.removeAll(keepingCapacity: true) }
         if !dumpLines.isEmpty { dumpLines.removeAll(keepingCapacity: true) }
@@ -68,7 +68,35 @@ public struct Record: Sendable {
         return at
     }
 
-    mutating func set(_ f: StandardField, _ r: Range<Int>) { standard[f.rawValue] = r }
+    mutating func set(_ f: StandardField, _ r: Range<Int>) { standard[f] = r }
+}
+
+/// The standard fields' ranges, stored inline (no array to allocate, copy or check per record).
+struct StandardRanges: Sendable {
+    var thread, process, level, function, message, job: Range<Int>?
+
+    subscript(_ f: StandardField) -> Range<Int>? {
+        get {
+            switch f {
+            case .thread: return thread
+            case .process: return process
+            case .level: return level
+            case .function: return function
+            case .message: return message
+            case .job: return job
+            }
+        }
+        set {
+            switch f {
+            case .thread: thread = newValue
+            case .process: process = newValue
+            case .level: level = newValue
+            case .function: function = newValue
+            case .message: message = newValue
+            case .job: job = newValue
+            }
+        }
+    }
 }
 
 /// A code found in a record's message, with the catalogue that decodes it.

@@ -175,34 +175,40 @@ public struct Timestamp: Comparable, Hashable, Sendable {
     }
 
     /// Writes `MM/DD/YYYY-hh:mm:ss[.ffffff]` (gsktrace style) or ISO 8601 `YYYY-MM-DDThh:mm:ss[.ffffff]`.
-    public func write(iso: Bool, to out: inout [UInt8]) {
-        // Built in a fixed buffer and appended once: this runs for every record printed.
-        var buf: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        let n = withUnsafeMutableBytes(of: &buf) { raw -> Int in
-            let b = raw.bindMemory(to: UInt8.self)
-            var i = 0
-            @inline(__always) func put(_ c: UInt8) { b[i] = c; i += 1 }
-            @inline(__always) func two(_ v: Int) { put(0x30 + UInt8(v / 10)); put(0x30 + UInt8(v % 10)) }
-            let t = Int(hasDate ? microsOfDay : micros)
-            let secs = t / 1_000_000
-            if hasDate {
-                let (y, m, d) = Self.civilFromDays(Int(dayNumber))
-                if iso {
-                    two(y / 100 % 100); two(y % 100); put(0x2D); two(m); put(0x2D); two(d); put(0x54)
-                } else {
-                    two(m); put(0x2F); two(d); put(0x2F); two(y / 100 % 100); two(y % 100); put(0x2D)
-                }
+    /// Writes `MM/DD/YYYY-hh:mm:ss[.ffffff]` (gsktrace style) or ISO 8601 `YYYY-MM-DDThh:mm:ss[.ffffff]`
+    /// at `b` (at most 27 bytes); returns the count.
+    func write(iso: Bool, at b: UnsafeMutablePointer<UInt8>) -> Int {
+        var i = 0
+        @inline(__always) func put(_ c: UInt8) { b[i] = c; i += 1 }
+        @inline(__always) func two(_ v: Int) { put(0x30 + UInt8(v / 10)); put(0x30 + UInt8(v % 10)) }
+        let t = Int(hasDate ? microsOfDay : micros)
+        let secs = t / 1_000_000
+        if hasDate {
+            let (y, m, d) = Self.civilFromDays(Int(dayNumber))
+            if iso {
+                two(y / 100 % 100); two(y % 100); put(0x2D); two(m); put(0x2D); two(d); put(0x54)
+            } else {
+                two(m); put(0x2F); two(d); put(0x2F); two(y / 100 % 100); two(y % 100); put(0x2D)
             }
-            two(secs / 3600); put(0x3A); two(secs / 60 % 60); put(0x3A); two(secs % 60)
-            if fractionDigits > 0 {
-                put(0x2E)
-                var divisor = 100_000
-                let frac = t % 1_000_000
-                for _ in 0..<fractionDigits { put(0x30 + UInt8(frac / divisor % 10)); divisor /= 10 }
-            }
-            return i
         }
-        withUnsafeBytes(of: &buf) { out.append(contentsOf: $0.prefix(n)) }
+        two(secs / 3600); put(0x3A); two(secs / 60 % 60); put(0x3A); two(secs % 60)
+        if fractionDigits > 0 {
+            put(0x2E)
+            var divisor = 100_000
+            let frac = t % 1_000_000
+            for _ in 0..<fractionDigits { put(0x30 + UInt8(frac / divisor % 10)); divisor /= 10 }
+        }
+        return i
+    }
+
+    public func write(iso: Bool, to out: ByteBuffer) {
+        out.write(max: 32) { write(iso: iso, at: $0) }
+    }
+
+    public func write(iso: Bool, to out: inout [UInt8]) {
+        var buf = [UInt8](repeating: 0, count: 32)
+        let n = buf.withUnsafeMutableBufferPointer { write(iso: iso, at: $0.baseAddress!) }
+        out.append(contentsOf: buf[0..<n])
     }
 
     public func string(iso: Bool) -> String {

@@ -26,106 +26,111 @@ public struct JSONRenderer {
         static let end: [UInt8] = Array("}\n".utf8)
     }
 
-    public func render(_ r: Record, source: SourceSummary, into out: inout [UInt8]) {
-        out += Key.source; JSON.string(source.path, &out)
-        out += Key.line; appendInt(r.line, &out)
+    public func render(_ r: Record, source: SourceSummary, into out: ByteBuffer) {
+        out.append(Key.source); JSON.string(source.path, out)
+        out.append(Key.line); appendInt(r.line, out)
         if r.isUnparsed {
-            out += Key.unparsed; JSON.bytes(r.bytes[...], &out)
-            out += Key.end
+            out.append(Key.unparsed); JSON.bytes(r.bytes[...], out)
+            out.append(Key.end)
             return
         }
-        out += Key.time
-        if let t = r.time { out.append(0x22); t.write(iso: true, to: &out); out.append(0x22) } else { out += Key.null }
-        out += Key.process
-        if let p = r.range(.process) { JSON.bytes(r.bytes[p], &out) } else if let p = source.process { JSON.string(p, &out) } else { out += Key.null }
-        field(Key.thread, r.range(.thread), r, &out)
-        out += Key.level
-        if r.level == .other, let raw = r.rawLevel { JSON.bytes(r.bytes[raw], &out) } else { JSON.string(r.level.name, &out) }
-        field(Key.function, r.range(.function), r, &out)
-        out += Key.message
+        out.append(Key.time)
+        if let t = r.time { out.append(0x22); t.write(iso: true, to: out); out.append(0x22) } else { out.append(Key.null) }
+        out.append(Key.process)
+        if let p = r.range(.process) { JSON.bytes(r.bytes[p], out) } else if let p = source.process { JSON.string(p, out) } else { out.append(Key.null) }
+        field(Key.thread, r.range(.thread), r, out)
+        out.append(Key.level)
+        if r.level == .other, let raw = r.rawLevel { JSON.bytes(r.bytes[raw], out) } else { JSON.string(r.level.name, out) }
+        field(Key.function, r.range(.function), r, out)
+        out.append(Key.message)
         // Message lines joined by newlines, escaped straight from the record bytes.
         out.append(0x22)
         for (i, m) in r.messageLines.enumerated() {
-            if i > 0 { out += [0x5C, 0x6E] }
-            JSON.escaped(r.bytes[m], &out)
+            if i > 0 { out.append([0x5C, 0x6E]) }
+            JSON.escaped(r.bytes[m], out)
         }
         out.append(0x22)
-        out += Key.codes
+        out.append(Key.codes)
         for (i, c) in r.codes.enumerated() {
             if i > 0 { out.append(0x2C) }
             let cat = plugins.catalogues[c.catalogue]
             let entry = cat.entry(c.value) ?? cat.rangeEntry(c.value)
-            out += Array("{\"kind\":".utf8); JSON.string(cat.id, &out)
-            out += Array(",\"code\":".utf8); JSON.string(cat.display(c.value), &out)
-            out += Array(",\"name\":".utf8); JSON.string(entry?.name ?? "", &out)
-            out += Array(",\"text\":".utf8); JSON.string(entry?.text ?? "", &out)
-            out += Array(",\"failure\":\(cat.isFailure(c.value))".utf8)
-            if let entry, !entry.verified { out += Array(",\"verified\":false".utf8) }
+            out.append(Array("{\"kind\":".utf8)); JSON.string(cat.id, out)
+            out.append(Array(",\"code\":".utf8)); JSON.string(cat.display(c.value), out)
+            out.append(Array(",\"name\":".utf8)); JSON.string(entry?.name ?? "", out)
+            out.append(Array(",\"text\":".utf8)); JSON.string(entry?.text ?? "", out)
+            out.append(Array(",\"failure\":\(cat.isFailure(c.value))".utf8))
+            if let entry, !entry.verified { out.append(Array(",\"verified\":false".utf8)) }
             out.append(0x7D)
         }
         out.append(0x5D)
-        if let j = r.range(.job) { field(Key.job, j, r, &out) }
+        if let j = r.range(.job) { field(Key.job, j, r, out) }
         if !r.extras.isEmpty {
-            out += Key.fields
+            out.append(Key.fields)
             for (i, e) in r.extras.enumerated() {
                 if i > 0 { out.append(0x2C) }
-                JSON.string(e.name, &out); out.append(0x3A); JSON.bytes(r.bytes[e.range], &out)
+                JSON.string(e.name, out); out.append(0x3A); JSON.bytes(r.bytes[e.range], out)
             }
             out.append(0x7D)
         }
         if !r.dumpLines.isEmpty {
-            out += Key.dump
+            out.append(Key.dump)
             for (i, d) in r.dumpLines.enumerated() {
                 if i > 0 { out.append(0x2C) }
-                JSON.bytes(r.bytes[d], &out)
+                JSON.bytes(r.bytes[d], out)
             }
             out.append(0x5D)
         }
-        out += Key.end
+        out.append(Key.end)
     }
 
-    private func appendInt(_ n: Int, _ out: inout [UInt8]) {
+    private func appendInt(_ n: Int, _ out: ByteBuffer) {
         if n < 10 { out.append(0x30 + UInt8(n)); return }
-        appendInt(n / 10, &out)
+        appendInt(n / 10, out)
         out.append(0x30 + UInt8(n % 10))
     }
 
-    private func field(_ key: [UInt8], _ range: Range<Int>?, _ r: Record, _ out: inout [UInt8]) {
-        out += key
-        if let range { JSON.bytes(r.bytes[range], &out) } else { out += Key.null }
+    private func field(_ key: [UInt8], _ range: Range<Int>?, _ r: Record, _ out: ByteBuffer) {
+        out.append(key)
+        if let range { JSON.bytes(r.bytes[range], out) } else { out.append(Key.null) }
     }
 }
 
 /// Minimal JSON string writing.
 public enum JSON {
-    public static func string(_ s: String, _ out: inout [UInt8]) { bytes(ArraySlice(s.utf8), &out) }
+    public static func string(_ s: String, _ out: ByteBuffer) { bytes(ArraySlice(s.utf8), out) }
 
-    public static func bytes(_ b: ArraySlice<UInt8>, _ out: inout [UInt8]) {
+    public static func bytes(_ b: ArraySlice<UInt8>, _ out: ByteBuffer) {
         out.append(0x22)
-        escaped(b, &out)
+        escaped(b, out)
         out.append(0x22)
     }
 
-    /// The escaped text without quotes.
-    public static func escaped(_ b: ArraySlice<UInt8>, _ out: inout [UInt8]) {
-        for c in b {
-            switch c {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]]
-            default: out.append(c)
+    /// The escaped text without quotes; runs of plain bytes are copied at once.
+    public static func escaped(_ b: ArraySlice<UInt8>, _ out: ByteBuffer) {
+        b.withUnsafeBufferPointer { p in
+            var runStart = 0
+            for (i, c) in p.enumerated() where c == 0x22 || c == 0x5C || c < 0x20 || c == 0x7F {
+                out.append(UnsafeBufferPointer(rebasing: p[runStart..<i]))
+                runStart = i + 1
+                switch c {
+                case 0x22: out.append(0x5C); out.append(0x22)
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append([0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+                }
             }
+            out.append(UnsafeBufferPointer(rebasing: p[runStart...]))
         }
     }
 
     public static func quote(_ s: String) -> String {
-        var out: [UInt8] = []
-        string(s, &out)
-        return String(decoding: out, as: UTF8.self)
+        let out = ByteBuffer(capacity: s.utf8.count + 8)
+        string(s, out)
+        return out.string
     }
 }

@@ -8,14 +8,14 @@ import Darwin
 /// (`tracelens format x | head`) so the caller can stop quietly instead of dying on SIGPIPE.
 public final class Output {
     public let fd: Int32
-    public var buffer: [UInt8] = []
+    public let buffer: ByteBuffer
     public private(set) var closed = false
     private let limit: Int
 
     public init(fd: Int32 = 1, bufferSize: Int = 256 * 1024) {
         self.fd = fd
         limit = bufferSize
-        buffer.reserveCapacity(bufferSize + 4096)
+        buffer = ByteBuffer(capacity: bufferSize + 64 * 1024)
         signal(SIGPIPE, SIG_IGN)
     }
 
@@ -27,7 +27,7 @@ public final class Output {
     }
 
     @inline(__always) public func write(_ bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
+        buffer.append(bytes)
         if buffer.count >= limit { flush() }
     }
 
@@ -37,21 +37,19 @@ public final class Output {
     @inline(__always) public func maybeFlush() { if buffer.count >= limit { flush() } }
 
     public func flush() {
-        guard !buffer.isEmpty else { return }
-        if closed { buffer.removeAll(keepingCapacity: true); return }
+        guard buffer.count > 0 else { return }
+        if closed { buffer.removeAll(); return }
         var offset = 0
-        buffer.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    closed = true  // EPIPE and friends: the reader went away
-                    return
-                }
-                offset += n
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.base + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                closed = true  // EPIPE and friends: the reader went away
+                break
             }
+            offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        buffer.removeAll()
     }
 }
 

@@ -6,7 +6,7 @@
 public struct TextRenderer {
     public let plugins: PluginSet
     public let colour: Bool
-    private var labelCache: [Int: [CodeValue: [UInt8]]] = [:]
+    private var labels = LabelCache()
     /// The rendered `MM/DD/YYYY-` of the last day seen: consecutive records share it.
     private var lastDay: Int64 = .min
     private var datePrefix: [UInt8] = []
@@ -22,59 +22,79 @@ public struct TextRenderer {
         static let green: [UInt8] = Array("\u{1B}[32m".utf8)
     }
 
+    static let thd: [UInt8] = Array("Thd-".utf8)
+    static let call: [UInt8] = Array("(): ".utf8)
+    static let continuation: [UInt8] = Array("\n    ".utf8)
+    static let levelBytes: [[UInt8]] = Level.allCases.map { Array($0.name.utf8) }
+
     public init(plugins: PluginSet, colour: Bool) {
         self.plugins = plugins
         self.colour = colour
     }
 
-    public mutating func render(_ r: Record, into out: inout [UInt8]) {
-        if r.isUnparsed {
-            appendText(r.bytes[...], &out)
-            out.append(0x0A)
-            return
-        }
-        if let t = r.time {
-            if colour { out += ANSI.dim }
-            writeTime(t, &out)
-            if colour { out += ANSI.reset }
-            out.append(0x20)
-        }
-        if let job = r.range(.job) { out += r.bytes[job]; out.append(0x20) }
-        if r.range(.job) != nil, let p = r.range(.process) { out += r.bytes[p]; out.append(0x20) }
-        if let th = r.range(.thread) { out += [0x54, 0x68, 0x64, 0x2D]; out += r.bytes[th]; out.append(0x20) }
-        let levelColour: [UInt8]? = colour ? Self.colour(for: r.level) : nil
-        if let c = levelColour { out += c }
-        if let l = r.rawLevel, r.level == .other { out += r.bytes[l] } else { out += Self.levelBytes[Int(r.level.rawValue)] }
-        if levelColour != nil { out += ANSI.reset }
-        out.append(0x20)
-        if let f = r.range(.function) {
-            out += r.bytes[f]
-            out += r.messageLines.isEmpty ? [0x28, 0x29, 0x3A] : [0x28, 0x29, 0x3A, 0x20]
-        }
-        var codeIndex = 0
-        for (i, line) in r.messageLines.enumerated() {
-            if i > 0 { out += [0x0A, 0x20, 0x20, 0x20, 0x20] }
-            var pos = line.lowerBound
-            while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
-                let code = r.codes[codeIndex]
-                if code.end >= pos {
-                    appendText(r.bytes[pos..<code.end], &out)
-                    pos = code.end
-                    appendLabel(code, &out)
-                }
-                codeIndex += 1
+    /// Renders one record into a new array (tests and cold paths).
+    public mutating func render(_ r: Record) -> [UInt8] {
+        let out = ByteBuffer(capacity: r.bytes.count + 256)
+        render(r, into: out)
+        return out.bytes
+    }
+
+    public mutating func render(_ r: Record, into out: ByteBuffer) {
+        r.bytes.withUnsafeBufferPointer { b in
+            if r.isUnparsed {
+                appendText(b, out)
+                out.append(0x0A)
+                return
             }
-            appendText(r.bytes[pos..<line.upperBound], &out)
-        }
-        out.append(0x0A)
-        for d in r.dumpLines {
-            appendText(r.bytes[d], &out)
+            if let t = r.time {
+                if colour { out.append(ANSI.dim) }
+                writeTime(t, out)
+                if colour { out.append(ANSI.reset) }
+                out.append(0x20)
+            }
+            if let job = r.range(.job) {
+                out.append(slice(b, job)); out.append(0x20)
+                if let p = r.range(.process) { out.append(slice(b, p)); out.append(0x20) }
+            }
+            if let th = r.range(.thread) { out.append(Self.thd); out.append(slice(b, th)); out.append(0x20) }
+            let levelColour: [UInt8]? = colour ? Self.colour(for: r.level) : nil
+            if let c = levelColour { out.append(c) }
+            if let l = r.rawLevel, r.level == .other { out.append(slice(b, l)) } else { out.append(Self.levelBytes[Int(r.level.rawValue)]) }
+            if levelColour != nil { out.append(ANSI.reset) }
+            out.append(0x20)
+            if let f = r.range(.function) {
+                out.append(slice(b, f))
+                out.append(r.messageLines.isEmpty ? Self.call[0..<3] : Self.call[...])
+            }
+            var codeIndex = 0
+            for (i, line) in r.messageLines.enumerated() {
+                if i > 0 { out.append(Self.continuation) }
+                var pos = line.lowerBound
+                while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
+                    let code = r.codes[codeIndex]
+                    if code.end >= pos {
+                        appendText(slice(b, pos..<code.end), out)
+                        pos = code.end
+                        appendLabel(code, out)
+                    }
+                    codeIndex += 1
+                }
+                appendText(slice(b, pos..<line.upperBound), out)
+            }
             out.append(0x0A)
+            for d in r.dumpLines {
+                appendText(slice(b, d), out)
+                out.append(0x0A)
+            }
         }
     }
 
-    mutating func writeTime(_ t: Timestamp, _ out: inout [UInt8]) {
-        guard t.hasDate else { t.write(iso: false, to: &out); return }
+    @inline(__always) func slice(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: b[r])
+    }
+
+    mutating func writeTime(_ t: Timestamp, _ out: ByteBuffer) {
+        guard t.hasDate else { t.write(iso: false, to: out); return }
         let day = t.dayNumber
         if day != lastDay {
             lastDay = day
@@ -82,11 +102,9 @@ public struct TextRenderer {
             Timestamp(micros: day * 86_400_000_000).write(iso: false, to: &datePrefix)
             datePrefix.removeLast(8)  // keep MM/DD/YYYY-
         }
-        out += datePrefix
-        Timestamp(micros: t.microsOfDay, fractionDigits: t.fractionDigits, hasDate: false).write(iso: false, to: &out)
+        out.append(datePrefix)
+        Timestamp(micros: t.microsOfDay, fractionDigits: t.fractionDigits, hasDate: false).write(iso: false, to: out)
     }
-
-    static let levelBytes: [[UInt8]] = Level.allCases.map { Array($0.name.utf8) }
 
     static func colour(for level: Level) -> [UInt8]? {
         switch level {
@@ -101,24 +119,34 @@ public struct TextRenderer {
 
     /// Copies text; on a terminal, control characters are replaced so a trace cannot send escape
     /// sequences to it.
-    @inline(__always) func appendText(_ bytes: ArraySlice<UInt8>, _ out: inout [UInt8]) {
-        if !colour { out += bytes; return }
+    @inline(__always) func appendText(_ bytes: UnsafeBufferPointer<UInt8>, _ out: ByteBuffer) {
+        if !colour { out.append(bytes); return }
+        out.reserve(bytes.count)
         for b in bytes { out.append(b < 0x20 && b != 0x09 || b == 0x7F ? 0x3F : b) }
     }
 
-    mutating func appendLabel(_ code: FoundCode, _ out: inout [UInt8]) {
-        let catalogue = plugins.catalogues[code.catalogue]
-        let label: [UInt8]
-        if let cached = labelCache[code.catalogue]?[code.value] { label = cached } else {
-            label = catalogue.labelBytes(code.value)
-            labelCache[code.catalogue, default: [:]][code.value] = label
-        }
+    mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer) {
+        let label = labels.label(code, plugins)
         out.append(0x20)
-        let failing = catalogue.isFailure(code.value)
-        if colour { out += failing ? ANSI.red : ANSI.cyan }
+        if colour { out.append(label.failure ? ANSI.red : ANSI.cyan) }
         out.append(0x5B)
-        out += label
+        out.append(label.bytes)
         out.append(0x5D)
-        if colour { out += ANSI.reset }
+        if colour { out.append(ANSI.reset) }
+    }
+}
+
+/// Inline labels by catalogue and value, rendered once each.
+struct LabelCache {
+    struct Key: Hashable { let catalogue: Int; let value: CodeValue }
+    private var cache: [Key: (bytes: [UInt8], failure: Bool)] = [:]
+
+    mutating func label(_ code: FoundCode, _ plugins: PluginSet) -> (bytes: [UInt8], failure: Bool) {
+        let key = Key(catalogue: code.catalogue, value: code.value)
+        if let hit = cache[key] { return hit }
+        let catalogue = plugins.catalogues[code.catalogue]
+        let made = (catalogue.labelBytes(code.value), catalogue.isFailure(code.value))
+        cache[key] = made
+        return made
     }
 }
