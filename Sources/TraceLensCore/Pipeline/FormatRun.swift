@@ -57,25 +57,13 @@ public final class FormatRun {
             forced = f
         }
         let stream = RecordStream(plugins: plugins)
-        var text = TextRenderer(plugins: plugins, colour: options.colour)
-        let json = JSONRenderer(plugins: plugins)
+        let sink = FormatSink(plugins: plugins, options: options, output: output)
         for (index, path) in Self.expand(paths).enumerated() {
             if output.closed { break }
-            var context = ErrorContext(plugins: plugins)
-            let filter = options.filter
-            let errorsOnly = options.errorsOnly
-            let asJSON = options.json
-            let out = output
-            var current = SourceSummary(path: path, detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "none"))
+            sink.startFile(path)
             do {
-                let show: (inout Record) -> Void = { r in
-                    if asJSON { json.render(r, source: current, into: out.buffer) } else { text.render(r, into: out.buffer) }
-                    out.maybeFlush()
-                }
-                let summary = try stream.read(path, source: index, forcedFormat: forced, started: { current = $0 }) { record in
-                    if out.closed { throw StopReading() }
-                    guard filter.accepts(record) else { return }
-                    if errorsOnly { context.process(&record, show: show) } else { show(&record) }
+                let summary = try stream.read(path, source: index, forcedFormat: forced, started: { sink.current = $0 }) { record in
+                    try sink.consume(&record)
                 }
                 summaries.append(summary)
                 if options.verbose { Diagnostics.warn("\(path): \(summary.detected.description); layout \(summary.format ?? "none recognised")") }
@@ -95,6 +83,45 @@ public final class FormatRun {
     }
 
     struct StopReading: Error {}
+
+    /// The per-record end of `format`: filter, `--errors` context, render. A class, so the record
+    /// loop calls methods on one reference instead of a closure that copies its captures.
+    final class FormatSink {
+        let filter: RecordFilter
+        let filtering: Bool
+        let errorsOnly: Bool
+        let json: JSONRenderer?
+        var text: TextRenderer
+        let output: Output
+        var context: ErrorContext
+        var current = SourceSummary(path: "", detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "none"))
+
+        init(plugins: PluginSet, options: FormatOptions, output: Output) {
+            filter = options.filter
+            filtering = !options.filter.isEmpty
+            errorsOnly = options.errorsOnly
+            json = options.json ? JSONRenderer(plugins: plugins) : nil
+            text = TextRenderer(plugins: plugins, colour: options.colour)
+            self.output = output
+            context = ErrorContext(plugins: plugins)
+        }
+
+        func startFile(_ path: String) {
+            current.path = path
+            context = ErrorContext(plugins: context.plugins)
+        }
+
+        func consume(_ record: inout Record) throws {
+            if output.closed { throw StopReading() }
+            if filtering && !filter.accepts(record) { return }
+            if errorsOnly { context.process(&record) { self.show(&$0) } } else { show(&record) }
+        }
+
+        func show(_ r: inout Record) {
+            if let json { json.render(r, source: current, into: output.buffer) } else { text.render(r, into: output.buffer) }
+            output.maybeFlush()
+        }
+    }
 
     func printStats() {
         for s in summaries {
