@@ -95,3 +95,18 @@ final class FormatTests: XCTestCase {
         XCTAssertGreaterThan(summary.failureCodes, 0)
     }
 }
+
+final class JSONValidityTests: XCTestCase {
+    func testDamagedBytesStillGiveValidJSON() throws {
+        // A realistic trace with one damaged line (a lone 0xFF, a bad 2-byte sequence, controls).
+        var bytes = Array(String(repeating: "Thd-1 INFO f(): fine\n", count: 200).utf8)
+        bytes += Array("Thd-1 INFO f(): caf\u{E9} ".utf8)
+        bytes += [0xFF, 0xC3, 0x28, 0x22, 0x5C, 0x01]
+        bytes += Array(" end\n".utf8)
+        let (out, status) = Fixtures.format([Fixtures.write(bytes)]) { $0.json = true }
+        XCTAssertEqual(status, 0)
+        let last = try XCTUnwrap(out.split(separator: "\n").last)
+        let object = try JSONSerialization.jsonObject(with: Data(last.utf8)) as! [String: Any]
+        XCTAssertEqual(object["message"] as? String, "café \u{FFFD}\u{FFFD}(\"\\\u{1} end")
+    }
+}

@@ -87,3 +87,20 @@ final class InputTests: XCTestCase {
         XCTAssertTrue(out.contains("TLS 1.2 protocol selected") || out.contains("C02C"), "the other file is still formatted")
     }
 }
+
+final class EncodingDetectionTests: XCTestCase {
+    func detect(_ bytes: [UInt8]) -> TextEncoding? { bytes.withUnsafeBufferPointer { EncodingDetector.detect($0) } }
+
+    func testDecisions() {
+        let text = String(repeating: "03/24/2022-10:07:19 Thd-3 INFO f(): Checking revoked status CN=ecec\n", count: 50)
+        XCTAssertEqual(detect(Array(text.utf8)), .ascii)
+        XCTAssertEqual(detect(Fixtures.ebcdic(text)), .ebcdic)
+        XCTAssertEqual(detect(Array(String(repeating: "Zertifikat für Müller: gültig, ÄÖÜ äöü ß é ñ\n", count: 20).utf8)), .ascii, "UTF-8 heavy text")
+        XCTAssertEqual(detect(Array(text.utf8) + [0xFF, 0xE9]), .ascii, "a stray byte does not make a trace binary")
+        var rng = SplitMix64(seed: 1)
+        let random = (0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next() % 255 + 1) }  // no NULs
+        XCTAssertNil(detect(random), "random bytes are not text")
+        XCTAssertNil(detect(Array(text.utf8) + [0x00]), "a NUL means binary")
+        XCTAssertEqual(detect([]), .ascii)
+    }
+}

@@ -117,3 +117,56 @@ final class LayoutTests: XCTestCase {
         XCTAssertGreaterThan(forced.counts.unparsed, 0)
     }
 }
+
+final class BrokenInputTests: XCTestCase {
+    func testTruncatedComponentTraceRecordsAndGarbage() throws {
+        let text = """
+                 COMPONENT TRACE FULL FORMAT
+                 **** 11/14/2021
+                 C01       MESSAGE   00000004  20:43:45.522449  SSL_ERROR
+                 C01       MESSAGE   00000008  20:43:45.6
+                 C01       MESSAGE   00000008  20:43:46.000001  SSL_INFO
+
+                   Job TCP341    Process 00020032  Thread 00000002  gsk_read_v3_record
+                   Socket closed by 192.168.50.80.1360.
+            """
+        let (records, summary) = try Fixtures.records(Fixtures.write(text, named: "ctrace.txt"))
+        XCTAssertEqual(summary.format, "ctrace")
+        // A record cut after its first line is still a record (without job and thread); the line
+        // with a truncated time is not a record line, so it is message text of the record above.
+        XCTAssertEqual(summary.counts.records, 2)
+        XCTAssertEqual(records[0].level, .error)
+        XCTAssertNil(records[0].field(.thread))
+        XCTAssertEqual(records[0].message, "C01       MESSAGE   00000008  20:43:45.6")
+        XCTAssertEqual(records[1].field(.thread), "00000002")
+        XCTAssertEqual(records[1].time?.string(iso: true), "2021-11-14T20:43:46.000001")
+    }
+
+    func testBinaryBytesAfterTheDetectionWindowAreKept() throws {
+        var bytes = Array(String(repeating: "Thd-1 INFO f(): ok\n", count: 5000).utf8)  // > 64 KB of text
+        bytes += [0x00, 0x01, 0xFF, 0xFE, 0x0A]
+        bytes += Array("Thd-1 EXIT f(): <--- Exit status 0x000001af (431)\n".utf8)
+        let (records, summary) = try Fixtures.records(Fixtures.write(bytes))
+        XCTAssertEqual(summary.counts.records, 5001)
+        XCTAssertEqual(summary.counts.unparsed, 1)
+        XCTAssertEqual(records.last.map(Fixtures.codes), ["ssl:431"])
+        let (out, status) = Fixtures.format([Fixtures.write(bytes)])
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(out.hasSuffix("(431) [SSL 431: Certificate is revoked.]\n"))
+    }
+
+    func testEmptyFileFormatsToNothing() {
+        let (out, status) = Fixtures.format([Fixtures.write("")])
+        XCTAssertEqual(out, "")
+        XCTAssertEqual(status, 0)
+    }
+
+    func testColourOnlyOnATerminalAndNeverWithNoColor() {
+        XCTAssertFalse(Output.wantsColour(fd: -1, environment: [:]), "not a terminal")
+        let (plain, _) = Fixtures.format([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
+        XCTAssertFalse(plain.contains("\u{1B}["))
+        let (coloured, _) = Fixtures.format([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")]) { $0.colour = true }
+        XCTAssertTrue(coloured.contains("\u{1B}[1;31mERROR\u{1B}[0m"))
+        XCTAssertTrue(coloured.contains("\u{1B}[1;31m[SSL 431: Certificate is revoked.]\u{1B}[0m"), "failure labels in red")
+    }
+}

@@ -63,7 +63,8 @@ enum Fixtures {
         let status = FormatRun(plugins: plugins, options: options, output: output).run(paths)
         output.flush()
         close(fd)
-        return (try! String(contentsOfFile: outPath, encoding: .utf8), status)
+        let data = FileManager.default.contents(atPath: outPath) ?? Data()
+        return (String(decoding: data, as: UTF8.self), status)
     }
 
     static func codes(_ r: Record) -> [String] {

@@ -33,21 +33,21 @@ public struct DetectedText: Sendable, Equatable {
 enum EncodingDetector {
     static func detect(_ sample: UnsafeBufferPointer<UInt8>) -> TextEncoding? {
         if sample.isEmpty { return .ascii }
-        var nul = 0, asciiText = 0, ebcdicText = 0, ebcdicSpace = 0
+        var nul = 0, asciiLike = 0, high = 0, ebcdicText = 0, ebcdicSpace = 0
         for b in sample {
             if b == 0 { nul += 1; continue }
-            if (b >= 0x20 && b < 0x7F) || b == 0x0A || b == 0x0D || b == 0x09 || b >= 0x80 && isUTF8Byte(b) {
-                asciiText += 1
-            }
+            if (b >= 0x20 && b < 0x7F) || b == 0x0A || b == 0x0D || b == 0x09 || b == 0x0C { asciiLike += 1 }
+            if b >= 0x80 { high += 1 }
             if isEBCDICText(b) { ebcdicText += 1 }
             if b == 0x40 { ebcdicSpace += 1 }
         }
         if nul > 0 { return nil }
         let n = Double(sample.count)
-        let sevenBit = sample.reduce(0) { $0 + ($1 < 0x80 ? 1 : 0) }
-        if Double(sevenBit) / n > 0.9 && Double(asciiText) / n > 0.97 && validUTF8(sample) { return .ascii }
+        // Mostly printable 7-bit text: ASCII, whatever a few stray bytes are (kept, not judged).
+        if Double(asciiLike) / n > 0.9 { return .ascii }
         if Double(ebcdicText) / n > 0.97 && ebcdicSpace > 0 { return .ebcdic }
-        if Double(asciiText) / n > 0.97 && validUTF8(sample) { return .ascii }
+        // Text heavy in non-ASCII letters: accept it when it is valid UTF-8.
+        if Double(asciiLike + high) / n > 0.97 && validUTF8(sample) { return .ascii }
         return nil
     }
 

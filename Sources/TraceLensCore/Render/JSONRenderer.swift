@@ -106,13 +106,27 @@ public enum JSON {
         out.append(0x22)
     }
 
-    /// The escaped text without quotes; runs of plain bytes are copied at once.
+    /// The escaped text without quotes; runs of plain bytes are copied at once. Bytes that are not
+    /// valid UTF-8 (a damaged trace) become U+FFFD, so the output is always valid JSON.
     public static func escaped(_ b: ArraySlice<UInt8>, _ out: ByteBuffer) {
         b.withUnsafeBufferPointer { p in
             var runStart = 0
-            for (i, c) in p.enumerated() where c == 0x22 || c == 0x5C || c < 0x20 || c == 0x7F {
+            var i = 0
+            while i < p.count {
+                let c = p[i]
+                if c >= 0x80 {
+                    let n = utf8Length(p, i)
+                    if n > 0 { i += n; continue }
+                    out.append(UnsafeBufferPointer(rebasing: p[runStart..<i]))
+                    out.append([0xEF, 0xBF, 0xBD])
+                    i += 1
+                    runStart = i
+                    continue
+                }
+                guard c == 0x22 || c == 0x5C || c < 0x20 || c == 0x7F else { i += 1; continue }
                 out.append(UnsafeBufferPointer(rebasing: p[runStart..<i]))
-                runStart = i + 1
+                i += 1
+                runStart = i
                 switch c {
                 case 0x22: out.append(0x5C); out.append(0x22)
                 case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -126,6 +140,16 @@ public enum JSON {
             }
             out.append(UnsafeBufferPointer(rebasing: p[runStart...]))
         }
+    }
+
+    /// Length of the valid UTF-8 sequence starting at `i`, or 0 when it is not one.
+    static func utf8Length(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+        let c = p[i]
+        let n: Int
+        if c & 0xE0 == 0xC0 && c >= 0xC2 { n = 2 } else if c & 0xF0 == 0xE0 { n = 3 } else if c & 0xF8 == 0xF0 && c <= 0xF4 { n = 4 } else { return 0 }
+        guard i + n <= p.count else { return 0 }
+        for k in 1..<n where p[i + k] & 0xC0 != 0x80 { return 0 }
+        return n
     }
 
     public static func quote(_ s: String) -> String {
