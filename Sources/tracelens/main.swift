@@ -155,68 +155,21 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         let set = try plugins.load()
-        let explainer = Explainer(plugins: set)
-        let presenter = ExplainPresenter(plugins: set, long: long)
-        if let kind, explainer.catalogue(forWord: kind) == nil {
+        let run = ExplainRun(plugins: set)
+        if let kind, Explainer(plugins: set).catalogue(forWord: kind) == nil {
             throw ValidationError("unknown kind '\(kind)'; kinds: \(set.catalogues.map(\.id).joined(separator: ", "))")
         }
         if codes.isEmpty && search == nil { throw ValidationError("give at least one code, or --search WORDS") }
-        var jsonItems: [String] = []
-        var missing = 0
-        if let search {
-            let found = explainer.search(search, kind: kind)
-            if json { jsonItems.append("{\"search\":\(JSON.quote(search)),\"readings\":[" + found.map(presenter.json).joined(separator: ",") + "]}") }
-            else if found.isEmpty { Diagnostics.warn("nothing matches '\(search)'"); missing += 1 }
-            else { found.forEach { print(presenter.text($0)) } }
-        }
-        // "alert 42" typed as two words: a kind word joins the argument after it.
-        var queries: [String] = []
-        var i = 0
-        while i < codes.count {
-            if i + 1 < codes.count, explainer.catalogue(forWord: codes[i]) != nil, !codes[i].contains("=") {
-                queries.append(codes[i] + " " + codes[i + 1]); i += 2
-            } else {
-                queries.append(codes[i]); i += 1
-            }
-        }
-        for query in queries {
-            if let list = explainer.decodeList(query) {
-                let c = set.catalogues[list.decoder.catalogue]
-                if json {
-                    let items = list.elements.map { el in el.reading.map(presenter.json) ?? "{\"code\":\(JSON.quote(el.text)),\"unknown\":true}" }
-                    jsonItems.append("{\"variable\":\(JSON.quote(list.decoder.variable)),\"elements\":[" + items.joined(separator: ",") + "]" + (list.problem.map { ",\"problem\":\(JSON.quote($0))" } ?? "") + "}")
-                    continue
-                }
-                print("\(list.decoder.variable): \(list.elements.count) \(c.title.lowercased()) entries, in order of preference")
-                for (n, el) in list.elements.enumerated() {
-                    let desc: String
-                    if let r = el.reading, let e = r.entry, !r.fromRange {
-                        desc = (e.name.isEmpty ? e.text : e.name) + (e.details.first { $0.column == "tls_versions" }.map { "  (\($0.value))" } ?? "") + (e.verified ? "" : " [unverified]")
-                    } else {
-                        desc = "not in the \(c.title.lowercased()) catalogue"
-                    }
-                    print(String(format: "%3d  %@  %@", n + 1, el.text, desc))
-                }
-                if let p = list.problem { Diagnostics.warn("\(list.decoder.variable): \(p)") }
-                continue
-            }
-            var q = query
-            if let eq = query.firstIndex(of: "=") { q = String(query[..<eq]) }  // NAME=VALUE of a plain variable
-            let readings = explainer.readings(q, kind: kind)
-            if json {
-                jsonItems.append("{\"query\":\(JSON.quote(query)),\"readings\":[" + readings.map(presenter.json).joined(separator: ",") + "]}")
-                continue
-            }
-            if readings.isEmpty {
-                Diagnostics.warn("'\(query)': no catalogue knows this code" + (kind.map { " as a \($0)" } ?? "") + " (try --search WORDS)")
-                missing += 1
-                continue
-            }
-            if queries.count > 1 || readings.count > 1 { print("\(query):" + (readings.count > 1 ? " \(readings.count) readings" : "")) }
-            for r in readings { print((queries.count > 1 || readings.count > 1 ? "  " : "") + presenter.text(r)) }
-        }
-        if json { print(jsonItems.count == 1 ? jsonItems[0] : "[" + jsonItems.joined(separator: ",") + "]") }
-        if missing > 0 { throw ExitCode(1) }
+        var request = ExplainRequest()
+        request.codes = codes
+        request.kind = kind
+        request.long = long
+        request.json = json
+        request.search = search
+        let result = run.run(request)
+        result.output.forEach { print($0) }
+        result.warnings.forEach { Diagnostics.warn($0) }
+        if result.status != 0 { throw ExitCode(result.status) }
     }
 }
 
@@ -255,22 +208,9 @@ struct PluginsCommand: ParsableCommand {
         var directory: String
 
         func run() throws {
-            let sources: [PluginSource]
-            do { sources = try PluginLoader.sources(inDirectory: directory) } catch {
-                Diagnostics.warn("\(error)")
-                throw ExitCode(1)
-            }
-            if sources.isEmpty {
-                Diagnostics.warn("\(directory): no plugin.toml here or in its sub-folders")
-                throw ExitCode(1)
-            }
-            let builtIns = PluginLoader.builtInSources().filter { b in !sources.contains { $0.name == b.name && $0.origin == .builtIn } }
-            let (set, problems) = PluginLoader.load(builtIns + sources)
-            let names = Set(sources.map(\.name))
-            for p in problems { print(p) }
-            for info in set.plugins where names.contains(info.name) || sources.contains(where: { $0.origin == info.origin }) {
-                print("\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, \(info.samples) samples" + (problems.isEmpty ? ", all samples pass" : ""))
-            }
+            let (summary, problems) = PluginLoader.check(directory: directory)
+            problems.forEach { print($0) }
+            summary.forEach { print($0) }
             if !problems.isEmpty { throw ExitCode(1) }
         }
     }

@@ -141,3 +141,46 @@ final class DocumentedExampleTests: XCTestCase {
         XCTAssertEqual(records.first.map { $0.codes.map { set.catalogues[$0.catalogue].id } }, ["ssl"])
     }
 }
+
+final class CommandRunTests: XCTestCase {
+    let run = ExplainRun(plugins: Fixtures.plugins)
+
+    func testWordsTypedApartAreJoinedWhenTheyMeanOneCode() {
+        XCTAssertEqual(run.queries(["key", "type", "13", "alert", "42", "431"]), ["key type 13", "alert 42", "431"])
+        XCTAssertEqual(run.queries(["42", "431"]), ["42", "431"])
+        XCTAssertEqual(run.queries(["GSK_V3_CIPHER_SPECS_EXPANDED=C02C", "35"]), ["GSK_V3_CIPHER_SPECS_EXPANDED=C02C", "35"])
+    }
+
+    func testExplainOutputAndStatus() {
+        var request = ExplainRequest()
+        request.codes = ["431", "nonsense"]
+        let result = run.run(request)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.output, ["431:", "  System SSL return code 431 (0x1AF): Certificate is revoked. [unverified]"])
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].contains("'nonsense': no catalogue knows this code"))
+
+        request.codes = ["GSK_TLS_SIG_ALG_PAIRS=06010503"]
+        let list = run.run(request)
+        XCTAssertEqual(list.status, 0)
+        XCTAssertEqual(list.output.count, 3)
+        XCTAssertTrue(list.output[2].hasPrefix("  2  0503  ecdsa_secp384r1_sha384"), list.output[2])
+
+        request.codes = ["C02C"]
+        request.json = true
+        let json = run.run(request)
+        XCTAssertEqual(json.output.count, 1)
+        let object = try? JSONSerialization.jsonObject(with: Data(json.output[0].utf8)) as? [String: Any]
+        XCTAssertEqual(((object?["readings"] as? [[String: Any]])?.first)?["name"] as? String, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+    }
+
+    func testPluginCheckReportsTheFolderOnly() throws {
+        let clean = PluginLoader.check(directory: Fixtures.root + "/docs/examples/payroll-tls")
+        XCTAssertEqual(clean.problems, [])
+        XCTAssertEqual(clean.summary, ["payroll-tls: 1 layouts, 1 catalogues, 2 code patterns, 5 samples, all samples pass"])
+        let missing = PluginLoader.check(directory: "/nonexistent/plugins")
+        XCTAssertEqual(missing.problems.map(\.description), ["/nonexistent/plugins: no such plugin folder"])
+        let empty = PluginLoader.check(directory: Fixtures.tempDir())
+        XCTAssertTrue(empty.problems.first?.message.contains("no plugin.toml") ?? false)
+    }
+}

@@ -117,6 +117,28 @@ public enum PluginLoader {
         return (set, problems + more)
     }
 
+    /// `plugins check DIR`: loads the built-ins plus the folder (so it may use built-in catalogues)
+    /// and reports the folder's plugins and every problem. Problems of the built-ins are the
+    /// binary's, not the folder's, and are left out.
+    public static func check(directory: String) -> (summary: [String], problems: [PluginProblem]) {
+        let sources: [PluginSource]
+        do { sources = try self.sources(inDirectory: directory) } catch let p as PluginProblem {
+            return ([], [p])
+        } catch {
+            return ([], [PluginProblem(file: directory, entry: "", message: "\(error)")])
+        }
+        guard !sources.isEmpty else {
+            return ([], [PluginProblem(file: directory, entry: "", message: "no plugin.toml here or in its sub-folders")])
+        }
+        let (set, problems) = load(builtInSources() + sources)
+        let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
+        let summary = checked.map { info in
+            "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, \(info.samples) samples"
+                + (problems.isEmpty ? ", all samples pass" : "")
+        }
+        return (summary, problems)
+    }
+
     public static func load(_ sources: [PluginSource]) -> (PluginSet, [PluginProblem]) {
         let set = PluginSet()
         var problems: [PluginProblem] = []
