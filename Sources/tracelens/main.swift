@@ -81,7 +81,7 @@ struct FormatCommand: ParsableCommand {
     @Flag(help: "Say which encoding and layout was used for each file.")
     var verbose = false
 
-    @Argument(help: ArgumentHelp("Trace files or folders.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input (plain or gzip).", valueName: "file"))
     var files: [String]
 
     func run() throws {

@@ -104,3 +104,59 @@ final class EncodingDetectionTests: XCTestCase {
         XCTAssertEqual(detect([]), .ascii)
     }
 }
+
+final class PipeInputTests: XCTestCase {
+    /// Writes `bytes` into a pipe from another thread and reads the lines back through TextReader.
+    func readThroughPipe(_ bytes: [UInt8]) throws -> ([String], DetectedText) {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let writeEnd = fds[1]
+        let writer = Thread {
+            var offset = 0
+            bytes.withUnsafeBytes { raw in
+                while offset < raw.count {
+                    let n = write(writeEnd, raw.baseAddress! + offset, min(4096, raw.count - offset))  // small pieces, like a pipe
+                    if n <= 0 { break }
+                    offset += n
+                }
+            }
+            close(writeEnd)
+        }
+        writer.start()
+        defer { close(fds[0]) }
+        let reader = try TextReader(fileDescriptor: fds[0], name: "(pipe)")
+        var lines: [String] = []
+        try reader.forEachLine { line, _ in lines.append(String(decoding: line, as: UTF8.self)) }
+        return (lines, reader.detected)
+    }
+
+    let text = String(repeating: "03/24/2022-10:07:19 Thd-3 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001af (431)\n", count: 3000)
+
+    func testPlainAndGzipThroughAPipe() throws {
+        let plain = try readThroughPipe(Array(text.utf8))
+        XCTAssertEqual(plain.0.count, 3000)
+        let gzPath = Fixtures.gzip(Array(text.utf8), named: "p.gz")
+        let gz = try readThroughPipe([UInt8](try Data(contentsOf: URL(fileURLWithPath: gzPath))))
+        XCTAssertEqual(gz.0, plain.0)
+        XCTAssertTrue(gz.1.gzip)
+    }
+
+    func testConcatenatedGzipMembersAreReadWhole() throws {
+        let a = try Data(contentsOf: URL(fileURLWithPath: Fixtures.gzip(Array("Thd-1 INFO f(): first\n".utf8), named: "a.gz")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: Fixtures.gzip(Array("Thd-1 INFO f(): second\n".utf8), named: "b.gz")))
+        let path = Fixtures.write([UInt8](a + b), named: "ab.trc.gz")
+        let (records, _) = try Fixtures.records(path)
+        XCTAssertEqual(records.map(\.message), ["first", "second"])
+    }
+
+    func testTruncatedGzipKeepsTheLinesBeforeTheDamage() throws {
+        let gz = try Data(contentsOf: URL(fileURLWithPath: Fixtures.gzip(Array(text.utf8), named: "t.gz")))
+        let path = Fixtures.write([UInt8](gz.prefix(gz.count - 20)), named: "cut.trc.gz")
+        var seen = 0
+        XCTAssertThrowsError(try RecordStream(plugins: Fixtures.plugins).read(path, source: 0) { _ in seen += 1 }) { error in
+            XCTAssertTrue("\(error)".contains("cut short"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix(path))
+        }
+        XCTAssertGreaterThan(seen, 2900, "the lines before the damage were read")
+    }
+}

@@ -32,7 +32,8 @@ public final class TextReader {
     public private(set) var bytesRead: Int = 0
 
     private var fd: Int32 = -1
-    private var gz: gzFile?
+    private var ownsDescriptor = true
+    private var gz: GzipStream?
     private let chunkSize: Int
     private var raw: UnsafeMutablePointer<UInt8>
     private var buf: UnsafeMutablePointer<UInt8>
@@ -41,47 +42,67 @@ public final class TextReader {
     private var eof = false
     private var rawPending = 0  // bytes read for detection but not yet decoded
 
+    /// The name standard input is shown under; pass "-" as the path to read it.
+    public static let standardInputName = "(standard input)"
+
     public init(path: String, chunkSize: Int = 1 << 20) throws {
         self.path = path
         self.chunkSize = chunkSize
         raw = .allocate(capacity: chunkSize)
         bufCapacity = chunkSize * 2 + 1
         buf = .allocate(capacity: bufCapacity)
-        try open()
+        try open(descriptor: nil)
+    }
+
+    /// Reads an open descriptor (a pipe, standard input); the caller keeps ownership of it.
+    public init(fileDescriptor: Int32, name: String, chunkSize: Int = 1 << 20) throws {
+        self.path = name
+        self.chunkSize = chunkSize
+        raw = .allocate(capacity: chunkSize)
+        bufCapacity = chunkSize * 2 + 1
+        buf = .allocate(capacity: bufCapacity)
+        try open(descriptor: fileDescriptor)
     }
 
     deinit {
-        if let gz { gzclose(gz) }
-        if fd >= 0 { close(fd) }
+        gz = nil
+        if fd >= 0 && ownsDescriptor { close(fd) }
         raw.deallocate()
         buf.deallocate()
     }
 
-    private func open() throws {
-        fd = Glibc.open(path, O_RDONLY)
-        if fd < 0 { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-            throw InputError.cannotOpen(path: path, reason: "is a directory")
+    private func open(descriptor: Int32?) throws {
+        if let descriptor {
+            fd = descriptor
+            ownsDescriptor = false
+        } else if path == "-" {
+            fd = 0
+            ownsDescriptor = false
+        } else {
+            fd = Glibc.open(path, O_RDONLY)
+            if fd < 0 { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+            var st = stat()
+            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                throw InputError.cannotOpen(path: path, reason: "is a directory")
+            }
         }
-        // Peek at the magic number; gzip input is then read through zlib from the same descriptor.
-        var magic: (UInt8, UInt8) = (0, 0)
-        let n = withUnsafeMutableBytes(of: &magic) { pread(fd, $0.baseAddress, 2, 0) }
-        if n == 2 && magic.0 == 0x1F && magic.1 == 0x8B {
-            let dupFD = dup(fd)
-            gz = gzdopen(dupFD, "rb")
-            if gz == nil { close(dupFD); throw InputError.cannotOpen(path: path, reason: "zlib could not open it") }
-            gzbuffer(gz, 256 * 1024)
+        // The first raw chunk tells gzip from text; gzip data then goes through the inflater,
+        // which starts with the bytes already read (so pipes work too).
+        var got = try readFile(into: raw, max: chunkSize, minimum: 64 * 1024)
+        if got >= 2 && raw[0] == 0x1F && raw[1] == 0x8B {
+            let stream = try GzipStream(path: displayName, initial: UnsafeBufferPointer(start: raw, count: got))
+            gz = stream
             detected.gzip = true
+            got = try readRaw(into: raw, max: chunkSize)
         }
-        // Detect the encoding on the first chunk of (decompressed) bytes.
-        let got = try readRaw(into: raw, max: chunkSize)
         rawPending = got
         guard let enc = EncodingDetector.detect(UnsafeBufferPointer(start: raw, count: min(got, 64 * 1024))) else {
-            throw InputError.notText(path: path, hint: binaryHint())
+            throw InputError.notText(path: displayName, hint: binaryHint())
         }
         detected.encoding = enc
     }
+
+    var displayName: String { path == "-" ? Self.standardInputName : path }
 
     private func binaryHint() -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
@@ -103,39 +124,33 @@ public final class TextReader {
         return "none"
     }
 
+    /// Reads decompressed bytes (or plain ones).
     private func readRaw(into p: UnsafeMutablePointer<UInt8>, max: Int) throws -> Int {
-        if let gz {
-            let n = gzread(gz, p, UInt32(max))
+        guard let gz else { return try readFile(into: p, max: max) }
+        return try gz.read(into: p, max: max) { try readFile(into: $0, max: $1) }
+    }
+
+    /// Reads bytes as they are in the file: at least `minimum` unless the file ends first (a pipe
+    /// hands data out in small pieces; detection wants a fair sample).
+    private func readFile(into p: UnsafeMutablePointer<UInt8>, max: Int, minimum: Int = 1) throws -> Int {
+        var total = 0
+        while total < min(minimum, max) {
+            let n = read(fd, p + total, max - total)
+            if n == 0 { break }
             if n < 0 {
-                var code: Int32 = 0
-                let msg = gzerror(gz, &code).map { String(cString: $0) } ?? "unknown zlib error"
-                throw InputError.readFailed(path: path, reason: "gzip data is damaged (\(msg))")
+                if errno == EINTR { continue }
+                throw InputError.readFailed(path: displayName, reason: String(cString: strerror(errno)))
             }
-            return Int(n)
+            total += n
         }
-        while true {
-            let n = read(fd, p, max)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            throw InputError.readFailed(path: path, reason: String(cString: strerror(errno)))
-        }
+        return total
     }
 
     /// Appends up to one chunk of decoded bytes at `end`. Returns false at end of file.
     private func fill() throws -> Bool {
         let got: Int
         if rawPending > 0 { got = rawPending; rawPending = 0 } else { got = try readRaw(into: raw, max: chunkSize) }
-        if got == 0 {
-            if let gz {
-                // zlib reports a stream cut short only here, at the end.
-                var code: Int32 = 0
-                let msg = gzerror(gz, &code).map { String(cString: $0) } ?? ""
-                if code != Z_OK && code != Z_STREAM_END {
-                    throw InputError.readFailed(path: path, reason: "gzip data is damaged or cut short (\(msg)); the lines before that were read")
-                }
-            }
-            return false
-        }
+        if got == 0 { return false }
         if detected.lineEnd == "none" { detected.lineEnd = Self.lineEnd(UnsafeBufferPointer(start: raw, count: got), detected.encoding) }
         // Room for the worst case: EBCDIC expanding every byte to two UTF-8 bytes.
         ensureCapacity(end + got * 2)
