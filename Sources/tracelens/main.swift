@@ -21,11 +21,11 @@ struct PluginOptions: ParsableArguments {
     @Option(name: .customLong("plugins"), help: ArgumentHelp("A plugin folder (or a folder of plugin folders) to load after the built-in ones. Repeatable.", valueName: "dir"))
     var directories: [String] = []
 
-    /// Loads the plugins; problems are printed, and are fatal only for plugins the user named.
-    func load(strict: Bool = false) throws -> PluginSet {
+    /// Loads the plugins. Problems are printed and the broken entries left out; the rest is used
+    /// (a typo in a user plugin must not stop the user reading a trace).
+    func load() throws -> PluginSet {
         let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: directories))
         for p in problems { Diagnostics.warn("plugin problem: \(p)") }
-        if strict && !problems.isEmpty { throw ExitCode(2) }
         return set
     }
 }

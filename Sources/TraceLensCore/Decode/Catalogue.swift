@@ -47,9 +47,12 @@ public struct CatalogueEntry: Sendable {
 
 /// Which values of a catalogue mean that something failed.
 public enum FailurePolicy: String, Sendable {
-    case nonzero   // return codes: 0 is success
-    case all       // alerts other than close_notify are counted by `nonzeroFailure`; all: every value
-    case none      // identifiers such as cipher suites
+    /// Return codes and alerts: 0 is success (or close_notify), anything else a failure.
+    case nonzero
+    /// Every value is a failure (error message ids).
+    case all
+    /// Identifiers, never failures (cipher suites, groups).
+    case none
 }
 
 /// A code table from a plugin: how its codes are written and read, and its rows.
