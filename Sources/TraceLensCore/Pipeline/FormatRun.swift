@@ -51,7 +51,7 @@ public final class FormatRun {
         var forced: Format?
         if let name = options.forcedFormat {
             guard let f = plugins.format(named: name) else {
-                Diagnostics.warn("no format named '\(name)' (known: \(plugins.formats.map(\.name).joined(separator: ", ")))")
+                Diagnostics.warn("no layout named '\(name)' (known: \(plugins.formats.map(\.name).joined(separator: ", ")))")
                 return 2
             }
             forced = f

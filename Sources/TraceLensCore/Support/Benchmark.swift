@@ -18,13 +18,13 @@ public enum Benchmark {
 
         let smallSeconds = try formatSeconds(small, plugins)
         let rssSmall = peakRSSMB()
-        let fullSeconds = try formatSeconds(full, plugins)
+        let fullSeconds = min(try formatSeconds(full, plugins), try formatSeconds(full, plugins))
         let rssFull = peakRSSMB()
         let grepSeconds = timeGrep(full)
         let mb = Double(bytes) / 1e6
-        lines.append(String(format: "format  → /dev/null: %.2f s  %.0f MB/s", fullSeconds, mb / fullSeconds))
+        lines.append(String(format: "format  → /dev/null: %.2f s  %.0f MB/s (best of two)", fullSeconds, mb / fullSeconds))
         if let g = grepSeconds {
-            lines.append(String(format: "grep -c ERROR      : %.2f s  %.0f MB/s   (format takes %.1fx grep's time; target ≤ 3x)", g, mb / g, fullSeconds / g))
+            lines.append(String(format: "grep -c ERROR      : %.2f s  %.0f MB/s (best of three; format takes %.1fx grep's time, target ≤ 3x)", g, mb / g, fullSeconds / g))
         } else {
             lines.append("grep -c ERROR      : grep not found")
         }
@@ -43,18 +43,25 @@ public enum Benchmark {
         return Date().timeIntervalSince(start)
     }
 
+    /// Times `grep -c ERROR` (best of three). Its output goes to a pipe, not /dev/null: GNU grep
+    /// notices /dev/null and stops at the first match, which would make it look ten times faster.
     static func timeGrep(_ path: String) -> Double? {
-        for grep in ["/usr/bin/grep", "/bin/grep"] where FileManager.default.isExecutableFile(atPath: grep) {
+        guard let grep = ["/usr/bin/grep", "/bin/grep"].first(where: FileManager.default.isExecutableFile(atPath:)) else { return nil }
+        var best: Double?
+        for _ in 0..<3 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: grep)
             p.arguments = ["-c", "ERROR", path]
-            p.standardOutput = FileHandle.nullDevice
+            let pipe = Pipe()
+            p.standardOutput = pipe
             let start = Date()
             do { try p.run() } catch { return nil }
+            _ = pipe.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
-            return Date().timeIntervalSince(start)
+            let t = Date().timeIntervalSince(start)
+            best = min(best ?? t, t)
         }
-        return nil
+        return best
     }
 
     public static func peakRSSMB() -> Double {
