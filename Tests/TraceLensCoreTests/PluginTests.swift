@@ -94,6 +94,25 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(problems.contains { $0.contains("[[code]] 'rc={code:int}': names catalogue 'nosuch', which no plugin defines") }, "\(problems)")
     }
 
+    func testPatternEntriesAreChecked() {
+        let (_, problems) = load(header + """
+            [[secret]]
+            find = '{secret:word}'
+
+            [[list]]
+            variable = "MY_LIST"
+            element = 0
+            catalogue = "cipher"
+
+            [[code]]
+            find = 'RC {code:word}'
+            catalogue = "ssl"
+            """)
+        XCTAssertTrue(problems.contains { $0.contains("[[secret]] 1: '{secret:word}' must start with literal text and have a {secret} field") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("[[list]] 1: 'element' must be the width of one code") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("[[code]] 'RC {code:word}': catalogue 'ssl' has numeric codes") }, "\(problems)")
+    }
+
     func testCatalogueRowsAreCheckedAndUserRowsOverrideBuiltIns() throws {
         let tsv = "code\tname\ttext\texplanation\taction\tverified\trelated\n431\tMY_NAME\tRevoked (site wording).\tOur note.\tCall the PKI team.\tyes\tcms:03353041\n999\tX\n"
         let (set, problems) = load(header + """

@@ -1,0 +1,52 @@
+/// Reading `[[format]]` tables: templates compiled, roles and levels checked.
+extension PluginLoader {
+    static func readFormat(_ node: TOMLNode, index: Int, plugin: String, file: String, _ problems: inout [PluginProblem]) -> Format? {
+        guard var t = TableReader(node, file: file, entry: "[[format]] \(index + 1)") else { return nil }
+        guard let name = t.string("name", &problems, required: true) else { return nil }
+        let entry = "[[format]] \(name)"
+        t = TableReader(node, file: file, entry: entry)!
+        _ = t.string("name", &problems)
+        let title = t.string("title", &problems) ?? name
+        var ok = true
+        func compile(_ sources: [String], _ what: String) -> [Template] {
+            sources.enumerated().compactMap { i, s in
+                do { return try Template(s) } catch {
+                    problems.append(PluginProblem(file: file, entry: "\(entry), \(what) \(i + 1)", message: (error as? TemplateError)?.description ?? "\(error)"))
+                    ok = false
+                    return nil
+                }
+            }
+        }
+        let records = compile(t.strings("record", &problems), "record")
+        if records.isEmpty && ok { problems.append(t.problem("needs at least one 'record' template")); ok = false }
+        let contexts = compile(t.strings("context", &problems), "context")
+        let headers = compile(t.strings("header", &problems), "header")
+        var continuations: [(Template, ContinuationRole)] = []
+        for (i, c) in t.tables("continuation", &problems).enumerated() {
+            guard var ct = TableReader(c, file: file, entry: "\(entry), continuation \(i + 1)") else { continue }
+            let roleText = ct.string("role", &problems) ?? "text"
+            guard let role = ContinuationRole(rawValue: roleText) else {
+                problems.append(ct.problem("role '\(roleText)' is not one of text, fields, dump")); ok = false; continue
+            }
+            if let src = ct.string("template", &problems, required: true), let tpl = compile([src], "continuation").first {
+                continuations.append((tpl, role))
+            }
+            problems += ct.unknownKeys(known: ["template", "role"])
+        }
+        var levels: [String: Level] = [:]
+        if case let .table(map, _)? = t.node("levels") {
+            for (raw, value) in map {
+                guard case let .string(name) = value, let level = Level(name: name) else {
+                    problems.append(t.problem("levels: '\(raw)' must map to one of \(Level.allCases.map(\.name).joined(separator: ", "))")); continue
+                }
+                levels[raw] = level
+            }
+        }
+        var fileName: Template?
+        if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "file-name"])
+        guard ok else { return nil }
+        return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
+                      contexts: contexts, headers: headers, levels: levels, fileName: fileName)
+    }
+}

@@ -1,0 +1,100 @@
+/// Reading `[[code]]`, `[[list]]` and `[[secret]]` tables. Code patterns and lists name
+/// catalogues that may come from a later plugin, so they are resolved after everything loaded.
+extension PluginLoader {
+    /// A `[[code]]` entry waiting for its catalogues.
+    struct PendingCode {
+        var file: String
+        var entry: String
+        var template: Template
+        var catalogues: [String]
+        var formats: [String]
+    }
+
+    /// A `[[list]]` entry waiting for its catalogue.
+    struct PendingList {
+        var file: String
+        var entry: String
+        var variable: String
+        var width: Int
+        var catalogue: String
+    }
+
+    static func readCode(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> PendingCode? {
+        guard var t = TableReader(node, file: file, entry: "[[code]] \(index + 1)") else { return nil }
+        let find = t.string("find", &problems, required: true)
+        let catalogues = t.strings("catalogue", &problems)
+        let formats = t.strings("formats", &problems)
+        problems += t.unknownKeys(known: ["find", "catalogue", "formats"])
+        guard let find else { return nil }
+        guard !catalogues.isEmpty else {
+            problems.append(t.problem("'catalogue' is required: the catalogue id (or a list of ids) that decodes the code"))
+            return nil
+        }
+        let entry = "[[code]] '\(find)'"
+        do {
+            let template = try Template(find)
+            guard template.startsWithLiteral else {
+                problems.append(PluginProblem(file: file, entry: entry, message: "must start with literal text, so it can be searched for fast"))
+                return nil
+            }
+            return PendingCode(file: file, entry: entry, template: template, catalogues: catalogues, formats: formats)
+        } catch {
+            problems.append(PluginProblem(file: file, entry: entry, message: error.description))
+            return nil
+        }
+    }
+
+    /// The code pattern for a pending `[[code]]`: its catalogues found, the kind of its code field
+    /// checked against them (a numeric catalogue needs an int or hex field).
+    static func resolve(_ p: PendingCode, in set: PluginSet, _ problems: inout [PluginProblem]) -> CodePattern? {
+        if let missing = p.catalogues.first(where: { set.catalogueIndex($0) == nil }) {
+            problems.append(PluginProblem(file: p.file, entry: p.entry, message: "names catalogue '\(missing)', which no plugin defines"))
+            return nil
+        }
+        let indices = p.catalogues.compactMap { set.catalogueIndex($0) }
+        let slot = p.template.slot(named: "code")
+        let kind: CodePattern.CodeKind
+        switch slot.map({ p.template.slotKinds[$0] }) {
+        case .hex?: kind = .hex
+        case .int?: kind = .decimal
+        default: kind = .text
+        }
+        if kind == .text, let numeric = indices.first(where: { set.catalogues[$0].radix != .text }) {
+            problems.append(PluginProblem(file: p.file, entry: p.entry, message: "catalogue '\(set.catalogues[numeric].id)' has numeric codes: give the pattern a {code:int} or {code:hex} field"))
+            return nil
+        }
+        return CodePattern(template: p.template, catalogues: indices, codeSlot: slot, codeKind: kind, leading: p.template.leadingLiteral, formats: Set(p.formats))
+    }
+
+    static func readList(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> PendingList? {
+        guard var t = TableReader(node, file: file, entry: "[[list]] \(index + 1)") else { return nil }
+        let variable = t.string("variable", &problems, required: true)
+        let width = t.int("element", &problems)
+        let catalogue = t.string("catalogue", &problems, required: true)
+        problems += t.unknownKeys(known: ["variable", "element", "catalogue"])
+        guard let variable, let catalogue else { return nil }
+        guard let width, width > 0 else {
+            problems.append(t.problem("'element' must be the width of one code in characters, e.g. 4"))
+            return nil
+        }
+        return PendingList(file: file, entry: "[[list]] \(variable)", variable: variable.uppercased(), width: width, catalogue: catalogue)
+    }
+
+    static func readSecret(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> Template? {
+        guard var t = TableReader(node, file: file, entry: "[[secret]] \(index + 1)") else { return nil }
+        let find = t.string("find", &problems, required: true)
+        problems += t.unknownKeys(known: ["find"])
+        guard let find else { return nil }
+        do {
+            let template = try Template(find)
+            guard template.startsWithLiteral, template.slot(named: "secret") != nil else {
+                problems.append(t.problem("'\(find)' must start with literal text and have a {secret} field"))
+                return nil
+            }
+            return template
+        } catch {
+            problems.append(t.problem(error.description))
+            return nil
+        }
+    }
+}

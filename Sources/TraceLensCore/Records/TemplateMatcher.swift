@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a compiled `Template` over a line: a small backtracking machine over bytes. Only `text`
+/// fields and optional groups backtrack; every other kind is greedy.
+struct Matcher {
+    unowned(unsafe) let t: Template
+    let ops: UnsafeBufferPointer<Template.Op>
+    let lits: UnsafeBufferPointer<UInt8>
+    let line: UnsafeBufferPointer<UInt8>
+    let wholeLine: Bool
+
+    init(t: Template, ops: UnsafeBufferPointer<Template.Op>, lits: UnsafeBufferPointer<UInt8>, line: UnsafeBufferPointer<UInt8>, wholeLine: Bool) {
+        self.t = t; self.ops = ops; self.lits = lits; self.line = line; self.wholeLine = wholeLine
+    }
+
+    @inline(__always) func literalMatches(_ offset: Int, _ count: Int, at pos: Int) -> Bool {
+        if pos + count > line.count { return false }
+        if t.caseInsensitive {
+            for k in 0..<count where lowerASCII(line[pos + k]) != lowerASCII(lits[offset + k]) { return false }
+            return true
+        }
+        return memcmp(line.baseAddress! + pos, lits.baseAddress! + offset, count) == 0
+    }
+
+    /// Next position at or after `pos` where the literal starts, or nil.
+    func findLiteral(_ offset: Int, _ count: Int, from pos: Int) -> Int? {
+        var p = pos
+        let first = lits[offset]
+        while p + count <= line.count {
+            if t.caseInsensitive {
+                if lowerASCII(line[p]) == lowerASCII(first) && literalMatches(offset, count, at: p) { return p }
+                p += 1
+                continue
+            }
+            guard let hit = memchr(line.baseAddress! + p, Int32(first), line.count - p) else { return nil }
+            let q = line.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if q + count > line.count { return nil }
+            if memcmp(line.baseAddress! + q, lits.baseAddress! + offset, count) == 0 { return q }
+            p = q + 1
+        }
+        return nil
+    }
+
+    mutating func run(_ start: Int, _ startPos: Int, _ caps: inout Captures) -> Int? {
+        var pc = start, pos = startPos
+        while pc < ops.count {
+            switch ops[pc] {
+            case let .literal(o, c):
+                guard literalMatches(o, c, at: pos) else { return nil }
+                pos += c
+            case .space:
+                guard pos < line.count, isBlank(line[pos]) else { return nil }
+                pos += 1
+                while pos < line.count && isBlank(line[pos]) { pos += 1 }
+            case .groupEnd:
+                break
+            case let .optional(skipTo, firstSlot, slotCount):
+                if let end = run(pc + 1, pos, &caps) { return end }
+                for s in firstSlot..<(firstSlot + slotCount) { caps.starts[s] = -1 }
+                pc = skipTo
+                continue
+            case let .field(slot, kind):
+                if kind == .text { return lazyText(pc, slot, pos, &caps) }
+                if case let .time(index) = kind {
+                    var parts = TimeParts()
+                    guard let end = t.timeFormats[index].scan(line, pos, into: &parts) else { return nil }
+                    if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end; caps.times[slot] = parts }
+                    pos = end
+                    break
+                }
+                guard let end = scan(kind, pos) else { return nil }
+                if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end }
+                pos = end
+            }
+            pc += 1
+        }
+        if wholeLine {
+            var p = pos
+            while p < line.count && isBlank(line[p]) { p += 1 }
+            return p == line.count ? line.count : nil
+        }
+        return pos
+    }
+
+    /// A `text` field: the shortest run after which the rest of the template matches.
+    mutating func lazyText(_ pc: Int, _ slot: Int, _ pos: Int, _ caps: inout Captures) -> Int? {
+        var next = pc + 1
+        while next < ops.count, ops[next] == .groupEnd { next += 1 }
+        if next >= ops.count {
+            var end = line.count
+            if !wholeLine { end = line.count }
+            while end > pos && isBlank(line[end - 1]) { end -= 1 }
+            if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end }
+            return line.count
+        }
+        switch ops[next] {
+        case let .literal(o, c):
+            var from = pos
+            while let q = findLiteral(o, c, from: from) {
+                if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
+                if let end = run(next, q, &caps) { return end }
+                from = q + 1
+            }
+            return nil
+        case .space:
+            var q = pos
+            while q < line.count {
+                if isBlank(line[q]) {
+                    if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
+                    if let end = run(next, q, &caps) { return end }
+                }
+                q += 1
+            }
+            return nil
+        default:
+            return nil  // rejected when the template is compiled
+        }
+    }
+
+    /// Greedy scan of a non-text field; returns its end or nil.
+    func scan(_ kind: Template.Kind, _ pos: Int) -> Int? {
+        var p = pos
+        let n = line.count
+        switch kind {
+        case .text:
+            return nil
+        case .rest:
+            return n
+        case .int:
+            if p < n && line[p] == 0x2D { p += 1 }
+            let digitsStart = p
+            while p < n && isDigit(line[p]) { p += 1 }
+            return p > digitsStart ? p : nil
+        case let .hex(minCount, maxCount):
+            while p < n && p - pos < maxCount && hexValue(line[p]) != nil { p += 1 }
+            return p - pos >= minCount ? p : nil
+        case .word:
+            while p < n && !isBlank(line[p]) { p += 1 }
+            return p > pos ? p : nil
+        case .ident:
+            while p < n {
+                let b = line[p]
+                let ok = isDigit(b) || lowerASCII(b) &- 0x61 < 26 || b == 0x5F || b == 0x24 || b == 0x23 || b == 0x40 || b == 0x2E || b == 0x2D
+                if !ok { break }
+                p += 1
+            }
+            return p > pos ? p : nil
+        case .ipv4:
+            for part in 0..<4 {
+                if part > 0 { guard p < n, line[p] == 0x2E else { return nil }; p += 1 }
+                let s = p
+                var value = 0
+                while p < n && isDigit(line[p]) && p - s < 3 { value = value * 10 + Int(line[p] - 0x30); p += 1 }
+                if p == s || value > 255 { return nil }
+            }
+            return p
+        case let .oneOf(index):
+            var best: Int? = nil
+            for choice in t.choices[index] where p + choice.count <= n {
+                var ok = true
+                for (k, b) in choice.enumerated() where (t.caseInsensitive ? lowerASCII(line[p + k]) != lowerASCII(b) : line[p + k] != b) { ok = false; break }
+                if ok && (best == nil || p + choice.count > best!) { best = p + choice.count }
+            }
+            return best
+        case let .time(index):
+            var parts = TimeParts()
+            return t.timeFormats[index].scan(line, p, into: &parts)
+        }
+    }
+}
