@@ -45,23 +45,23 @@ public final class TextReader {
     /// The name standard input is shown under; pass "-" as the path to read it.
     public static let standardInputName = "(standard input)"
 
-    public init(path: String, chunkSize: Int = 1 << 20) throws {
-        self.path = path
-        self.chunkSize = chunkSize
-        raw = .allocate(capacity: chunkSize)
-        bufCapacity = chunkSize * 2 + 1
-        buf = .allocate(capacity: bufCapacity)
-        try open(descriptor: nil)
+    /// Opens `path` ("-" is standard input).
+    public convenience init(path: String, chunkSize: Int = 1 << 20) throws {
+        try self.init(name: path, descriptor: nil, chunkSize: chunkSize)
     }
 
     /// Reads an open descriptor (a pipe, standard input); the caller keeps ownership of it.
-    public init(fileDescriptor: Int32, name: String, chunkSize: Int = 1 << 20) throws {
+    public convenience init(fileDescriptor: Int32, name: String, chunkSize: Int = 1 << 20) throws {
+        try self.init(name: name, descriptor: fileDescriptor, chunkSize: chunkSize)
+    }
+
+    private init(name: String, descriptor: Int32?, chunkSize: Int) throws {
         self.path = name
         self.chunkSize = chunkSize
         raw = .allocate(capacity: chunkSize)
         bufCapacity = chunkSize * 2 + 1
         buf = .allocate(capacity: bufCapacity)
-        try open(descriptor: fileDescriptor)
+        try open(descriptor: descriptor)
     }
 
     deinit {
