@@ -76,8 +76,6 @@ public final class Catalogue: @unchecked Sendable {
     public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
     /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
     public private(set) var ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)] = []
-    /// Pre-rendered inline labels, so the format hot path only copies bytes.
-    private var labels: [CodeValue: [UInt8]] = [:]
 
     init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template]) {
         self.id = id; self.title = title; self.plugin = plugin; self.radix = radix; self.digits = digits
@@ -87,7 +85,6 @@ public final class Catalogue: @unchecked Sendable {
     /// Adds or replaces a row (a later plugin overrides an earlier one).
     func add(_ entry: CatalogueEntry) {
         entries[entry.value] = entry
-        labels[entry.value] = Array(render(label, value: entry.value, entry: entry).utf8)
     }
 
     func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {
@@ -144,11 +141,10 @@ public final class Catalogue: @unchecked Sendable {
 
     private func pad(_ s: String) -> String { s.count < digits ? String(repeating: "0", count: digits - s.count) + s : s }
 
-    /// Inline label bytes for a value (` [SSL 431: Certificate is revoked.]` without the brackets).
+    /// Inline label bytes for a value (`SSL 431: Certificate is revoked.`, shown in brackets).
+    /// The renderer caches them, so each is made once per run.
     func labelBytes(_ value: CodeValue) -> [UInt8] {
-        if let cached = labels[value] { return cached }
-        if let r = rangeEntry(value) { return Array(render(label, value: value, entry: r).utf8) }
-        return Array((render(label, value: value, entry: nil)).utf8)
+        Array(render(label, value: value, entry: entry(value) ?? rangeEntry(value)).utf8)
     }
 
     /// Fills a label or line template: `{code}`, `{name}`, `{text}`, `{dec}`, `{hex}`, `{title}`.

@@ -26,13 +26,6 @@ public final class Output {
         isatty(fd) == 1 && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
     }
 
-    @inline(__always) public func write(_ bytes: [UInt8]) {
-        buffer.append(bytes)
-        if buffer.count >= limit { flush() }
-    }
-
-    public func write(_ s: String) { write(Array(s.utf8)) }
-
     /// Call after appending to `buffer` directly.
     @inline(__always) public func maybeFlush() { if buffer.count >= limit { flush() } }
 
