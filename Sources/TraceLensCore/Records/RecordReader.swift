@@ -3,7 +3,9 @@
 /// line is handed on as an unparsed record so that nothing is lost.
 public final class RecordReader {
     public struct Counts: Sendable, Equatable {
-        public var lines = 0, records = 0, unparsed = 0, blank = 0, headers = 0
+        /// Every line read is exactly one of: a record's first line, a continuation, a header or
+        /// context line, a blank line, or an unparsed line.
+        public var lines = 0, records = 0, continuations = 0, unparsed = 0, blank = 0, headers = 0
         public init() {}
     }
 
@@ -50,6 +52,7 @@ public final class RecordReader {
             for (rule, role) in format.continuations where matches(rule, line, indent) {
                 attach(rule, role, line)
                 current.lineCount = number - current.line + 1
+                counts.continuations += 1
                 return
             }
         }
