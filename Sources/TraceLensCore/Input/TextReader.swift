@@ -196,9 +196,16 @@ public final class TextReader {
         return o
     }
 
+    /// Lines handed out so far.
+    public private(set) var lineNumber = 0
+
     /// Calls `body` with each line (without its line end) and its 1-based number.
     public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
-        var lineNumber = 0
+        try forEachLine { line, number in try body(line, number); return true }
+    }
+
+    /// Calls `body` with each line until it returns false; a later call goes on with the next line.
+    public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Bool) throws {
         var scan = start
         while true {
             if scan < end, let nl = memchr(buf + scan, 0x0A, end - scan) {
@@ -206,10 +213,11 @@ public final class TextReader {
                 var lineEnd = nlIndex
                 if lineEnd > start && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                 lineNumber += 1
-                try body(UnsafeBufferPointer(start: buf + start, count: lineEnd - start), lineNumber)
+                let line = UnsafeBufferPointer(start: buf + start, count: lineEnd - start)
                 bytesRead += nlIndex + 1 - start
                 start = nlIndex + 1
                 scan = start
+                if try !body(line, lineNumber) { return }
                 continue
             }
             // No line end in what we hold: keep the partial line, make room and read more.
@@ -228,9 +236,10 @@ public final class TextReader {
             var lineEnd = end
             if buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             lineNumber += 1
-            try body(UnsafeBufferPointer(start: buf + start, count: lineEnd - start), lineNumber)
+            let line = UnsafeBufferPointer(start: buf + start, count: lineEnd - start)
             bytesRead += end - start
             start = end
+            _ = try body(line, lineNumber)
         }
     }
 }

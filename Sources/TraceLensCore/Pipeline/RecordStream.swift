@@ -33,11 +33,23 @@ public final class RecordStream {
                      body: (inout Record) throws -> Void) throws -> SourceSummary {
         let reader = try TextReader(path: path)
         var summary = SourceSummary(path: path, detected: reader.detected)
-        var recordReader: RecordReader?
-        var buffered: [([UInt8], Int)] = []
-        var scratch = Captures()
-        var formatName: String?
 
+        // The first lines pick the layout (unless one is forced); they are kept and fed first.
+        var sample: [([UInt8], Int)] = []
+        if forcedFormat == nil {
+            try reader.forEachLine { line, number in
+                sample.append((Array(line), number))
+                return sample.count < detectionLines
+            }
+        }
+        let format = forcedFormat ?? detect(sample.map(\.0))
+        let records = RecordReader(format: format, source: source)
+        summary.format = format?.name
+        summary.process = format?.process(fromFileName: path)
+        started(summary)
+
+        var scratch = Captures()
+        let formatName = format?.name
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch)
             if !r.isUnparsed {
@@ -47,31 +59,13 @@ public final class RecordStream {
             }
             try body(&r)
         }
-        func start(_ format: Format?) throws {
-            let rr = RecordReader(format: format, source: source)
-            recordReader = rr
-            formatName = format?.name
-            summary.format = format?.name
-            summary.process = format?.process(fromFileName: path)
-            started(summary)
-            for (line, number) in buffered {
-                try line.withUnsafeBufferPointer { try rr.feed($0, number: number, emit: emit) }
-            }
-            buffered = []
+        for (line, number) in sample {
+            try line.withUnsafeBufferPointer { try records.feed($0, number: number, emit: emit) }
         }
-
-        if let forcedFormat { try start(forcedFormat) }
-        try reader.forEachLine { line, number in
-            if let rr = recordReader {
-                try rr.feed(line, number: number, emit: emit)
-                return
-            }
-            buffered.append((Array(line), number))
-            if buffered.count >= detectionLines { try start(detect(buffered.map(\.0))) }
-        }
-        if recordReader == nil { try start(detect(buffered.map(\.0))) }
-        try recordReader?.flush(emit: emit)
-        summary.counts = recordReader?.counts ?? RecordReader.Counts()
+        sample = []
+        try reader.forEachLine { line, number in try records.feed(line, number: number, emit: emit) }
+        try records.flush(emit: emit)
+        summary.counts = records.counts
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
         return summary
