@@ -160,3 +160,19 @@ final class PipeInputTests: XCTestCase {
         XCTAssertGreaterThan(seen, 2900, "the lines before the damage were read")
     }
 }
+
+final class ResumeTests: XCTestCase {
+    func testReadingStopsAndResumesWithoutLosingALine() throws {
+        let text = (1...1000).map { "Thd-1 INFO f(): line \($0)" }.joined(separator: "\n")  // no final line end
+        let reader = try TextReader(path: Fixtures.write(text), chunkSize: 100)
+        var first: [Int] = []
+        try reader.forEachLine { _, n in first.append(n); return n < 37 }
+        XCTAssertEqual(first, Array(1...37))
+        var rest: [String] = []
+        try reader.forEachLine { line, _ in rest.append(String(decoding: line, as: UTF8.self)) }
+        XCTAssertEqual(rest.count, 963)
+        XCTAssertEqual(rest.first, "Thd-1 INFO f(): line 38")
+        XCTAssertEqual(rest.last, "Thd-1 INFO f(): line 1000")
+        XCTAssertEqual(reader.lineNumber, 1000)
+    }
+}
