@@ -77,13 +77,13 @@ public final class RecordStream {
         var caps = Captures()
         for format in plugins.formats {
             var score = 0
+            let rules = format.records + format.contexts + format.headers
             for line in lines {
                 line.withUnsafeBufferPointer { l in
                     var indent = 0
                     while indent < l.count && isBlank(l[indent]) { indent += 1 }
                     guard indent < l.count else { return }
-                    for rule in format.records + format.contexts + format.headers
-                    where rule.template.match(l, from: rule.needsIndent ? 0 : indent, captures: &caps) != nil {
+                    for rule in rules where rule.template.match(l, from: rule.needsIndent ? 0 : indent, captures: &caps) != nil {
                         score += 1
                         return
                     }

@@ -13,10 +13,7 @@ struct SampleChecker {
         switch sample.kind {
         case let .explain(query, expected):
             let got = Explainer(plugins: plugins).readings(query).map(\.ref)
-            let want = expected.map { ref -> String in
-                guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
-                return "\(resolved.catalogue.id):\(resolved.catalogue.display(resolved.value))"
-            }
+            let want = expected.map(normalised)
             if Set(got) != Set(want) { fail("expected readings \(want), got \(got)") }
         case let .lines(formatName, text):
             guard let format = plugins.format(named: formatName) else { fail("names format '\(formatName)', which no plugin defines"); break }
@@ -34,10 +31,7 @@ struct SampleChecker {
                 case let ("codes", .array(items)):
                     let want = items.compactMap { if case let .string(s) = $0 { return s } else { return nil } }
                     let got = records.flatMap { r in r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" } }
-                    let wantNormal = want.map { ref -> String in
-                        guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
-                        return "\(resolved.catalogue.id):\(resolved.catalogue.display(resolved.value))"
-                    }
+                    let wantNormal = want.map(normalised)
                     if got != wantNormal { fail("expected codes \(wantNormal), got \(got)") }
                 case let ("message", .string(s)):
                     // All message lines, joined by newlines (continuation text included).
@@ -54,6 +48,12 @@ struct SampleChecker {
             if sample.expect.isEmpty { fail("has no [sample.expect]: say what the lines must yield") }
         }
         return problems
+    }
+
+    /// A `kind:code` reference written the way the catalogue shows it (`cms:0335306f` → `cms:0335306F`).
+    func normalised(_ ref: String) -> String {
+        guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
+        return "\(resolved.catalogue.id):\(resolved.catalogue.display(resolved.value))"
     }
 
     /// Reads sample text through the format and the code finder, returning copies of the records.
