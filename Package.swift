@@ -15,11 +15,13 @@ let package = Package(
     targets: [
         // System zlib, for reading .gz traces (apt: libz-dev / zlib1g-dev).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // System SQLite, the store (apt: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
         // Everything the command does lives here, one folder per pipeline stage.
         .target(
             name: "TraceLensCore",
-            dependencies: ["CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CZlib", "CSQLite", .product(name: "TOMLKit", package: "TOMLKit")],
             // The byte paths mutate class-held buffers per line; runtime exclusivity checks cost
             // about 10% there (measured with perf). Debug builds and tests keep the checks.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],

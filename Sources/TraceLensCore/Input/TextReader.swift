@@ -198,6 +198,31 @@ public final class TextReader {
 
     /// Lines handed out so far.
     public private(set) var lineNumber = 0
+    /// Offset (in decoded bytes) of the line last handed out.
+    public private(set) var lineStart = 0
+    /// True once the last line has been handed out without a line end (a file still being
+    /// written may complete it later).
+    public private(set) var lastLineUnterminated = false
+
+    /// Continues from an earlier read that stopped after `line` lines, `offset` decoded bytes in.
+    /// Call before reading. A plain file seeks there; gzip and EBCDIC input is decoded from the
+    /// start and the lines before are skipped (their decoded length is not their size on disk).
+    public func resume(offset: Int, line: Int) throws {
+        guard offset > 0 else { return }
+        var st = stat()
+        if gz == nil && detected.encoding == .ascii && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            && lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) {
+            rawPending = 0
+            start = 0; end = 0
+            bytesRead = offset
+            lineNumber = line
+            return
+        }
+        try forEachLine { _, _ in bytesRead < offset }
+        if bytesRead != offset || lineNumber != line {
+            throw InputError.readFailed(path: displayName, reason: "cannot resume at line \(line) (offset \(offset)): the file changed before that point")
+        }
+    }
 
     /// Calls `body` with each line (without its line end) and its 1-based number.
     public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
@@ -214,6 +239,7 @@ public final class TextReader {
                 if lineEnd > start && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                 lineNumber += 1
                 let line = UnsafeBufferPointer(start: buf + start, count: lineEnd - start)
+                lineStart = bytesRead
                 bytesRead += nlIndex + 1 - start
                 start = nlIndex + 1
                 scan = start
@@ -233,10 +259,12 @@ public final class TextReader {
             if try !fill() { eof = true }
         }
         if end > start {  // last line without a line end
+            lastLineUnterminated = true
             var lineEnd = end
             if buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             lineNumber += 1
             let line = UnsafeBufferPointer(start: buf + start, count: lineEnd - start)
+            lineStart = bytesRead
             bytesRead += end - start
             start = end
             _ = try body(line, lineNumber)

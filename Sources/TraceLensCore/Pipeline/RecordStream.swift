@@ -12,6 +12,33 @@ public struct SourceSummary: Sendable {
     public var bytes = 0
 }
 
+/// Where the records of a stream go: the format renderer or the store writer.
+public protocol RecordSink: AnyObject {
+    func consume(_ record: inout Record) throws
+    /// Asked after each line: true when the sink wants to commit what it holds.
+    var wantsCheckpoint: Bool { get }
+    /// Everything consumed so far is complete; a later read would resume at `point`.
+    func checkpoint(_ point: ResumePoint) throws
+    /// The records from here to the end may still grow if the file does (the last record may get
+    /// more continuation lines, the last line its line end): a later read redoes them from `point`.
+    func beginTail(_ point: ResumePoint) throws
+    /// The input ended; every record has been consumed.
+    func finish(_ point: ResumePoint) throws
+}
+
+extension RecordSink {
+    public var wantsCheckpoint: Bool { false }
+    public func checkpoint(_ point: ResumePoint) throws {}
+    public func beginTail(_ point: ResumePoint) throws {}
+    public func finish(_ point: ResumePoint) throws {}
+}
+
+final class ClosureSink: RecordSink {
+    let body: (inout Record) throws -> Void
+    init(_ body: @escaping (inout Record) throws -> Void) { self.body = body }
+    func consume(_ record: inout Record) throws { try body(&record) }
+}
+
 /// The pipeline of one file: text lines → records → decoded records (secrets masked, codes
 /// found). The format path and the store both consume it, so they see the same records.
 public final class RecordStream {
@@ -31,19 +58,33 @@ public final class RecordStream {
     /// `started` is called once the layout is known, before the first record.
     public func read(_ path: String, source: Int, forcedFormat: Format? = nil, started: (SourceSummary) -> Void = { _ in },
                      body: (inout Record) throws -> Void) throws -> SourceSummary {
+        try withoutActuallyEscaping(body) { body in
+            let sink = ClosureSink(body)
+            return try read(path, source: source, forcedFormat: forcedFormat, started: started, into: sink)
+        }
+    }
+
+    /// Reads `path` into `sink`. With `resume`, reading continues where an earlier read stopped
+    /// (the layout must then be forced: it was detected on the first lines, which are skipped).
+    /// After each line the sink may ask for a checkpoint; it gets the point a later read would
+    /// resume from, which is always at a record boundary.
+    public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, resume: ResumePoint? = nil,
+                                       started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
         let reader = try TextReader(path: path)
         var summary = SourceSummary(path: path, detected: reader.detected)
+        if let resume { try reader.resume(offset: resume.offset, line: resume.line) }
 
         // The first lines pick the layout (unless one is forced); they are kept and fed first.
-        var sample: [([UInt8], Int)] = []
+        var sample: [(line: [UInt8], number: Int, offset: Int, unterminated: Bool)] = []
         if forcedFormat == nil {
             try reader.forEachLine { line, number in
-                sample.append((Array(line), number))
+                sample.append((Array(line), number, reader.lineStart, reader.lastLineUnterminated))
                 return sample.count < detectionLines
             }
         }
-        let format = forcedFormat ?? detect(sample.map(\.0))
+        let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
+        if let resume { records.restore(resume) }
         summary.format = format?.name
         summary.process = format?.process(fromFileName: path)
         started(summary)
@@ -57,17 +98,41 @@ public final class RecordStream {
                 summary.codes += r.codes.count
                 for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
             }
-            try body(&r)
+            try sink.consume(&r)
         }
-        for (line, number) in sample {
-            try line.withUnsafeBufferPointer { try records.feed($0, number: number, emit: emit) }
+        var tail: ResumePoint?
+        func feed(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ offset: Int, unterminated: Bool, checkpoints: Bool) throws {
+            if unterminated && tail == nil {
+                // A line without its line end: what follows may complete it.
+                let point = records.resumePoint(afterLine: number - 1, offset: offset)
+                tail = point
+                try sink.beginTail(point)
+            }
+            records.lineOffset = offset
+            try records.feed(line, number: number, emit: emit)
+            if checkpoints && tail == nil && sink.wantsCheckpoint {
+                try sink.checkpoint(records.resumePoint(afterLine: number, offset: reader.bytesRead))
+            }
+        }
+        for s in sample {
+            try s.line.withUnsafeBufferPointer { try feed($0, s.number, s.offset, unterminated: s.unterminated, checkpoints: false) }
         }
         sample = []
-        try reader.forEachLine { line, number in try records.feed(line, number: number, emit: emit) }
+        // Checkpoints start after the detection sample (its lines are few).
+        try reader.forEachLine { (line: UnsafeBufferPointer<UInt8>, number: Int) throws -> Void in
+            try feed(line, number, reader.lineStart, unterminated: reader.lastLineUnterminated, checkpoints: true)
+        }
+        if tail == nil && records.hasPending {
+            // The last record may still get continuation lines.
+            let point = records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
+            tail = point
+            try sink.beginTail(point)
+        }
         try records.flush(emit: emit)
         summary.counts = records.counts
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
+        try sink.finish(tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
         return summary
     }
 

@@ -177,13 +177,19 @@ public enum PluginLoader {
                     set.secretPatterns.append(secret)
                 }
             }
+            for (i, node) in top.tables("connection", &problems).enumerated() {
+                guard let rule = readConnectionRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
+                set.connectionRules.removeAll { $0.name == rule.name }
+                set.connectionRules.append(rule)
+                info.connectionRules += 1
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -220,7 +226,7 @@ public enum PluginLoader {
     }
 
     static func readPluginTable(_ top: inout TableReader, source: PluginSource, file: String, _ problems: inout [PluginProblem]) -> PluginInfo {
-        var info = PluginInfo(name: source.name, description: "", origin: source.origin, formats: [], catalogues: [], codePatterns: 0, samples: 0, overrides: [])
+        var info = PluginInfo(name: source.name, description: "", origin: source.origin, formats: [], catalogues: [], codePatterns: 0, connectionRules: 0, samples: 0, overrides: [])
         guard var meta = TableReader(top.node("plugin"), file: file, entry: "[plugin]") else {
             problems.append(PluginProblem(file: file, entry: "", message: "a [plugin] table with name and description is required"))
             return info
@@ -240,6 +246,17 @@ public enum PluginLoader {
                 for ref in entry.related where set.resolve(ref) == nil {
                     problems.append(PluginProblem(file: entry.origin, entry: "code \(entry.code)", message: "related code '\(ref)' is in no catalogue"))
                 }
+            }
+        }
+        for rule in set.connectionRules {
+            for id in rule.consequences where set.catalogue(id) == nil {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "consequences names catalogue '\(id)', which no plugin defines"))
+            }
+            for (field, id) in rule.decode where set.catalogue(id) == nil {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "decode.\(field) names catalogue '\(id)', which no plugin defines"))
+            }
+            for name in rule.formats where set.format(named: name) == nil {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "names layout '\(name)', which no plugin defines"))
             }
         }
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {

@@ -19,6 +19,7 @@ public struct PluginInfo: Sendable {
     public var formats: [String]
     public var catalogues: [String]
     public var codePatterns: Int
+    public var connectionRules: Int
     public var samples: Int
     /// Entries of earlier plugins this one replaced (`format gsktrace`, `catalogue ssl: 3 rows`).
     public var overrides: [String]
@@ -47,6 +48,8 @@ public final class PluginSet: @unchecked Sendable {
     public internal(set) var catalogues: [Catalogue] = []
     public internal(set) var codePatterns: [CodePattern] = []
     public internal(set) var lists: [ListDecoder] = []
+    /// Where connections start and end in each layout, and what is captured about them.
+    public internal(set) var connectionRules: [ConnectionRule] = []
     /// Patterns whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`).
     public internal(set) var secretPatterns: [Template] = []
     var catalogueIndex: [String: Int] = [:]
@@ -55,6 +58,7 @@ public final class PluginSet: @unchecked Sendable {
     public func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
     public func catalogueIndex(_ id: String) -> Int? { catalogueIndex[id] }
     public func format(named name: String) -> Format? { formats.first { $0.name == name } }
+    public func connectionRule(forFormat name: String) -> ConnectionRule? { connectionRules.last { $0.formats.contains(name) } }
 
     public func list(forVariable name: String) -> ListDecoder? {
         let upper = name.uppercased()

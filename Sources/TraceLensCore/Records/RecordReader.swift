@@ -1,3 +1,27 @@
+/// A place in a source to continue reading from: after `line` lines, `offset` decoded bytes in,
+/// with the date state the reader had there.
+public struct ResumePoint: Sendable, Equatable {
+    public var offset: Int
+    public var line: Int
+    public var contextDay: Int64?
+    public var lastMicrosOfDay: Int64?
+
+    public init(offset: Int, line: Int) { self.offset = offset; self.line = line }
+
+    /// `day=N tod=M` (either may be missing), as kept in the store.
+    public var stateText: String {
+        [contextDay.map { "day=\($0)" }, lastMicrosOfDay.map { "tod=\($0)" }].compactMap { $0 }.joined(separator: " ")
+    }
+
+    public mutating func setState(_ text: String?) {
+        for part in (text ?? "").split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, let v = Int64(kv[1]) else { continue }
+            if kv[0] == "day" { contextDay = v } else if kv[0] == "tod" { lastMicrosOfDay = v }
+        }
+    }
+}
+
 /// Turns lines into records using one format: record lines start a record, continuation lines
 /// attach to it, context lines carry the date forward, header lines are skipped, and any other
 /// line is handed on as an unparsed record so that nothing is lost.
@@ -20,6 +44,28 @@ public final class RecordReader {
     private var contextDay: Int64?
     private var lastMicrosOfDay: Int64?
     private var unparsed = Record()
+
+    /// Offset of the line about to be fed; the caller sets it to learn where records start.
+    public var lineOffset = 0
+    private var pendingOffset = 0
+
+    /// Where reading must resume so that no record is lost or read twice: the start of the
+    /// record still being built, or else just after the last line fed.
+    public func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
+        var point = pending ? ResumePoint(offset: pendingOffset, line: current.line - 1) : ResumePoint(offset: offset, line: line)
+        point.contextDay = contextDay
+        point.lastMicrosOfDay = lastMicrosOfDay
+        return point
+    }
+
+    /// True while a record is being built (its continuation lines may still come).
+    public var hasPending: Bool { pending }
+
+    /// Continues with the date state of an earlier read.
+    public func restore(_ point: ResumePoint) {
+        contextDay = point.contextDay
+        lastMicrosOfDay = point.lastMicrosOfDay
+    }
 
     public init(format: Format?, source: Int) {
         self.format = format
@@ -96,6 +142,7 @@ public final class RecordReader {
     private func start(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ format: Format) {
         current.reset(source: source, line: number)
         pending = true
+        pendingOffset = lineOffset
         let base = current.appendLine(line)
         var parts = TimeParts()
         var sawTime = false

@@ -69,4 +69,108 @@ public enum Benchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024
     }
+
+    /// Ingest throughput, query times and correlation accuracy on a generated trace whose
+    /// connections are known.
+    public static func runIngest(sizeMB: Int, dbPath: String?, batch: Int = 50_000, plugins: PluginSet) throws -> String {
+        let dir = NSTemporaryDirectory() + "tracelens-bench-ingest-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let trace = dir + "/gskssl.33554467.trc"
+        let db = dbPath ?? dir + "/bench.db"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        var lines: [String] = []
+        let genStart = Date()
+        let truth = try SyntheticTrace().writeWithTruth(to: trace, targetBytes: sizeMB << 20)
+        let bytes = (try FileManager.default.attributesOfItem(atPath: trace)[.size] as? Int) ?? 0
+        let failedTruth = truth.connections.filter { $0.returnCode != 0 }.count
+        lines.append(String(format: "generated %.1f MB: %d record lines, %d connections (%d failed), 8 threads (%.1f s)",
+                            Double(bytes) / 1e6, truth.owners.filter { $0 != -2 }.count, truth.connections.count, failedTruth,
+                            Date().timeIntervalSince(genStart)))
+
+        var options = IngestOptions()
+        options.batchRecords = batch
+        let store = try Store.openForWriting(db)
+        let run = try IngestRun(plugins: plugins, store: store, options: options)
+        let start = Date()
+        let result = try run.ingest(trace)
+        let seconds = Date().timeIntervalSince(start)
+        let dbSize = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        lines.append(String(format: "ingest: %.2f s, %.0f MB/s, %.0f records/s (%d records, %d connections); store %.0f MB; peak RSS %.0f MB",
+                            seconds, Double(bytes) / 1e6 / seconds, Double(result.records) / seconds, result.records, result.connections,
+                            Double(dbSize) / 1e6, peakRSSMB()))
+
+        let again = Date()
+        let second = try run.ingest(trace)
+        lines.append(String(format: "ingest again: %@ in %.3f s", second.kind.rawValue, Date().timeIntervalSince(again)))
+
+        let reader = try Store.openForReading(db)
+        let queries = StoreQueries(store: reader, plugins: plugins)
+        func timed(_ body: () throws -> Void) rethrows -> Double {
+            var best = Double.infinity
+            for _ in 0..<3 { let t = Date(); try body(); best = min(best, Date().timeIntervalSince(t)) }
+            return best
+        }
+        var failedRows = 0
+        let summaryTime = try timed { _ = try queries.summary() }
+        let failedTime = try timed { var f = ConnectionFilter(); f.failedOnly = true; failedRows = try queries.connections(f).rows.count }
+        lines.append(String(format: "summary: %.3f s; connections --failed: %.3f s (%d rows) (best of three)", summaryTime, failedTime, failedRows))
+
+        let score = try accuracy(truth: truth, store: reader, source: result.source)
+        lines.append(String(format: "correlation: %d of %d records in the right connection (%.4f%%); %d of %d connections found exactly; %d of %d failures found",
+                            score.correctRecords, score.records, Double(score.correctRecords) * 100 / Double(max(score.records, 1)),
+                            score.exactConnections, truth.connections.count, score.failedFound, failedTruth))
+        if dbPath == nil { lines.append("(generated files removed; keep the store with --db PATH)") }
+        return lines.joined(separator: "\n")
+    }
+
+    public struct CorrelationScore: Sendable {
+        public var records = 0
+        public var correctRecords = 0
+        public var exactConnections = 0
+        public var failedFound = 0
+    }
+
+    /// Scores the store against the generator's truth: each true connection is paired with the
+    /// stored connection holding most of its records; a record is right when its stored
+    /// connection is its true one's pair (or both say "none"), and each stored connection may be
+    /// paired once.
+    public static func accuracy(truth: SyntheticTrace.Truth, store: Store, source: Int64) throws -> CorrelationScore {
+        let q = try store.db.prepare("SELECT line, conn FROM records WHERE source = ?1")
+        try q.bind([.int(source)])
+        var stored: [(line: Int, conn: Int64?)] = []
+        while try q.step() { stored.append((q.int(0), q.isNull(1) ? nil : q.int64(1))) }
+        var votes: [Int: [Int64: Int]] = [:]
+        for r in stored {
+            guard let t = truth.owner(ofLine: r.line), let c = r.conn else { continue }
+            votes[t, default: [:]][c, default: 0] += 1
+        }
+        var pair: [Int: Int64] = [:]
+        var taken = Set<Int64>()
+        for (t, v) in votes {
+            guard let best = v.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) })?.key, !taken.contains(best) else { continue }
+            pair[t] = best
+            taken.insert(best)
+        }
+        var score = CorrelationScore()
+        var wrongIn = Set<Int>()
+        var recordsOf = [Int](repeating: 0, count: truth.connections.count)
+        for r in stored {
+            score.records += 1
+            let t = truth.owner(ofLine: r.line)
+            let right: Bool
+            if let t { right = r.conn != nil && pair[t] == r.conn; recordsOf[t] += 1 } else { right = r.conn == nil }
+            if right { score.correctRecords += 1 } else if let t { wrongIn.insert(t) } else if let c = r.conn, let t = pair.first(where: { $0.value == c })?.key { wrongIn.insert(t) }
+        }
+        // Connections whose every record landed in their pair, and no stray record joined them.
+        var storedCounts: [Int64: Int] = [:]
+        for r in stored { if let c = r.conn { storedCounts[c, default: 0] += 1 } }
+        for (t, c) in pair where !wrongIn.contains(t) && storedCounts[c] == recordsOf[t] { score.exactConnections += 1 }
+        let failed = try store.db.prepare("SELECT id FROM connections WHERE source = ?1 AND outcome = 'failed'")
+        try failed.bind([.int(source)])
+        var failedIDs = Set<Int64>()
+        while try failed.step() { failedIDs.insert(failed.int64(0)) }
+        for (t, c) in pair where truth.connections[t].returnCode != 0 && failedIDs.contains(c) { score.failedFound += 1 }
+        return score
+    }
 }

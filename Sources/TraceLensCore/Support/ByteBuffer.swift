@@ -60,4 +60,5 @@ public final class ByteBuffer {
     }
 
     public func removeAll() { count = 0 }
+    public func removeLast() { if count > 0 { count -= 1 } }
 }

@@ -5,17 +5,34 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes a synthetic multi-threaded gsktrace file whose connections are known: threads
-/// interleave line by line, threads are reused for one connection after another, and a share of
-/// connections fail in the ways the user's notes describe. Used by the benchmark and the tests.
+/// Writes a synthetic multi-threaded gsktrace file whose connections are known, for the
+/// benchmark and the tests. What it exercises:
+/// - threads interleave line by line, and each thread runs one connection after another;
+/// - some connections begin with gsk_secure_socket_open, others with gsk_secure_socket_init;
+/// - a share fail in the ways the user's notes describe, some then closed on the same thread;
+/// - some successful connections are read and closed later on another thread (found by handle);
+/// - connection handles are reused once released;
+/// - threads log lines between connections that belong to none.
+/// It records which connection every line belongs to, so correlation can be scored exactly.
 public struct SyntheticTrace {
-    /// One connection the generator wrote: what correlation must find.
+    /// One connection the generator wrote.
     public struct Connection: Sendable, Equatable {
         public var thread: Int
         public var firstLine: Int
         public var lastLine: Int
         public var peer: String
         public var returnCode: Int
+    }
+
+    /// What the generator wrote: the connections, and the owner of every record line (an index
+    /// into `connections`, or -1 for a line of no connection; continuation lines are -2).
+    public struct Truth: Sendable {
+        public var connections: [Connection]
+        public var owners: [Int32]
+        public func owner(ofLine line: Int) -> Int? {
+            let o = owners[line - 1]
+            return o >= 0 ? Int(o) : nil
+        }
     }
 
     public var threads = 8
@@ -38,9 +55,21 @@ public struct SyntheticTrace {
                                  "ERROR send_v3_alert(): Sent TLS 1.2 alert 45 to %PEER%"]),
     ]
 
+    /// A line waiting in a thread's queue: its text, the connection it belongs to, and lines to
+    /// hand to another thread once it is written (the rest of a session served elsewhere).
+    struct Item {
+        var text: String
+        var owner: Int32
+        var handOff: (thread: Int, items: [Item])?
+    }
+
     /// Writes about `targetBytes` of trace to `path`. Returns the connections written.
     @discardableResult
     public func write(to path: String, targetBytes: Int) throws -> [Connection] {
+        try writeWithTruth(to: path, targetBytes: targetBytes).connections
+    }
+
+    public func writeWithTruth(to path: String, targetBytes: Int) throws -> Truth {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -51,21 +80,42 @@ public struct SyntheticTrace {
         var lineNumber = 0
         var clock = Int64(Timestamp.daysFromCivil(2022, 4, 12)) * 86_400 + 14 * 3600
         var connections: [Connection] = []
-        // Each thread holds the remaining lines of its current connection.
-        var queues = [[String]](repeating: [], count: threads)
-        var open = [Connection?](repeating: nil, count: threads)
+        var owners: [Int32] = []
+        var queues = [[Item]](repeating: [], count: threads)
         var stop = false
+        // Handles of live connections are unique; released ones are reused.
+        var nextHandle = 0
+        var freeHandles: [Int] = []
+        var handleOf: [Int: Int] = [:]  // connection index → handle
+        var liveSegments = 0
 
         func flush() {
             buffer.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
             written += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }
+        func hex(_ h: Int) -> String { String(format: "0x%08X", 0x2A50_0000 + h * 16) }
+
         func newConnection(_ t: Int) {
+            let index = Int32(connections.count)
             let peer = "10.1.0.\(2 + Int(rng.next() % 6))[\(40000 + Int(rng.next() % 20000))]"
             let failure: Failure? = rng.next() % 4 == 0 ? Self.failures[Int(rng.next() % UInt64(Self.failures.count))] : nil
-            let handle = String(format: "0x%08X", 0x2A50_0000 + Int(rng.next() % 0xFFFF) * 16)
-            var lines = [
+            let handleNumber: Int
+            if !freeHandles.isEmpty && rng.next() % 2 == 0 {
+                handleNumber = freeHandles.remove(at: Int(rng.next() % UInt64(freeHandles.count)))
+            } else {
+                handleNumber = nextHandle; nextHandle += 1
+            }
+            handleOf[Int(index)] = handleNumber
+            let handle = hex(handleNumber)
+            var lines: [String] = []
+            if rng.next() % 2 == 0 {
+                lines += ["ENTRY gsk_secure_socket_open(): ---> Handle 0x2A4F1018",
+                          "INFO gsk_secure_socket_open(): Connection handle \(handle) allocated",
+                          "EXIT gsk_secure_socket_open(): <--- Exit status 0x00000000 (0)",
+                          "INFO gsk_attribute_set_numeric_value(): GSK_FD set to \(10 + t)"]
+            }
+            lines += [
                 "ENTRY gsk_secure_socket_init(): ---> Handle \(handle)",
                 "INFO gsk_secure_socket_init(): Peer address \(peer)",
                 "ENTRY read_v3_client_hello(): ---> Handle \(handle)",
@@ -85,47 +135,69 @@ public struct SyntheticTrace {
             else { lines.append("INFO read_v3_certificate(): Certificate CN=ecec,O=cpwebuser,C=GB validated") }
             lines.append("EXIT read_v3_certificate(): <--- Exit status \(String(format: "0x%08x (%d)", rc, rc))")
             lines.append("EXIT gsk_secure_socket_init(): <--- Exit status \(String(format: "0x%08x (%d)", rc, rc))")
+            let close = ["ENTRY gsk_secure_socket_close(): ---> Handle \(handle)",
+                         "INFO gsk_secure_socket_close(): Connection handle \(handle) released",
+                         "EXIT gsk_secure_socket_close(): <--- Exit status 0x00000000 (0)"]
+            var rest: [String] = []
             if rc == 0 {
-                lines += ["ENTRY gsk_secure_socket_read(): ---> Handle \(handle)",
-                          "EXIT gsk_secure_socket_read(): <--- Exit status 0x00000000 (0)",
-                          "ENTRY gsk_secure_socket_close(): ---> Handle \(handle)",
-                          "INFO gsk_secure_socket_close(): TCP_NODELAY restored for socket \(10 + t)",
-                          "EXIT gsk_secure_socket_close(): <--- Exit status 0x00000000 (0)"]
+                rest = ["ENTRY gsk_secure_socket_read(): ---> Handle \(handle), Size 16384",
+                        "INFO gsk_secure_socket_read(): Received 512 bytes",
+                        "EXIT gsk_secure_socket_read(): <--- Exit status 0x00000000 (0)"] + close
+            } else if rng.next() % 2 == 0 {
+                lines += close
             }
-            queues[t] = lines
-            open[t] = Connection(thread: t + 1, firstLine: 0, lastLine: 0, peer: peer, returnCode: rc)
+            var items = lines.map { Item(text: $0, owner: index, handOff: nil) }
+            if !rest.isEmpty {
+                let restItems = rest.map { Item(text: $0, owner: index, handOff: nil) }
+                let other = threads > 1 && rng.next() % 3 == 0 ? (t + 1 + Int(rng.next() % UInt64(threads - 1))) % threads : t
+                if other == t {
+                    items += restItems
+                } else {
+                    items[items.count - 1].handOff = (other, restItems)
+                    liveSegments += 1
+                }
+            }
+            // Now and then a thread logs something between sessions.
+            if rng.next() % 5 == 0 { items.insert(Item(text: "INFO gsk_list_free(): Freeing certificate list", owner: -1, handOff: nil), at: 0) }
+            queues[t] += items
+            connections.append(Connection(thread: t + 1, firstLine: 0, lastLine: 0, peer: peer, returnCode: rc))
         }
 
         while true {
             let t = Int(rng.next() % UInt64(threads))
             if queues[t].isEmpty {
-                if let c = open[t] { connections.append(c); open[t] = nil }
                 if stop {
-                    if open.allSatisfy({ $0 == nil }) && queues.allSatisfy(\.isEmpty) { break }
+                    if liveSegments == 0 && queues.allSatisfy(\.isEmpty) { break }
                     continue
                 }
                 newConnection(t)
             }
-            let text = queues[t].removeFirst()
+            let item = queues[t].removeFirst()
+            if let (other, items) = item.handOff { queues[other] += items; liveSegments -= 1 }
             lineNumber += 1
-            if open[t]!.firstLine == 0 { open[t]!.firstLine = lineNumber }
-            if text.hasPrefix("    ") {
-                buffer += Array(text.utf8)
+            if item.owner >= 0 {
+                let c = Int(item.owner)
+                if connections[c].firstLine == 0 { connections[c].firstLine = lineNumber }
+                connections[c].lastLine = lineNumber
+                if item.text.hasPrefix("EXIT gsk_secure_socket_close"), let h = handleOf.removeValue(forKey: c) { freeHandles.append(h) }
+            }
+            if item.text.hasPrefix("    ") {
+                owners.append(-2)
+                buffer += Array(item.text.utf8)
             } else {
-                open[t]!.lastLine = lineNumber
+                owners.append(item.owner)
                 if rng.next() % 16 == 0 { clock += 1 }
                 var stamp: [UInt8] = []
                 Timestamp(micros: clock * 1_000_000).write(iso: false, to: &stamp)
                 buffer += stamp
-                buffer += Array(" Thd-\(t + 1) \(text)".utf8)
+                buffer += Array(" Thd-\(t + 1) \(item.text)".utf8)
             }
-            if !text.hasPrefix("    ") { open[t]!.lastLine = lineNumber }
             buffer.append(0x0A)
             if buffer.count >= 1 << 20 { flush() }
             if written + buffer.count >= targetBytes { stop = true }
         }
         flush()
-        return connections.sorted { $0.firstLine < $1.firstLine }
+        return Truth(connections: connections, owners: owners)
     }
 }
 

@@ -12,7 +12,7 @@ struct TraceLens: ParsableCommand {
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
-        subcommands: [FormatCommand.self, ExplainCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }
 
@@ -219,9 +219,17 @@ struct PluginsCommand: ParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure format throughput on a generated multi-thread gsktrace file, next to grep -c ERROR.",
-        discussion: "Writes the file to a temporary folder (or --file), formats it to /dev/null on one core, and reports MB/s and peak memory for a small and a full-size run."
+        abstract: "Measure format and ingest throughput, query times and correlation accuracy on generated traces.",
+        discussion: """
+            Writes a multi-thread gsktrace file whose connections are known to a temporary folder             (or --file), formats it to /dev/null next to grep -c ERROR, then ingests it into a new             store (or --db), times summary and connections --failed, and scores correlation             against the generator's truth. --only format or --only ingest runs one part.
+            """
     )
+
+    @Option(help: ArgumentHelp("Run one part: format or ingest.", valueName: "part"))
+    var only: String?
+
+    @Option(help: ArgumentHelp("Keep the benchmark store here (it is replaced).", valueName: "path"))
+    var db: String?
 
     @Option(help: ArgumentHelp("Size of the generated trace in MB.", valueName: "mb"))
     var sizeMb: Int = 200
@@ -232,7 +240,9 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
 
     func run() throws {
-        let report = try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: try plugins.load())
-        print(report)
+        let set = try plugins.load()
+        guard only == nil || only == "format" || only == "ingest" else { throw ValidationError("--only takes format or ingest") }
+        if only != "ingest" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
+        if only != "format" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
     }
 }

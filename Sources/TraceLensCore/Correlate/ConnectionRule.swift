@@ -1,0 +1,92 @@
+/// How a plugin says where connections are in a layout: which records start and end one, which
+/// record decides its outcome, the fields of a record that name the lane (thread) it runs on,
+/// and the values captured from messages (peer address, handle, cipher, DNs).
+///
+/// Nothing here knows GSK: `Plugins/gsk/plugin.toml` says that a TLS session starts at
+/// `ENTRY gsk_secure_socket_open` and that `Connection handle 0x{handle:hex} allocated` names it.
+public final class ConnectionRule: @unchecked Sendable {
+    /// `LEVEL function`; either part may be `*`.
+    public struct RecordSelector: Sendable, CustomStringConvertible {
+        public var level: Level?
+        public var function: [UInt8]?
+
+        public init?(_ text: String) {
+            let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2 else { return nil }
+            if parts[0] == "*" { level = nil } else {
+                guard let l = Level(name: String(parts[0])) else { return nil }
+                level = l
+            }
+            function = parts[1] == "*" ? nil : Array(parts[1].utf8)
+        }
+
+        public var description: String {
+            "\(level?.name ?? "*") \(function.map { String(decoding: $0, as: UTF8.self) } ?? "*")"
+        }
+
+        @inline(__always)
+        func matches(_ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            if let level, r.level != level { return false }
+            guard let function else { return true }
+            guard let f = r.range(.function), f.count == function.count else { return false }
+            return function.withUnsafeBufferPointer { fn in
+                memcmp(fn.baseAddress!, b.baseAddress! + f.lowerBound, f.count) == 0
+            }
+        }
+    }
+
+    /// What a capture does with the values it finds.
+    public enum CaptureRole: String, Sendable {
+        /// The values describe the lane's connection (`peer_ip`, `cipher`, `handle`, ...).
+        case describe
+        /// The values name a connection that may run elsewhere: a record carrying one moves its
+        /// lane to that connection (a read on another thread with the same handle). Never
+        /// creates a key.
+        case route
+    }
+
+    public struct Capture: Sendable {
+        public var selector: RecordSelector
+        public var messages: [Template]
+        public var role: CaptureRole
+    }
+
+    public let name: String
+    public let plugin: String
+    public let formats: [String]
+    /// Standard fields whose values, together, name a lane.
+    public let lane: [StandardField]
+    /// Start records, in the order a connection passes them (open, then init): a start record
+    /// continues the lane's connection when that one has only passed earlier starts.
+    public let starts: [RecordSelector]
+    public let ends: [RecordSelector]
+    /// Records whose codes decide the outcome: a failure code fails (and ends) the connection.
+    public let outcomes: [RecordSelector]
+    public let captures: [Capture]
+    /// Captured fields that identify a connection (used by route captures and, later, by other
+    /// sources): every capture of these names is stored as a key.
+    public let keys: [String]
+    /// Captured fields shown decoded by a catalogue (`cipher` by `cipher`).
+    public let decode: [String: String]
+    /// Catalogues whose codes are consequences of a failure rather than its cause (the alert a
+    /// server sends after a failed check): primary only when nothing else failed.
+    public let consequences: [String]
+
+    init(name: String, plugin: String, formats: [String], lane: [StandardField], starts: [RecordSelector], ends: [RecordSelector],
+         outcomes: [RecordSelector], captures: [Capture], keys: [String], decode: [String: String], consequences: [String]) {
+        self.name = name; self.plugin = plugin; self.formats = formats; self.lane = lane
+        self.starts = starts; self.ends = ends; self.outcomes = outcomes; self.captures = captures; self.keys = keys
+        self.decode = decode
+        self.consequences = consequences
+    }
+
+    /// Connection fields with their own column in the store; other captured names are kept as
+    /// keys only.
+    public static let columns = ["peer_ip", "peer_port", "local_ip", "local_port", "protocol", "cipher", "subject", "issuer"]
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

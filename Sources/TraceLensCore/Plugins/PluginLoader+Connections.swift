@@ -1,0 +1,81 @@
+/// Reading `[[connection]]` tables: where connections start, end and fail in a layout, and what
+/// is captured about them.
+extension PluginLoader {
+    static func readConnectionRule(_ node: TOMLNode, index: Int, plugin: String, file: String, _ problems: inout [PluginProblem]) -> ConnectionRule? {
+        guard var t = TableReader(node, file: file, entry: "[[connection]] \(index + 1)") else { return nil }
+        let name = t.string("name", &problems) ?? "connection \(index + 1)"
+        let entry = "[[connection]] \(name)"
+        t = TableReader(node, file: file, entry: entry)!
+        _ = t.string("name", &problems)
+        var ok = true
+        func selectors(_ key: String) -> [ConnectionRule.RecordSelector] {
+            t.strings(key, &problems).compactMap { text in
+                guard let s = ConnectionRule.RecordSelector(text) else {
+                    problems.append(t.problem("\(key) '\(text)' must be 'LEVEL function' (either may be *), with a level from \(Level.allCases.map(\.name).joined(separator: ", "))"))
+                    ok = false
+                    return nil
+                }
+                return s
+            }
+        }
+        let formats = t.strings("formats", &problems)
+        if formats.isEmpty { problems.append(t.problem("'formats' is required: the layouts this rule reads")); ok = false }
+        var lane: [StandardField] = []
+        for f in t.strings("lane", &problems) {
+            guard let field = StandardField(name: f) else {
+                problems.append(t.problem("lane field '\(f)' is not one of \(StandardField.allCases.map(\.name).joined(separator: ", "))")); ok = false; continue
+            }
+            lane.append(field)
+        }
+        if lane.isEmpty { lane = [.process, .thread] }
+        let starts = selectors("start")
+        if starts.isEmpty { problems.append(t.problem("'start' is required: the records a connection starts at")); ok = false }
+        let ends = selectors("end")
+        let outcomes = selectors("outcome")
+        let keys = t.strings("keys", &problems)
+        var captures: [ConnectionRule.Capture] = []
+        for (i, c) in t.tables("capture", &problems).enumerated() {
+            guard var ct = TableReader(c, file: file, entry: "\(entry), capture \(i + 1)") else { continue }
+            defer { problems += ct.unknownKeys(known: ["on", "message", "role"]) }
+            guard let on = ct.string("on", &problems, required: true) else { ok = false; continue }
+            guard let selector = ConnectionRule.RecordSelector(on) else {
+                problems.append(ct.problem("on '\(on)' must be 'LEVEL function' (either may be *)")); ok = false; continue
+            }
+            let roleText = ct.string("role", &problems) ?? "describe"
+            guard let role = ConnectionRule.CaptureRole(rawValue: roleText) else {
+                problems.append(ct.problem("role '\(roleText)' is not one of describe, route")); ok = false; continue
+            }
+            var templates: [Template] = []
+            for src in ct.strings("message", &problems) {
+                do {
+                    let tpl = try Template(src)
+                    let named = tpl.fieldNames.filter { !$0.isEmpty }
+                    if named.isEmpty { problems.append(ct.problem("message '\(src)' captures no field")); ok = false }
+                    if role == .route, let bad = named.first(where: { !keys.contains($0) }) {
+                        problems.append(ct.problem("a route capture may only capture keys; '\(bad)' is not in keys \(keys)")); ok = false
+                    }
+                    templates.append(tpl)
+                } catch {
+                    problems.append(ct.problem(error.description)); ok = false
+                }
+            }
+            if templates.isEmpty { problems.append(ct.problem("'message' is required")); ok = false; continue }
+            captures.append(.init(selector: selector, messages: templates, role: role))
+        }
+        var decode: [String: String] = [:]
+        if let node = t.node("decode") {
+            guard case let .table(map, _) = node else {
+                problems.append(t.problem("'decode' must be a table of field = \"catalogue\"")); return nil
+            }
+            for (field, value) in map {
+                guard case let .string(catalogue) = value else { problems.append(t.problem("decode.\(field) must name a catalogue")); ok = false; continue }
+                decode[field] = catalogue
+            }
+        }
+        let consequences = t.strings("consequences", &problems)
+        problems += t.unknownKeys(known: ["name", "formats", "lane", "start", "end", "outcome", "keys", "capture", "decode", "consequences"])
+        guard ok else { return nil }
+        return ConnectionRule(name: name, plugin: plugin, formats: formats, lane: lane, starts: starts, ends: ends,
+                              outcomes: outcomes, captures: captures, keys: keys, decode: decode, consequences: consequences)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// `tracelens show CONN`: the connection's records from every source, in time order, rendered
+/// as `format` renders them (the stored text is read again with its source's layout, so codes
+/// are decoded with the plugins loaded now).
+public final class ConnectionStory {
+    let queries: StoreQueries
+    var plugins: PluginSet { queries.plugins }
+
+    public init(queries: StoreQueries) { self.queries = queries }
+
+    public enum Problem: Error, CustomStringConvertible {
+        case noSuchConnection(String)
+        public var description: String {
+            switch self {
+            case let .noSuchConnection(id): return "no connection \(id) in the store (tracelens connections lists them)"
+            }
+        }
+    }
+
+    struct SourceInfo { var path: String; var layout: Format?; var process: String? }
+
+    /// Writes the story of connection `id` to `output`.
+    public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output) throws {
+        let table = try queries.connections(ConnectionFilter()).rows.first { $0.first == .int(id) }
+        let db = queries.store.db
+        guard try db.scalar("SELECT count(*) FROM connections WHERE id = ?1", [.int(id)]) == 1 else { throw Problem.noSuchConnection(String(id)) }
+        var sources: [Int64: SourceInfo] = [:]
+        let s = try db.prepare("SELECT id, path, layout, process FROM sources")
+        while try s.step() {
+            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: $0) }, process: s.string(3))
+        }
+        let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1 ORDER BY time, source, line")
+        try q.bind([.int(id)])
+        var rows: [(source: Int64, line: Int, time: Int64?, text: [UInt8])] = []
+        while try q.step() { rows.append((q.int64(0), q.int(1), q.isNull(2) ? nil : q.int64(2), q.bytes(3))) }
+        let manySources = Set(rows.map(\.source)).count > 1
+        let stream = RecordStream(plugins: plugins)
+        var text = TextRenderer(plugins: plugins, colour: colour)
+        let json = JSONRenderer(plugins: plugins)
+        var scratch = Captures()
+        let out = output.buffer
+
+        switch style {
+        case .text:
+            if let row = table {
+                let columns = try queries.connections(ConnectionFilter()).columns
+                out.append(header(columns, row))
+            }
+        case .json:
+            out.append("{\"connection\":")
+            if let row = table {
+                let columns = ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer", "outcome", "error", "file", "records"]
+                out.append(String(TableWriter.json(ResultTable(columns: columns, rows: [row])).dropFirst().dropLast()))
+            } else { out.append("null") }
+            out.append(",\"records\":[")
+        case .csv:
+            out.append("source,line,time,level,thread,function,message\r\n")
+        }
+
+        var first = true
+        for row in rows {
+            let info = sources[row.source] ?? SourceInfo(path: "?", layout: nil, process: nil)
+            guard var record = reparse(row.text, layout: info.layout, source: Int(row.source), line: row.line) else { continue }
+            if let stored = row.time, record.time?.hasDate != true {
+                record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
+            }
+            if !record.isUnparsed { stream.finder.decode(&record, format: info.layout?.name, captures: &scratch) }
+            switch style {
+            case .text:
+                if manySources { out.append("[\(StoreQueries.fileName(info.path)):\(row.line)] ") }
+                text.render(record, into: out)
+            case .json:
+                if !first { out.append(",") }
+                let summary = SourceSummary(path: info.path, detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "LF"), format: info.layout?.name, process: info.process)
+                let before = out.count
+                json.render(record, source: summary, into: out)
+                if out.count > before { out.removeLast() }  // the renderer ends each object with a newline
+            case .csv:
+                var line = ""
+                let values: [SQLValue] = [.text(info.path), .int(Int64(row.line)), record.time.map { .text($0.string(iso: true)) } ?? .null,
+                                          .text(record.isUnparsed ? "" : record.levelName), record.field(.thread).map(SQLValue.text) ?? .null,
+                                          record.field(.function).map(SQLValue.text) ?? .null, .text(record.message)]
+                TableWriter.csv(ResultTable(columns: [], rows: [values]), into: &line)
+                out.append(String(line.drop { $0 != "\n" }.dropFirst()))
+            }
+            first = false
+            output.maybeFlush()
+        }
+        if style == .json { out.append("]}\n") }
+        output.flush()
+    }
+
+    /// The lines above the records: who, when, and how it ended.
+    func header(_ columns: [String], _ row: [SQLValue]) -> String {
+        func v(_ name: String) -> String { columns.firstIndex(of: name).map { TableWriter.display(row[$0]) } ?? "" }
+        var s = "Connection \(v("conn")): \(v("outcome"))"
+        if !v("error").isEmpty { s += ": " + v("error") }
+        s += "\n  peer \(v("peer").isEmpty ? "unknown" : v("peer")), thread \(v("thread")) of \(v("file")), \(v("start")) to \(v("end")), \(v("records")) records\n"
+        let tls = [v("protocol"), v("cipher")].filter { !$0.isEmpty }
+        if !tls.isEmpty { s += "  " + tls.joined(separator: ", ") + "\n" }
+        if !v("subject").isEmpty { s += "  peer certificate \(v("subject"))" + (v("issuer").isEmpty ? "" : ", issued by \(v("issuer"))") + "\n" }
+        return s + "\n"
+    }
+
+    /// A stored record read again with its layout.
+    func reparse(_ text: [UInt8], layout: Format?, source: Int, line: Int) -> Record? {
+        let reader = RecordReader(format: layout, source: source)
+        var result: Record?
+        var number = line
+        var start = 0
+        text.withUnsafeBufferPointer { b in
+            func feed(_ r: Range<Int>) {
+                reader.feed(UnsafeBufferPointer(rebasing: b[r]), number: number) { rec in if result == nil { result = rec } }
+                number += 1
+            }
+            for i in 0..<b.count where b[i] == 0x0A { feed(start..<i); start = i + 1 }
+            feed(start..<b.count)
+            reader.flush { rec in if result == nil { result = rec } }
+        }
+        return result
+    }
+}

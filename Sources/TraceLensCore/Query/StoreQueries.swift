@@ -1,0 +1,201 @@
+import Foundation
+
+/// Filters for `tracelens connections`.
+public struct ConnectionFilter: Sendable {
+    public var failedOnly = false
+    public var peer: String?
+    public var since: TimeBound?
+    public var until: TimeBound?
+    public var limit: Int?
+    public init() {}
+}
+
+/// The query commands over a store: summary, connections, show, sql. Codes are decoded with
+/// the loaded plugins, so a store ingested earlier reads with today's catalogues.
+public final class StoreQueries {
+    public let store: Store
+    public let plugins: PluginSet
+
+    public init(store: Store, plugins: PluginSet) {
+        self.store = store
+        self.plugins = plugins
+    }
+
+    // MARK: decoding
+
+    /// `cms:03353041` → `CMS 03353041: Certificate is revoked.`
+    public func decode(_ ref: String) -> String {
+        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
+        return catalogue.render(catalogue.label, value: value, entry: entry ?? catalogue.rangeEntry(value))
+    }
+
+    /// `ssl:431` → `SSL 431`: the catalogue's label up to the code, for lists of related codes.
+    public func shortName(_ ref: String) -> String {
+        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
+        if let end = catalogue.label.range(of: "{code}") {
+            return catalogue.render(String(catalogue.label[..<end.upperBound]), value: value, entry: entry)
+        }
+        return catalogue.render(catalogue.label, value: value, entry: entry)
+    }
+
+    /// The primary error with the codes that came with it: `CMS 03353041: ... (with SSL 431, TLS alert 44)`.
+    func errorText(_ error: String?, _ related: String?) -> String? {
+        guard let error else { return nil }
+        var s = decode(error)
+        if let related, !related.isEmpty { s += " (with " + related.split(separator: " ").map { shortName(String($0)) }.joined(separator: ", ") + ")" }
+        return s
+    }
+
+    static func time(_ micros: Int64?) -> SQLValue {
+        guard let micros else { return .null }
+        // Fractions are shown when the trace had them (the store keeps microseconds).
+        let digits = micros % 1_000_000 == 0 ? 0 : 6
+        let t = Timestamp(micros: micros, fractionDigits: digits, hasDate: micros >= 86_400_000_000)
+        return .text(t.string(iso: true))
+    }
+
+    static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }
+
+    // MARK: summary
+
+    public func summary(limit: Int = 20) throws -> [(key: String, table: ResultTable)] {
+        let db = store.db
+        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "connections", "failed"])
+        let s = try db.prepare("""
+            SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed,
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id),
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed')
+            FROM sources s ORDER BY s.id
+            """)
+        while try s.step() {
+            sources.rows.append([.int(s.int64(0)), .text(Self.fileName(s.string(1) ?? "")), s.value(2), Self.time(s.isNull(3) ? nil : s.int64(3)),
+                                 Self.time(s.isNull(4) ? nil : s.int64(4)), .int(s.int64(5)), .int(s.int64(6)), .int(s.int64(7)), .int(s.int64(8))])
+        }
+
+        // Codes, most frequent first; success values (Exit status 0) are left out.
+        var codes = ResultTable(title: "Codes seen (most frequent first)", columns: ["code", "decoded", "count", "failure"])
+        let c = try db.prepare("SELECT catalogue, code, max(failure), sum(count) AS n FROM code_counts GROUP BY catalogue, code ORDER BY n DESC, catalogue, code")
+        var hidden = 0
+        while try c.step() {
+            let ref = (c.string(0) ?? "") + ":" + (c.string(1) ?? "")
+            let failure = c.int(2) != 0
+            if !failure, let r = CodeRef(Substring(ref)), let cat = plugins.catalogue(r.catalogue), cat.failure == .nonzero { continue }
+            if codes.rows.count >= limit { hidden += 1; continue }
+            codes.rows.append([.text(ref), .text(decode(ref)), .int(c.int64(3)), .text(failure ? "yes" : "")])
+        }
+        if hidden > 0 { codes.note = "and \(hidden) more codes (tracelens sql \"SELECT * FROM code_counts\")" }
+
+        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error"])
+        let failedCount = try db.scalar("SELECT count(*) FROM connections WHERE outcome = 'failed'") ?? 0
+        let f = try db.prepare("""
+            SELECT c.id, c.start_time, c.peer_ip, c.peer_port, c.thread, s.path, c.error, c.related
+            FROM connections c JOIN sources s ON s.id = c.source
+            WHERE c.outcome = 'failed' ORDER BY c.start_time, c.id LIMIT ?1
+            """)
+        try f.bind([.int(Int64(limit))])
+        while try f.step() {
+            failed.rows.append([.int(f.int64(0)), Self.time(f.isNull(1) ? nil : f.int64(1)), .text(peer(f.string(2), f.isNull(3) ? nil : f.int(3))),
+                                f.value(4), .text(Self.fileName(f.string(5) ?? "")), errorText(f.string(6), f.string(7)).map(SQLValue.text) ?? .null])
+        }
+        if failedCount > Int64(limit) { failed.note = "and \(failedCount - Int64(limit)) more (tracelens connections --failed)" }
+
+        var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"])
+        let p = try db.prepare("""
+            SELECT peer_ip, sum(outcome = 'failed') AS failed, count(*),
+                   (SELECT error FROM connections e WHERE e.peer_ip = c.peer_ip AND e.outcome = 'failed'
+                    GROUP BY error ORDER BY count(*) DESC LIMIT 1)
+            FROM connections c WHERE peer_ip IS NOT NULL
+            GROUP BY peer_ip HAVING failed > 0 ORDER BY failed DESC, peer_ip LIMIT ?1
+            """)
+        try p.bind([.int(Int64(limit))])
+        while try p.step() {
+            peers.rows.append([p.value(0), .int(p.int64(1)), .int(p.int64(2)), p.string(3).map { .text(decode($0)) } ?? .null])
+        }
+        return [("sources", sources), ("codes", codes), ("failed_connections", failed), ("peers", peers)]
+    }
+
+    func peer(_ ip: String?, _ port: Int?) -> String {
+        guard let ip else { return "" }
+        return port.map { "\(ip):\($0)" } ?? ip
+    }
+
+    // MARK: connections
+
+    public func connections(_ filter: ConnectionFilter) throws -> ResultTable {
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if filter.failedOnly { conditions.append("c.outcome = 'failed'") }
+        if let peer = filter.peer {
+            // `10.1.0.2` or `10.1.0.2:42514`
+            let parts = peer.split(separator: ":")
+            values.append(.text(String(parts[0])))
+            conditions.append("c.peer_ip = ?\(values.count)")
+            if parts.count == 2, let port = Int64(parts[1]) {
+                values.append(.int(port))
+                conditions.append("c.peer_port = ?\(values.count)")
+            }
+        }
+        for (bound, op) in [(filter.since, ">="), (filter.until, "<=")] {
+            guard let bound else { continue }
+            switch bound {
+            case let .instant(t):
+                values.append(.int(t.micros))
+                conditions.append(op == ">=" ? "coalesce(c.end_time, c.start_time) >= ?\(values.count)" : "c.start_time <= ?\(values.count)")
+            case let .timeOfDay(m):
+                // A time of day alone compares with the start's time of day, on any day.
+                values.append(.int(m))
+                conditions.append("(c.start_time % 86400000000) \(op) ?\(values.count)")
+            }
+        }
+        var sql = """
+            SELECT c.id, c.start_time, c.end_time, c.peer_ip, c.peer_port, c.process, c.thread, c.protocol, c.cipher,
+                   c.subject, c.issuer, c.outcome, c.error, c.related, s.path, c.records
+            FROM connections c JOIN sources s ON s.id = c.source
+            """
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += " ORDER BY c.start_time, c.id"
+        if let limit = filter.limit { sql += " LIMIT \(limit)" }
+        let q = try store.db.prepare(sql)
+        try q.bind(values)
+        var table = ResultTable(columns: ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer",
+                                          "outcome", "error", "file", "records"])
+        while try q.step() {
+            table.rows.append([
+                .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
+                .text(peer(q.string(3), q.isNull(4) ? nil : q.int(4))), q.value(5), q.value(6), q.value(7),
+                q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10), q.value(11),
+                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null, .text(Self.fileName(q.string(14) ?? "")), .int(q.int64(15)),
+            ])
+        }
+        return table
+    }
+
+    /// A captured cipher shown with its name when a catalogue decodes it (the rule's `decode`).
+    func decodeCipher(_ value: String) -> String {
+        for rule in plugins.connectionRules {
+            guard let catalogueID = rule.decode["cipher"], let cat = plugins.catalogue(catalogueID),
+                  let v = cat.value(fromCatalogueText: value), let e = cat.entry(v) else { continue }
+            return "\(cat.display(v)) \(e.name.isEmpty ? e.text : e.name)"
+        }
+        return value
+    }
+
+    // MARK: sql
+
+    public func sql(_ text: String) throws -> ResultTable {
+        func explain(_ e: SQLiteError) -> StoreError {
+            if e.isDenied || e.isReadOnly {
+                return .other(path: store.path, detail: "only reading is allowed here (SELECT, and PRAGMA table_info and the like): \(e.message)")
+            }
+            return .other(path: store.path, detail: e.message)
+        }
+        do {
+            let q = try store.db.prepare(text)
+            var table = ResultTable(columns: (0..<q.columnCount).map { q.columnName($0) })
+            table.rows = try q.rows()
+            return table
+        } catch let e as SQLiteError {
+            throw explain(e)
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import CSQLite
+import Foundation
+
+/// A failure from SQLite, with the statement or action that caused it and SQLite's own message.
+public struct SQLiteError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public let context: String
+
+    public var description: String { context.isEmpty ? message : "\(context): \(message)" }
+
+    /// The disk or quota is full.
+    public var isFull: Bool { code & 0xFF == SQLITE_FULL }
+    /// The file is not a database, or is damaged.
+    public var isCorrupt: Bool { code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB }
+    /// Refused by the authorizer (the read-only guard of `sql`).
+    public var isDenied: Bool { code & 0xFF == SQLITE_AUTH }
+    public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY || code & 0xFF == SQLITE_CANTOPEN || code & 0xFF == SQLITE_PERM }
+}
+
+/// A thin wrapper over one SQLite connection: prepared statements, transactions and an
+/// authorizer. No ORM: the ingest path binds values straight from record bytes.
+public final class Database {
+    let handle: OpaquePointer
+    public let path: String
+
+    public enum Mode { case readOnly, readWrite, readWriteCreate }
+
+    /// Process-wide settings, made once before the first connection opens.
+    private static let configured: Bool = {
+        _ = tracelens_sqlite_disable_memstatus()
+        return true
+    }()
+
+    public init(path: String, mode: Mode) throws {
+        _ = Self.configured
+        self.path = path
+        var db: OpaquePointer?
+        var flags = SQLITE_OPEN_NOMUTEX
+        switch mode {
+        case .readOnly: flags |= SQLITE_OPEN_READONLY
+        case .readWrite: flags |= SQLITE_OPEN_READWRITE
+        case .readWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        }
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: message, context: "cannot open \(path)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        // A writer holds the lock for one batch; readers and a second writer wait for it.
+        sqlite3_busy_timeout(db, 10_000)
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ rc: Int32, _ context: String) -> SQLiteError {
+        SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), context: context)
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(code: rc, message: text, context: Self.brief(sql))
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, Self.brief(sql)) }
+        return Statement(stmt, db: self, sql: sql)
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` in one transaction (BEGIN IMMEDIATE, so the write lock is taken up front and
+    /// a busy database is waited for at the start, not half-way). Rolls back on any error.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The first column of the first row of a query, as an integer.
+    public func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
+        let s = try prepare(sql)
+        try s.bind(values)
+        return try s.step() ? (s.isNull(0) ? nil : s.int64(0)) : nil
+    }
+
+    /// Refuses everything but reading: no writes, no ATTACH, no PRAGMA that changes state.
+    /// Installed on the connection `sql` uses, on top of opening the file read-only.
+    public func allowReadsOnly() {
+        sqlite3_set_authorizer(handle, { _, action, arg1, _, _, _ in
+            switch action {
+            case SQLITE_SELECT, SQLITE_READ, SQLITE_FUNCTION, SQLITE_RECURSIVE:
+                return SQLITE_OK
+            case SQLITE_PRAGMA:
+                // Reading pragmas such as table_info are fine; setting one is not (checked by
+                // the caller refusing '=' forms would be fragile, so allow only known readers).
+                let name = arg1.map { String(cString: $0).lowercased() } ?? ""
+                return ["table_info", "table_xinfo", "index_list", "index_info", "table_list", "user_version", "schema_version"].contains(name) ? SQLITE_OK : SQLITE_DENY
+            default:
+                return SQLITE_DENY
+            }
+        }, nil)
+    }
+
+    static func brief(_ sql: String) -> String {
+        let oneLine = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        return oneLine.count > 60 ? String(oneLine.prefix(57)) + "..." : oneLine
+    }
+}
+
+/// A value to bind or read.
+public enum SQLValue: Hashable, Sendable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// A prepared statement, reused across rows (bind, step, reset).
+public final class Statement {
+    let stmt: OpaquePointer
+    unowned let db: Database
+    let sql: String
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    private static let isStatic = unsafeBitCast(0, to: sqlite3_destructor_type.self)
+
+    init(_ stmt: OpaquePointer, db: Database, sql: String) {
+        self.stmt = stmt
+        self.db = db
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
+    @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
+    public func bind(_ i: Int32, _ v: String?) {
+        guard let v else { sqlite3_bind_null(stmt, i); return }
+        sqlite3_bind_text(stmt, i, v, -1, Self.transient)
+    }
+    /// Binds UTF-8 bytes as TEXT (copied by SQLite, so the buffer may be reused at once).
+    @inline(__always) public func bindText(_ i: Int32, _ p: UnsafeRawPointer?, _ count: Int) {
+        guard let p else { sqlite3_bind_text(stmt, i, "", 0, Self.transient); return }
+        sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), Self.transient)
+    }
+    public func bind(_ i: Int32, _ v: SQLValue) {
+        switch v {
+        case .null: sqlite3_bind_null(stmt, i)
+        case let .int(x): sqlite3_bind_int64(stmt, i, x)
+        case let .double(x): sqlite3_bind_double(stmt, i, x)
+        case let .text(s): sqlite3_bind_text(stmt, i, s, -1, Self.transient)
+        case let .blob(b): b.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, i, $0.baseAddress, Int32($0.count), Self.transient) }
+        }
+    }
+    /// Binds UTF-8 bytes as TEXT without a copy: the bytes must stay put until the statement is
+    /// stepped and reset (the ingest path binds straight from its batch buffer).
+    @inline(__always) public func bindTextNoCopy(_ i: Int32, _ p: UnsafeRawPointer, _ count: Int) {
+        sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), Self.isStatic)
+    }
+    public func bind(_ values: [SQLValue]) throws {
+        sqlite3_reset(stmt)
+        for (i, v) in values.enumerated() { bind(Int32(i + 1), v) }
+    }
+
+    /// Steps once: true when a row is ready, false when done.
+    @discardableResult
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw db.error(rc, Database.brief(sql))
+    }
+
+    /// Runs a statement that returns no rows, then resets it for the next bind.
+    @inline(__always) public func run() throws {
+        let rc = sqlite3_step(stmt)
+        sqlite3_reset(stmt)
+        if rc != SQLITE_DONE && rc != SQLITE_ROW { throw db.error(rc, Database.brief(sql)) }
+    }
+
+    public func reset() { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+
+    public var columnCount: Int32 { sqlite3_column_count(stmt) }
+    public func columnName(_ i: Int32) -> String { String(cString: sqlite3_column_name(stmt, i)) }
+    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
+    public func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+    public func int(_ i: Int32) -> Int { Int(sqlite3_column_int64(stmt, i)) }
+    public func string(_ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(stmt, i) else { return nil }
+        return String(cString: p)
+    }
+    public func bytes(_ i: Int32) -> [UInt8] {
+        guard let p = sqlite3_column_blob(stmt, i) else { return [] }
+        let n = Int(sqlite3_column_bytes(stmt, i))
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+    public func value(_ i: Int32) -> SQLValue {
+        switch sqlite3_column_type(stmt, i) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .int(sqlite3_column_int64(stmt, i))
+        case SQLITE_FLOAT: return .double(sqlite3_column_double(stmt, i))
+        case SQLITE_BLOB: return .blob(bytes(i))
+        default: return .text(string(i) ?? "")
+        }
+    }
+
+    /// Every remaining row, as values.
+    public func rows() throws -> [[SQLValue]] {
+        var out: [[SQLValue]] = []
+        let n = columnCount
+        while try step() { out.append((0..<n).map { value($0) }) }
+        return out
+    }
+}

@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What makes a file the same source as before: its device and inode, and a hash of its first
+/// bytes. A file replaced by another under the same name (new inode, or different first bytes)
+/// is a new source; a file that only grew is the same one.
+public struct SourceIdentity: Sendable, Equatable {
+    public var device: Int64
+    public var inode: Int64
+    public var size: Int64
+    /// How many leading bytes were hashed (the whole file when it is shorter than `headLimit`).
+    public var headLength: Int
+    public var headHash: String
+
+    public static let headLimit = 4096
+
+    /// Reads the identity of `path`; nil for standard input and other non-files.
+    public static func of(_ path: String, headLength wanted: Int = headLimit) -> SourceIdentity? {
+        guard path != "-" else { return nil }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var head = [UInt8](repeating: 0, count: wanted)
+        var got = 0
+        while got < wanted {
+            let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, wanted - got, off_t(got)) }
+            if n <= 0 { break }
+            got += n
+        }
+        return SourceIdentity(device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size),
+                              headLength: got, headHash: hash(head[0..<got]))
+    }
+
+    /// FNV-1a, 64 bits, as hex: enough to tell two trace files apart, not a security measure.
+    static func hash(_ bytes: ArraySlice<UInt8>) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        let s = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why the store could not be used. Each message names the file and says what to do.
+public enum StoreError: Error, CustomStringConvertible {
+    case missing(path: String)
+    case newerSchema(path: String, found: Int32)
+    case notAStore(path: String, detail: String)
+    case cannotCreate(path: String, reason: String)
+    case diskFull(path: String, detail: String)
+    case busy(path: String)
+    case other(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .missing(path):
+            return "\(path): no store here yet; run `tracelens ingest FILE...` first, or name one with --db or TRACELENS_DB"
+        case let .newerSchema(path, found):
+            return "\(path): written by a newer TraceLens (store version \(found); this one knows up to \(Schema.version)); use that version or a new --db"
+        case let .notAStore(path, detail):
+            return "\(path): not a TraceLens store, or damaged (\(detail)); nothing was changed. Move it away or use another --db"
+        case let .cannotCreate(path, reason):
+            return "\(path): cannot create the store: \(reason)"
+        case let .diskFull(path, detail):
+            return "\(path): the disk is full (\(detail)); the batch being written was rolled back, the store holds everything before it. Free space and run ingest again: it resumes where it stopped"
+        case let .busy(path):
+            return "\(path): another process holds the store's write lock too long; try again"
+        case let .other(path, detail):
+            return "\(path): \(detail)"
+        }
+    }
+
+    static func wrap(_ e: Error, path: String) -> Error {
+        guard let e = e as? SQLiteError else { return e }
+        if e.isFull { return StoreError.diskFull(path: path, detail: e.message) }
+        if e.isCorrupt { return StoreError.notAStore(path: path, detail: e.message) }
+        return StoreError.other(path: path, detail: e.description)
+    }
+}
+
+/// The SQLite store: opening it (creating it readable by its owner only), checking its version,
+/// and the statements the ingest path and the queries share.
+public final class Store {
+    public let path: String
+    public let db: Database
+    public let readOnly: Bool
+
+    /// The database path: `--db`, else `TRACELENS_DB`, else `./tracelens.db`.
+    public static func defaultPath(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = environment["TRACELENS_DB"], !env.isEmpty { return env }
+        return "tracelens.db"
+    }
+
+    /// Opens the store for queries: read-only, and refusing anything but reads.
+    public static func openForReading(_ path: String) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missing(path: path) }
+        let db: Database
+        do { db = try Database(path: path, mode: .readOnly) } catch { throw StoreError.wrap(error, path: path) }
+        let store = Store(path: path, db: db, readOnly: true)
+        try store.checkVersion(creating: false)
+        db.allowReadsOnly()
+        return store
+    }
+
+    /// Opens (or creates, mode 0600) the store for ingest.
+    public static func openForWriting(_ path: String) throws -> Store {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            // Create the empty file ourselves so that it is owner-only from the first byte;
+            // SQLite gives its -wal and -shm files the same mode.
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd < 0 && errno != EEXIST {
+                throw StoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            }
+            if fd >= 0 { fchmod(fd, 0o600); close(fd) }
+        }
+        let db: Database
+        do { db = try Database(path: path, mode: .readWrite) } catch {
+            if let e = error as? SQLiteError, e.isReadOnly { throw StoreError.cannotCreate(path: path, reason: "read-only file or directory (\(e.message))") }
+            throw StoreError.wrap(error, path: path)
+        }
+        let store = Store(path: path, db: db, readOnly: false)
+        try store.checkVersion(creating: true)
+        return store
+    }
+
+    init(path: String, db: Database, readOnly: Bool) {
+        self.path = path
+        self.db = db
+        self.readOnly = readOnly
+    }
+
+    /// Checks the version and layout; creates the tables in an empty file.
+    private func checkVersion(creating: Bool) throws {
+        do {
+            let version = Int32(try db.scalar("PRAGMA user_version") ?? 0)
+            let tables = try db.scalar("SELECT count(*) FROM sqlite_master") ?? 0
+            if version > Schema.version { throw StoreError.newerSchema(path: path, found: version) }
+            if version == 0 {
+                if tables > 0 { throw StoreError.notAStore(path: path, detail: "it is an SQLite database with other tables") }
+                guard creating else { throw StoreError.missing(path: path) }
+                try db.execute("PRAGMA journal_mode=WAL")
+                try db.transaction {
+                    try db.execute(Schema.create)
+                    try db.execute("PRAGMA user_version = \(Schema.version)")
+                }
+            }
+            if !readOnly {
+                try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384")
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Replaces the catalogue table with the loaded plugins' rows, so SQL can decode codes.
+    func writeCatalogue(_ plugins: PluginSet) throws {
+        try db.execute("DELETE FROM catalogue")
+        let insert = try db.prepare("INSERT OR REPLACE INTO catalogue (catalogue, code, name, text) VALUES (?, ?, ?, ?)")
+        for c in plugins.catalogues {
+            for e in c.entries.values {
+                try insert.bind([.text(c.id), .text(c.display(e.value)), .text(e.name), .text(e.text)])
+                try insert.run()
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+import TraceLensCore
+
+/// The store every store command uses.
+struct StoreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The SQLite store (default: TRACELENS_DB, else ./tracelens.db).", valueName: "path"))
+    var db: String?
+
+    var path: String { Store.defaultPath(explicit: db) }
+}
+
+/// `--json` / `--csv` for the query commands.
+struct QueryOutputOptions: ParsableArguments {
+    @Flag(help: "JSON output.")
+    var json = false
+
+    @Flag(help: "CSV output (RFC 4180).")
+    var csv = false
+
+    func style() throws -> OutputStyle {
+        if json && csv { throw ValidationError("choose one of --json and --csv") }
+        return json ? .json : csv ? .csv : .text
+    }
+}
+
+/// Prints a message for a store or input problem and exits 2 (the command could not run).
+func storeFailure(_ error: Error) -> ExitCode {
+    Diagnostics.warn("\(error)")
+    return ExitCode(2)
+}
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Read traces into the store, one row per record, linked into connections.",
+        discussion: """
+            Ingesting a file again adds nothing; a file that has grown adds only its new part; a \
+            different file under the same name is a new source. Each batch of records is committed \
+            with the file's read offset, so an interrupted ingest resumes where it stopped. Examples:
+
+              tracelens ingest samples/
+              tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(name: .customLong("layout"), help: ArgumentHelp("Read every file with this layout instead of detecting it.", valueName: "name"))
+    var layout: String?
+
+    @Option(help: ArgumentHelp("Records per transaction.", valueName: "n"))
+    var batch: Int = 50_000
+
+    @Flag(help: "Print nothing but problems.")
+    var quiet = false
+
+    @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input.", valueName: "file"))
+    var files: [String]
+
+    func run() throws {
+        let set = try plugins.load()
+        var options = IngestOptions()
+        options.forcedFormat = layout
+        options.batchRecords = batch
+        options.progress = !quiet && isatty(2) == 1
+        let run: IngestRun
+        do {
+            run = try IngestRun(plugins: set, store: try Store.openForWriting(store.path), options: options)
+        } catch { throw storeFailure(error) }
+        let status = run.run(files)
+        if !quiet {
+            for r in run.results {
+                let mbps = r.seconds > 0 ? Double(r.bytes) / 1_048_576 / r.seconds : 0
+                switch r.kind {
+                case .unchanged:
+                    print("\(r.path): unchanged, nothing to add")
+                case .skipped:
+                    break
+                default:
+                    let what = r.kind == .resumed ? "grew: added" : r.kind == .replaced ? "replaced: new source," : "added"
+                    print(String(format: "%@: %@ %d records (%d unparsed), %d connections, %.1f MB in %.2f s (%.0f MB/s)",
+                                 r.path, what, r.records, r.unparsed, r.connections, Double(r.bytes) / 1_048_576, r.seconds, mbps))
+                }
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Opens the store read-only with the plugins, for the query commands.
+func openQueries(_ store: StoreOptions, _ plugins: PluginOptions) throws -> StoreQueries {
+    let set = try plugins.load()
+    do { return StoreQueries(store: try Store.openForReading(store.path), plugins: set) } catch { throw storeFailure(error) }
+}
+
+func emit(_ tables: [(key: String, table: ResultTable)], _ style: OutputStyle) {
+    let out = Output()
+    out.buffer.append(TableWriter.render(tables, style: style))
+    out.flush()
+}
+
+struct SummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "What the store holds: sources, codes seen, failed connections, peers that fail most."
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var output: QueryOutputOptions
+
+    @Option(help: ArgumentHelp("Rows per table.", valueName: "n"))
+    var limit: Int = 20
+
+    func run() throws {
+        let queries = try openQueries(store, plugins)
+        do { emit(try queries.summary(limit: limit), try output.style()) } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
+    }
+}
+
+struct ConnectionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connections",
+        abstract: "List connections (TLS sessions): peer, thread, protocol, cipher, DNs, outcome, primary error.",
+        discussion: """
+            Examples:
+
+              tracelens connections --failed
+              tracelens connections --peer 10.1.0.2 --since 2022-03-24T10:00 --json
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var output: QueryOutputOptions
+
+    @Flag(help: "Only connections that failed.")
+    var failed = false
+
+    @Option(help: ArgumentHelp("Only connections with this peer: an IP address, or IP:port.", valueName: "ip"))
+    var peer: String?
+
+    @Option(help: ArgumentHelp("Only connections still running at or after this time (2022-03-24T10:07, 03/24/2022-10:07 or 10:07).", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only connections started at or before this time.", valueName: "time"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("At most this many rows.", valueName: "n"))
+    var limit: Int?
+
+    func run() throws {
+        var filter = ConnectionFilter()
+        filter.failedOnly = failed
+        filter.peer = peer
+        filter.limit = limit
+        for (name, value) in [("--since", since), ("--until", until)] {
+            guard let value else { continue }
+            guard let bound = TimeBound.parse(value) else { throw ValidationError("\(name) '\(value)' is not a time (2022-03-24T10:07:19, 03/24/2022-10:07 or 10:07)") }
+            if name == "--since" { filter.since = bound } else { filter.until = bound }
+        }
+        let style = try output.style()
+        let queries = try openQueries(store, plugins)
+        do {
+            var table = try queries.connections(filter)
+            if style == .text {
+                // The text table leaves out what is empty for every row (a trace that shows no DNs).
+                let keep = table.columns.indices.filter { i in i == 0 || table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
+                table = ResultTable(columns: keep.map { table.columns[$0] }, rows: table.rows.map { r in keep.map { r[$0] } })
+            }
+            emit([("connections", table)], style)
+        } catch { throw storeFailure(error) }
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print one connection's records from every source, in time order, with codes decoded."
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var output: QueryOutputOptions
+
+    @Option(help: ArgumentHelp("Colour: auto, always, never.", valueName: "when"))
+    var color: String = "auto"
+
+    @Argument(help: ArgumentHelp("The connection id (the conn column of `tracelens connections`).", valueName: "conn"))
+    var connection: Int64
+
+    func run() throws {
+        let style = try output.style()
+        let colour: Bool
+        switch color {
+        case "auto": colour = style == .text && Output.wantsColour(environment: ProcessInfo.processInfo.environment)
+        case "always": colour = style == .text
+        case "never": colour = false
+        default: throw ValidationError("--color takes auto, always or never")
+        }
+        let queries = try openQueries(store, plugins)
+        do { try ConnectionStory(queries: queries).show(connection, style: style, colour: colour, output: Output()) } catch { throw storeFailure(error) }
+    }
+}
+
+struct SQLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sql",
+        abstract: "Run read-only SQL against the store.",
+        discussion: """
+            Tables: sources, records, codes, code_counts, connections, conn_keys, catalogue. Views: \
+            failed_connections, decoded_codes. The store is opened read-only and only reading is \
+            allowed. Times are microseconds since 1970 in the trace's local time. Example:
+
+              tracelens sql "SELECT peer_ip, count(*) FROM connections WHERE outcome = 'failed' GROUP BY 1"
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var output: QueryOutputOptions
+
+    @Argument(help: ArgumentHelp("One SQL statement.", valueName: "sql"))
+    var query: String
+
+    func run() throws {
+        let style = try output.style()
+        let queries = try openQueries(store, plugins)
+        do { emit([("rows", try queries.sql(query))], style) } catch { throw storeFailure(error) }
+    }
+}
