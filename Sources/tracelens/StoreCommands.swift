@@ -97,7 +97,7 @@ func openQueries(_ store: StoreOptions, _ plugins: PluginOptions) throws -> Stor
 
 func emit(_ tables: [(key: String, table: ResultTable)], _ style: OutputStyle) {
     let out = Output()
-    out.buffer.append(TableWriter.render(tables, style: style))
+    TableWriter.render(tables, style: style, into: out.buffer)
     out.flush()
 }
 

@@ -193,6 +193,8 @@ struct PluginsCommand: ParsableCommand {
                     print("    catalogues: " + p.catalogues.compactMap { id in set.catalogue(id).map { "\(id) (\($0.entries.count) codes)" } }.joined(separator: ", "))
                 }
                 if p.codePatterns > 0 { print("    code patterns: \(p.codePatterns)") }
+                let rules = set.connectionRules.filter { $0.plugin == p.name }
+                if !rules.isEmpty { print("    connection rules: " + rules.map { "\($0.name) (\($0.formats.joined(separator: ", ")))" }.joined(separator: "; ")) }
                 print("    samples: \(p.samples)")
                 if !p.overrides.isEmpty { print("    overrides: \(p.overrides.joined(separator: "; "))") }
             }

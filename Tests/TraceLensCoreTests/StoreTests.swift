@@ -185,11 +185,21 @@ final class ConnectionRuleTests: XCTestCase {
             on = "INFO f"
             role = "route"
             message = "id {id:int}"
+
+            [[sample]]
+            format = "gsktrace"
+            text = \'\'\'
+            Thd-1 ENTRY gsk_secure_socket_init(): ---> Handle 0x1
+            Thd-1 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001af (431)
+            \'\'\'
+            [sample.expect]
+            connections = [{ outcome = "ok", records = 2 }]
             """
         let (_, problems) = PluginLoader.load(PluginLoader.builtInSources() + [PluginSource(name: "x", origin: .directory("/x"), files: ["plugin.toml": toml])])
         let text = problems.map(\.description).joined(separator: "\n")
         XCTAssertTrue(text.contains("start 'BEGIN f' must be 'LEVEL function'"), text)
         XCTAssertTrue(text.contains("lane field 'thred' is not one of"), text)
         XCTAssertTrue(text.contains("a route capture may only capture keys; 'id' is not in keys"), text)
+        XCTAssertTrue(text.contains("connection 1: expected outcome 'ok', got 'failed'"), text)
     }
 }

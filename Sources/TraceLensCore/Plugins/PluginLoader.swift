@@ -249,6 +249,13 @@ public enum PluginLoader {
             }
         }
         for rule in set.connectionRules {
+            let tested = set.samples.contains { sample in
+                if case let .lines(format, _) = sample.kind, rule.formats.contains(format), sample.expect["connections"] != nil { return true }
+                return false
+            }
+            if !tested {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "has no [[sample]] with expect.connections; every connection rule needs one"))
+            }
             for id in rule.consequences where set.catalogue(id) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "consequences names catalogue '\(id)', which no plugin defines"))
             }

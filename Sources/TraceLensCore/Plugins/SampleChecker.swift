@@ -22,6 +22,10 @@ struct SampleChecker {
             let unparsed = result.count - records.count
             for (key, value) in sample.expect.sorted(by: { $0.key < $1.key }) {
                 let first = records.first
+                if key == "connections" {
+                    problems += checkConnections(format, result, value, fail)
+                    continue
+                }
                 switch (key, value) {
                 case let ("records", .int(n)): if records.count != n { fail("expected \(n) records, got \(records.count)") }
                 case let ("unparsed", .int(n)): if unparsed != n { fail("expected \(n) unparsed lines, got \(unparsed)") }
@@ -48,6 +52,47 @@ struct SampleChecker {
             if sample.expect.isEmpty { fail("has no [sample.expect]: say what the lines must yield") }
         }
         return problems
+    }
+
+    /// `expect.connections = [{ outcome = "failed", error = "ssl:431", peer_ip = "10.1.0.2", records = 9 }, ...]`:
+    /// the connections the layout's `[[connection]]` rule finds in the sample, in order of start.
+    func checkConnections(_ format: Format, _ records: [Record], _ value: TOMLNode, _ fail: (String) -> Void) -> [PluginProblem] {
+        guard let rule = plugins.connectionRule(forFormat: format.name) else {
+            fail("expects connections, but no [[connection]] rule reads layout '\(format.name)'")
+            return []
+        }
+        guard case let .array(items) = value else { fail("expect.connections must be a list of tables"); return [] }
+        let correlator = Correlator(rule: rule, plugins: plugins, source: 0, firstID: 1)
+        var found: [Int64: LiveConnection] = [:]
+        for r in records {
+            _ = correlator.assign(r)
+            for c in correlator.takeChanges() { found[c.id] = c }
+        }
+        let connections = found.values.sorted { $0.id < $1.id }
+        if connections.count != items.count { fail("expected \(items.count) connections, got \(connections.count)") }
+        for (i, (item, c)) in zip(items, connections).enumerated() {
+            guard case let .table(fields, _) = item else { fail("expect.connections item \(i + 1) must be a table"); continue }
+            for (name, want) in fields.sorted(by: { $0.key < $1.key }) {
+                let got: String?
+                switch name {
+                case "outcome": got = c.outcome.rawValue
+                case "error": got = c.failures.first.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" }
+                case "records": got = String(c.records)
+                case "first_line": got = String(c.firstLine)
+                case "last_line": got = String(c.lastLine)
+                default: got = c.field(name)
+                }
+                var wantText: String
+                switch want {
+                case let .string(s): wantText = s
+                case let .int(n): wantText = String(n)
+                default: fail("expect.connections item \(i + 1): \(name) must be a string or an integer"); continue
+                }
+                if name == "error" { wantText = normalised(wantText) }
+                if got != wantText { fail("connection \(i + 1): expected \(name) '\(wantText)', got \(got.map { "'\($0)'" } ?? "nothing")") }
+            }
+        }
+        return []
     }
 
     /// A `kind:code` reference written the way the catalogue shows it (`cms:0335306f` → `cms:0335306F`).

@@ -15,6 +15,11 @@ public struct ConnectionFilter: Sendable {
 public final class StoreQueries {
     public let store: Store
     public let plugins: PluginSet
+    /// Decoded texts by code reference: a big store repeats the same few codes many times.
+    private var decoded: [String: String] = [:]
+    private var errorTexts: [String: String] = [:]
+    private var ciphers: [String: String] = [:]
+    private var fileNames: [String: String] = [:]
 
     public init(store: Store, plugins: PluginSet) {
         self.store = store
@@ -25,6 +30,13 @@ public final class StoreQueries {
 
     /// `cms:03353041` → `CMS 03353041: Certificate is revoked.`
     public func decode(_ ref: String) -> String {
+        if let d = decoded[ref] { return d }
+        let d = decodeUncached(ref)
+        decoded[ref] = d
+        return d
+    }
+
+    private func decodeUncached(_ ref: String) -> String {
         guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
         return catalogue.render(catalogue.label, value: value, entry: entry ?? catalogue.rangeEntry(value))
     }
@@ -41,7 +53,10 @@ public final class StoreQueries {
     /// The primary error with the codes that came with it: `CMS 03353041: ... (with SSL 431, TLS alert 44)`.
     func errorText(_ error: String?, _ related: String?) -> String? {
         guard let error else { return nil }
+        let key = error + "|" + (related ?? "")
+        if let s = errorTexts[key] { return s }
         var s = decode(error)
+        defer { errorTexts[key] = s }
         if let related, !related.isEmpty { s += " (with " + related.split(separator: " ").map { shortName(String($0)) }.joined(separator: ", ") + ")" }
         return s
     }
@@ -55,6 +70,13 @@ public final class StoreQueries {
     }
 
     static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }
+
+    func fileName(_ path: String) -> String {
+        if let f = fileNames[path] { return f }
+        let f = Self.fileName(path)
+        fileNames[path] = f
+        return f
+    }
 
     // MARK: summary
 
@@ -164,7 +186,7 @@ public final class StoreQueries {
                 .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
                 .text(peer(q.string(3), q.isNull(4) ? nil : q.int(4))), q.value(5), q.value(6), q.value(7),
                 q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10), q.value(11),
-                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null, .text(Self.fileName(q.string(14) ?? "")), .int(q.int64(15)),
+                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null, .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
             ])
         }
         return table
@@ -172,6 +194,13 @@ public final class StoreQueries {
 
     /// A captured cipher shown with its name when a catalogue decodes it (the rule's `decode`).
     func decodeCipher(_ value: String) -> String {
+        if let c = ciphers[value] { return c }
+        let c = decodeCipherUncached(value)
+        ciphers[value] = c
+        return c
+    }
+
+    private func decodeCipherUncached(_ value: String) -> String {
         for rule in plugins.connectionRules {
             guard let catalogueID = rule.decode["cipher"], let cat = plugins.catalogue(catalogueID),
                   let v = cat.value(fromCatalogueText: value), let e = cat.entry(v) else { continue }

@@ -20,99 +20,178 @@ public enum OutputStyle: String, Sendable, CaseIterable {
 }
 
 /// Writes result tables. JSON keys are the column names; a command with several tables
-/// (`summary`) writes one object with a key per table.
+/// (`summary`) writes one object with a key per table. Writes bytes into a buffer: a store of
+/// millions of records can list a hundred thousand failed connections.
 public enum TableWriter {
-    public static func text(_ t: ResultTable, into out: inout String) {
-        if !t.title.isEmpty { out += t.title + "\n" }
-        if t.rows.isEmpty {
-            out += "  (none)\n"
-            if let note = t.note { out += "  " + note + "\n" }
-            return
-        }
-        let cells = t.rows.map { $0.map(display) }
-        var widths = t.columns.map(\.count)
-        for row in cells { for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-        let numeric = t.columns.indices.map { i in t.rows.allSatisfy { row in i < row.count && { if case .int = row[i] { return true }; if case .null = row[i] { return true }; return false }() } }
-        func line(_ values: [String]) -> String {
-            var s = ""
-            for (i, v) in values.enumerated() {
-                let pad = String(repeating: " ", count: max(widths[i] - v.count, 0))
-                let cell = numeric[i] ? pad + v : v + pad
-                s += (i == 0 ? "" : "  ") + cell
-            }
-            while s.hasSuffix(" ") { s.removeLast() }
-            return s + "\n"
-        }
-        out += line(t.columns)
-        out += line(widths.map { String(repeating: "-", count: $0) })
-        for row in cells { out += line(row) }
-        if let note = t.note { out += note + "\n" }
-    }
-
     public static func display(_ v: SQLValue) -> String {
         switch v {
         case .null: return ""
         case let .int(i): return String(i)
         case let .double(d): return String(d)
-        case let .text(s): return s.replacingOccurrences(of: "\n", with: "⏎")
+        case let .text(s): return scan(s).newline ? s.replacingOccurrences(of: "\n", with: "⏎") : s
         case let .blob(b): return "x'" + b.map { String(format: "%02x", $0) }.joined() + "'"
         }
     }
 
-    public static func json(_ t: ResultTable) -> String {
-        let keys = t.columns.map(JSON.quote)
-        var objects: [String] = []
-        for row in t.rows {
-            var fields: [String] = []
-            for (key, value) in zip(keys, row) { fields.append(key + ":" + jsonValue(value)) }
-            objects.append("{" + fields.joined(separator: ",") + "}")
-        }
-        return "[" + objects.joined(separator: ",\n") + "]"
+    /// Width in terminal columns (one per character; plain ASCII is counted without decoding).
+    static func width(_ s: String) -> Int {
+        scan(s).ascii ? s.utf8.count : s.count
     }
 
-    static func jsonValue(_ v: SQLValue) -> String {
+    /// One pass over the UTF-8 bytes: all ASCII? any newline?
+    @inline(__always)
+    static func scan(_ s: String) -> (ascii: Bool, newline: Bool) {
+        var s = s
+        return s.withUTF8 { p in
+            var high: UInt8 = 0
+            var newline = false
+            for b in p { high |= b; if b == 0x0A { newline = true } }
+            return (high < 0x80, newline)
+        }
+    }
+
+    public static func text(_ t: ResultTable, into out: ByteBuffer) {
+        if !t.title.isEmpty { out.append(t.title); out.append(0x0A) }
+        if t.rows.isEmpty {
+            out.append("  (none)\n")
+            if let note = t.note { out.append("  " + note + "\n") }
+            return
+        }
+        let cells = t.rows.map { $0.map(display) }
+        var widths = t.columns.map(width)
+        var cellWidths: [[Int]] = []
+        cellWidths.reserveCapacity(cells.count)
+        for row in cells {
+            let w = row.map(width)
+            for (i, c) in w.enumerated() where i < widths.count { widths[i] = max(widths[i], c) }
+            cellWidths.append(w)
+        }
+        let numeric = t.columns.indices.map { i in
+            t.rows.allSatisfy { row in
+                guard i < row.count else { return true }
+                switch row[i] { case .int, .null: return true; default: return false }
+            }
+        }
+        let spaces = [UInt8](repeating: 0x20, count: (widths.max() ?? 0) + 2)
+        func line(_ values: [String], _ w: [Int]) {
+            let last = values.count - 1
+            for (i, v) in values.enumerated() {
+                if i > 0 { out.append(0x20); out.append(0x20) }
+                let pad = max(widths[i] - w[i], 0)
+                if numeric[i] { out.append(spaces[0..<pad]) }
+                out.append(v)
+                if !numeric[i] && i < last { out.append(spaces[0..<pad]) }
+            }
+            out.append(0x0A)
+        }
+        line(t.columns, t.columns.map(width))
+        line(widths.map { String(repeating: "-", count: $0) }, widths)
+        for (row, w) in zip(cells, cellWidths) { line(row, w) }
+        if let note = t.note { out.append(note); out.append(0x0A) }
+    }
+
+    public static func json(_ t: ResultTable, into out: ByteBuffer) {
+        let keys = t.columns.map { c -> [UInt8] in
+            let b = ByteBuffer(capacity: c.utf8.count + 4)
+            JSON.string(c, b)
+            b.append(0x3A)
+            return b.bytes
+        }
+        out.append(0x5B)
+        for (r, row) in t.rows.enumerated() {
+            if r > 0 { out.append(0x2C); out.append(0x0A) }
+            out.append(0x7B)
+            for (i, value) in row.enumerated() where i < keys.count {
+                if i > 0 { out.append(0x2C) }
+                out.append(keys[i])
+                jsonValue(value, out)
+            }
+            out.append(0x7D)
+        }
+        out.append(0x5D)
+    }
+
+    public static func json(_ t: ResultTable) -> String {
+        let out = ByteBuffer()
+        json(t, into: out)
+        return out.string
+    }
+
+    static func jsonValue(_ v: SQLValue, _ out: ByteBuffer) {
         switch v {
-        case .null: return "null"
-        case let .int(i): return String(i)
-        case let .double(d): return d.isFinite ? String(d) : "null"
-        case let .text(s): return JSON.quote(s)
-        case let .blob(b): return JSON.quote(b.map { String(format: "%02x", $0) }.joined())
+        case .null: out.append("null")
+        case let .int(i): out.append(String(i))
+        case let .double(d): out.append(d.isFinite ? String(d) : "null")
+        case let .text(s): JSON.string(s, out)
+        case let .blob(b): JSON.string(b.map { String(format: "%02x", $0) }.joined(), out)
         }
     }
 
     public static func csv(_ t: ResultTable, into out: inout String) {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        let b = ByteBuffer()
+        csv(t, into: b)
+        out += b.string
+    }
+
+    public static func csv(_ t: ResultTable, into out: ByteBuffer) {
+        func field(_ s: String) {
+            var plain = s
+            let quote = plain.withUTF8 { p in p.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D } }
+            if quote {
+                out.append(0x22)
+                out.append(s.replacingOccurrences(of: "\"", with: "\"\""))
+                out.append(0x22)
+            } else {
+                out.append(s)
+            }
         }
-        out += t.columns.map(field).joined(separator: ",") + "\r\n"
+        func line(_ values: [String]) {
+            for (i, v) in values.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                field(v)
+            }
+            out.append(0x0D); out.append(0x0A)
+        }
+        line(t.columns)
         for row in t.rows {
-            out += row.map { v -> String in
-                if case let .text(s) = v { return field(s) }
-                return field(display(v))
-            }.joined(separator: ",") + "\r\n"
+            line(row.map { v in if case let .text(s) = v { return s } else { return display(v) } })
         }
     }
 
     /// Prints tables in a style: text tables one after another, CSV sections separated by a blank
     /// line, JSON as one array (one table) or one object keyed by table name.
-    public static func render(_ tables: [(key: String, table: ResultTable)], style: OutputStyle) -> String {
-        var out = ""
+    public static func render(_ tables: [(key: String, table: ResultTable)], style: OutputStyle, into out: ByteBuffer) {
         switch style {
         case .text:
             for (i, t) in tables.enumerated() {
-                if i > 0 { out += "\n" }
-                text(t.table, into: &out)
+                if i > 0 { out.append(0x0A) }
+                text(t.table, into: out)
             }
         case .csv:
             for (i, t) in tables.enumerated() {
-                if i > 0 { out += "\r\n" }
-                csv(t.table, into: &out)
+                if i > 0 { out.append(0x0D); out.append(0x0A) }
+                csv(t.table, into: out)
             }
         case .json:
-            if tables.count == 1 { out = json(tables[0].table) + "\n" } else {
-                out = "{" + tables.map { JSON.quote($0.key) + ":" + json($0.table) }.joined(separator: ",\n") + "}\n"
+            if tables.count == 1 {
+                json(tables[0].table, into: out)
+            } else {
+                out.append(0x7B)
+                for (i, t) in tables.enumerated() {
+                    if i > 0 { out.append(",\n") }
+                    JSON.string(t.key, out)
+                    out.append(0x3A)
+                    json(t.table, into: out)
+                }
+                out.append(0x7D)
             }
+            out.append(0x0A)
         }
-        return out
+    }
+
+    public static func render(_ tables: [(key: String, table: ResultTable)], style: OutputStyle) -> String {
+        let out = ByteBuffer()
+        render(tables, style: style, into: out)
+        return out.string
     }
 }

@@ -66,10 +66,12 @@ public struct SyntheticTrace {
     /// Writes about `targetBytes` of trace to `path`. Returns the connections written.
     @discardableResult
     public func write(to path: String, targetBytes: Int) throws -> [Connection] {
-        try writeWithTruth(to: path, targetBytes: targetBytes).connections
+        try writeWithTruth(to: path, targetBytes: targetBytes, owners: false).connections
     }
 
-    public func writeWithTruth(to path: String, targetBytes: Int) throws -> Truth {
+    /// Writes the trace and returns what it holds; `owners: false` skips the per-line owners
+    /// (4 bytes a line), for callers that only want the file.
+    public func writeWithTruth(to path: String, targetBytes: Int, owners keepOwners: Bool = true) throws -> Truth {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -182,10 +184,10 @@ public struct SyntheticTrace {
                 if item.text.hasPrefix("EXIT gsk_secure_socket_close"), let h = handleOf.removeValue(forKey: c) { freeHandles.append(h) }
             }
             if item.text.hasPrefix("    ") {
-                owners.append(-2)
+                if keepOwners { owners.append(-2) }
                 buffer += Array(item.text.utf8)
             } else {
-                owners.append(item.owner)
+                if keepOwners { owners.append(item.owner) }
                 if rng.next() % 16 == 0 { clock += 1 }
                 var stamp: [UInt8] = []
                 Timestamp(micros: clock * 1_000_000).write(iso: false, to: &stamp)
