@@ -38,5 +38,22 @@ step "Explain with the action to take" \
   $tl explain --long 03353041
 step "Decode a GSK environment variable element by element" \
   $tl explain GSK_V3_CIPHER_SPECS_EXPANDED=C02CC02BC030C02F130313011302
+
+# The store: every sample into one SQLite file, then the questions a user asks of it.
+db=$(mktemp -d)/tracelens.db
+step "Ingest every sample into a store (files no layout knows are skipped)" \
+  $tl ingest --db "$db" samples/
+step "Ingest again: nothing to add" \
+  $tl ingest --db "$db" samples/revoked-client-cert/
+step "What the store holds" \
+  $tl summary --db "$db" --limit 8
+step "The failed connections from 10.1.0.2" \
+  $tl connections --db "$db" --failed --peer 10.1.0.2
+conn=$($tl sql --db "$db" --csv "SELECT c.id FROM connections c JOIN sources s ON s.id = c.source WHERE s.path LIKE '%gskssl.65567.trc' AND c.outcome = 'failed'" | tail -n 1 | tr -d '\r')
+step "The revoked certificate's connection, start to end" \
+  $tl show --db "$db" "$conn"
+step "Read-only SQL over the store" \
+  $tl sql --db "$db" "SELECT error, count(*) AS failures FROM connections WHERE outcome = 'failed' GROUP BY error ORDER BY failures DESC"
+
 step "The plugins loaded" \
   $tl plugins list

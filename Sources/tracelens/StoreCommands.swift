@@ -80,8 +80,9 @@ struct IngestCommand: ParsableCommand {
                     break
                 default:
                     let what = r.kind == .resumed ? "grew: added" : r.kind == .replaced ? "replaced: new source," : "added"
-                    print(String(format: "%@: %@ %d records (%d unparsed), %d connections, %.1f MB in %.2f s (%.0f MB/s)",
-                                 r.path, what, r.records, r.unparsed, r.connections, Double(r.bytes) / 1_048_576, r.seconds, mbps))
+                    print(String(format: "%@: %@ %d records (%d unparsed), %d connection%@, %.1f MB in %.2f s (%.0f MB/s)",
+                                 r.path, what, r.records, r.unparsed, r.connections, r.connections == 1 ? "" : "s",
+                                 Double(r.bytes) / 1_048_576, r.seconds, mbps))
                 }
             }
         }

@@ -75,9 +75,15 @@ final class StoreSafetyTests: XCTestCase {
         var options = IngestOptions()
         options.batchRecords = 300
         options.maxPageCount = 60
-        let run = try IngestRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options)
-        XCTAssertThrowsError(try run.ingest(file)) { error in
-            XCTAssertTrue("\(error)".contains("the disk is full"), "\(error)")
+        do {
+            let run = try IngestRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options)
+            XCTAssertThrowsError(try run.ingest(file)) { error in
+                XCTAssertTrue("\(error)".contains("the disk is full"), "\(error)")
+            }
+            // One ingest per store at a time, even within one process.
+            XCTAssertThrowsError(try IngestRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options)) { error in
+                XCTAssertTrue("\(error)".contains("already ingesting"), "\(error)")
+            }
         }
         // What was committed is consistent: the source's counts match its records.
         let store = try Store.openForReading(db)

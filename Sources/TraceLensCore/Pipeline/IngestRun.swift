@@ -46,6 +46,7 @@ public final class IngestRun {
         self.store = store
         self.options = options
         stream = RecordStream(plugins: plugins)
+        try store.lockForIngest { Diagnostics.warn("\(store.path): another ingest is writing to this store; waiting for it to finish") }
         do {
             try store.db.transaction { try store.writeCatalogue(plugins) }
             if let pages = options.maxPageCount { try store.db.execute("PRAGMA max_page_count = \(pages)") }

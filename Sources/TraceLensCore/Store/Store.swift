@@ -89,6 +89,45 @@ public final class Store {
         return store
     }
 
+    private var lockDescriptor: Int32 = -1
+
+    /// Takes the store's ingest lock (an exclusive `flock` on the file, separate from SQLite's
+    /// own locks), waiting for another ingest to finish. Connection ids are allocated in memory
+    /// by the one writer, so two ingests must not interleave. Released when the store closes.
+    public func lockForIngest(waiting: () -> Void = {}) throws {
+        guard lockDescriptor < 0 else { return }
+        // flock does not see a second lock taken by this same process as "its own": it would
+        // wait for ever. Refuse that case instead.
+        let key = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let fresh = Store.lockedPaths.withLock { $0.insert(key).inserted }
+        guard fresh else { throw StoreError.other(path: path, detail: "this process is already ingesting into this store") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            Store.lockedPaths.withLock { _ = $0.remove(key) }
+            throw StoreError.other(path: path, detail: "cannot open for locking: \(String(cString: strerror(errno)))")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            waiting()
+            while flock(fd, LOCK_EX) != 0 {
+                if errno != EINTR {
+                    close(fd)
+                    Store.lockedPaths.withLock { _ = $0.remove(key) }
+                    throw StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        lockDescriptor = fd
+        lockKey = key
+    }
+
+    private var lockKey: String?
+    private static let lockedPaths = LockedSet()
+
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
+        if let lockKey { Store.lockedPaths.withLock { _ = $0.remove(lockKey) } }
+    }
+
     init(path: String, db: Database, readOnly: Bool) {
         self.path = path
         self.db = db
@@ -130,5 +169,16 @@ public final class Store {
                 try insert.run()
             }
         }
+    }
+}
+
+/// Paths this process holds the ingest lock on.
+final class LockedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+    func withLock<T>(_ body: (inout Set<String>) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&paths)
     }
 }
