@@ -218,3 +218,25 @@ final class QueryTests: XCTestCase {
         XCTAssertThrowsError(try ConnectionStory(queries: q).show(9999, style: .text, colour: false, output: Output(fd: jfd)))
     }
 }
+
+final class TableWriterTests: XCTestCase {
+    func testTextTablesAlignNumbersRightAndCountCharacters() {
+        let t = ResultTable(columns: ["id", "dn", "n"], rows: [
+            [.int(7), .text("CN=Müller,O=x"), .int(12345)],
+            [.int(123), .text("CN=a"), .null],
+        ])
+        let out = TableWriter.render([("t", t)], style: .text)
+        XCTAssertEqual(out, """
+             id  dn                 n
+            ---  -------------  -----
+              7  CN=Müller,O=x  12345
+            123  CN=a
+
+            """)
+    }
+
+    func testCSVQuotesWhatNeedsIt() {
+        let t = ResultTable(columns: ["a", "b"], rows: [[.text("x,y"), .text("say \"hi\"\nthere")], [.int(1), .null]])
+        XCTAssertEqual(TableWriter.render([("t", t)], style: .csv), "a,b\r\n\"x,y\",\"say \"\"hi\"\"\nthere\"\r\n1,\r\n")
+    }
+}

@@ -65,6 +65,67 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(try count(db, "SELECT count(*) FROM connections"), Int64(w[0].connections))
     }
 
+    /// EBCDIC input cannot seek to a decoded offset: a grown file is decoded again from the start
+    /// and the lines already stored are skipped. Gzip input is recognised as unchanged.
+    func testGrownEBCDICAndUnchangedGzip() throws {
+        let text = try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gskssl.65567.trc"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let firstPart = lines[0..<40].joined(separator: "\n") + "\n"
+        let rest = lines[40...].joined(separator: "\n")
+        let path = Fixtures.write(Fixtures.ebcdic(firstPart), named: "gskssl.65567.ebc")
+        let (db, r1) = try Fixtures.ingest([path])
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        h.seekToEndOfFile()
+        h.write(Data(Fixtures.ebcdic(rest)))
+        try h.close()
+        let (_, r2) = try Fixtures.ingest([path], db: db)
+        XCTAssertEqual(r2[0].kind, .resumed)
+        XCTAssertEqual(r1[0].records + r2[0].records - 1, 83, "the tail record is read again once")
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 83)
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM connections WHERE outcome = 'failed' AND error = 'cms:03353041'"), 1)
+
+        let gz = Fixtures.gzip(Array(text.utf8), named: "gskssl.65567.trc.gz")
+        let (gdb, g1) = try Fixtures.ingest([gz])
+        XCTAssertEqual(g1[0].records, 83)
+        let (_, g2) = try Fixtures.ingest([gz], db: gdb)
+        XCTAssertEqual(g2[0].kind, .unchanged)
+    }
+
+    /// Property: however a file is cut while it grows, and whatever the batch size, ingesting it
+    /// piece by piece stores what ingesting it whole stores.
+    func testRandomGrowthGivesTheSameStoreAsOneIngest() throws {
+        for seed in UInt64(1)...6 {
+            var rng = SplitMix64(seed: seed * 7919)
+            let dir = Fixtures.tempDir()
+            let whole = dir + "/gskssl.\(seed).trc"
+            let truth = try SyntheticTrace(threads: 3 + Int(seed % 4), seed: seed).writeWithTruth(to: whole, targetBytes: 60_000)
+            let bytes = Array(FileManager.default.contents(atPath: whole)!)
+            var cuts = (0..<(1 + Int(rng.next() % 4))).map { _ in 1 + Int(rng.next() % UInt64(bytes.count - 1)) }.sorted()
+            cuts.append(bytes.count)
+            let growing = dir + "/growing.trc"
+            FileManager.default.createFile(atPath: growing, contents: Data())
+            var db: String?
+            var written = 0
+            for cut in cuts where cut > written {
+                let h = try FileHandle(forWritingTo: URL(fileURLWithPath: growing))
+                h.seekToEndOfFile()
+                h.write(Data(bytes[written..<cut]))
+                try h.close()
+                written = cut
+                db = try Fixtures.ingest([growing], db: db, batch: 1 + Int(rng.next() % 500)).0
+            }
+            let (dbWhole, _) = try Fixtures.ingest([whole])
+            let rows = "SELECT line, lines, level, thread, function, conn IS NULL, codes, text FROM records ORDER BY line"
+            XCTAssertEqual(try Store.openForReading(db!).db.prepare(rows).rows(), try Store.openForReading(dbWhole).db.prepare(rows).rows(), "seed \(seed), cuts \(cuts)")
+            let score = try Benchmark.accuracy(truth: truth, store: try Store.openForReading(db!), source: 1)
+            XCTAssertEqual(score.correctRecords, score.records, "seed \(seed), cuts \(cuts)")
+            for sql in ["SELECT count(*) FROM connections", "SELECT sum(records) FROM sources", "SELECT sum(codes) FROM sources",
+                        "SELECT sum(failure_codes) FROM sources", "SELECT sum(count) FROM code_counts", "SELECT sum(records) FROM connections"] {
+                XCTAssertEqual(try count(db!, sql), try count(dbWhole, sql), "seed \(seed), cuts \(cuts): \(sql)")
+            }
+        }
+    }
+
     func testAFileReplacedUnderTheSameNameIsANewSource() throws {
         let dir = Fixtures.tempDir()
         let path = dir + "/gskssl.7.trc"

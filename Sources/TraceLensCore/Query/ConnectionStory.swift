@@ -22,9 +22,10 @@ public final class ConnectionStory {
 
     /// Writes the story of connection `id` to `output`.
     public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output) throws {
-        let table = try queries.connections(ConnectionFilter()).rows.first { $0.first == .int(id) }
+        var one = ConnectionFilter()
+        one.id = id
+        guard let table = try queries.connections(one).rows.first else { throw Problem.noSuchConnection(String(id)) }
         let db = queries.store.db
-        guard try db.scalar("SELECT count(*) FROM connections WHERE id = ?1", [.int(id)]) == 1 else { throw Problem.noSuchConnection(String(id)) }
         var sources: [Int64: SourceInfo] = [:]
         let s = try db.prepare("SELECT id, path, layout, process FROM sources")
         while try s.step() {
@@ -43,16 +44,10 @@ public final class ConnectionStory {
 
         switch style {
         case .text:
-            if let row = table {
-                let columns = try queries.connections(ConnectionFilter()).columns
-                out.append(header(columns, row))
-            }
+            out.append(header(StoreQueries.connectionColumns, table))
         case .json:
             out.append("{\"connection\":")
-            if let row = table {
-                let columns = ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer", "outcome", "error", "file", "records"]
-                out.append(String(TableWriter.json(ResultTable(columns: columns, rows: [row])).dropFirst().dropLast()))
-            } else { out.append("null") }
+            out.append(String(TableWriter.json(ResultTable(columns: StoreQueries.connectionColumns, rows: [table])).dropFirst().dropLast()))
             out.append(",\"records\":[")
         case .csv:
             out.append("source,line,time,level,thread,function,message\r\n")

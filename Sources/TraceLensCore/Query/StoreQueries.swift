@@ -2,6 +2,8 @@ import Foundation
 
 /// Filters for `tracelens connections`.
 public struct ConnectionFilter: Sendable {
+    /// One connection by id (`show`).
+    public var id: Int64?
     public var failedOnly = false
     public var peer: String?
     public var since: TimeBound?
@@ -143,9 +145,17 @@ public final class StoreQueries {
 
     // MARK: connections
 
+    /// The columns of `connections`, in the order shown: what happened first, the long DNs last.
+    public static let connectionColumns = ["conn", "start", "end", "peer", "process", "thread", "outcome", "error",
+                                           "protocol", "cipher", "subject", "issuer", "file", "records"]
+
     public func connections(_ filter: ConnectionFilter) throws -> ResultTable {
         var conditions: [String] = []
         var values: [SQLValue] = []
+        if let id = filter.id {
+            values.append(.int(id))
+            conditions.append("c.id = ?\(values.count)")
+        }
         if filter.failedOnly { conditions.append("c.outcome = 'failed'") }
         if let peer = filter.peer {
             // `10.1.0.2` or `10.1.0.2:42514`
@@ -179,14 +189,14 @@ public final class StoreQueries {
         if let limit = filter.limit { sql += " LIMIT \(limit)" }
         let q = try store.db.prepare(sql)
         try q.bind(values)
-        var table = ResultTable(columns: ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer",
-                                          "outcome", "error", "file", "records"])
+        var table = ResultTable(columns: Self.connectionColumns)
         while try q.step() {
             table.rows.append([
                 .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
-                .text(peer(q.string(3), q.isNull(4) ? nil : q.int(4))), q.value(5), q.value(6), q.value(7),
-                q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10), q.value(11),
-                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null, .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
+                .text(peer(q.string(3), q.isNull(4) ? nil : q.int(4))), q.value(5), q.value(6), q.value(11),
+                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null,
+                q.value(7), q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10),
+                .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
             ])
         }
         return table

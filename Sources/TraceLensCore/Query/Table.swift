@@ -82,6 +82,7 @@ public enum TableWriter {
                 out.append(v)
                 if !numeric[i] && i < last { out.append(spaces[0..<pad]) }
             }
+            while out.count > 0 && out.base[out.count - 1] == 0x20 { out.removeLast() }
             out.append(0x0A)
         }
         line(t.columns, t.columns.map(width))
