@@ -155,11 +155,8 @@ struct ConnectionsCommand: ParsableCommand {
         filter.failedOnly = failed
         filter.peer = peer
         filter.limit = limit
-        for (name, value) in [("--since", since), ("--until", until)] {
-            guard let value else { continue }
-            guard let bound = TimeBound.parse(value) else { throw ValidationError("\(name) '\(value)' is not a time (2022-03-24T10:07:19, 03/24/2022-10:07 or 10:07)") }
-            if name == "--since" { filter.since = bound } else { filter.until = bound }
-        }
+        filter.since = try timeBound("--since", since)
+        filter.until = try timeBound("--until", until)
         let style = try output.style()
         let queries = try openQueries(store, plugins)
         do {
@@ -191,13 +188,7 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         let style = try output.style()
-        let colour: Bool
-        switch color {
-        case "auto": colour = style == .text && Output.wantsColour(environment: ProcessInfo.processInfo.environment)
-        case "always": colour = style == .text
-        case "never": colour = false
-        default: throw ValidationError("--color takes auto, always or never")
-        }
+        let colour = try colourWanted(color, text: style == .text)
         let queries = try openQueries(store, plugins)
         do { try ConnectionStory(queries: queries).show(connection, style: style, colour: colour, output: Output()) } catch { throw storeFailure(error) }
     }

@@ -16,6 +16,24 @@ struct TraceLens: ParsableCommand {
     )
 }
 
+/// A `--since` / `--until` value, or a usage error that shows the accepted forms.
+func timeBound(_ option: String, _ value: String?) throws -> TimeBound? {
+    guard let value else { return nil }
+    guard let b = TimeBound.parse(value) else { throw ValidationError("\(option) '\(value)' is not a time (2022-03-24T10:07:19, 03/24/2022-10:07 or 10:07)") }
+    return b
+}
+
+/// `--color auto|always|never`: colour only for text output, and on `auto` only on a terminal
+/// without NO_COLOR.
+func colourWanted(_ choice: String, text: Bool) throws -> Bool {
+    switch choice {
+    case "auto": return text && Output.wantsColour(environment: ProcessInfo.processInfo.environment)
+    case "always": return text
+    case "never": return false
+    default: throw ValidationError("--color takes auto, always or never")
+    }
+}
+
 /// Options every command that loads plugins takes.
 struct PluginOptions: ParsableArguments {
     @Option(name: .customLong("plugins"), help: ArgumentHelp("A plugin folder (or a folder of plugin folders) to load after the built-in ones. Repeatable.", valueName: "dir"))
@@ -94,21 +112,11 @@ struct FormatCommand: ParsableCommand {
             options.filter.levels.insert(l)
         }
         options.filter.grep = grep.map { Array($0.utf8) }
-        func bound(_ option: String, _ value: String?) throws -> TimeBound? {
-            guard let value else { return nil }
-            guard let b = TimeBound.parse(value) else { throw ValidationError("\(option) '\(value)' is not a time (2022-03-24T10:07:19, 03/24/2022-10:07 or 10:07)") }
-            return b
-        }
-        options.filter.since = try bound("--since", since)
-        options.filter.until = try bound("--until", until)
+        options.filter.since = try timeBound("--since", since)
+        options.filter.until = try timeBound("--until", until)
         options.errorsOnly = errors
         options.json = json
-        switch color {
-        case "auto": options.colour = !json && Output.wantsColour(environment: ProcessInfo.processInfo.environment)
-        case "always": options.colour = !json
-        case "never": options.colour = false
-        default: throw ValidationError("--color takes auto, always or never")
-        }
+        options.colour = try colourWanted(color, text: !json)
         options.forcedFormat = layout
         options.stats = stats
         options.verbose = verbose

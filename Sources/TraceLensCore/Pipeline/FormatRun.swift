@@ -48,13 +48,10 @@ public final class FormatRun {
 
     /// Runs over the files; returns the exit status (0, or 1 when some file could not be read).
     public func run(_ paths: [String]) -> Int32 {
-        var forced: Format?
-        if let name = options.forcedFormat {
-            guard let f = plugins.format(named: name) else {
-                Diagnostics.warn("no layout named '\(name)' (known: \(plugins.formats.map(\.name).joined(separator: ", ")))")
-                return 2
-            }
-            forced = f
+        let forced: Format?
+        switch plugins.forcedLayout(options.forcedFormat) {
+        case let .success(f): forced = f
+        case let .failure(e): Diagnostics.warn("\(e)"); return 2
         }
         let stream = RecordStream(plugins: plugins)
         let sink = FormatSink(plugins: plugins, options: options, output: output)

@@ -55,13 +55,10 @@ public final class IngestRun {
 
     /// Ingests every file; returns the exit status (0; 1 when some file failed; 2 when the store did).
     public func run(_ paths: [String]) -> Int32 {
-        var forced: Format?
-        if let name = options.forcedFormat {
-            guard let f = plugins.format(named: name) else {
-                Diagnostics.warn("no layout named '\(name)' (known: \(plugins.formats.map(\.name).joined(separator: ", ")))")
-                return 2
-            }
-            forced = f
+        let forced: Format?
+        switch plugins.forcedLayout(options.forcedFormat) {
+        case let .success(f): forced = f
+        case let .failure(e): Diagnostics.warn("\(e)"); return 2
         }
         for path in paths {
             var isDir: ObjCBool = false

@@ -58,6 +58,13 @@ public final class PluginSet: @unchecked Sendable {
     public func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
     public func catalogueIndex(_ id: String) -> Int? { catalogueIndex[id] }
     public func format(named name: String) -> Format? { formats.first { $0.name == name } }
+    /// The layout a user named with `--layout`, or a message listing the known ones.
+    public func forcedLayout(_ name: String?) -> Result<Format?, UnknownLayout> {
+        guard let name else { return .success(nil) }
+        guard let f = format(named: name) else { return .failure(UnknownLayout(name: name, known: formats.map(\.name))) }
+        return .success(f)
+    }
+
     public func connectionRule(forFormat name: String) -> ConnectionRule? { connectionRules.last { $0.formats.contains(name) } }
 
     public func list(forVariable name: String) -> ListDecoder? {
@@ -70,4 +77,11 @@ public final class PluginSet: @unchecked Sendable {
         guard let c = catalogue(ref.catalogue), let v = c.value(fromCatalogueText: ref.code) else { return nil }
         return (c, v, c.entry(v))
     }
+}
+
+/// `--layout NAME` names no loaded layout.
+public struct UnknownLayout: Error, CustomStringConvertible {
+    public var name: String
+    public var known: [String]
+    public var description: String { "no layout named '\(name)' (known: \(known.joined(separator: ", ")))" }
 }
