@@ -168,8 +168,9 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), ["sources", "codes", "failed_connections", "peers"])
         let sources = object["sources"] as! [[String: Any]]
         XCTAssertEqual(sources.count, 3)
-        XCTAssertEqual(Set(sources[0].keys), ["source", "file", "layout", "first", "last", "records", "unparsed", "connections", "failed"])
+        XCTAssertEqual(Set(sources[0].keys), ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked", "connections", "failed"])
         XCTAssertEqual(sources[0]["records"] as? Int, 83)
+        XCTAssertEqual(sources[0]["unlinked"] as? Int, 25, "the environment set-up before the connection")
         let failed = object["failed_connections"] as! [[String: Any]]
         XCTAssertEqual(failed.count, 2)
         XCTAssertEqual(failed.map { $0["peer"] as? String }, ["10.1.0.2:42530", "10.1.0.2:42514"])

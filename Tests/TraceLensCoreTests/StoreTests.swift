@@ -120,7 +120,8 @@ final class IngestTests: XCTestCase {
             let score = try Benchmark.accuracy(truth: truth, store: try Store.openForReading(db!), source: 1)
             XCTAssertEqual(score.correctRecords, score.records, "seed \(seed), cuts \(cuts)")
             for sql in ["SELECT count(*) FROM connections", "SELECT sum(records) FROM sources", "SELECT sum(codes) FROM sources",
-                        "SELECT sum(failure_codes) FROM sources", "SELECT sum(count) FROM code_counts", "SELECT sum(records) FROM connections"] {
+                        "SELECT sum(failure_codes) FROM sources", "SELECT sum(count) FROM code_counts", "SELECT sum(records) FROM connections",
+                        "SELECT sum(unlinked) FROM sources", "SELECT sum(unparsed) FROM sources"] {
                 XCTAssertEqual(try count(db!, sql), try count(dbWhole, sql), "seed \(seed), cuts \(cuts): \(sql)")
             }
         }

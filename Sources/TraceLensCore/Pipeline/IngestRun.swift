@@ -196,6 +196,7 @@ public final class IngestRun {
             """
             UPDATE sources SET records = records - (SELECT count(*) \(tail)),
                 unparsed = unparsed - (SELECT count(*) \(tail) AND r.level IS NULL),
+                unlinked = unlinked - (SELECT count(*) \(tail) AND r.conn IS NULL),
                 codes = codes - (SELECT coalesce(sum(json_array_length(r.codes)), 0) \(tail)),
                 failure_codes = failure_codes - (SELECT count(*) FROM records r, json_each(r.codes) j WHERE r.source = ?1 AND r.id >= ?2 AND j.value LIKE '!%'),
                 tail_record = NULL
@@ -374,6 +375,7 @@ final class IngestSink: RecordSink {
         records += 1
         pending.records += 1
         if r.isUnparsed { unparsed += 1; pending.unparsed += 1 }
+        if conn == nil { pending.unlinked += 1 }
         pending.codes += r.codes.count
         if failure { pending.failureCodes += r.codes.filter { run.plugins.catalogues[$0.catalogue].isFailure($0.value) }.count }
         if let t = time {

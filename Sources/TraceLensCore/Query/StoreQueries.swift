@@ -84,16 +84,17 @@ public final class StoreQueries {
 
     public func summary(limit: Int = 20) throws -> [(key: String, table: ResultTable)] {
         let db = store.db
-        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "connections", "failed"])
+        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked", "connections", "failed"])
         let s = try db.prepare("""
-            SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed,
+            SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed, s.unlinked,
                    (SELECT count(*) FROM connections c WHERE c.source = s.id),
                    (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed')
             FROM sources s ORDER BY s.id
             """)
         while try s.step() {
             sources.rows.append([.int(s.int64(0)), .text(Self.fileName(s.string(1) ?? "")), s.value(2), Self.time(s.isNull(3) ? nil : s.int64(3)),
-                                 Self.time(s.isNull(4) ? nil : s.int64(4)), .int(s.int64(5)), .int(s.int64(6)), .int(s.int64(7)), .int(s.int64(8))])
+                                 Self.time(s.isNull(4) ? nil : s.int64(4)), .int(s.int64(5)), .int(s.int64(6)), .int(s.int64(7)), .int(s.int64(8)),
+                                 .int(s.int64(9))])
         }
 
         // Codes, most frequent first; success values (Exit status 0) are left out.

@@ -20,9 +20,17 @@ final class BackgroundWriter: @unchecked Sendable {
     private var running = true
     private var thread: Thread?
 
+    /// Signalled once the thread has left `loop` (and let go of this object), so that `close`
+    /// returns only when the store is no longer used from the writer thread.
+    private let exited = DispatchSemaphore(value: 0)
+
     init(writer: StoreWriter) {
         self.writer = writer
-        let t = Thread { [unowned self] in self.loop() }
+        let exited = exited
+        let t = Thread { [unowned self] in
+            self.loop()
+            exited.signal()
+        }
         t.name = "tracelens store writer"
         t.stackSize = 1 << 20
         thread = t
@@ -50,10 +58,15 @@ final class BackgroundWriter: @unchecked Sendable {
     /// Waits until everything queued is committed; throws the first error.
     func close() throws {
         condition.lock()
+        let wasRunning = running || thread != nil
         closing = true
         condition.broadcast()
         while running { condition.wait() }
         condition.unlock()
+        if wasRunning && thread != nil {
+            exited.wait()
+            thread = nil
+        }
         if let failure { throw failure }
     }
 

@@ -23,6 +23,7 @@ enum Schema {
             tail_record    INTEGER,                      -- first record after offset (the file's last record, which may still grow): redone on resume
             records        INTEGER NOT NULL DEFAULT 0,
             unparsed       INTEGER NOT NULL DEFAULT 0,
+            unlinked       INTEGER NOT NULL DEFAULT 0,   -- records in no connection
             codes          INTEGER NOT NULL DEFAULT 0,
             failure_codes  INTEGER NOT NULL DEFAULT 0,
             secrets_masked INTEGER NOT NULL DEFAULT 0,

@@ -41,7 +41,7 @@ struct SourceProgress {
     var lanes: String?
     /// The batch holds the file's last record(s), after `resume`: a later ingest redoes them.
     var tail = false
-    var records = 0, unparsed = 0, codes = 0, failureCodes = 0, secretsMasked = 0
+    var records = 0, unparsed = 0, unlinked = 0, codes = 0, failureCodes = 0, secretsMasked = 0
     var firstTime: Int64?, lastTime: Int64?
 }
 
@@ -91,7 +91,7 @@ final class StoreWriter {
         updateSource = try db.prepare("""
             UPDATE sources SET offset = ?2, line = ?3, reader_state = ?4, size = coalesce(?5, size), records = records + ?6, unparsed = unparsed + ?7,
                 codes = codes + ?8, failure_codes = failure_codes + ?9, secrets_masked = secrets_masked + ?10,
-                first_time = coalesce(first_time, ?11), last_time = coalesce(?12, last_time), lanes = ?13, tail_record = ?14, updated_at = datetime('now')
+                first_time = coalesce(first_time, ?11), last_time = coalesce(?12, last_time), lanes = ?13, tail_record = ?14, unlinked = unlinked + ?15, updated_at = datetime('now')
             WHERE id = ?1
             """)
     }
@@ -124,7 +124,8 @@ final class StoreWriter {
                                    .text(progress.resume.stateText), progress.completedSize.map(SQLValue.int) ?? .null, .int(Int64(progress.records)),
                                    .int(Int64(progress.unparsed)), .int(Int64(progress.codes)), .int(Int64(progress.failureCodes)),
                                    .int(Int64(progress.secretsMasked)), progress.firstTime.map(SQLValue.int) ?? .null,
-                                   progress.lastTime.map(SQLValue.int) ?? .null, progress.lanes.map(SQLValue.text) ?? .null, tailRecord])
+                                   progress.lastTime.map(SQLValue.int) ?? .null, progress.lanes.map(SQLValue.text) ?? .null, tailRecord,
+                                   .int(Int64(progress.unlinked))])
             try updateSource.run()
         }
     }
