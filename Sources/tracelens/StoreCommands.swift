@@ -65,6 +65,8 @@ struct IngestCommand: ParsableCommand {
         options.forcedFormat = layout
         options.batchRecords = batch
         options.progress = !quiet && isatty(2) == 1
+        // Ctrl-C or SIGTERM: commit what was read, then stop (a second one stops at once).
+        options.stop = StopSignal.install { _ in Diagnostics.warn("stopping after the current batch (again to stop at once)") }
         let run: IngestRun
         do {
             run = try IngestRun(plugins: set, store: try Store.openForWriting(store.path), options: options)

@@ -101,6 +101,31 @@ final class StoreSafetyTests: XCTestCase {
         XCTAssertEqual(score.correctRecords, score.records)
     }
 
+    /// Ctrl-C: the ingest commits what it read, says where it stopped, and the next one goes on.
+    func testAStopRequestCommitsAndTheNextIngestContinues() throws {
+        let dir = Fixtures.tempDir()
+        let file = dir + "/gskssl.12.trc"
+        let truth = try SyntheticTrace(threads: 4, seed: 12).writeWithTruth(to: file, targetBytes: 900_000)
+        let db = dir + "/stop.db"
+        var options = IngestOptions()
+        options.stop = StopSignal()
+        options.stop?.request()
+        do {
+            let run = try IngestRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options)
+            XCTAssertThrowsError(try run.ingest(file)) { error in
+                XCTAssertTrue(error is IngestInterrupted, "\(error)")
+                XCTAssertTrue("\(error)".contains("stopped as asked; stored up to line"), "\(error)")
+            }
+        }
+        let stored = try Store.openForReading(db).db.scalar("SELECT count(*) FROM records") ?? 0
+        XCTAssertEqual(stored, 4095, "stopped at the first check (every 4096 records), after committing what was read")
+        let (_, results) = try Fixtures.ingest([file], db: db)
+        XCTAssertEqual(results[0].kind, .resumed)
+        let score = try Benchmark.accuracy(truth: truth, store: try Store.openForReading(db), source: results[0].source)
+        XCTAssertEqual(score.records, truth.owners.filter { $0 != -2 }.count)
+        XCTAssertEqual(score.correctRecords, score.records)
+    }
+
     func testStoreIsReadableByItsOwnerOnly() throws {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
         for path in [db, db + "-wal"] where FileManager.default.fileExists(atPath: path) {

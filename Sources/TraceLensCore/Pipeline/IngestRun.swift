@@ -15,7 +15,18 @@ public struct IngestOptions: Sendable {
     /// Caps the store's size in pages, to test what a full disk does (SQLite then fails exactly
     /// as it does when the disk fills).
     public var maxPageCount: Int?
+    /// When set and requested (Ctrl-C), the ingest commits what it has read and stops.
+    public var stop: StopSignal?
     public init() {}
+}
+
+/// The ingest was asked to stop (SIGINT, SIGTERM) and did, after committing what it had read.
+public struct IngestInterrupted: Error, CustomStringConvertible {
+    public var path: String
+    public var line: Int
+    public var description: String {
+        "\(path): stopped as asked; stored up to line \(line). Run the same ingest again to continue from there"
+    }
 }
 
 /// What one file's ingest did.
@@ -64,19 +75,25 @@ public final class IngestRun {
             var isDir: ObjCBool = false
             let inFolder = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
             for file in FormatRun.expand([path]) {
+                if options.stop?.requested == true { return 130 }
                 ingestReporting(file, forced: forced, skipUnknown: inFolder)
-                if stopped { return 2 }
+                if stopped { return interrupted ? 130 : 2 }
             }
         }
         return failures.isEmpty ? 0 : 1
     }
 
     private var stopped = false
+    private var interrupted = false
 
     private func ingestReporting(_ path: String, forced: Format?, skipUnknown: Bool) {
             do {
                 let result = try ingest(path, forcedFormat: forced, skipUnknown: skipUnknown)
                 results.append(result)
+            } catch let e as IngestInterrupted {
+                Diagnostics.warn("\(e)")
+                stopped = true
+                interrupted = true
             } catch let e as StoreError {
                 Diagnostics.warn("\(e)")
                 failures.append(path)
@@ -155,6 +172,10 @@ public final class IngestRun {
             }
             Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)")
             return IngestResult(path: displayPath, kind: .skipped, source: 0, records: 0, unparsed: 0, connections: 0, bytes: 0, seconds: 0)
+        } catch let e as IngestInterrupted {
+            sink.endProgress()
+            sink.abandon()
+            throw e
         } catch {
             sink.endProgress()
             sink.abandon()
@@ -384,12 +405,21 @@ final class IngestSink: RecordSink {
         }
     }
 
-    var wantsCheckpoint: Bool { batch.count >= batchLimit }
+    /// Checked after every line: cheap (a count), except every 4096 records the stop flag.
+    var wantsCheckpoint: Bool {
+        if batch.count >= batchLimit { return true }
+        if let stop = run.options.stop, batch.count & 4095 == 4095 || batch.count == 0 { return stop.requested && batch.count > 0 }
+        return false
+    }
 
     func checkpoint(_ point: ResumePoint) throws {
         pending.resume = point
         try commit()
         progress?.update(done: point.offset, records: records)
+        if run.options.stop?.requested == true {
+            try writer?.close()
+            throw IngestInterrupted(path: path, line: point.line)
+        }
     }
 
     private var inTail = false
