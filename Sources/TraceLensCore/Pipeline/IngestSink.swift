@@ -1,0 +1,149 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The store end of the record stream: links each record to its connection, gathers a batch,
+/// and commits it with the source's offset when the batch is full and at the end.
+final class IngestSink: RecordSink {
+    let run: IngestRun
+    let source: Int64
+    let path: String
+    let size: Int64
+    var batch = RecordBatch()
+    var writer: BackgroundWriter?
+    var correlator: Correlator?
+    var process: String?
+    var records = 0, unparsed = 0, connectionsCreated = 0, commits = 0
+    private var pending = SourceProgress(resume: ResumePoint(offset: 0, line: 0))
+    private let batchLimit: Int
+    private let resume: ResumePoint?
+    private var progress: ProgressLine?
+
+    /// The saved lanes of the source, when resuming.
+    var laneState: String?
+
+    init(run: IngestRun, source: Int64, path: String, size: Int64, resume: ResumePoint?) throws {
+        self.run = run
+        self.source = source
+        self.path = path
+        self.size = size
+        self.resume = resume
+        batchLimit = max(run.options.batchRecords, 1)
+        if run.options.progress && size > 4 << 20 { progress = ProgressLine(path: path, total: Int(size)) }
+    }
+
+    struct Skip: Error {}
+    var skipUnknown = false
+
+    /// The layout is known: record it, prepare the writer, and pick up open connections.
+    func started(_ summary: SourceSummary) {
+        process = summary.process
+        if skipUnknown && summary.format == nil { startError = Skip(); return }
+        do {
+            let store = run.store
+            try store.recordLayout(source: source, summary)
+            let w = BackgroundWriter(writer: try StoreWriter(store: run.store, plugins: run.plugins, source: source, process: summary.process))
+            writer = w
+            batch = try w.emptyBatch()
+            if let name = summary.format, let rule = run.plugins.connectionRule(forFormat: name) {
+                let c = Correlator(rule: rule, plugins: run.plugins, source: source, firstID: try store.nextConnectionID())
+                if resume != nil {
+                    let saved = try store.savedConnections(source: source, laneState: laneState, plugins: run.plugins)
+                    c.restore(saved.connections, keys: saved.keys, laneState: laneState)
+                }
+                correlator = c
+            }
+        } catch {
+            startError = error
+        }
+    }
+    private var startError: Error?
+
+    func consume(_ r: inout Record) throws {
+        if let startError { throw startError }
+        let conn = correlator?.assign(r)
+        let start = batch.text.count
+        r.bytes.withUnsafeBufferPointer { batch.text.append($0) }
+        var failure = false
+        let firstCode = batch.codes.count
+        for c in r.codes {
+            let f = run.plugins.catalogues[c.catalogue].isFailure(c.value)
+            failure = failure || f
+            batch.codes.append((c.catalogue, c.value, f))
+        }
+        let time = r.time.map { $0.hasDate ? $0.micros : $0.micros }
+        batch.rows.append(.init(line: r.line, lines: max(r.lineCount, 1), time: time, level: r.level, rawLevel: r.rawLevel,
+                                textStart: start, textEnd: batch.text.count, process: r.range(.process), thread: r.range(.thread),
+                                function: r.range(.function), conn: conn, failure: failure, unparsed: r.isUnparsed,
+                                firstCode: firstCode, codeCount: r.codes.count))
+        records += 1
+        pending.records += 1
+        if r.isUnparsed { unparsed += 1; pending.unparsed += 1 }
+        if conn == nil { pending.unlinked += 1 }
+        pending.codes += r.codes.count
+        if failure { pending.failureCodes += r.codes.filter { run.plugins.catalogues[$0.catalogue].isFailure($0.value) }.count }
+        if let t = time {
+            if pending.firstTime == nil { pending.firstTime = t }
+            pending.lastTime = t
+        }
+    }
+
+    /// Checked after every line: cheap (a count), except every 4096 records the stop flag.
+    var wantsCheckpoint: Bool {
+        if batch.count >= batchLimit { return true }
+        if let stop = run.options.stop, batch.count & 4095 == 4095 || batch.count == 0 { return stop.requested && batch.count > 0 }
+        return false
+    }
+
+    func checkpoint(_ point: ResumePoint) throws {
+        pending.resume = point
+        try commit()
+        progress?.update(done: point.offset, records: records)
+        if run.options.stop?.requested == true {
+            try writer?.close()
+            throw IngestInterrupted(path: path, line: point.line)
+        }
+    }
+
+    private var inTail = false
+    private var tailLanes: String?
+
+    func beginTail(_ point: ResumePoint) throws {
+        if let startError { throw startError }
+        pending.resume = point
+        try commit()
+        inTail = true
+        tailLanes = correlator?.laneState
+    }
+
+    func finish(_ point: ResumePoint) throws {
+        if let startError { throw startError }
+        pending.resume = point
+        pending.tail = inTail
+        pending.completedSize = size
+        try commit()
+        try writer?.close()
+    }
+
+    /// Hands the batch, the connections it changed and the new offset to the writer thread.
+    private func commit() throws {
+        guard let writer else { return }
+        let changed = correlator?.takeChanges() ?? []
+        // The tail is redone from its start, so the lanes saved are those before it.
+        pending.lanes = inTail ? tailLanes : correlator?.laneState
+        connectionsCreated = correlator?.created ?? 0
+        let rows = changed.map { ConnectionRow($0, plugins: run.plugins, process: process) }
+        try writer.submit(.init(batch: batch, connections: rows, progress: pending))
+        commits += 1
+        batch = try writer.emptyBatch()
+        pending = SourceProgress(resume: pending.resume)
+    }
+
+    /// Waits for the writer after a failure elsewhere (its error, if any, is the one to report).
+    func abandon() { try? writer?.close() }
+
+    func endProgress() { progress?.finish() }
+}
