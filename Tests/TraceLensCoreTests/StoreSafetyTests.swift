@@ -94,11 +94,17 @@ final class StoreSafetyTests: XCTestCase {
         XCTAssertEqual(try store.db.scalar("SELECT records FROM sources"), stored)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM records WHERE line > (SELECT line FROM sources)"), 0)
         // With room again, the ingest resumes and completes.
+        try assertResumesToTheWholeTrace(file, db, truth)
+    }
+
+    /// Ingesting `file` again resumes it, and the store then holds every record of the trace once,
+    /// each in its true connection.
+    func assertResumesToTheWholeTrace(_ file: String, _ db: String, _ truth: SyntheticTrace.Truth, line: UInt = #line) throws {
         let (_, results) = try Fixtures.ingest([file], db: db)
-        XCTAssertEqual(results[0].kind, .resumed)
+        XCTAssertEqual(results[0].kind, .resumed, line: line)
         let score = try Benchmark.accuracy(truth: truth, store: try Store.openForReading(db), source: results[0].source)
-        XCTAssertEqual(score.records, truth.owners.filter { $0 != -2 }.count)
-        XCTAssertEqual(score.correctRecords, score.records)
+        XCTAssertEqual(score.records, truth.owners.filter { $0 != -2 }.count, line: line)
+        XCTAssertEqual(score.correctRecords, score.records, line: line)
     }
 
     /// Ctrl-C: the ingest commits what it read, says where it stopped, and the next one goes on.
@@ -119,11 +125,7 @@ final class StoreSafetyTests: XCTestCase {
         }
         let stored = try Store.openForReading(db).db.scalar("SELECT count(*) FROM records") ?? 0
         XCTAssertEqual(stored, 4095, "stopped at the first check (every 4096 records), after committing what was read")
-        let (_, results) = try Fixtures.ingest([file], db: db)
-        XCTAssertEqual(results[0].kind, .resumed)
-        let score = try Benchmark.accuracy(truth: truth, store: try Store.openForReading(db), source: results[0].source)
-        XCTAssertEqual(score.records, truth.owners.filter { $0 != -2 }.count)
-        XCTAssertEqual(score.correctRecords, score.records)
+        try assertResumesToTheWholeTrace(file, db, truth)
     }
 
     func testStoreIsReadableByItsOwnerOnly() throws {
