@@ -116,9 +116,7 @@ public final class Correlator {
 
             // Captured values: route ones may move the lane to another connection first.
             var found: [(name: String, value: String, role: ConnectionRule.CaptureRole)] = []
-            if r.range(.function) != nil || !rule.captures.isEmpty {
-                collectCaptures(r, b, into: &found)
-            }
+            if !rule.captures.isEmpty { collectCaptures(r, b, into: &found) }
             var routed = false
             for f in found where f.role == .route {
                 guard let target = byKey[f.name + "=" + f.value] else { continue }
