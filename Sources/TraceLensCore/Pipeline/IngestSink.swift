@@ -19,6 +19,7 @@ final class IngestSink: RecordSink {
     var records = 0, unparsed = 0, connectionsCreated = 0, commits = 0
     private var pending = SourceProgress(resume: ResumePoint(offset: 0, line: 0))
     private let batchLimit: Int
+    private let stop: StopSignal?
     private let resume: ResumePoint?
     private var progress: ProgressLine?
 
@@ -32,6 +33,7 @@ final class IngestSink: RecordSink {
         self.size = size
         self.resume = resume
         batchLimit = max(run.options.batchRecords, 1)
+        stop = run.options.stop
         if run.options.progress && size > 4 << 20 { progress = ProgressLine(path: path, total: Int(size)) }
     }
 
@@ -94,7 +96,7 @@ final class IngestSink: RecordSink {
     /// Checked after every line: cheap (a count), except every 4096 records the stop flag.
     var wantsCheckpoint: Bool {
         if batch.count >= batchLimit { return true }
-        if let stop = run.options.stop, batch.count & 4095 == 4095 || batch.count == 0 { return stop.requested && batch.count > 0 }
+        if let stop, batch.count & 4095 == 4095 { return stop.requested }
         return false
     }
 
@@ -102,7 +104,7 @@ final class IngestSink: RecordSink {
         pending.resume = point
         try commit()
         progress?.update(done: point.offset, records: records)
-        if run.options.stop?.requested == true {
+        if stop?.requested == true {
             try writer?.close()
             throw IngestInterrupted(path: path, line: point.line)
         }
