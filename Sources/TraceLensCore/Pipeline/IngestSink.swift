@@ -69,24 +69,25 @@ final class IngestSink: RecordSink {
         let conn = correlator?.assign(r)
         let start = batch.text.count
         r.bytes.withUnsafeBufferPointer { batch.text.append($0) }
-        var failure = false
+        var failures = 0
         let firstCode = batch.codes.count
         for c in r.codes {
             let f = run.plugins.catalogues[c.catalogue].isFailure(c.value)
-            failure = failure || f
+            if f { failures += 1 }
             batch.codes.append((c.catalogue, c.value, f))
         }
-        let time = r.time.map { $0.hasDate ? $0.micros : $0.micros }
+        // A time of day alone is kept as such (below one day): the store says so in its docs.
+        let time = r.time?.micros
         batch.rows.append(.init(line: r.line, lines: max(r.lineCount, 1), time: time, level: r.level, rawLevel: r.rawLevel,
                                 textStart: start, textEnd: batch.text.count, process: r.range(.process), thread: r.range(.thread),
-                                function: r.range(.function), conn: conn, failure: failure, unparsed: r.isUnparsed,
+                                function: r.range(.function), conn: conn, failure: failures > 0, unparsed: r.isUnparsed,
                                 firstCode: firstCode, codeCount: r.codes.count))
         records += 1
         pending.records += 1
         if r.isUnparsed { unparsed += 1; pending.unparsed += 1 }
         if conn == nil { pending.unlinked += 1 }
         pending.codes += r.codes.count
-        if failure { pending.failureCodes += r.codes.filter { run.plugins.catalogues[$0.catalogue].isFailure($0.value) }.count }
+        pending.failureCodes += failures
         if let t = time {
             if pending.firstTime == nil { pending.firstTime = t }
             pending.lastTime = t
