@@ -179,9 +179,6 @@ public final class Correlator {
         return out
     }
 
-    /// Connections still open on some lane (at the end of a file they stay open in the store).
-    public var openConnections: [LiveConnection] { Array(lanes.values.filter { !$0.ended }) }
-
     private func hasKey(_ c: LiveConnection) -> Bool {
         c.fields.contains { rule.keys.contains($0.name) }
     }

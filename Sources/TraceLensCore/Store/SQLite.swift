@@ -81,7 +81,6 @@ public final class Database {
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    public var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE, so the write lock is taken up front and
     /// a busy database is waited for at the start, not half-way). Rolls back on any error.
@@ -156,10 +155,6 @@ public final class Statement {
     @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
     @inline(__always) public func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
     @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
-    public func bind(_ i: Int32, _ v: String?) {
-        guard let v else { sqlite3_bind_null(stmt, i); return }
-        sqlite3_bind_text(stmt, i, v, -1, Self.transient)
-    }
     /// Binds UTF-8 bytes as TEXT (copied by SQLite, so the buffer may be reused at once).
     @inline(__always) public func bindText(_ i: Int32, _ p: UnsafeRawPointer?, _ count: Int) {
         guard let p else { sqlite3_bind_text(stmt, i, "", 0, Self.transient); return }
@@ -199,8 +194,6 @@ public final class Statement {
         sqlite3_reset(stmt)
         if rc != SQLITE_DONE && rc != SQLITE_ROW { throw db.error(rc, Database.brief(sql)) }
     }
-
-    public func reset() { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
 
     public var columnCount: Int32 { sqlite3_column_count(stmt) }
     public func columnName(_ i: Int32) -> String { String(cString: sqlite3_column_name(stmt, i)) }
