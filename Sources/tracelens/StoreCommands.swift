@@ -37,7 +37,8 @@ struct IngestCommand: ParsableCommand {
         discussion: """
             Ingesting a file again adds nothing; a file that has grown adds only its new part; a \
             different file under the same name is a new source. Each batch of records is committed \
-            with the file's read offset, so an interrupted ingest resumes where it stopped. Examples:
+            with the file's read offset, so an interrupted ingest resumes where it stopped; Ctrl-C \
+            commits what was read, then stops. Examples:
 
               tracelens ingest samples/
               tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz

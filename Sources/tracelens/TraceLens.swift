@@ -6,7 +6,7 @@ import TraceLensCore
 struct TraceLens: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracelens",
-        abstract: "Format, decode and explain z/OS System SSL (GSK) traces.",
+        abstract: "Format, decode, explain and store z/OS System SSL (GSK) traces, and find the connections that failed.",
         discussion: """
             Every code in a trace is decoded inline from the plugin catalogues. Built-in plugins are \
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
