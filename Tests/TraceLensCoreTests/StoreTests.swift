@@ -259,7 +259,7 @@ final class ConnectionRuleTests: XCTestCase {
             """
         let (_, problems) = PluginLoader.load(PluginLoader.builtInSources() + [PluginSource(name: "x", origin: .directory("/x"), files: ["plugin.toml": toml])])
         let text = problems.map(\.description).joined(separator: "\n")
-        XCTAssertTrue(text.contains("start 'BEGIN f' must be 'LEVEL function'"), text)
+        XCTAssertTrue(text.contains("start 'BEGIN f': level 'BEGIN' is not one of"), text)
         XCTAssertTrue(text.contains("lane field 'thred' is not one of"), text)
         XCTAssertTrue(text.contains("a route capture may only capture keys; 'id' is not in keys"), text)
         XCTAssertTrue(text.contains("connection 1: expected outcome 'ok', got 'failed'"), text)

@@ -5,33 +5,55 @@
 /// Nothing here knows GSK: `Plugins/gsk/plugin.toml` says that a TLS session starts at
 /// `ENTRY gsk_secure_socket_open` and that `Connection handle 0x{handle:hex} allocated` names it.
 public final class ConnectionRule: @unchecked Sendable {
-    /// `LEVEL function`; either part may be `*`.
+    /// `LEVEL function`, either part `*`, optionally followed by `: ` and a template the whole
+    /// message must match: `INFO tls: handshake with {:text} started`.
     public struct RecordSelector: Sendable, CustomStringConvertible {
         public var level: Level?
         public var function: [UInt8]?
+        public var message: Template?
 
-        public init?(_ text: String) {
-            let parts = text.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 2 else { return nil }
-            if parts[0] == "*" { level = nil } else {
-                guard let l = Level(name: String(parts[0])) else { return nil }
+        /// The selector, or why the text is not one.
+        public struct Problem: Error { public var why: String }
+
+        public static func parse(_ text: String) -> Result<RecordSelector, Problem> {
+            var head = Substring(text)
+            var message: Template?
+            if let colon = text.range(of: ": ") {
+                head = text[..<colon.lowerBound]
+                do { message = try Template(String(text[colon.upperBound...])) } catch {
+                    return .failure(Problem(why: error.description))
+                }
+            }
+            let parts = head.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2 else {
+                return .failure(Problem(why: "must be 'LEVEL function' (either may be *), optionally with ': message template'"))
+            }
+            var level: Level?
+            if parts[0] != "*" {
+                guard let l = Level(name: String(parts[0])) else {
+                    return .failure(Problem(why: "level '\(parts[0])' is not one of \(Level.allCases.map(\.name).joined(separator: ", ")) or *"))
+                }
                 level = l
             }
-            function = parts[1] == "*" ? nil : Array(parts[1].utf8)
+            return .success(RecordSelector(level: level, function: parts[1] == "*" ? nil : Array(parts[1].utf8), message: message))
         }
 
         public var description: String {
-            "\(level?.name ?? "*") \(function.map { String(decoding: $0, as: UTF8.self) } ?? "*")"
+            "\(level?.name ?? "*") \(function.map { String(decoding: $0, as: UTF8.self) } ?? "*")" + (message.map { ": " + $0.source } ?? "")
         }
 
         @inline(__always)
         func matches(_ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
             if let level, r.level != level { return false }
-            guard let function else { return true }
-            guard let f = r.range(.function), f.count == function.count else { return false }
-            return function.withUnsafeBufferPointer { fn in
-                memcmp(fn.baseAddress!, b.baseAddress! + f.lowerBound, f.count) == 0
+            if let function {
+                guard let f = r.range(.function), f.count == function.count else { return false }
+                let same = function.withUnsafeBufferPointer { fn in memcmp(fn.baseAddress!, b.baseAddress! + f.lowerBound, f.count) == 0 }
+                if !same { return false }
             }
+            guard let message else { return true }
+            guard let m = r.range(.message) else { return false }
+            var scratch = Captures()
+            return message.match(UnsafeBufferPointer(rebasing: b[m]), captures: &scratch) != nil
         }
     }
 

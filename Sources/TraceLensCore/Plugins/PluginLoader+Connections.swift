@@ -10,12 +10,13 @@ extension PluginLoader {
         var ok = true
         func selectors(_ key: String) -> [ConnectionRule.RecordSelector] {
             t.strings(key, &problems).compactMap { text in
-                guard let s = ConnectionRule.RecordSelector(text) else {
-                    problems.append(t.problem("\(key) '\(text)' must be 'LEVEL function' (either may be *), with a level from \(Level.allCases.map(\.name).joined(separator: ", "))"))
+                switch ConnectionRule.RecordSelector.parse(text) {
+                case let .success(s): return s
+                case let .failure(p):
+                    problems.append(t.problem("\(key) '\(text)': \(p.why)"))
                     ok = false
                     return nil
                 }
-                return s
             }
         }
         let formats = t.strings("formats", &problems)
@@ -38,8 +39,10 @@ extension PluginLoader {
             guard var ct = TableReader(c, file: file, entry: "\(entry), capture \(i + 1)") else { continue }
             defer { problems += ct.unknownKeys(known: ["on", "message", "role"]) }
             guard let on = ct.string("on", &problems, required: true) else { ok = false; continue }
-            guard let selector = ConnectionRule.RecordSelector(on) else {
-                problems.append(ct.problem("on '\(on)' must be 'LEVEL function' (either may be *)")); ok = false; continue
+            let selector: ConnectionRule.RecordSelector
+            switch ConnectionRule.RecordSelector.parse(on) {
+            case let .success(s): selector = s
+            case let .failure(p): problems.append(ct.problem("on '\(on)': \(p.why)")); ok = false; continue
             }
             let roleText = ct.string("role", &problems) ?? "describe"
             guard let role = ConnectionRule.CaptureRole(rawValue: roleText) else {

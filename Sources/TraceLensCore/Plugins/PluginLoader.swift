@@ -133,7 +133,8 @@ public enum PluginLoader {
         let (set, problems) = load(builtInSources() + sources)
         let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
         let summary = checked.map { info in
-            "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, \(info.samples) samples"
+            "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, "
+                + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "") + "\(info.samples) samples"
                 + (problems.isEmpty ? ", all samples pass" : "")
         }
         return (summary, problems)
