@@ -242,6 +242,7 @@ final class ConnectionRuleTests: XCTestCase {
             name = "r"
             formats = ["nosuch"]
             start = ["BEGIN f"]
+            end = ["INFO f: closed {bad"]
             lane = ["thred"]
             [[connection.capture]]
             on = "INFO f"
@@ -261,6 +262,7 @@ final class ConnectionRuleTests: XCTestCase {
         let text = problems.map(\.description).joined(separator: "\n")
         XCTAssertTrue(text.contains("start 'BEGIN f': level 'BEGIN' is not one of"), text)
         XCTAssertTrue(text.contains("lane field 'thred' is not one of"), text)
+        XCTAssertTrue(text.contains("end 'INFO f: closed {bad': template 'closed {bad'"), text)
         XCTAssertTrue(text.contains("a route capture may only capture keys; 'id' is not in keys"), text)
         XCTAssertTrue(text.contains("connection 1: expected outcome 'ok', got 'failed'"), text)
     }
