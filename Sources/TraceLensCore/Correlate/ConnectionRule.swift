@@ -43,7 +43,7 @@ public final class ConnectionRule: @unchecked Sendable {
         }
 
         @inline(__always)
-        func matches(_ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        func matches(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ scratch: inout Captures) -> Bool {
             if let level, r.level != level { return false }
             if let function {
                 guard let f = r.range(.function), f.count == function.count else { return false }
@@ -52,7 +52,6 @@ public final class ConnectionRule: @unchecked Sendable {
             }
             guard let message else { return true }
             guard let m = r.range(.message) else { return false }
-            var scratch = Captures()
             return message.match(UnsafeBufferPointer(rebasing: b[m]), captures: &scratch) != nil
         }
     }

@@ -112,7 +112,7 @@ public final class Correlator {
 
             // A start record opens a connection unless the lane's one has only passed earlier starts.
             var startStage: Int?
-            for (i, s) in rule.starts.enumerated() where s.matches(r, b) { startStage = i; break }
+            for (i, s) in rule.starts.enumerated() where s.matches(r, b, &captures) { startStage = i; break }
 
             // Captured values: route ones may move the lane to another connection first.
             var found: [(name: String, value: String, role: ConnectionRule.CaptureRole)] = []
@@ -155,7 +155,7 @@ public final class Correlator {
                 }
             }
             markChanged(c)
-            if rule.outcomes.contains(where: { $0.matches(r, b) }) {
+            if rule.outcomes.contains(where: { $0.matches(r, b, &captures) }) {
                 if failed {
                     c.outcome = .failed
                     end(c, lane: lane)
@@ -166,7 +166,7 @@ public final class Correlator {
                     if hasKey(c), lanes[lane] === c { lanes[lane] = nil }
                 }
             }
-            if rule.ends.contains(where: { $0.matches(r, b) }) { end(c, lane: lane) }
+            if rule.ends.contains(where: { $0.matches(r, b, &captures) }) { end(c, lane: lane) }
             return c.id
         }
     }
@@ -237,7 +237,7 @@ public final class Correlator {
     private func collectCaptures(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, into found: inout [(name: String, value: String, role: ConnectionRule.CaptureRole)]) {
         guard let m = r.range(.message) else { return }
         let message = UnsafeBufferPointer(rebasing: b[m])
-        for capture in rule.captures where capture.selector.matches(r, b) {
+        for capture in rule.captures where capture.selector.matches(r, b, &captures) {
             for tpl in capture.messages where tpl.match(message, captures: &captures) != nil {
                 for (slot, name) in tpl.fieldNames.enumerated() where !name.isEmpty {
                     guard let range = captures.range(slot) else { continue }

@@ -103,23 +103,13 @@ struct SampleChecker {
 
     /// Reads sample text through the format and the code finder, returning copies of the records.
     func run(_ format: Format, _ text: String) -> [Record] {
-        let reader = RecordReader(format: format, source: 0)
         let finder = CodeFinder(plugins: plugins)
         let masker = SecretMasker(plugins: plugins)
-        var out: [Record] = []
-        let emit: (inout Record) -> Void = { r in
+        return RecordReader.records(in: Array(text.utf8), format: format).map { record in
+            var r = record
             masker.mask(&r.bytes)
             if !r.isUnparsed { finder.decode(&r, format: format.name) }
-            out.append(r)
+            return r
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        for (i, line) in lines.enumerated() {
-            var bytes = Array(line.utf8)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            bytes.withUnsafeBufferPointer { reader.feed($0, number: i + 1, emit: emit) }
-        }
-        reader.flush(emit: emit)
-        return out
     }
 }

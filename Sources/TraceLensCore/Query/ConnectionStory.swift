@@ -100,19 +100,6 @@ public final class ConnectionStory {
 
     /// A stored record read again with its layout.
     func reparse(_ text: [UInt8], layout: Format?, source: Int, line: Int) -> Record? {
-        let reader = RecordReader(format: layout, source: source)
-        var result: Record?
-        var number = line
-        var start = 0
-        text.withUnsafeBufferPointer { b in
-            func feed(_ r: Range<Int>) {
-                reader.feed(UnsafeBufferPointer(rebasing: b[r]), number: number) { rec in if result == nil { result = rec } }
-                number += 1
-            }
-            for i in 0..<b.count where b[i] == 0x0A { feed(start..<i); start = i + 1 }
-            feed(start..<b.count)
-            reader.flush { rec in if result == nil { result = rec } }
-        }
-        return result
+        RecordReader.records(in: text, format: layout, source: source, firstLine: line).first
     }
 }

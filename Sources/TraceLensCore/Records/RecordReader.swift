@@ -106,6 +106,28 @@ public final class RecordReader {
         try emitUnparsed(line, number, emit)
     }
 
+    /// Reads text already in memory (LF-separated lines, numbered from `firstLine`; a trailing CR
+    /// is dropped as `TextReader` drops it) and returns copies of its records. For samples and
+    /// for records read back from the store, not for the file path.
+    public static func records(in text: [UInt8], format: Format?, source: Int = 0, firstLine: Int = 1) -> [Record] {
+        let reader = RecordReader(format: format, source: source)
+        var out: [Record] = []
+        var number = firstLine
+        text.withUnsafeBufferPointer { b in
+            func feed(_ start: Int, _ end: Int) {
+                var e = end
+                if e > start && b[e - 1] == 0x0D { e -= 1 }
+                reader.feed(UnsafeBufferPointer(rebasing: b[start..<e]), number: number) { out.append($0) }
+                number += 1
+            }
+            var start = 0
+            for i in 0..<b.count where b[i] == 0x0A { feed(start, i); start = i + 1 }
+            if start < b.count { feed(start, b.count) }
+            reader.flush { out.append($0) }
+        }
+        return out
+    }
+
     /// Emits the record still being built, if any. Call at the end of the input.
     public func flush(emit: (inout Record) throws -> Void) rethrows {
         if pending { try finish(emit) }
