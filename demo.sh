@@ -29,9 +29,9 @@ step "An Elliptic Curve client certificate against an RSA-only cipher" \
 step "A busy server, six threads interleaved: the failures of thread 5 only" \
   $tl format --errors --thread 5 samples/busy/gskssl.33554467.trc
 step "The component trace: the date carries across midnight" \
-  $tl format --since 2021-11-15T00:00 --level ERROR samples/ctrace/gsksrvr-ctrace.txt
+  $tl format --since 2021-11-15T00:00 --level ERROR samples/attls-revoked/gsksrvr-ctrace.txt
 step "Every sample file, counted (records, unparsed lines, codes)" \
-  sh -c "$tl format --stats samples/*/*.trc samples/ctrace/gsksrvr-ctrace.txt 2>&1 >/dev/null"
+  sh -c "$tl format --stats samples/*/*.trc samples/attls-revoked/gsksrvr-ctrace.txt 2>&1 >/dev/null"
 step "Explain codes the way they appear" \
   $tl explain 431 0x0335306f 'alert 42' C02C 0601
 step "Explain with the action to take" \

@@ -57,12 +57,15 @@ struct IngestCommand: ParsableCommand {
     @Flag(help: "Print nothing but problems.")
     var quiet = false
 
+    @OptionGroup var linking: LinkingOptions
+
     @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input.", valueName: "file"))
     var files: [String]
 
     func run() throws {
         let set = try plugins.load()
         var options = IngestOptions()
+        options.link = try linking.options()
         options.forcedFormat = layout
         options.batchRecords = batch
         options.progress = !quiet && isatty(2) == 1
@@ -89,7 +92,70 @@ struct IngestCommand: ParsableCommand {
                 }
             }
         }
+        if !quiet, let report = run.linkReport { printLinks(report) }
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// `--window` and `--offset`, for `ingest` and `link`.
+struct LinkingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Link connections of different sources up to this far apart in time (default: each plugin rule's own, 2s or 5s).", valueName: "duration"))
+    var window: String?
+
+    @Option(help: ArgumentHelp("A source's clock is off: add this to its times when linking (repeatable): 'client.txt=-3600s', '*.joblog=+2s'.", valueName: "file=duration"))
+    var offset: [String] = []
+
+    func options() throws -> LinkOptions {
+        var o = LinkOptions()
+        if let window {
+            guard let us = Duration.micros(window), us >= 0 else { throw ValidationError("--window '\(window)': give a duration such as 5s, 500ms or 2m") }
+            o.window = us
+        }
+        for text in offset {
+            guard let parsed = LinkOptions.parseOffset(text) else {
+                throw ValidationError("--offset '\(text)': give FILE=DURATION, such as 'client.txt=-3600s' or 'gldsrv.joblog=+2s'")
+            }
+            o.offsets.append(parsed)
+        }
+        return o
+    }
+}
+
+/// One line per link rule that had anything to link.
+func printLinks(_ report: LinkReport) {
+    for (pattern, count) in report.offsetsApplied where count == 0 {
+        Diagnostics.warn("--offset '\(pattern)': no source in the store matches")
+    }
+    for r in report.rules where r.candidates > 0 {
+        var s = "linked \(r.linked) of \(r.candidates) connections by \(r.rule)"
+        if r.ambiguous > 0 { s += "; \(r.ambiguous) could match several (give their source's clock with --offset, or a narrower --window)" }
+        print(s)
+    }
+}
+
+struct LinkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "link",
+        abstract: "Link the connections of different sources again, with another window or clock offsets.",
+        discussion: """
+            ingest links sources by itself; run link when the clocks of two sources disagree or \
+            the default window is too narrow. Offsets are kept in the store for later runs. Example:
+
+              tracelens link --offset 'client.txt=-3600s' --window 5s
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var linking: LinkingOptions
+
+    func run() throws {
+        let set = try plugins.load()
+        let options = try linking.options()
+        do {
+            let db = try Store.openForWriting(store.path)
+            try db.lockForIngest { Diagnostics.warn("\(store.path): an ingest is writing to this store; waiting for it to finish") }
+            printLinks(try Linker(store: db, plugins: set).run(options))
+        } catch { throw storeFailure(error) }
     }
 }
 
@@ -153,8 +219,12 @@ struct ConnectionsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("At most this many rows.", valueName: "n"))
     var limit: Int?
 
+    @Flag(help: "List the connections of every source on their own, not one row per linked story.")
+    var eachSource = false
+
     func run() throws {
         var filter = ConnectionFilter()
+        filter.eachSource = eachSource
         filter.failedOnly = failed
         filter.peer = peer
         filter.limit = limit
@@ -202,7 +272,7 @@ struct SQLCommand: ParsableCommand {
         commandName: "sql",
         abstract: "Run read-only SQL against the store.",
         discussion: """
-            Tables: sources, records, codes, code_counts, connections, conn_keys, catalogue. Views: \
+            Tables: sources, records, codes, code_counts, connections, conn_keys, links, catalogue. Views: \
             failed_connections, decoded_codes. The store is opened read-only and only reading is \
             allowed. Times are microseconds since 1970 in the trace's local time. Example:
 

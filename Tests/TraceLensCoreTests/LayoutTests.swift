@@ -17,7 +17,7 @@ final class LayoutTests: XCTestCase {
         XCTAssertEqual(error.field(.thread), "3")
         XCTAssertEqual(error.time?.string(iso: true), "2022-03-24T10:07:19")
         XCTAssertEqual(Fixtures.codes(error), ["cms:03353041"])
-        let exit = try XCTUnwrap(records.last { $0.field(.function) == "gsk_secure_socket_init" && $0.level == .exit })
+        let exit = try XCTUnwrap(records.first { $0.field(.function) == "gsk_secure_socket_init" && $0.level == .exit })
         XCTAssertEqual(Fixtures.codes(exit), ["ssl:431"])
         // Dump lines stay with their record.
         let dump = try XCTUnwrap(records.first { $0.level == .dump })
@@ -26,7 +26,7 @@ final class LayoutTests: XCTestCase {
     }
 
     func testComponentTraceCarriesTheDateAcrossMidnight() throws {
-        let (records, summary) = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt"))
+        let (records, summary) = try Fixtures.records(Fixtures.sample("attls-revoked/gsksrvr-ctrace.txt"))
         XCTAssertEqual(summary.format, "ctrace")
         XCTAssertEqual(summary.counts.unparsed, 0)
         XCTAssertEqual(records.count, 31)
@@ -110,9 +110,9 @@ final class LayoutTests: XCTestCase {
     }
 
     func testDetectionPicksTheFormatAndCanBeForced() throws {
-        let ctrace = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt")).1
+        let ctrace = try Fixtures.records(Fixtures.sample("attls-revoked/gsksrvr-ctrace.txt")).1
         XCTAssertEqual(ctrace.format, "ctrace")
-        let forced = try Fixtures.records(Fixtures.sample("ctrace/gsksrvr-ctrace.txt"), format: "gsktrace").1
+        let forced = try Fixtures.records(Fixtures.sample("attls-revoked/gsksrvr-ctrace.txt"), format: "gsktrace").1
         XCTAssertEqual(forced.format, "gsktrace")
         XCTAssertGreaterThan(forced.counts.unparsed, 0)
     }

@@ -7,7 +7,7 @@ final class PropertyTests: XCTestCase {
     /// Lines from the samples, cut, spliced, duplicated and sprinkled with random bytes.
     func mangledInput(seed: UInt64, lines count: Int) throws -> [UInt8] {
         var rng = SplitMix64(seed: seed)
-        let sources = try ["revoked-client-cert/gskssl.65567.trc", "ctrace/gsksrvr-ctrace.txt", "busy/gskssl.33554467.trc"]
+        let sources = try ["revoked-client-cert/gskssl.65567.trc", "attls-revoked/gsksrvr-ctrace.txt", "busy/gskssl.33554467.trc"]
             .flatMap { try String(contentsOfFile: Fixtures.sample($0), encoding: .utf8).split(separator: "\n").map { Array($0.utf8) } }
         var out: [UInt8] = []
         for _ in 0..<count {

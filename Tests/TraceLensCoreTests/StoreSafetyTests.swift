@@ -170,13 +170,13 @@ final class StoreSafetyTests: XCTestCase {
 /// The query commands: read-only SQL, JSON and CSV shapes, and show's rendering.
 final class QueryTests: XCTestCase {
     static let db: String = {
-        let files = ["revoked-client-cert/gskssl.65567.trc", "tls12-success/gskssl.16777300.trc", "ctrace/gsksrvr-ctrace.txt"]
+        let files = ["revoked-client-cert/gskssl.65567.trc", "tls12-success/gskssl.16777300.trc", "attls-revoked/gsksrvr-ctrace.txt"]
         return try! Fixtures.ingest(files.map(Fixtures.sample)).0
     }()
 
     func testSQLIsReadOnly() throws {
         let q = try Fixtures.queries(Self.db)
-        XCTAssertEqual(try q.sql("SELECT count(*) AS n FROM records").rows, [[.int(83 + 100 + 31)]])
+        XCTAssertEqual(try q.sql("SELECT count(*) AS n FROM records").rows, [[.int(216 + 175 + 31)]])
         XCTAssertEqual(try q.sql("SELECT catalogue, code FROM codes WHERE failure ORDER BY record LIMIT 1").rows, [[.text("cms"), .text("03353041")]])
         for statement in ["DELETE FROM records", "UPDATE sources SET path = 'x'", "INSERT INTO catalogue VALUES ('a','b','c','d')",
                           "DROP TABLE records", "ATTACH DATABASE '/tmp/x.db' AS x", "PRAGMA journal_mode = DELETE",
@@ -185,7 +185,7 @@ final class QueryTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("only reading is allowed") || "\(error)".contains("readonly") || "\(error)".contains("read-only"), "\(statement): \(error)")
             }
         }
-        XCTAssertEqual(try q.sql("SELECT count(*) FROM records").rows, [[.int(214)]], "nothing changed")
+        XCTAssertEqual(try q.sql("SELECT count(*) FROM records").rows, [[.int(422)]], "nothing changed")
     }
 
     func testJSONShapes() throws {
@@ -195,18 +195,18 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), ["sources", "codes", "failed_connections", "peers"])
         let sources = object["sources"] as! [[String: Any]]
         XCTAssertEqual(sources.count, 3)
-        XCTAssertEqual(Set(sources[0].keys), ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked", "connections", "failed"])
-        XCTAssertEqual(sources[0]["records"] as? Int, 83)
+        XCTAssertEqual(Set(sources[0].keys), ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked", "connections", "failed", "linked"])
+        XCTAssertEqual(sources[0]["records"] as? Int, 216)
         XCTAssertEqual(sources[0]["unlinked"] as? Int, 25, "the environment set-up before the connection")
         let failed = object["failed_connections"] as! [[String: Any]]
-        XCTAssertEqual(failed.count, 2)
-        XCTAssertEqual(failed.map { $0["peer"] as? String }, ["10.1.0.2:42530", "10.1.0.2:42514"])
+        XCTAssertEqual(failed.count, 3)
+        XCTAssertEqual(failed.map { $0["peer"] as? String }, ["10.1.0.2:42530", "10.1.0.2:42514", "10.1.0.2:42515"])
 
         let list = TableWriter.render([("connections", try q.connections(ConnectionFilter()))], style: .json)
         let connections = try JSONSerialization.jsonObject(with: Data(list.utf8)) as! [[String: Any]]
-        XCTAssertEqual(connections.count, 4)
-        XCTAssertEqual(Set(connections[0].keys), ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer", "outcome", "error", "file", "records"])
-        XCTAssertEqual(connections.filter { $0["outcome"] as? String == "failed" }.count, 2)
+        XCTAssertEqual(connections.count, 7)
+        XCTAssertEqual(Set(connections[0].keys), ["conn", "start", "end", "peer", "process", "thread", "protocol", "cipher", "subject", "issuer", "outcome", "error", "file", "records", "linked"])
+        XCTAssertEqual(connections.filter { $0["outcome"] as? String == "failed" }.count, 3)
 
         var filter = ConnectionFilter()
         filter.peer = "10.1.0.2:42538"
@@ -214,7 +214,7 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(one.rows.count, 1)
         filter = ConnectionFilter()
         filter.since = TimeBound.parse("2022-03-25T00:00")
-        XCTAssertEqual(try q.connections(filter).rows.count, 1)
+        XCTAssertEqual(try q.connections(filter).rows.count, 2, "the two sessions of tls12-success")
         filter.since = TimeBound.parse("23:00")
         XCTAssertEqual(try q.connections(filter).rows.count, 1, "time of day: only the component trace's connection started at 23:59:57")
 

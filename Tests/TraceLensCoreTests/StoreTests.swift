@@ -12,13 +12,13 @@ final class IngestTests: XCTestCase {
         let file = Fixtures.sample("revoked-client-cert/gskssl.65567.trc")
         let (db, first) = try Fixtures.ingest([file])
         XCTAssertEqual(first[0].kind, .new)
-        XCTAssertEqual(first[0].records, 83)
-        XCTAssertEqual(first[0].connections, 1)
+        XCTAssertEqual(first[0].records, 216)
+        XCTAssertEqual(first[0].connections, 3)
         let (_, second) = try Fixtures.ingest([file], db: db)
         XCTAssertEqual(second[0].kind, .unchanged)
-        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 83)
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 216)
         XCTAssertEqual(try count(db, "SELECT count(*) FROM sources"), 1)
-        XCTAssertEqual(try count(db, "SELECT count(*) FROM connections"), 1)
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM connections"), 3)
     }
 
     /// The same trace ingested in two parts (cut inside a record with dump lines, and inside a
@@ -80,13 +80,13 @@ final class IngestTests: XCTestCase {
         try h.close()
         let (_, r2) = try Fixtures.ingest([path], db: db)
         XCTAssertEqual(r2[0].kind, .resumed)
-        XCTAssertEqual(r1[0].records + r2[0].records - 1, 83, "the tail record is read again once")
-        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 83)
-        XCTAssertEqual(try count(db, "SELECT count(*) FROM connections WHERE outcome = 'failed' AND error = 'cms:03353041'"), 1)
+        XCTAssertEqual(r1[0].records + r2[0].records - 1, 216, "the tail record is read again once")
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 216)
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM connections WHERE outcome = 'failed' AND error = 'cms:03353041'"), 2)
 
         let gz = Fixtures.gzip(Array(text.utf8), named: "gskssl.65567.trc.gz")
         let (gdb, g1) = try Fixtures.ingest([gz])
-        XCTAssertEqual(g1[0].records, 83)
+        XCTAssertEqual(g1[0].records, 216)
         let (_, g2) = try Fixtures.ingest([gz], db: gdb)
         XCTAssertEqual(g2[0].kind, .unchanged)
     }
@@ -139,7 +139,7 @@ final class IngestTests: XCTestCase {
         let (_, r) = try Fixtures.ingest([path], db: db)
         XCTAssertEqual(r[0].kind, .replaced)
         XCTAssertEqual(try count(db, "SELECT count(*) FROM sources"), 2)
-        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 83 + 100)
+        XCTAssertEqual(try count(db, "SELECT count(*) FROM records"), 216 + 175)
     }
 
     func testFolderIngestSkipsFilesNoLayoutKnows() throws {
@@ -201,7 +201,7 @@ final class ConnectionRuleTests: XCTestCase {
     }
 
     func testComponentTraceConnections() throws {
-        let (db, r) = try Fixtures.ingest([Fixtures.sample("ctrace/gsksrvr-ctrace.txt")])
+        let (db, r) = try Fixtures.ingest([Fixtures.sample("attls-revoked/gsksrvr-ctrace.txt")])
         XCTAssertEqual(r[0].connections, 2)
         var filter = ConnectionFilter()
         filter.failedOnly = true
@@ -225,10 +225,16 @@ final class ConnectionRuleTests: XCTestCase {
         }
         XCTAssertEqual(byFile, [
             "gskssl.65567.trc failed cms:03353041",
+            "gskssl.65567.trc failed cms:03353041",
+            "gskssl.65567.trc ok ",
             "gskssl.65570.trc ok ",
             "gskssl.65570.trc failed cms:03353026",
             "gskssl.83951642.trc failed cms:0335306F",
+            // The later session ran, then the client went away during a read.
+            "gskssl.83951642.trc ok ssl:420",
             "gskssl.50331688.trc failed ssl:434",
+            "gskssl.50331688.trc ok ssl:420",
+            "gskssl.16777300.trc ok ",
             "gskssl.16777300.trc ok ",
         ])
     }

@@ -5,11 +5,12 @@
 /// Nothing here knows GSK: `Plugins/gsk/plugin.toml` says that a TLS session starts at
 /// `ENTRY gsk_secure_socket_open` and that `Connection handle 0x{handle:hex} allocated` names it.
 public final class ConnectionRule: @unchecked Sendable {
-    /// `LEVEL function`, either part `*`, optionally followed by `: ` and a template the whole
+    /// `LEVEL function`, either part `*` (the function may list alternatives: `a|b`), optionally followed by `: ` and a template the whole
     /// message must match: `INFO tls: handshake with {:text} started`.
     public struct RecordSelector: Sendable, CustomStringConvertible {
         public var level: Level?
-        public var function: [UInt8]?
+        /// Function names, any of which matches (`ldapsearch|ldapmodify`); nil for any.
+        public var function: [[UInt8]]?
         public var message: Template?
 
         /// The selector, or why the text is not one.
@@ -35,20 +36,24 @@ public final class ConnectionRule: @unchecked Sendable {
                 }
                 level = l
             }
-            return .success(RecordSelector(level: level, function: parts[1] == "*" ? nil : Array(parts[1].utf8), message: message))
+            let functions = parts[1] == "*" ? nil : parts[1].split(separator: "|").map { Array($0.utf8) }
+            return .success(RecordSelector(level: level, function: functions, message: message))
         }
 
         public var description: String {
-            "\(level?.name ?? "*") \(function.map { String(decoding: $0, as: UTF8.self) } ?? "*")" + (message.map { ": " + $0.source } ?? "")
+            "\(level?.name ?? "*") \(function.map { $0.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "|") } ?? "*")" + (message.map { ": " + $0.source } ?? "")
         }
 
         @inline(__always)
         func matches(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ scratch: inout Captures) -> Bool {
             if let level, r.level != level { return false }
             if let function {
-                guard let f = r.range(.function), f.count == function.count else { return false }
-                let same = function.withUnsafeBufferPointer { fn in memcmp(fn.baseAddress!, b.baseAddress! + f.lowerBound, f.count) == 0 }
-                if !same { return false }
+                guard let f = r.range(.function) else { return false }
+                var any = false
+                for name in function where name.count == f.count {
+                    if name.withUnsafeBufferPointer({ fn in memcmp(fn.baseAddress!, b.baseAddress! + f.lowerBound, f.count) == 0 }) { any = true; break }
+                }
+                if !any { return false }
             }
             guard let message else { return true }
             guard let m = r.range(.message) else { return false }
@@ -64,18 +69,27 @@ public final class ConnectionRule: @unchecked Sendable {
         /// lane to that connection (a read on another thread with the same handle). Never
         /// creates a key.
         case route
+        /// The values name the connection itself, wherever its records are (AT-TLS `CONNID`,
+        /// LDAP `connID`): a known value moves the lane to its connection; a new value names the
+        /// lane's connection if that has none yet, and opens a new connection otherwise.
+        case identify
     }
 
     public struct Capture: Sendable {
         public var selector: RecordSelector
         public var messages: [Template]
         public var role: CaptureRole
+        /// Instead of message templates: the first code of this catalogue on the record (a
+        /// cipher read from a dump) becomes field `codeField`.
+        public var codeCatalogue: String? = nil
+        public var codeField: String? = nil
     }
 
     public let name: String
     public let plugin: String
     public let formats: [String]
-    /// Standard fields whose values, together, name a lane.
+    /// Standard fields whose values, together, name a lane. Empty: records have no lane, each
+    /// joins a connection only by a start record or a key it names.
     public let lane: [StandardField]
     /// Start records, in the order a connection passes them (open, then init): a start record
     /// continues the lane's connection when that one has only passed earlier starts.

@@ -63,6 +63,7 @@ public final class Correlator {
     private var laneScratch: [UInt8] = []
     private var lastLaneBytes: [UInt8] = []
     private var lastLaneKey = ""
+    private let laneless: Bool
 
     public init(rule: ConnectionRule, plugins: PluginSet, source: Int64, firstID: Int64) {
         self.rule = rule
@@ -70,6 +71,7 @@ public final class Correlator {
         self.source = source
         nextID = firstID
         consequenceCatalogues = Set(rule.consequences.compactMap { plugins.catalogueIndex($0) })
+        laneless = rule.lane.isEmpty
     }
 
     /// Which connection each lane holds, as kept in the store between runs: `lane<TAB>id` lines.
@@ -108,7 +110,8 @@ public final class Correlator {
         if r.isUnparsed { return nil }
         return r.bytes.withUnsafeBufferPointer { b -> Int64? in
             let lane = laneKey(r, b)
-            var conn = lanes[lane]
+            // Without lane fields a record joins only what a start record or a key says.
+            var conn = laneless ? nil : lanes[lane]
 
             // A start record opens a connection unless the lane's one has only passed earlier starts.
             var startStage: Int?
@@ -128,6 +131,21 @@ public final class Correlator {
                 routed = true
                 break
             }
+            for f in found where f.role == .identify && !routed {
+                if let target = byKey[f.name + "=" + f.value], !(startStage != nil && target.ended) {
+                    if target !== conn { conn = target; if !laneless { lanes[lane] = target } }
+                    if let s = startStage { target.stage = max(target.stage, s) }
+                    routed = true
+                } else if startStage == nil {
+                    // A value not seen before names the lane's connection, unless that one
+                    // already has another: then it is a new connection.
+                    if let c = conn, !c.ended, c.field(f.name) == nil { routed = true } else {
+                        conn = open(lane: lane, r: r, b: b, stage: 0)
+                        routed = true
+                    }
+                }
+                break
+            }
             if let stage = startStage, !routed {
                 if let c = conn, !c.ended, c.stage < stage {
                     c.stage = stage
@@ -140,7 +158,7 @@ public final class Correlator {
             c.records += 1
             c.lastLine = r.line + max(r.lineCount, 1) - 1
             if let t = r.time { if c.startTime == nil { c.startTime = t }; c.endTime = t }
-            for f in found where f.role == .describe { describe(c, f.name, f.value) }
+            for f in found where f.role != .route { describe(c, f.name, f.value) }
             var failed = false
             for code in r.codes where plugins.catalogues[code.catalogue].isFailure(code.value) {
                 failed = true
@@ -238,6 +256,11 @@ public final class Correlator {
         guard let m = r.range(.message) else { return }
         let message = UnsafeBufferPointer(rebasing: b[m])
         for capture in rule.captures where capture.selector.matches(r, b, &captures) {
+            if let catalogue = capture.codeCatalogue, let field = capture.codeField {
+                guard let index = plugins.catalogueIndex(catalogue), let code = r.codes.first(where: { $0.catalogue == index }) else { continue }
+                found.append((field, Self.normalise(code.value, plugins.catalogues[index]), capture.role))
+                continue
+            }
             for tpl in capture.messages where tpl.match(message, captures: &captures) != nil {
                 for (slot, name) in tpl.fieldNames.enumerated() where !name.isEmpty {
                     guard let range = captures.range(slot) else { continue }
@@ -246,6 +269,13 @@ public final class Correlator {
                 break
             }
         }
+    }
+
+    /// A code as a captured value: hex catalogues as hex digits without leading zeros (as a
+    /// `{cipher:hex}` capture gives them), others as they are shown.
+    static func normalise(_ v: CodeValue, _ c: Catalogue) -> String {
+        if case let .number(n) = v, c.radix == .hex { return String(n, radix: 16).uppercased() }
+        return c.display(v)
     }
 
     /// Hex values compare without case or leading zeros (`0x0A` and `a` name the same handle).

@@ -53,6 +53,8 @@ public enum FailurePolicy: String, Sendable {
     case all
     /// Identifiers, never failures (cipher suites, groups).
     case none
+    /// Message ids whose last letter is E (error) or A (action needed): `GLD1116E`.
+    case errorIDs = "error-ids"
 }
 
 /// A code table from a plugin: how its codes are written and read, and its rows.
@@ -72,6 +74,9 @@ public final class Catalogue: @unchecked Sendable {
     public let words: [String]
     /// Forms a user may type a code in, for `explain`.
     public let accepts: [Template]
+    /// The codes are bits that combine into a set (`ERROR+CONNS` = x8008): `explain` reads
+    /// keyword and number expressions with `+` and `-` and lists the bits set.
+    public var flags = false
 
     public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
     /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
@@ -117,6 +122,9 @@ public final class Catalogue: @unchecked Sendable {
         case .none: return false
         case .all: return true
         case .nonzero: return value != .number(0)
+        case .errorIDs:
+            guard case let .text(t) = value, let last = t.last else { return false }
+            return last == "E" || last == "A"
         }
     }
 

@@ -27,19 +27,51 @@ public final class CodeFinder: @unchecked Sendable {
     let catalogues: [Catalogue]
     let prefilter: LiteralPrefilter
 
+    let catalogueIndex: [String: Int]
+
     public init(plugins: PluginSet) {
         patterns = plugins.codePatterns
         catalogues = plugins.catalogues
+        catalogueIndex = plugins.catalogueIndex
         prefilter = LiteralPrefilter(patterns.map(\.leading))
     }
 
-    public func decode(_ record: inout Record, format: String?) {
+    public func decode(_ record: inout Record, layout: Format?) {
         var caps = Captures()
-        decode(&record, format: format, captures: &caps)
+        decode(&record, layout: layout, captures: &caps)
     }
 
-    /// As `decode(_:format:)`, reusing the caller's scratch captures (no allocation per record).
-    public func decode(_ record: inout Record, format: String?, captures caps: inout Captures) {
+    /// As `decode(_:layout:)`, reusing the caller's scratch captures (no allocation per record).
+    public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures) {
+        decodeMessage(&record, format: layout?.name, captures: &caps)
+        if let layout, layout.dumpText != nil, !record.dumpLines.isEmpty { decodeDump(&record, layout, &caps) }
+    }
+
+    /// A dump's bytes as text; a dump of a code list (`SSL Cipher Specs`) also gives its codes.
+    func decodeDump(_ record: inout Record, _ layout: Format, _ caps: inout Captures) {
+        var text = DumpBytes.bytes(of: record)
+        if layout.dumpText == .ebcdic { for i in text.indices { text[i] = EBCDIC.toLatin1[Int(text[i])] } }
+        record.dumpText = text
+        guard !layout.dumpLists.isEmpty, let m = record.range(.message) else { return }
+        let message = Array(record.bytes[m])
+        for list in layout.dumpLists {
+            guard message.withUnsafeBufferPointer({ list.message.match($0, captures: &caps) }) != nil,
+                  let index = catalogueIndex[list.catalogue] else { continue }
+            let catalogue = catalogues[index]
+            var start = 0
+            // Trailing blanks pad the last dump line; they are not part of the list.
+            var end = text.count
+            while end > 0 && (text[end - 1] == 0x20 || text[end - 1] == 0) { end -= 1 }
+            while start + list.element <= end {
+                let piece = String(decoding: text[start..<(start + list.element)], as: UTF8.self)
+                if let v = catalogue.value(fromCatalogueText: piece) { record.codes.append(FoundCode(catalogue: index, value: v, end: -1)) }
+                start += list.element
+            }
+            return
+        }
+    }
+
+    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures) {
         let lines = record.messageLines.count
         guard lines > 0 else { return }
         let before = record.codes.count
@@ -88,5 +120,30 @@ public final class CodeFinder: @unchecked Sendable {
             any = true
         }
         return any ? (negative ? -v : v) : nil
+    }
+}
+
+/// The bytes of data dump lines (`00000000: c3f0f2c3 c3f0f2c2  *C02CC02B*`): the hex groups
+/// after the offset, up to the character column.
+enum DumpBytes {
+    static func bytes(of r: Record) -> [UInt8] {
+        var out: [UInt8] = []
+        for line in r.dumpLines {
+            var i = line.lowerBound
+            while i < line.upperBound && r.bytes[i] != 0x3A { i += 1 }  // past "00000000:"
+            i += 1
+            var high: UInt8?
+            while i < line.upperBound {
+                let b = r.bytes[i]
+                if b == 0x2A { break }  // the '*' that opens the character column
+                if let h = hexValue(b) {
+                    if let hi = high { out.append(hi << 4 | h); high = nil } else { high = h }
+                } else if !isBlank(b) {
+                    break
+                }
+                i += 1
+            }
+        }
+        return out
     }
 }

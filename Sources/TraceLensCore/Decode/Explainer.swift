@@ -22,8 +22,65 @@ public struct Explainer {
         return plugins.catalogues.first { $0.id == w || $0.words.contains(w) }
     }
 
+    /// A flag set (`ERROR+CONNS+LDAPBE`, `x8008`, `ANY-BER`) read by a `flags` catalogue: its
+    /// value and one reading per single bit set, lowest first.
+    public func decodeFlags(_ query: String, kind: String? = nil) -> (catalogue: Catalogue, value: Int64, bits: [Reading])? {
+        var text = query.trimmingBlanks()
+        var only = kind.flatMap(catalogue(forWord:))
+        if only == nil, let space = text.firstIndex(of: " "), let c = catalogue(forWord: String(text[..<space])) {
+            only = c
+            text = String(text[space...]).trimmingBlanks()
+        }
+        for c in plugins.catalogues where c.flags && (only == nil || only === c) {
+            guard let value = flagValue(text, c, bareNumbers: only != nil) else { continue }
+            let bits = c.entries.values
+                .compactMap { e -> (Int64, CatalogueEntry)? in
+                    guard case let .number(n) = e.value, n > 0, n & (n - 1) == 0, value & n == n else { return nil }
+                    return (n, e)
+                }
+                .sorted { $0.0 < $1.0 }
+                .map { Reading(catalogue: c, value: .number($0.0), entry: $0.1, fromRange: false) }
+            return (c, value, bits)
+        }
+        return nil
+    }
+
+    /// Terms joined by `+` (add the bits) and `-` (remove them): names of rows, `x1F`, `0x1F`, or
+    /// decimal numbers. A lone `0x1F` or decimal number counts only when the catalogue was named
+    /// (`explain debug 32776`): alone, they are read as other codes.
+    func flagValue(_ text: String, _ c: Catalogue, bareNumbers: Bool) -> Int64? {
+        var value: Int64 = 0
+        var sign: Character = "+"
+        var term = ""
+        var sawName = false, sawOperator = false, sawHex = false
+        func apply() -> Bool {
+            let t = term.trimmingBlanks()
+            guard !t.isEmpty else { return false }
+            var n: Int64?
+            let lower = t.lowercased()
+            if lower.hasPrefix("0x") { n = Int64(lower.dropFirst(2), radix: 16) }
+            else if lower.hasPrefix("x") { n = Int64(lower.dropFirst(), radix: 16); sawHex = true }
+            else if let d = Int64(t) { n = d }
+            else if let e = c.entries.values.first(where: { $0.name.caseInsensitiveCompare(t) == .orderedSame }), case let .number(v) = e.value { n = v; sawName = true }
+            guard let n else { return false }
+            if sign == "+" { value |= n } else { value &= ~n }
+            return true
+        }
+        for ch in text {
+            if ch == "+" || ch == "-" {
+                guard apply() else { return nil }
+                sign = ch; term = ""; sawOperator = true
+            } else {
+                term.append(ch)
+            }
+        }
+        guard apply() else { return nil }
+        return sawName || sawOperator || sawHex || bareNumbers ? value : nil
+    }
+
     /// Every reading of `query`. `kind` restricts it to one catalogue (by id or word).
     public func readings(_ query: String, kind: String? = nil) -> [Reading] {
+        if let flags = decodeFlags(query, kind: kind) { return flags.bits }
         var text = query.trimmingBlanks()
         var only: Catalogue? = kind.flatMap(catalogue(forWord:))
         // "alert 42": a leading kind word picks the catalogue.

@@ -17,6 +17,8 @@ public struct IngestOptions: Sendable {
     public var maxPageCount: Int?
     /// When set and requested (Ctrl-C), the ingest commits what it has read and stops.
     public var stop: StopSignal?
+    /// Window and clock offsets for linking sources after the files are in.
+    public var link = LinkOptions()
     public init() {}
 }
 
@@ -51,6 +53,8 @@ public final class IngestRun {
     let stream: RecordStream
     public private(set) var results: [IngestResult] = []
     public private(set) var failures: [String] = []
+    /// What linking across sources did after the files were read (nil when it did not run).
+    public private(set) var linkReport: LinkReport?
 
     public init(plugins: PluginSet, store: Store, options: IngestOptions) throws {
         self.plugins = plugins
@@ -74,11 +78,18 @@ public final class IngestRun {
         for path in paths {
             var isDir: ObjCBool = false
             let inFolder = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+            let storeFiles = Set(["", "-wal", "-shm", "-journal"].map { Self.absolute(store.path) + $0 })
             for file in FormatRun.expand([path]) {
                 if options.stop?.requested == true { return 130 }
+                // A store kept beside the traces it was made from is not one of them.
+                if storeFiles.contains(Self.absolute(file)) { continue }
                 ingestReporting(file, forced: forced, skipUnknown: inFolder)
                 if stopped { return interrupted ? 130 : 2 }
             }
+        }
+        do { linkReport = try Linker(store: store, plugins: plugins).run(options.link) } catch {
+            Diagnostics.warn("\(StoreError.wrap(error, path: store.path))")
+            return 2
         }
         return failures.isEmpty ? 0 : 1
     }
@@ -94,6 +105,9 @@ public final class IngestRun {
                 Diagnostics.warn("\(e)")
                 stopped = true
                 interrupted = true
+            } catch InputError.notText(let p, let hint) where skipUnknown {
+                // Found in a folder: a binary file is not a trace, and not a failure either.
+                Diagnostics.warn("\(p): skipped, not text (\(hint))")
             } catch let e as StoreError {
                 Diagnostics.warn("\(e)")
                 failures.append(path)
@@ -158,6 +172,8 @@ public final class IngestRun {
         sink.skipUnknown = skipUnknown && forcedFormat == nil
         sink.laneState = previous?.lanes
         let summary: SourceSummary
+        // Dates written without a year (syslog) take the year of the latest time stored.
+        stream.yearReference = (try? db.scalar("SELECT max(last_time) FROM sources WHERE last_time >= 86400000000")).flatMap { $0 }.map { Timestamp(micros: $0) }
         do {
             summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, resume: resume, started: { s in
                 sink.started(s)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 /// What was read from one source file.
 public struct SourceSummary: Sendable {
     public var path: String
@@ -47,6 +52,8 @@ public final class RecordStream {
     let masker: SecretMasker
     /// How many leading lines are used to pick the format of a file.
     public var detectionLines = 200
+    /// The year for dates written without one; nil: the file's modification time.
+    public var yearReference: Timestamp?
 
     public init(plugins: PluginSet) {
         self.plugins = plugins
@@ -85,6 +92,7 @@ public final class RecordStream {
         let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
         if let resume { records.restore(resume) }
+        records.yearReference = yearReference ?? Self.modificationTime(path)
         summary.format = format?.name
         summary.process = format?.process(fromFileName: path)
         started(summary)
@@ -94,7 +102,7 @@ public final class RecordStream {
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch)
             if !r.isUnparsed {
-                finder.decode(&r, format: formatName, captures: &scratch)
+                finder.decode(&r, layout: format, captures: &scratch)
                 summary.codes += r.codes.count
                 for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
             }
@@ -134,6 +142,12 @@ public final class RecordStream {
         summary.bytes = reader.bytesRead
         try sink.finish(tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
         return summary
+    }
+
+    static func modificationTime(_ path: String) -> Timestamp? {
+        var st = stat()
+        guard path != "-", stat(path, &st) == 0 else { return nil }
+        return Timestamp(micros: Int64(st.st_mtim.tv_sec) * 1_000_000)
     }
 
     /// Picks the format whose record, context and header lines match most of the sample lines.

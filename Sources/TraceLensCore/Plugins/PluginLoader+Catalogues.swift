@@ -22,7 +22,7 @@ extension PluginLoader {
         let failureText = t.string("failure", &problems)
         var failure = existing?.failure ?? .nonzero
         if let failureText {
-            if let f = FailurePolicy(rawValue: failureText) { failure = f } else { problems.append(t.problem("failure '\(failureText)' is not one of nonzero, all, none")) }
+            if let f = FailurePolicy(rawValue: failureText) { failure = f } else { problems.append(t.problem("failure '\(failureText)' is not one of nonzero, all, none, error-ids")) }
         }
         let words = t.strings("words", &problems).map { $0.lowercased() }
         var accepts: [Template] = []
@@ -39,11 +39,13 @@ extension PluginLoader {
             }
         }
         let files = t.strings("file", &problems)
-        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file"])
+        let flags = t.bool("flags", &problems)
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags"])
 
         let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
                                   words: words.isEmpty ? (existing?.words ?? [id]) : words,
                                   accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts)
+        catalogue.flags = flags ?? existing?.flags ?? false
         if let existing {
             for e in existing.entries.values { catalogue.add(e) }
             for r in existing.ranges { catalogue.addRange(low: r.low, high: r.high, entry: r.entry) }

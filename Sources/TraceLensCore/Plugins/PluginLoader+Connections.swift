@@ -28,7 +28,8 @@ extension PluginLoader {
             }
             lane.append(field)
         }
-        if lane.isEmpty { lane = [.process, .thread] }
+        // No 'lane' key: process and thread. 'lane = []': records have no lane.
+        if t.node("lane") == nil { lane = [.process, .thread] }
         let starts = selectors("start")
         if starts.isEmpty { problems.append(t.problem("'start' is required: the records a connection starts at")); ok = false }
         let ends = selectors("end")
@@ -37,7 +38,7 @@ extension PluginLoader {
         var captures: [ConnectionRule.Capture] = []
         for (i, c) in t.tables("capture", &problems).enumerated() {
             guard var ct = TableReader(c, file: file, entry: "\(entry), capture \(i + 1)") else { continue }
-            defer { problems += ct.unknownKeys(known: ["on", "message", "role"]) }
+            defer { problems += ct.unknownKeys(known: ["on", "message", "role", "code", "field"]) }
             guard let on = ct.string("on", &problems, required: true) else { ok = false; continue }
             let selector: ConnectionRule.RecordSelector
             switch ConnectionRule.RecordSelector.parse(on) {
@@ -46,7 +47,12 @@ extension PluginLoader {
             }
             let roleText = ct.string("role", &problems) ?? "describe"
             guard let role = ConnectionRule.CaptureRole(rawValue: roleText) else {
-                problems.append(ct.problem("role '\(roleText)' is not one of describe, route")); ok = false; continue
+                problems.append(ct.problem("role '\(roleText)' is not one of describe, route, identify")); ok = false; continue
+            }
+            if let code = ct.string("code", &problems) {
+                guard let field = ct.string("field", &problems, required: true) else { ok = false; continue }
+                captures.append(.init(selector: selector, messages: [], role: role, codeCatalogue: code, codeField: field))
+                continue
             }
             var templates: [Template] = []
             for src in ct.strings("message", &problems) {
@@ -54,15 +60,15 @@ extension PluginLoader {
                     let tpl = try Template(src)
                     let named = tpl.fieldNames.filter { !$0.isEmpty }
                     if named.isEmpty { problems.append(ct.problem("message '\(src)' captures no field")); ok = false }
-                    if role == .route, let bad = named.first(where: { !keys.contains($0) }) {
-                        problems.append(ct.problem("a route capture may only capture keys; '\(bad)' is not in keys \(keys)")); ok = false
+                    if role != .describe, let bad = named.first(where: { !keys.contains($0) }) {
+                        problems.append(ct.problem("a \(role.rawValue) capture may only capture keys; '\(bad)' is not in keys \(keys)")); ok = false
                     }
                     templates.append(tpl)
                 } catch {
                     problems.append(ct.problem(error.description)); ok = false
                 }
             }
-            if templates.isEmpty { problems.append(ct.problem("'message' is required")); ok = false; continue }
+            if templates.isEmpty { problems.append(ct.problem("'message' (or 'code' with 'field') is required")); ok = false; continue }
             captures.append(.init(selector: selector, messages: templates, role: role))
         }
         var decode: [String: String] = [:]

@@ -42,11 +42,42 @@ extension PluginLoader {
                 levels[raw] = level
             }
         }
+        var idLevels: [UInt8: Level] = [:]
+        if case let .table(map, _)? = t.node("id-levels") {
+            for (raw, value) in map {
+                guard raw.utf8.count == 1, case let .string(name) = value, let level = Level(name: name) else {
+                    problems.append(t.problem("id-levels: '\(raw)' must be one letter mapped to one of \(Level.allCases.map(\.name).joined(separator: ", "))")); continue
+                }
+                idLevels[raw.utf8.first!] = level
+            }
+        }
+        var dumpText: DumpText?
+        if let text = t.string("dump-text", &problems) {
+            dumpText = DumpText(rawValue: text)
+            if dumpText == nil { problems.append(t.problem("dump-text '\(text)' is not one of ascii, ebcdic")); ok = false }
+        }
+        var dumpLists: [DumpList] = []
+        for (i, d) in t.tables("dump-list", &problems).enumerated() {
+            guard var dt = TableReader(d, file: file, entry: "\(entry), dump-list \(i + 1)") else { continue }
+            let message = dt.string("message", &problems, required: true).flatMap { compile([$0], "dump-list message").first }
+            let catalogue = dt.string("catalogue", &problems, required: true)
+            let element = dt.int("element", &problems) ?? 0
+            if element < 1 { problems.append(dt.problem("'element' must be the width of one code (1 or more characters)")); ok = false }
+            problems += dt.unknownKeys(known: ["message", "catalogue", "element"])
+            if let message, let catalogue, element > 0 { dumpLists.append(DumpList(message: message, catalogue: catalogue, element: element)) }
+        }
+        if !dumpLists.isEmpty && dumpText == nil { problems.append(t.problem("'dump-list' needs 'dump-text' (how the dump bytes are text)")); ok = false }
+        var defaultLevel: Level?
+        if let text = t.string("default-level", &problems) {
+            defaultLevel = Level(name: text)
+            if defaultLevel == nil { problems.append(t.problem("default-level '\(text)' is not one of \(Level.allCases.map(\.name).joined(separator: ", "))")); ok = false }
+        }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "file-name"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
-                      contexts: contexts, headers: headers, levels: levels, fileName: fileName)
+                      contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
+                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel)
     }
 }

@@ -134,7 +134,8 @@ public enum PluginLoader {
         let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
         let summary = checked.map { info in
             "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, "
-                + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "") + "\(info.samples) samples"
+                + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "")
+                + (info.linkRules > 0 ? "\(info.linkRules) link rules, " : "") + "\(info.samples) samples"
                 + (problems.isEmpty ? ", all samples pass" : "")
         }
         return (summary, problems)
@@ -184,13 +185,19 @@ public enum PluginLoader {
                 set.connectionRules.append(rule)
                 info.connectionRules += 1
             }
+            for (i, node) in top.tables("link", &problems).enumerated() {
+                guard let rule = readLinkRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
+                set.linkRules.removeAll { $0.name == rule.name }
+                set.linkRules.append(rule)
+                info.linkRules += 1
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -227,7 +234,7 @@ public enum PluginLoader {
     }
 
     static func readPluginTable(_ top: inout TableReader, source: PluginSource, file: String, _ problems: inout [PluginProblem]) -> PluginInfo {
-        var info = PluginInfo(name: source.name, description: "", origin: source.origin, formats: [], catalogues: [], codePatterns: 0, connectionRules: 0, samples: 0, overrides: [])
+        var info = PluginInfo(name: source.name, description: "", origin: source.origin, formats: [], catalogues: [], codePatterns: 0, connectionRules: 0, linkRules: 0, samples: 0, overrides: [])
         guard var meta = TableReader(top.node("plugin"), file: file, entry: "[plugin]") else {
             problems.append(PluginProblem(file: file, entry: "", message: "a [plugin] table with name and description is required"))
             return info
@@ -265,6 +272,14 @@ public enum PluginLoader {
             }
             for name in rule.formats where set.format(named: name) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: "[[connection]] \(rule.name)", message: "names layout '\(name)', which no plugin defines"))
+            }
+        }
+        for link in set.linkRules {
+            for name in [link.from, link.to] where !set.connectionRules.contains(where: { $0.name == name }) {
+                problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "names connection rule '\(name)', which no plugin defines"))
+            }
+            for id in link.codes where set.catalogue(id) == nil {
+                problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "codes names catalogue '\(id)', which no plugin defines"))
             }
         }
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {

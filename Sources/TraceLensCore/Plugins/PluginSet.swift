@@ -20,6 +20,7 @@ public struct PluginInfo: Sendable {
     public var catalogues: [String]
     public var codePatterns: Int
     public var connectionRules: Int
+    public var linkRules: Int
     public var samples: Int
     /// Entries of earlier plugins this one replaced (`format gsktrace`, `catalogue ssl: 3 rows`).
     public var overrides: [String]
@@ -50,6 +51,8 @@ public final class PluginSet: @unchecked Sendable {
     public internal(set) var lists: [ListDecoder] = []
     /// Where connections start and end in each layout, and what is captured about them.
     public internal(set) var connectionRules: [ConnectionRule] = []
+    /// Which connections of one source are the same session as connections of another.
+    public internal(set) var linkRules: [LinkRule] = []
     /// Patterns whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`).
     public internal(set) var secretPatterns: [Template] = []
     var catalogueIndex: [String: Int] = [:]

@@ -108,7 +108,7 @@ struct SampleChecker {
         return RecordReader.records(in: Array(text.utf8), format: format).map { record in
             var r = record
             masker.mask(&r.bytes)
-            if !r.isUnparsed { finder.decode(&r, format: format.name) }
+            if !r.isUnparsed { finder.decode(&r, layout: format) }
             return r
         }
     }

@@ -74,6 +74,14 @@ struct TableReader {
         }
     }
 
+    mutating func bool(_ key: String, _ problems: inout [PluginProblem]) -> Bool? {
+        switch node(key) {
+        case let .bool(b)?: return b
+        case nil: return nil
+        case let other?: problems.append(problem("'\(key)' must be true or false, not \(other.typeName)")); return nil
+        }
+    }
+
     /// A list of strings; a single string is accepted as a list of one.
     mutating func strings(_ key: String, _ problems: inout [PluginProblem]) -> [String] {
         switch node(key) {

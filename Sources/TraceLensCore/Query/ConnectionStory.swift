@@ -24,17 +24,35 @@ public final class ConnectionStory {
     public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output) throws {
         var one = ConnectionFilter()
         one.id = id
-        guard let table = try queries.connections(one).rows.first else { throw Problem.noSuchConnection(String(id)) }
+        guard var table = try queries.connections(one).rows.first else { throw Problem.noSuchConnection(String(id)) }
         let db = queries.store.db
+        // A connection that is part of another's story shows that whole story.
+        var id = id
+        if let story = try db.scalar("SELECT story FROM connections WHERE id = ?1", [.int(id)]), story != id {
+            one.id = story
+            if let row = try queries.connections(one).rows.first { table = row; id = story }
+        }
+        var members: [(id: Int64, evidence: String?)] = [(id, nil)]
+        let m = try db.prepare("SELECT c.id, l.evidence FROM connections c LEFT JOIN links l ON l.conn = c.id WHERE c.story = ?1 ORDER BY c.start_time, c.id")
+        try m.bind([.int(id)])
+        while try m.step() { members.append((m.int64(0), m.string(1))) }
         var sources: [Int64: SourceInfo] = [:]
-        let s = try db.prepare("SELECT id, path, layout, process FROM sources")
+        var offsets: [Int64: Int64] = [:]
+        let s = try db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
         while try s.step() {
             sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: $0) }, process: s.string(3))
+            offsets[s.int64(0)] = s.int64(4)
         }
-        let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1 ORDER BY time, source, line")
-        try q.bind([.int(id)])
+        let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1")
         var rows: [(source: Int64, line: Int, time: Int64?, text: [UInt8])] = []
-        while try q.step() { rows.append((q.int64(0), q.int(1), q.isNull(2) ? nil : q.int64(2), q.bytes(3))) }
+        for member in members {
+            try q.bind([.int(member.id)])
+            while try q.step() { rows.append((q.int64(0), q.int(1), q.isNull(2) ? nil : q.int64(2), q.bytes(3))) }
+        }
+        // One time line: each source's times moved by its clock offset. Records without a time
+        // keep their place after the record before them in their own source.
+        func key(_ r: (source: Int64, line: Int, time: Int64?, text: [UInt8])) -> Int64 { (r.time ?? .min) + (r.time == nil ? 0 : offsets[r.source] ?? 0) }
+        rows.sort { (key($0), $0.source, $0.line) < (key($1), $1.source, $1.line) }
         let manySources = Set(rows.map(\.source)).count > 1
         let stream = RecordStream(plugins: plugins)
         var text = TextRenderer(plugins: plugins, colour: colour)
@@ -45,6 +63,14 @@ public final class ConnectionStory {
         switch style {
         case .text:
             out.append(header(StoreQueries.connectionColumns, table))
+            if members.count > 1 {
+                out.append("  linked:\n")
+                for member in members.dropFirst() {
+                    let row = try linkedSummary(member.id)
+                    out.append("    \(row)" + (member.evidence.map { " (\($0))" } ?? "") + "\n")
+                }
+                out.append("\n")
+            }
         case .json:
             out.append("{\"connection\":")
             out.append(String(TableWriter.json(ResultTable(columns: StoreQueries.connectionColumns, rows: [table])).dropFirst().dropLast()))
@@ -60,7 +86,7 @@ public final class ConnectionStory {
             if let stored = row.time, record.time?.hasDate != true {
                 record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
             }
-            if !record.isUnparsed { stream.finder.decode(&record, format: info.layout?.name, captures: &scratch) }
+            if !record.isUnparsed { stream.finder.decode(&record, layout: info.layout, captures: &scratch) }
             switch style {
             case .text:
                 if manySources { out.append("[\(StoreQueries.fileName(info.path)):\(row.line)] ") }
@@ -84,6 +110,19 @@ public final class ConnectionStory {
         }
         if style == .json { out.append("]}\n") }
         output.flush()
+    }
+
+    /// One line about a linked connection: `12 gldsrv.joblog line 9: failed, SSL 431: ...`.
+    func linkedSummary(_ id: Int64) throws -> String {
+        var one = ConnectionFilter()
+        one.id = id
+        guard let row = try queries.connections(one).rows.first else { return String(id) }
+        let columns = StoreQueries.connectionColumns
+        func v(_ name: String) -> String { columns.firstIndex(of: name).map { TableWriter.display(row[$0]) } ?? "" }
+        let line = try queries.store.db.scalar("SELECT first_line FROM connections WHERE id = ?1", [.int(id)]) ?? 0
+        var s = "\(id) \(v("file")) line \(line): \(v("outcome"))"
+        if !v("error").isEmpty { s += ", " + v("error") }
+        return s
     }
 
     /// The lines above the records: who, when, and how it ended.

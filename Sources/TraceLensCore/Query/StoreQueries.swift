@@ -9,6 +9,8 @@ public struct ConnectionFilter: Sendable {
     public var since: TimeBound?
     public var until: TimeBound?
     public var limit: Int?
+    /// List every source's connections on their own, not one row per story.
+    public var eachSource = false
     public init() {}
 }
 
@@ -84,17 +86,31 @@ public final class StoreQueries {
 
     public func summary(limit: Int = 20) throws -> [(key: String, table: ResultTable)] {
         let db = store.db
-        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked", "connections", "failed"])
+        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked",
+                                                             "connections", "failed", "linked", "offset"])
         let s = try db.prepare("""
             SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed, s.unlinked,
                    (SELECT count(*) FROM connections c WHERE c.source = s.id),
-                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed')
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed'),
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.story IS NOT NULL),
+                   s.clock_offset
             FROM sources s ORDER BY s.id
             """)
+        var anyLinked = false, anyOffset = false
         while try s.step() {
+            let linked = s.int64(10), offset = s.int64(11)
+            anyLinked = anyLinked || linked > 0
+            anyOffset = anyOffset || offset != 0
             sources.rows.append([.int(s.int64(0)), .text(Self.fileName(s.string(1) ?? "")), s.value(2), Self.time(s.isNull(3) ? nil : s.int64(3)),
                                  Self.time(s.isNull(4) ? nil : s.int64(4)), .int(s.int64(5)), .int(s.int64(6)), .int(s.int64(7)), .int(s.int64(8)),
-                                 .int(s.int64(9))])
+                                 .int(s.int64(9)), .int(linked), offset == 0 ? .null : .text(Self.offsetText(offset))])
+        }
+        if !anyOffset { sources.drop(column: "offset") }
+        let sourceCount = try db.scalar("SELECT count(*) FROM sources") ?? 0
+        if anyLinked || sourceCount > 1 {
+            sources.note = "unlinked: records in no connection; linked: connections joined to a connection of another source (tracelens sql \"SELECT * FROM links\")"
+        } else {
+            sources.drop(column: "linked")
         }
 
         // Codes, most frequent first; success values (Exit status 0) are left out.
@@ -110,18 +126,21 @@ public final class StoreQueries {
         }
         if hidden > 0 { codes.note = "and \(hidden) more codes (tracelens sql \"SELECT * FROM code_counts\")" }
 
-        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error"])
-        let failedCount = try db.scalar("SELECT count(*) FROM connections WHERE outcome = 'failed'") ?? 0
+        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error", "linked"])
+        let failedCount = try db.scalar("SELECT count(*) FROM connections WHERE outcome = 'failed' AND story IS NULL") ?? 0
         let f = try db.prepare("""
-            SELECT c.id, c.start_time, c.peer_ip, c.peer_port, c.thread, s.path, c.error, c.related
+            SELECT c.id, c.start_time, c.peer_ip, c.peer_port, c.thread, s.path, c.error, c.related,
+                   (SELECT group_concat(l.id || ' ' || ls.path, '|') FROM connections l JOIN sources ls ON ls.id = l.source WHERE l.story = c.id)
             FROM connections c JOIN sources s ON s.id = c.source
-            WHERE c.outcome = 'failed' ORDER BY c.start_time, c.id LIMIT ?1
+            WHERE c.outcome = 'failed' AND c.story IS NULL ORDER BY c.start_time, c.id LIMIT ?1
             """)
         try f.bind([.int(Int64(limit))])
         while try f.step() {
             failed.rows.append([.int(f.int64(0)), Self.time(f.isNull(1) ? nil : f.int64(1)), .text(peer(f.string(2), f.isNull(3) ? nil : f.int(3))),
-                                f.value(4), .text(Self.fileName(f.string(5) ?? "")), errorText(f.string(6), f.string(7)).map(SQLValue.text) ?? .null])
+                                f.value(4), .text(Self.fileName(f.string(5) ?? "")), errorText(f.string(6), f.string(7)).map(SQLValue.text) ?? .null,
+                                linkedText(f.string(8), partOf: nil)])
         }
+        if !failed.rows.contains(where: { $0.last != .null }) { failed.drop(column: "linked") }
         if failedCount > Int64(limit) { failed.note = "and \(failedCount - Int64(limit)) more (tracelens connections --failed)" }
 
         var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"])
@@ -139,6 +158,12 @@ public final class StoreQueries {
         return [("sources", sources), ("codes", codes), ("failed_connections", failed), ("peers", peers)]
     }
 
+    static func offsetText(_ micros: Int64) -> String {
+        let sign = micros < 0 ? "-" : "+"
+        let m = abs(micros)
+        return m % 1_000_000 == 0 ? "\(sign)\(m / 1_000_000)s" : "\(sign)\(Double(m) / 1_000_000)s"
+    }
+
     func peer(_ ip: String?, _ port: Int?) -> String {
         guard let ip else { return "" }
         return port.map { "\(ip):\($0)" } ?? ip
@@ -148,7 +173,7 @@ public final class StoreQueries {
 
     /// The columns of `connections`, in the order shown: what happened first, the long DNs last.
     public static let connectionColumns = ["conn", "start", "end", "peer", "process", "thread", "outcome", "error",
-                                           "protocol", "cipher", "subject", "issuer", "file", "records"]
+                                           "protocol", "cipher", "subject", "issuer", "file", "records", "linked"]
 
     public func connections(_ filter: ConnectionFilter) throws -> ResultTable {
         var conditions: [String] = []
@@ -158,6 +183,8 @@ public final class StoreQueries {
             conditions.append("c.id = ?\(values.count)")
         }
         if filter.failedOnly { conditions.append("c.outcome = 'failed'") }
+        // One row per story: connections linked into another's story are shown with it.
+        if filter.id == nil && !filter.eachSource { conditions.append("c.story IS NULL") }
         if let peer = filter.peer {
             // `10.1.0.2` or `10.1.0.2:42514`
             let parts = peer.split(separator: ":")
@@ -182,7 +209,9 @@ public final class StoreQueries {
         }
         var sql = """
             SELECT c.id, c.start_time, c.end_time, c.peer_ip, c.peer_port, c.process, c.thread, c.protocol, c.cipher,
-                   c.subject, c.issuer, c.outcome, c.error, c.related, s.path, c.records
+                   c.subject, c.issuer, c.outcome, c.error, c.related, s.path, c.records,
+                   (SELECT group_concat(l.id || ' ' || ls.path, '|') FROM connections l JOIN sources ls ON ls.id = l.source WHERE l.story = c.id),
+                   c.story
             FROM connections c JOIN sources s ON s.id = c.source
             """
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
@@ -198,9 +227,21 @@ public final class StoreQueries {
                 errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null,
                 q.value(7), q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10),
                 .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
+                linkedText(q.string(16), partOf: q.isNull(17) ? nil : q.int64(17)),
             ])
         }
         return table
+    }
+
+    /// The connections of other sources in this story: `12 gldsrv.joblog, 14 client.txt`; or, for
+    /// a connection that is part of another's story, `part of 7`.
+    func linkedText(_ list: String?, partOf story: Int64?) -> SQLValue {
+        if let story { return .text("part of \(story)") }
+        guard let list, !list.isEmpty else { return .null }
+        return .text(list.split(separator: "|").map { item -> String in
+            let parts = item.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 ? "\(parts[0]) \(fileName(String(parts[1])))" : String(item)
+        }.joined(separator: ", "))
     }
 
     /// A captured cipher shown with its name when a catalogue decodes it (the rule's `decode`).

@@ -12,6 +12,13 @@ public struct ResultTable: Sendable {
     public init(title: String = "", columns: [String], rows: [[SQLValue]] = [], note: String? = nil) {
         self.title = title; self.columns = columns; self.rows = rows; self.note = note
     }
+
+    /// Removes a column (one that says nothing for this store).
+    public mutating func drop(column name: String) {
+        guard let i = columns.firstIndex(of: name) else { return }
+        columns.remove(at: i)
+        for r in rows.indices where i < rows[r].count { rows[r].remove(at: i) }
+    }
 }
 
 /// How query results are printed.

@@ -87,6 +87,18 @@ public enum ContinuationRole: String, Sendable {
     case dump
 }
 
+/// How the bytes of a layout's data dump lines are text, when they are (the LDAP server's dumps
+/// are IBM-1047 EBCDIC: `c3f0f2c3` is "C02C").
+public enum DumpText: String, Sendable { case ascii, ebcdic }
+
+/// A dump whose text is a list of codes: the record's message says what the dump holds
+/// (`SSL Cipher Specs`), the text is cut into `element`-character codes of `catalogue`.
+public struct DumpList: Sendable {
+    public let message: Template
+    public let catalogue: String
+    public let element: Int
+}
+
 /// A record layout from a plugin: the lines that start a record, continue it, set context, or are
 /// headers to skip.
 public final class Format: @unchecked Sendable {
@@ -103,9 +115,22 @@ public final class Format: @unchecked Sendable {
     let levels: [String: Level]
     /// Where to find a process id in the file name (`gskssl.{process:int}.trc`).
     let fileName: Template?
+    /// For records without a level field: the level given by the last letter of the message id,
+    /// in the function field or else the message's first word (`GLD1116E` → E → ERROR).
+    let idLevels: [UInt8: Level]
+    /// The level of records whose layout has no level at all (terminal transcripts).
+    let defaultLevel: Level?
+    /// Decode dump bytes as text (nil: dumps are shown as they are).
+    public let dumpText: DumpText?
+    public let dumpLists: [DumpList]
 
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
-         contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?) {
+         contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
+         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil) {
+        self.defaultLevel = defaultLevel
+        self.idLevels = idLevels
+        self.dumpText = dumpText
+        self.dumpLists = dumpLists
         self.name = name; self.title = title; self.plugin = plugin
         self.records = records.map(LineRule.init)
         self.continuations = continuations.map { (LineRule($0.0), $0.1) }

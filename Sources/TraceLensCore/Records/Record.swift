@@ -20,8 +20,11 @@ public struct Record: Sendable {
     public var messageLines: [Range<Int>] = []
     /// Data dump lines kept with the record.
     public var dumpLines: [Range<Int>] = []
-    /// Codes found in the message text, in order.
+    /// Codes found in the message text, in order. Codes read from a dump's text (a cipher list)
+    /// come last, with `end` -1: they have no place in the message.
     public var codes: [FoundCode] = []
+    /// The dump lines' bytes as text, when the layout says how (`dump-text`); empty otherwise.
+    public var dumpText: [UInt8] = []
     /// Raw level text as written (for levels the plugin did not map).
     public var rawLevel: Range<Int>?
 
@@ -57,6 +60,7 @@ public struct Record: Sendable {
         if !messageLines.isEmpty { messageLines.removeAll(keepingCapacity: true) }
         if !dumpLines.isEmpty { dumpLines.removeAll(keepingCapacity: true) }
         if !codes.isEmpty { codes.removeAll(keepingCapacity: true) }
+        if !dumpText.isEmpty { dumpText.removeAll(keepingCapacity: true) }
         rawLevel = nil
     }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 /// A place in a source to continue reading from: after `line` lines, `offset` decoded bytes in,
 /// with the date state the reader had there.
 public struct ResumePoint: Sendable, Equatable {
@@ -43,7 +48,15 @@ public final class RecordReader {
     /// The date carried from context lines and dated records, as a day number.
     private var contextDay: Int64?
     private var lastMicrosOfDay: Int64?
+    /// The time a context line gave (`date` output in a terminal transcript): records without a
+    /// time of their own take it.
+    private var contextTime: Timestamp?
     private var unparsed = Record()
+
+    /// Dates written without a year (`Mar 24 10:07:19` in syslog) take the year of this time,
+    /// or the year before when that would put them more than a day after it. The store passes
+    /// the latest time it holds, `format` the file's modification time.
+    public var yearReference: Timestamp?
 
     /// Offset of the line about to be fed; the caller sets it to learn where records start.
     public var lineOffset = 0
@@ -80,6 +93,11 @@ public final class RecordReader {
         if indent == line.count { counts.blank += 1; return }
         guard let format else { try emitUnparsed(line, number, emit); return }
 
+        // Header lines first: a title or a prompt line (`$ date`) may look like a record.
+        for rule in format.headers where matches(rule, line, indent) {
+            counts.headers += 1
+            return
+        }
         if let i = firstMatch(format.records, line, indent) {
             if pending { try finish(emit) }
             format.records.withUnsafeBufferPointer { start($0[i], line, number, format) }
@@ -87,10 +105,6 @@ public final class RecordReader {
         }
         for rule in format.contexts where matches(rule, line, indent) {
             applyContext(rule, line)
-            counts.headers += 1
-            return
-        }
-        for rule in format.headers where matches(rule, line, indent) {
             counts.headers += 1
             return
         }
@@ -190,10 +204,36 @@ public final class RecordReader {
                 }
             }
         }
-        if sawTime { current.time = timestamp(parts) }
+        if sawTime { current.time = timestamp(parts) } else if let t = contextTime { current.time = t }
+        if current.rawLevel == nil, !format.idLevels.isEmpty, let id = messageID(),
+           let level = format.idLevels[current.bytes[id.upperBound - 1]] {
+            current.level = level
+        } else if current.rawLevel == nil, let level = format.defaultLevel {
+            current.level = level
+        }
+    }
+
+    /// Where the message id is: the function field, or else the message's first word.
+    private func messageID() -> Range<Int>? {
+        if let f = current.range(.function) { return f.isEmpty ? nil : f }
+        guard let m = current.range(.message), !m.isEmpty else { return nil }
+        var end = m.lowerBound
+        while end < m.upperBound && !isBlank(current.bytes[end]) { end += 1 }
+        return m.lowerBound..<end
+    }
+
+    /// Fills in the year of a date written without one (see `yearReference`).
+    private func completeYear(_ parts: inout TimeParts) {
+        guard parts.year < 0, parts.month >= 0, parts.day >= 0 else { return }
+        let reference = yearReference ?? Timestamp(micros: Int64(time(nil)) * 1_000_000)
+        let year = Timestamp.civilFromDays(Int(reference.dayNumber)).year
+        parts.year = year
+        if Int64(Timestamp.daysFromCivil(year, parts.month, parts.day)) > reference.dayNumber + 1 { parts.year = year - 1 }
     }
 
     private func merge(_ p: TimeParts, into parts: inout TimeParts) {
+        var p = p
+        completeYear(&p)
         if p.hasDate { parts.year = p.year; parts.month = p.month; parts.day = p.day }
         if p.hasTime {
             parts.hour = p.hour; parts.minute = p.minute; parts.second = p.second
@@ -223,9 +263,13 @@ public final class RecordReader {
 
     private func applyContext(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>) {
         for slot in rule.template.timeSlots {
-            guard let p = rule.template.time(in: line, slot: slot, captures: captures), p.hasDate else { continue }
+            guard var p = rule.template.time(in: line, slot: slot, captures: captures) else { continue }
+            completeYear(&p)
+            guard p.hasDate else { continue }
             contextDay = Int64(Timestamp.daysFromCivil(p.year, p.month, p.day))
             lastMicrosOfDay = nil
+            contextTime = p.hasTime ? Timestamp(p) : nil
+            if let t = contextTime { lastMicrosOfDay = t.microsOfDay }
         }
     }
 

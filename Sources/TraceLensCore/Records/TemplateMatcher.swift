@@ -149,6 +149,17 @@ struct Matcher {
                 p += 1
             }
             return p > pos ? p : nil
+        case .msgid:
+            // An IBM message id: 2 to 5 capitals (or $ # @), 3 to 5 digits, an optional capital
+            // (GLD1116E, EZD1286I, $HASP373, IKJ56702I, ICH70001I).
+            while p < n && p - pos < 5 && (line[p] &- 0x41 < 26 || line[p] == 0x24 || line[p] == 0x23 || line[p] == 0x40) { p += 1 }
+            guard p - pos >= 2 else { return nil }
+            let digits = p
+            while p < n && p - digits < 5 && isDigit(line[p]) { p += 1 }
+            guard p - digits >= 3 else { return nil }
+            if p < n && line[p] &- 0x41 < 26 { p += 1 }
+            if p < n && !isBlank(line[p]) { return nil }
+            return p
         case .ipv4:
             for part in 0..<4 {
                 if part > 0 { guard p < n, line[p] == 0x2E else { return nil }; p += 1 }

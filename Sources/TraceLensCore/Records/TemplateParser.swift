@@ -120,6 +120,7 @@ struct TemplateParser {
         case "int" where arg == nil, "dec" where arg == nil: return .int
         case "word" where arg == nil: return .word
         case "ident" where arg == nil: return .ident
+        case "msgid" where arg == nil: return .msgid
         case "ipv4" where arg == nil: return .ipv4
         case "hex":
             guard let arg else { return .hex(min: 1, max: Int.max) }
@@ -141,7 +142,7 @@ struct TemplateParser {
             }
             return .time(timeFormats.count - 1)
         default:
-            throw fail("unknown field kind '\(text)' (kinds: text, rest, int, hex, hex(N), word, ident, ipv4, one(A|B), time(FORMAT))", at: column)
+            throw fail("unknown field kind '\(text)' (kinds: text, rest, int, hex, hex(N), word, ident, ipv4, msgid, one(A|B), time(FORMAT))", at: column)
         }
     }
 }

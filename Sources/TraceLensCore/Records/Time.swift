@@ -12,11 +12,12 @@ public struct TimeParts: Equatable, Sendable {
 /// A time format such as `MM/DD/YYYY-hh:mm:ss[.f]` or `DD MON YYYY`.
 ///
 /// Tokens: `YYYY` `YY` `MM` (month) `DD` `MON` (Jan..Dec) `hh` `mm` (minute) `ss` `f` (1 to 9
-/// fraction digits); `[...]` is optional; a space matches one or more blanks; anything else matches
-/// itself. `MM`, `DD` and `hh` take one or two digits.
+/// fraction digits) `TZ` (a zone word such as `GMT`, `BST` or `+0100`, skipped: sources are
+/// lined up by a clock offset, not by zone names); `[...]` is optional; a space matches one or
+/// more blanks; anything else matches itself. `MM`, `DD` and `hh` take one or two digits.
 public struct TimeFormat: Sendable, Equatable {
     /// Tokens in a flat list (no ARC on the hot path); `optional(n)` covers the next n tokens.
-    enum Token: Equatable { case year4, year2, month, day, monthName, hour, minute, second, fraction, space, literal(UInt8), optional(Int) }
+    enum Token: Equatable { case year4, year2, month, day, monthName, hour, minute, second, fraction, zone, space, literal(UInt8), optional(Int) }
     let tokens: [Token]
 
     struct FormatError: Error { let problem: String }
@@ -32,7 +33,7 @@ public struct TimeFormat: Sendable, Equatable {
                     return false
                 }
                 if take("YYYY", .year4) || take("YY", .year2) || take("MON", .monthName) || take("MM", .month) || take("DD", .day)
-                    || take("hh", .hour) || take("mm", .minute) || take("ss", .second) { continue }
+                    || take("hh", .hour) || take("mm", .minute) || take("ss", .second) || take("TZ", .zone) { continue }
                 let c = text[i]
                 i = text.index(after: i)
                 switch c {
@@ -90,6 +91,10 @@ public struct TimeFormat: Sendable, Equatable {
                 if count < 6 { for _ in count..<6 { micros *= 10 } } else { for _ in 6..<count { micros /= 10 } }
                 parts.micros = micros
                 parts.fractionDigits = min(count, 6)
+            case .zone:
+                let s = p
+                while p < n, isAlpha(line[p]) || isDigit(line[p]) || line[p] == 0x2B || line[p] == 0x2D || line[p] == 0x3A { p += 1 }
+                guard p > s else { return nil }
             case .monthName:
                 guard p + 3 <= n else { return nil }
                 let key = (Int(lowerASCII(line[p])) << 16) | (Int(lowerASCII(line[p + 1])) << 8) | Int(lowerASCII(line[p + 2]))

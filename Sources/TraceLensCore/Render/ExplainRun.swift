@@ -67,6 +67,12 @@ public struct ExplainRun {
                 if let p = list.problem { result.warnings.append("\(list.decoder.variable): \(p)") }
                 continue
             }
+            if !request.json, let flags = explainer.decodeFlags(query, kind: request.kind) {
+                let names = flags.bits.compactMap { $0.entry?.name }.joined(separator: "+")
+                result.output.append("\(flags.catalogue.title) \(query) = \(flags.value) (x\(String(flags.value, radix: 16, uppercase: true))): \(flags.bits.count) level\(flags.bits.count == 1 ? "" : "s") \(names)")
+                result.output += flags.bits.map { "  " + presenter.text($0) }
+                continue
+            }
             // NAME=VALUE of a variable that is not a list: explain the variable.
             let q = query.firstIndex(of: "=").map { String(query[..<$0]) } ?? query
             let readings = explainer.readings(q, kind: request.kind)

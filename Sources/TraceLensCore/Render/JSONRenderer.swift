@@ -81,6 +81,10 @@ public struct JSONRenderer {
             }
             out.append(0x5D)
         }
+        if !r.dumpText.isEmpty {
+            out.append(Array(",\"dump_text\":".utf8))
+            JSON.bytes(r.dumpText.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }[...], out)
+        }
         out.append(Key.end)
     }
 

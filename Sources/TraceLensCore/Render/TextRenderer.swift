@@ -64,7 +64,13 @@ public struct TextRenderer {
             out.append(0x20)
             if let f = r.range(.function) {
                 out.append(slice(b, f))
-                out.append(r.messageLines.isEmpty ? Self.call[0..<3] : Self.call[...])
+                // gsktrace writes `function(): `; layouts whose function is a command or a
+                // message id (`$ ldapsearch -H ...`) keep it a plain word.
+                if f.upperBound < b.count && b[f.upperBound] == 0x28 {
+                    out.append(r.messageLines.isEmpty ? Self.call[0..<3] : Self.call[...])
+                } else if !r.messageLines.isEmpty {
+                    out.append(0x20)
+                }
             }
             var codeIndex = 0
             for (i, line) in r.messageLines.enumerated() {
@@ -86,7 +92,33 @@ public struct TextRenderer {
                 appendText(slice(b, d), out)
                 out.append(0x0A)
             }
+            if !r.dumpText.isEmpty { renderDumpText(r, out) }
         }
+    }
+
+    static let dumpTextPrefix: [UInt8] = Array("    text: \"".utf8)
+    static let listPrefix: [UInt8] = Array("\n      ".utf8)
+
+    /// The dump's bytes as text (`text: "C02C"`), then any codes read from it, one per line.
+    mutating func renderDumpText(_ r: Record, _ out: ByteBuffer) {
+        if colour { out.append(ANSI.dim) }
+        out.append(Self.dumpTextPrefix)
+        var end = r.dumpText.count
+        while end > 0 && (r.dumpText[end - 1] == 0x20 || r.dumpText[end - 1] == 0) { end -= 1 }
+        r.dumpText.withUnsafeBufferPointer { t in
+            // Only printable ASCII; anything else shows as '.', as dumps do.
+            for b in t[0..<end] { out.append(b >= 0x20 && b < 0x7F ? b : 0x2E) }
+        }
+        out.append(0x22)
+        if colour { out.append(ANSI.reset) }
+        for code in r.codes where code.end < 0 {
+            out.append(Self.listPrefix)
+            let label = labels.label(code, plugins)
+            if colour { out.append(label.failure ? ANSI.red : ANSI.cyan) }
+            out.append(label.bytes)
+            if colour { out.append(ANSI.reset) }
+        }
+        out.append(0x0A)
     }
 
     @inline(__always) func slice(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UnsafeBufferPointer<UInt8> {

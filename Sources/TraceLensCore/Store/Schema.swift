@@ -1,7 +1,7 @@
 /// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
 /// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
 enum Schema {
-    static let version: Int32 = 1
+    static let version: Int32 = 2
 
     static let create = """
         -- One row per file (or stream) ingested. offset/line say how far it has been read.
@@ -27,6 +27,7 @@ enum Schema {
             codes          INTEGER NOT NULL DEFAULT 0,
             failure_codes  INTEGER NOT NULL DEFAULT 0,
             secrets_masked INTEGER NOT NULL DEFAULT 0,
+            clock_offset   INTEGER NOT NULL DEFAULT 0,   -- microseconds added to this source's times when linking (--offset)
             first_time     INTEGER,                      -- microseconds since 1970, trace local time
             last_time      INTEGER,
             ingested_at    TEXT NOT NULL DEFAULT (datetime('now')),
@@ -95,8 +96,10 @@ enum Schema {
             ended       INTEGER NOT NULL,
             error       TEXT,            -- primary error, catalogue:code (the first failure code)
             related     TEXT,            -- the other failure codes, space-separated catalogue:code
-            records     INTEGER NOT NULL
+            records     INTEGER NOT NULL,
+            story       INTEGER          -- set by linking: the connection (of another source) whose story this one is part of
         );
+        CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
         CREATE INDEX connections_outcome ON connections(outcome, start_time);
         CREATE INDEX connections_peer ON connections(peer_ip, outcome);
         CREATE INDEX connections_source ON connections(source, ended);
@@ -108,6 +111,15 @@ enum Schema {
             value TEXT NOT NULL,
             PRIMARY KEY (name, value, conn)
         ) WITHOUT ROWID;
+
+        -- Why each linked connection was linked: one row per connection with a story.
+        CREATE TABLE links (
+            conn     INTEGER PRIMARY KEY,  -- the connection linked
+            story    INTEGER NOT NULL,     -- the connection it was linked to
+            rule     TEXT NOT NULL,        -- the plugin's [[link]] rule
+            gap      INTEGER,              -- microseconds between their starts, after clock offsets; NULL when matched without time
+            evidence TEXT NOT NULL         -- what matched, in words
+        );
 
         -- The catalogues of the plugins used at the last ingest, so SQL can decode codes.
         CREATE TABLE catalogue (
@@ -127,5 +139,13 @@ enum Schema {
         CREATE VIEW decoded_codes AS
             SELECT codes.*, k.name, k.text FROM codes
             LEFT JOIN catalogue k ON k.catalogue = codes.catalogue AND k.code = codes.code;
+        """
+
+    /// From version 1 (before linking across sources).
+    static let upgradeFrom1 = """
+        ALTER TABLE sources ADD COLUMN clock_offset INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE connections ADD COLUMN story INTEGER;
+        CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
+        CREATE TABLE links (conn INTEGER PRIMARY KEY, story INTEGER NOT NULL, rule TEXT NOT NULL, gap INTEGER, evidence TEXT NOT NULL);
         """
 }

@@ -149,6 +149,15 @@ public final class Store {
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }
+            if version == 1 {
+                guard !readOnly else {
+                    throw StoreError.other(path: path, detail: "written by an older TraceLens (store version 1); run 'tracelens link --db \(path)' once to bring it up to date")
+                }
+                try db.transaction {
+                    try db.execute(Schema.upgradeFrom1)
+                    try db.execute("PRAGMA user_version = \(Schema.version)")
+                }
+            }
             if !readOnly {
                 try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384")
             }

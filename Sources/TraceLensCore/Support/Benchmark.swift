@@ -124,7 +124,51 @@ public enum Benchmark {
         return lines.joined(separator: "\n")
     }
 
+    /// Linking across sources on generated scenarios: a GSK trace, the job log, AT-TLS syslog
+    /// and a client transcript written from its truth, with clock offsets and shared client IPs.
+    /// Reports precision and recall of the links per source, and each layout's ingest speed.
+    public static func runLinks(sizeMB: Int, dbPath: String?, plugins: PluginSet) throws -> String {
+        let dir = NSTemporaryDirectory() + "tracelens-bench-links-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dbPath ?? dir + "/bench.db"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        let truth = try SyntheticTrace().writeWithTruth(to: dir + "/gskssl.33554467.trc", targetBytes: sizeMB << 20)
+        let sources = SyntheticSources()
+        let expected = try sources.write(for: truth, in: dir)
+        var lines: [String] = []
+        lines.append("generated: \(truth.connections.count) GSK connections (\(truth.connections.filter { $0.returnCode != 0 }.count) failed) from 6 client IPs; "
+                     + "job log clock +\(sources.jobLogOffset)s, syslog \(sources.syslogOffset)s, client +\(sources.clientOffset)s")
+
+        var options = IngestOptions()
+        // The user tells the job log's clock; the other offsets are left for the window.
+        options.link.offsets = [("gldsrv.joblog", -sources.jobLogOffset * 1_000_000)]
+        let store = try Store.openForWriting(db)
+        let run = try IngestRun(plugins: plugins, store: store, options: options)
+        let status = run.run([dir + "/gskssl.33554467.trc", dir + "/gldsrv.joblog", dir + "/syslogd.log", dir + "/client.txt"])
+        guard status == 0 else { throw StoreError.other(path: db, detail: "ingest failed with status \(status)") }
+        for r in run.results {
+            lines.append(String(format: "ingest %@: %.1f MB, %d records, %.2f s, %.0f MB/s, %.0f records/s", StoreQueries.fileName(r.path),
+                                Double(r.bytes) / 1e6, r.records, r.seconds, Double(r.bytes) / 1e6 / max(r.seconds, 1e-9), Double(r.records) / max(r.seconds, 1e-9)))
+        }
+        let linkStart = Date()
+        let report = try Linker(store: store, plugins: plugins).run(options.link)
+        lines.append(String(format: "linking alone: %.2f s for %d links", Date().timeIntervalSince(linkStart), report.linked))
+        let gsk = run.results.first { $0.path.hasSuffix(".trc") }!.source
+        let pair = try accuracy(truth: truth, store: store, source: gsk).pair
+        let score = try LinkScore.score(expected, store: store, pair: pair)
+        for p in score.parts {
+            lines.append(String(format: "links from %@: precision %.2f%% (%d of %d links right), recall %.2f%% (%d of %d found), %d of the deliberate non-matches linked",
+                                p.file, p.precision * 100, p.correct, p.linked, p.recall * 100, p.correct, p.shouldLink, p.wronglyLinked))
+        }
+        for r in report.rules where r.ambiguous > 0 {
+            lines.append("\(r.rule): \(r.ambiguous) left unlinked because several connections matched equally well")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     public struct CorrelationScore: Sendable {
+        public var pair: [Int: Int64] = [:]
         public var records = 0
         public var correctRecords = 0
         public var exactConnections = 0
@@ -153,6 +197,7 @@ public enum Benchmark {
             taken.insert(best)
         }
         var score = CorrelationScore()
+        score.pair = pair
         var wrongIn = Set<Int>()
         var recordsOf = [Int](repeating: 0, count: truth.connections.count)
         for r in stored {

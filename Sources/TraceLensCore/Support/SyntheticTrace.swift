@@ -22,6 +22,9 @@ public struct SyntheticTrace {
         public var lastLine: Int
         public var peer: String
         public var returnCode: Int
+        /// Seconds since 1970 of the first and last line.
+        public var start: Int64 = 0
+        public var end: Int64 = 0
     }
 
     /// What the generator wrote: the connections, and the owner of every record line (an index
@@ -90,6 +93,7 @@ public struct SyntheticTrace {
         var freeHandles: [Int] = []
         var handleOf: [Int: Int] = [:]  // connection index → handle
         var liveSegments = 0
+        var nextPort = [Int](repeating: 40000, count: 6)
 
         func flush() {
             buffer.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -100,7 +104,10 @@ public struct SyntheticTrace {
 
         func newConnection(_ t: Int) {
             let index = Int32(connections.count)
-            let peer = "10.1.0.\(2 + Int(rng.next() % 6))[\(40000 + Int(rng.next() % 20000))]"
+            // Six client addresses; each client's ephemeral ports go up, as a TCP stack's do.
+            let client = Int(rng.next() % 6)
+            nextPort[client] = 40000 + (nextPort[client] - 40000 + 1 + Int(rng.next() % 3)) % 20000
+            let peer = "10.1.0.\(2 + client)[\(nextPort[client])]"
             let failure: Failure? = rng.next() % 4 == 0 ? Self.failures[Int(rng.next() % UInt64(Self.failures.count))] : nil
             let handleNumber: Int
             if !freeHandles.isEmpty && rng.next() % 2 == 0 {
@@ -177,12 +184,6 @@ public struct SyntheticTrace {
             let item = queues[t].removeFirst()
             if let (other, items) = item.handOff { queues[other] += items; liveSegments -= 1 }
             lineNumber += 1
-            if item.owner >= 0 {
-                let c = Int(item.owner)
-                if connections[c].firstLine == 0 { connections[c].firstLine = lineNumber }
-                connections[c].lastLine = lineNumber
-                if item.text.hasPrefix("EXIT gsk_secure_socket_close"), let h = handleOf.removeValue(forKey: c) { freeHandles.append(h) }
-            }
             if item.text.hasPrefix("    ") {
                 if keepOwners { owners.append(-2) }
                 buffer += Array(item.text.utf8)
@@ -193,6 +194,14 @@ public struct SyntheticTrace {
                 Timestamp(micros: clock * 1_000_000).write(iso: false, to: &stamp)
                 buffer += stamp
                 buffer += Array(" Thd-\(t + 1) \(item.text)".utf8)
+            }
+            // After the time stamp: the clock may have moved on for this line.
+            if item.owner >= 0 {
+                let c = Int(item.owner)
+                if connections[c].firstLine == 0 { connections[c].firstLine = lineNumber; connections[c].start = clock }
+                connections[c].lastLine = lineNumber
+                connections[c].end = clock
+                if item.text.hasPrefix("EXIT gsk_secure_socket_close"), let h = handleOf.removeValue(forKey: c) { freeHandles.append(h) }
             }
             buffer.append(0x0A)
             if buffer.count >= 1 << 20 { flush() }
