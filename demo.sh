@@ -41,17 +41,21 @@ step "Decode a GSK environment variable element by element" \
 
 # The store: every sample into one SQLite file, then the questions a user asks of it.
 db=$(mktemp -d)/tracelens.db
-step "Ingest every sample into a store (files no layout knows are skipped)" \
-  $tl ingest --db "$db" samples/
+step "Ingest every sample into a store: GSK traces, LDAP job logs and debug traces, AT-TLS syslog, client sessions; then link them (this client's clock ran an hour ahead)" \
+  $tl ingest --db "$db" --offset 'ec-cert-rsa-cipher/client.txt=-3600s' samples/
 step "Ingest again: nothing to add" \
   $tl ingest --db "$db" samples/revoked-client-cert/
 step "What the store holds" \
   $tl summary --db "$db" --limit 8
 step "The failed connections from 10.1.0.2" \
   $tl connections --db "$db" --failed --peer 10.1.0.2
-conn=$($tl sql --db "$db" --csv "SELECT c.id FROM connections c JOIN sources s ON s.id = c.source WHERE s.path LIKE '%gskssl.65567.trc' AND c.outcome = 'failed'" | tail -n 1 | tr -d '\r')
-step "The revoked certificate's connection, start to end" \
-  $tl show --db "$db" "$conn"
+conn=$($tl sql --db "$db" --csv "SELECT c.id FROM connections c JOIN sources s ON s.id = c.source WHERE s.path LIKE '%gskssl.65567.trc' AND c.outcome = 'failed' ORDER BY c.id LIMIT 1" | tail -n 1 | tr -d '\r')
+step "The revoked certificate's connection, told by every source: job log, debug trace, client, GSK trace" \
+  sh -c "$tl show --db '$db' $conn | grep -v '^\[gskssl' ; $tl show --db '$db' $conn | grep '^\[gskssl' | grep -E 'ERROR|EXIT gsk_secure_socket_init'"
+step "Why each source was linked" \
+  $tl sql --db "$db" "SELECT l.conn, l.story, l.rule, l.evidence FROM links l JOIN connections c ON c.id = l.story JOIN sources s ON s.id = c.source WHERE s.path LIKE '%revoked-client-cert%'"
+step "Decode an LDAP debug level" \
+  $tl explain ERROR+CONNS+LDAPBE
 step "Read-only SQL over the store" \
   $tl sql --db "$db" "SELECT error, count(*) AS failures FROM connections WHERE outcome = 'failed' GROUP BY error ORDER BY failures DESC"
 

@@ -27,13 +27,13 @@ final class LinkTests: XCTestCase {
 
     /// The story each connection of `file` starting at `line` was linked to, as `gskfile:line`,
     /// or "-" when it was left alone or no connection starts there.
-    func story(_ store: Store, file: String, line: Int) throws -> String? {
+    func story(_ store: Store, file: String, line: Int, scenario: String? = nil) throws -> String? {
         let q = try store.db.prepare("""
             SELECT c.story, (SELECT s2.path || ':' || g.first_line FROM connections g JOIN sources s2 ON s2.id = g.source WHERE g.id = c.story)
             FROM connections c JOIN sources s ON s.id = c.source
             WHERE c.first_line = ?1 AND (s.path LIKE '%/' || ?2)
             """)
-        try q.bind([.int(Int64(line)), .text(file)])
+        try q.bind([.int(Int64(line)), .text(scenario.map { $0 + "/" + file } ?? file)])
         // A line where no connection starts belongs to no story.
         guard try q.step() else { return "-" }
         guard !q.isNull(0), let target = q.string(1) else { return "-" }
@@ -41,15 +41,33 @@ final class LinkTests: XCTestCase {
     }
 
     func testEveryScenarioLinksAsItsExpectedLinksSay() throws {
+        try checkScenarios(together: false)
+    }
+
+    /// All of samples/ in one store (as the demo does): no scenario's records link into another's.
+    func testAllScenariosInOneStoreLinkTheSame() throws {
+        try checkScenarios(together: true)
+    }
+
+    func checkScenarios(together: Bool) throws {
         XCTAssertGreaterThanOrEqual(Self.scenarios.count, 6, "scenario folders with expected-links.tsv")
+        var shared: Store?
+        if together {
+            let db = Fixtures.tempDir() + "/all.db"
+            var options = IngestOptions()
+            options.link.offsets = Self.offsets.flatMap { name, list in list.compactMap(LinkOptions.parseOffset).map { (name + "/" + $0.pattern, $0.micros) } }
+            let run = try IngestRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options)
+            XCTAssertEqual(run.run([Fixtures.sample("")]), 0)
+            shared = run.store
+        }
         var checked = 0, links = 0, nonMatches = 0
         for name in Self.scenarios {
-            let (store, _) = try ingestScenario(name)
+            let store = try shared ?? ingestScenario(name).0
             let text = try String(contentsOfFile: Fixtures.sample(name + "/expected-links.tsv"), encoding: .utf8)
             for row in text.split(separator: "\n").dropFirst() {
                 let cols = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 guard cols.count >= 3, let line = Int(cols[1]) else { continue }
-                let got = try story(store, file: cols[0], line: line)
+                let got = try story(store, file: cols[0], line: line, scenario: name)
                 XCTAssertEqual(got, cols[2], "\(name)/\(cols[0]):\(line) (\(cols.count > 3 ? cols[3] : ""))")
                 checked += 1
                 if cols[2] == "-" { nonMatches += 1 } else { links += 1 }
@@ -176,5 +194,96 @@ final class LinkTests: XCTestCase {
         }
         XCTAssertEqual(score.parts.first { $0.file == "syslogd.log" }?.recall, 1, "AT-TLS names the port: all found")
         XCTAssertGreaterThan(score.parts.first { $0.file == "gldsrv.joblog" }?.recall ?? 0, 0.8)
+    }
+}
+
+/// What the new layouts add to reading: EBCDIC dumps as text, cipher lists, years syslog leaves
+/// out, levels from message ids, debug levels in explain, and the store's upgrade.
+final class SourceLayoutTests: XCTestCase {
+    func testDebugTraceDumpIsShownAsTextWithEachCipherDecoded() throws {
+        let path = Fixtures.write("""
+            220324 08:24:07.412870 2A0C8000 CONNS srv_ssl_init()301: SSL Cipher Specs
+            00000000: c3f0f2c3 c3f0f2c2 c3f0f3f0 c3f0f2c6 *C02CC02BC030C02F*
+            00000010: c3f0f2f4 c3f0f2f3 *C024C023        *
+
+            """, named: "gldsrv.dsout")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertEqual(summary.format, "gld-debug")
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(String(decoding: records[0].dumpText, as: UTF8.self).trimmingCharacters(in: .whitespaces), "C02CC02BC030C02FC024C023")
+        XCTAssertEqual(Fixtures.codes(records[0]), ["cipher:C02C", "cipher:C02B", "cipher:C030", "cipher:C02F", "cipher:C024", "cipher:C023"])
+        let (out, _) = Fixtures.format([path])
+        XCTAssertTrue(out.contains("    text: \"C02CC02BC030C02FC024C023\""), out)
+        XCTAssertTrue(out.contains("\n      TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"), out)
+        XCTAssertTrue(out.contains("CONNS srv_ssl_init(): SSL Cipher Specs"), out)
+        // A dump after another message is shown as text, with no codes read from it.
+        let other = Fixtures.write("CONNS srv_read()10: Received\n00000000: c1c2c3c4 *ABCD*\n", named: "x.dsout")
+        let r = try Fixtures.records(other).0
+        XCTAssertEqual(String(decoding: r[0].dumpText, as: UTF8.self), "ABCD")
+        XCTAssertTrue(r[0].codes.isEmpty)
+    }
+
+    func testSyslogTimesTakeTheYearOfTheReference() throws {
+        let text = "Mar 24 10:07:19 S0W1 TCPIP[67174433]: EZD1281I TTLS Map CONNID: 0000006E\n"
+        let format = try XCTUnwrap(Fixtures.plugins.format(named: "attls-syslog"))
+        let reader = RecordReader(format: format, source: 0)
+        reader.yearReference = Timestamp(micros: Int64(Timestamp.daysFromCivil(2022, 6, 1)) * 86_400_000_000)
+        var got: [Record] = []
+        Array(text.utf8).withUnsafeBufferPointer { b in reader.feed(UnsafeBufferPointer(rebasing: b[0..<(b.count - 1)]), number: 1) { got.append($0) } }
+        reader.flush { got.append($0) }
+        XCTAssertEqual(got.first?.time?.string(iso: true), "2022-03-24T10:07:19")
+        // A date after the reference (by more than a day) is last year's.
+        let january = RecordReader(format: format, source: 0)
+        january.yearReference = Timestamp(micros: Int64(Timestamp.daysFromCivil(2023, 1, 2)) * 86_400_000_000)
+        got = []
+        Array(text.utf8).withUnsafeBufferPointer { b in january.feed(UnsafeBufferPointer(rebasing: b[0..<(b.count - 1)]), number: 1) { got.append($0) } }
+        january.flush { got.append($0) }
+        XCTAssertEqual(got.first?.time?.string(iso: true), "2022-03-24T10:07:19")
+    }
+
+    func testExplainDecodesDebugLevels() {
+        let explainer = Explainer(plugins: Fixtures.plugins)
+        func names(_ q: String, kind: String? = nil) -> [String] { explainer.readings(q, kind: kind).compactMap { $0.entry?.name } }
+        XCTAssertEqual(names("ERROR+CONNS+LDAPBE"), ["CONNS", "ERROR", "LDAPBE"])
+        XCTAssertEqual(names("x8008"), ["CONNS", "ERROR"])
+        XCTAssertEqual(explainer.decodeFlags("ANY-BER")?.value, 0x7FFF_FFEF)
+        XCTAssertEqual(names("debug 32776"), ["CONNS", "ERROR"])
+        XCTAssertEqual(explainer.decodeFlags("error+conns")?.value, 0x8008, "keywords in any case")
+        // Other codes keep their readings.
+        XCTAssertEqual(explainer.readings("0x1AF").map(\.ref), ["ssl:431"])
+        XCTAssertEqual(explainer.readings("431").map(\.ref), ["ssl:431"])
+        XCTAssertNil(explainer.decodeFlags("ERROR+NOSUCHLEVEL"))
+        let run = ExplainRun(plugins: Fixtures.plugins)
+        var request = ExplainRequest()
+        request.codes = ["ERROR+CONNS+LDAPBE"]
+        let out = run.run(request).output
+        XCTAssertEqual(out.first, "LDAP debug level ERROR+CONNS+LDAPBE = 294920 (x48008): 3 levels CONNS+ERROR+LDAPBE")
+    }
+
+    func testJobLogLevelsComeFromTheMessageIDAndTheWrapperIsAField() throws {
+        let path = Fixtures.sample("revoked-client-cert/gldsrv.joblog")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertEqual(summary.format, "gld-joblog")
+        XCTAssertEqual(summary.counts.unparsed, 0)
+        let gld = try XCTUnwrap(records.first { $0.message.hasPrefix("GLD1116E") })
+        XCTAssertEqual(gld.level, .error)
+        XCTAssertEqual(gld.extra("user"), "GLDSRV")
+        XCTAssertEqual(Fixtures.codes(gld), ["gld:GLD1116E", "ssl:431"])
+        XCTAssertEqual(records.first { $0.message.hasPrefix("GLD1004I") }?.level, .info)
+    }
+
+    /// A store written before linking (version 1) is refused read-only with what to do, and
+    /// brought up to date by the next ingest or link.
+    func testAVersion1StoreIsUpgraded() throws {
+        let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
+        do {
+            let store = try Store.openForWriting(db)
+            try store.db.execute("DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
+        }
+        XCTAssertThrowsError(try Store.openForReading(db)) { XCTAssertTrue("\($0)".contains("tracelens link"), "\($0)") }
+        let store = try Store.openForWriting(db)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 2)
+        XCTAssertEqual(try Linker(store: store, plugins: Fixtures.plugins).run().linked, 0)
+        XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
     }
 }

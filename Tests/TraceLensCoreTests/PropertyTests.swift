@@ -7,7 +7,9 @@ final class PropertyTests: XCTestCase {
     /// Lines from the samples, cut, spliced, duplicated and sprinkled with random bytes.
     func mangledInput(seed: UInt64, lines count: Int) throws -> [UInt8] {
         var rng = SplitMix64(seed: seed)
-        let sources = try ["revoked-client-cert/gskssl.65567.trc", "attls-revoked/gsksrvr-ctrace.txt", "busy/gskssl.33554467.trc"]
+        let sources = try ["revoked-client-cert/gskssl.65567.trc", "attls-revoked/gsksrvr-ctrace.txt", "busy/gskssl.33554467.trc",
+                           "revoked-client-cert/gldsrv.joblog", "revoked-client-cert/gldsrv-sdsf.txt", "revoked-client-cert/gldsrv.dsout",
+                           "revoked-client-cert/client.txt", "tls13-missing-aki/client.txt", "attls-revoked/syslogd.log"]
             .flatMap { try String(contentsOfFile: Fixtures.sample($0), encoding: .utf8).split(separator: "\n").map { Array($0.utf8) } }
         var out: [UInt8] = []
         for _ in 0..<count {
@@ -30,7 +32,7 @@ final class PropertyTests: XCTestCase {
         for seed in 1...20 {
             let bytes = try mangledInput(seed: UInt64(seed), lines: 500)
             let path = Fixtures.write(bytes, named: "mangled-\(seed).trc")
-            for layout in [nil, "gsktrace", "ctrace"] {
+            for layout in [nil, "gsktrace", "ctrace", "gld-joblog", "gld-sdsf", "gld-debug", "client-transcript", "attls-syslog"] {
                 let summary: SourceSummary
                 do { summary = try Fixtures.records(path, format: layout).1 } catch let error as InputError {
                     // Random bytes may make the whole file look binary: then it must say so by name.

@@ -89,6 +89,8 @@ public final class Linker {
             for (id, _) in hits { offsets[id] = micros }
         }
 
+        var folders: [Int64: String] = [:]
+        for (id, path) in paths { folders[id] = path.split(separator: "/").dropLast().joined(separator: "/") }
         let rules = plugins.linkRules
         let ruleNames = Set(rules.flatMap { [$0.from, $0.to] })
         var byRule: [String: [Conn]] = [:]
@@ -148,6 +150,9 @@ public final class Linker {
                 for ti in index.candidates(around: f, window: window) {
                     let t = tos[ti]
                     guard t.source != f.source, compatible(f, t, rule) else { continue }
+                    // Without a time (an SDSF capture), only the sources kept beside it in the
+                    // same folder are the same case.
+                    if f.start == nil && folders[f.source] != folders[t.source] { continue }
                     guard let (gap, distance) = Self.gap(f, t) else {
                         found.append((ti, .max, .max)); continue
                     }
