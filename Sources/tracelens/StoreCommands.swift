@@ -38,10 +38,13 @@ struct IngestCommand: ParsableCommand {
             Ingesting a file again adds nothing; a file that has grown adds only its new part; a \
             different file under the same name is a new source. Each batch of records is committed \
             with the file's read offset, so an interrupted ingest resumes where it stopped; Ctrl-C \
-            commits what was read, then stops. Examples:
+            commits what was read, then stops. After the files are in, the connections of \
+            different sources (GSK trace, LDAP job log and debug trace, AT-TLS syslog, client \
+            session) are linked into one story each; --offset corrects a source's clock. Examples:
 
               tracelens ingest samples/
               tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz
+              tracelens ingest --offset 'client.txt=-3600s' samples/ec-cert-rsa-cipher/
             """
     )
 
@@ -192,7 +195,7 @@ struct SummaryCommand: ParsableCommand {
 struct ConnectionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connections",
-        abstract: "List connections (TLS sessions): peer, thread, protocol, cipher, DNs, outcome, primary error.",
+        abstract: "List connections (TLS sessions), one row per story: peer, thread, protocol, cipher, DNs, outcome, primary error, linked sources.",
         discussion: """
             Examples:
 
