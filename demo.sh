@@ -59,5 +59,29 @@ step "Decode an LDAP debug level" \
 step "Read-only SQL over the store" \
   $tl sql --db "$db" "SELECT error, count(*) AS failures FROM connections WHERE outcome = 'failed' GROUP BY error ORDER BY failures DESC"
 
+# Live: follow a trace and a job log while they are written, as during a reproduction.
+live=$(mktemp -d)
+replay() {  # writes the revoked-certificate samples in pieces, as the server would
+  sleep 1
+  for part in 1 2 3 4; do
+    sed -n "$(( (part - 1) * 60 + 1 )),$(( part * 60 ))p" samples/revoked-client-cert/gskssl.65567.trc >> "$live/gskssl.65567.trc"
+    sleep 0.4
+  done
+  cat samples/revoked-client-cert/gldsrv.joblog >> "$live/gldsrv.joblog"
+  sleep 1.5
+}
+watch_while_written() {
+  $tl watch --errors --color never --db "$live/live.db" "$live/gskssl.*.trc" "$live/*.joblog" &
+  local pid=$!
+  replay
+  kill -INT "$pid"
+  wait "$pid"
+}
+printf '\n\033[1m== %s\033[0m\n$ %s\n' "Follow files live: the failures and one verdict per failed connection, as they are written" \
+  "tracelens watch --errors 'gskssl.*.trc' '*.joblog'    # meanwhile the samples are written in pieces; then Ctrl-C"
+watch_while_written
+step "What was followed, from the store (works while watch or daemon runs)" \
+  $tl status --db "$live/live.db"
+
 step "The plugins loaded" \
   $tl plugins list

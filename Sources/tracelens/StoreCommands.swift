@@ -275,7 +275,7 @@ struct SQLCommand: ParsableCommand {
         commandName: "sql",
         abstract: "Run read-only SQL against the store.",
         discussion: """
-            Tables: sources, records, codes, code_counts, connections, conn_keys, links, catalogue. Views: \
+            Tables: sources, records, codes, code_counts, connections, conn_keys, links, follows, catalogue. Views: \
             failed_connections, decoded_codes. The store is opened read-only and only reading is \
             allowed. Times are microseconds since 1970 in the trace's local time. Example:
 

@@ -12,7 +12,7 @@ struct TraceLens: ParsableCommand {
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
-        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, LinkCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, LinkCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }
 
@@ -235,7 +235,7 @@ struct BenchCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Run one part: format, ingest or links (linking across sources: precision and recall).", valueName: "part"))
+    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall) or follow (watch: latency, idle CPU, four busy files, memory over a day of traffic).", valueName: "part"))
     var only: String?
 
     @Option(help: ArgumentHelp("Keep the benchmark store here (it is replaced).", valueName: "path"))
@@ -251,9 +251,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let set = try plugins.load()
-        guard only == nil || ["format", "ingest", "links"].contains(only!) else { throw ValidationError("--only takes format, ingest or links") }
+        guard only == nil || ["format", "ingest", "links", "follow"].contains(only!) else { throw ValidationError("--only takes format, ingest, links or follow") }
         if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
         if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
         if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: sizeMb, dbPath: only == "links" ? db : nil, plugins: set)) }
+        if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set)) }
     }
 }

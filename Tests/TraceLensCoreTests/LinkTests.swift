@@ -278,12 +278,28 @@ final class SourceLayoutTests: XCTestCase {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
         do {
             let store = try Store.openForWriting(db)
-            try store.db.execute("DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
+            try store.db.execute("DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
         }
         XCTAssertThrowsError(try Store.openForReading(db)) { XCTAssertTrue("\($0)".contains("tracelens link"), "\($0)") }
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 2)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 3)
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through version 2 to 3")
         XCTAssertEqual(try Linker(store: store, plugins: Fixtures.plugins).run().linked, 0)
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
+    }
+
+    func testAVersion2StoreIsReadAsItIsAndUpgradedOnWrite() throws {
+        let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
+        do {
+            let store = try Store.openForWriting(db)
+            try store.db.execute("DROP TABLE follows; PRAGMA user_version = 2")
+        }
+        // Queries read it; status says nothing followed yet.
+        let status = try Fixtures.queries(db).status()
+        XCTAssertEqual(status.note, "no `watch` or `daemon` has written to this store yet")
+        XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
+        let store = try Store.openForWriting(db)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 3)
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0)
     }
 }

@@ -23,22 +23,14 @@ final class StoreSafetyTests: XCTestCase {
         let db = dir + "/k.db"
         var kills = 0
         for round in 0..<3 {
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
-            child.arguments = ["TraceLensCoreTests.IngestChildProcess/testChildIngest"]
-            var env = ProcessInfo.processInfo.environment
-            env["TRACELENS_TEST_CHILD_DB"] = db
-            env["TRACELENS_TEST_CHILD_FILE"] = file
-            child.environment = env
-            child.standardOutput = FileHandle.nullDevice
-            child.standardError = FileHandle.nullDevice
-            try child.run()
+            let child = try Fixtures.startChild(test: "TraceLensCoreTests.IngestChildProcess/testChildIngest",
+                                                environment: ["TRACELENS_TEST_CHILD_DB": db, "TRACELENS_TEST_CHILD_FILE": file])
             // Wait until this round has committed something, then a little more, and kill.
             let before = (try? Store.openForReading(db).db.scalar("SELECT coalesce(sum(records), 0) FROM sources")) ?? 0
             let deadline = Date().addingTimeInterval(60)
             while child.isRunning && Date() < deadline {
                 let now = (try? Store.openForReading(db).db.scalar("SELECT coalesce(sum(records), 0) FROM sources")) ?? 0
-                if (now ?? 0) > (before ?? 0) {
+                if now > before {
                     // The query commands work while another process writes (WAL).
                     let q = try Fixtures.queries(db)
                     XCTAssertEqual(try q.summary().count, 4)

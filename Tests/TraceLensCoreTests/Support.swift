@@ -16,6 +16,19 @@ enum Fixtures {
 
     static func sample(_ relative: String) -> String { root + "/samples/" + relative }
 
+    /// Starts this test binary again running one test, with extra environment, output discarded
+    /// (the kill -9 tests run the work in a child they can kill).
+    static func startChild(test: String, environment extra: [String: String]) throws -> Process {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
+        child.arguments = [test]
+        child.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        return child
+    }
+
     static func tempDir() -> String {
         let dir = NSTemporaryDirectory() + "tracelens-tests-" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -203,6 +203,10 @@ public final class TextReader {
     /// True once the last line has been handed out without a line end (a file still being
     /// written may complete it later).
     public private(set) var lastLineUnterminated = false
+    /// When set, a last line without its line end is not handed out: a file being followed may
+    /// still complete it. `heldBytes` then says how long it is.
+    public var holdsPartialLine = false
+    public private(set) var heldBytes = 0
 
     /// Continues from an earlier read that stopped after `line` lines, `offset` decoded bytes in.
     /// Call before reading. A plain file seeks there; gzip and EBCDIC input is decoded from the
@@ -257,6 +261,10 @@ public final class TextReader {
                 start = 0
             }
             if try !fill() { eof = true }
+        }
+        if end > start && holdsPartialLine {
+            heldBytes = end - start
+            return
         }
         if end > start {  // last line without a line end
             lastLineUnterminated = true

@@ -42,6 +42,35 @@ public struct IngestResult: Sendable, Equatable {
     public var connections: Int
     public var bytes: Int
     public var seconds: Double
+    /// Bytes of a last line left for later because its line end is not written yet (following).
+    public var heldBytes = 0
+    /// The file's size when it was read.
+    public var fileSize: Int64 = 0
+    /// The layout it was read with (nil: none recognised, lines stored as unparsed).
+    public var layout: String?
+}
+
+/// What sees records and connections as `ingest` stores them (`watch` prints them). Records are
+/// seen before their batch commits; `inTail` marks those a later read of the growing file redoes.
+public protocol IngestObserver: AnyObject {
+    func observe(_ record: Record, source: Int64, path: String, inTail: Bool)
+    func connectionsChanged(_ connections: [LiveConnection], source: Int64, path: String)
+}
+
+/// How `watch` has `ingest` read a file it follows.
+public struct FollowRead {
+    /// The descriptor held since the file was first seen: its name may lead elsewhere by now.
+    public var descriptor: Int32
+    /// Leave a last line without its line end for a later read (false at shutdown and when a
+    /// rotated file has gone quiet: then it is taken as it is).
+    public var holdPartialLine = true
+    /// Read even when the size has not changed (to take a held partial line).
+    public var force = false
+    /// The source this file continues: a rotated copy or a compressed segment of a file already
+    /// read, recognised by its first bytes. Reading goes on from that source's offset.
+    public var continuing: Int64?
+    public var observer: IngestObserver?
+    public init(descriptor: Int32) { self.descriptor = descriptor }
 }
 
 /// `tracelens ingest`: reads files through the record stream, links records to connections and
@@ -122,10 +151,13 @@ public final class IngestRun {
     /// Ingests one file: new, grown (only the new part) or unchanged (nothing).
     /// With `skipUnknown` (files found in a folder), a file no layout recognises is left out
     /// instead of being stored as unparsed lines.
-    public func ingest(_ path: String, forcedFormat: Format? = nil, skipUnknown: Bool = false) throws -> IngestResult {
+    public func ingest(_ path: String, forcedFormat: Format? = nil, skipUnknown: Bool = false, follow: FollowRead? = nil) throws -> IngestResult {
         let started = Date()
         let displayPath = path == "-" ? TextReader.standardInputName : Self.absolute(path)
-        let identity = SourceIdentity.of(path)
+        let identity = follow.map { SourceIdentity.of(descriptor: $0.descriptor) } ?? SourceIdentity.of(path)
+        let headOf: (Int) -> SourceIdentity? = { length in
+            follow.map { SourceIdentity.of(descriptor: $0.descriptor, headLength: length) } ?? SourceIdentity.of(path, headLength: length)
+        }
         let db = store.db
         var kind = IngestResult.Kind.new
         var resume: ResumePoint?
@@ -134,15 +166,22 @@ public final class IngestRun {
         var previous: StoredSource?
         do {
             try db.transaction {
-                if let identity, let known = try store.findSource(path: displayPath, identity: identity) {
+                if let continuing = follow?.continuing, let known = try store.storedSource(id: continuing) {
+                    // Same content as a source read before (a rotated copy): go on where it stopped.
+                    previous = known
+                    kind = .resumed
+                    try store.renameSource(continuing, to: displayPath)
+                } else if let identity, let known = try store.findSource(path: displayPath, identity: identity, headOf: headOf) {
                     previous = known
                     if known.sameFile && identity.size == known.size {
-                        kind = .unchanged
+                        kind = follow?.force == true ? .resumed : .unchanged
                     } else if known.sameFile && identity.size > known.size {
                         kind = .resumed
                     } else {
                         kind = .replaced
                     }
+                    // A followed file renamed (rotated) keeps its source, under its new name.
+                    if kind != .replaced && known.path != displayPath { try store.renameSource(known.id, to: displayPath) }
                 }
                 if kind == .unchanged || kind == .resumed { sourceID = previous!.id; return }
                 sourceID = try store.addSource(path: displayPath, identity: identity)
@@ -150,8 +189,10 @@ public final class IngestRun {
         } catch { throw StoreError.wrap(error, path: store.path) }
 
         if kind == .unchanged {
-            return IngestResult(path: displayPath, kind: kind, source: sourceID, records: 0, unparsed: 0, connections: 0, bytes: 0,
-                                seconds: Date().timeIntervalSince(started))
+            var result = IngestResult(path: displayPath, kind: kind, source: sourceID, records: 0, unparsed: 0, connections: 0, bytes: 0,
+                                      seconds: Date().timeIntervalSince(started))
+            result.fileSize = identity?.size ?? 0
+            return result
         }
         if kind == .resumed, let previous, let tailRecord = previous.tailRecord {
             do { try db.transaction { try store.dropTail(source: sourceID, firstRecord: tailRecord, afterLine: previous.line) } } catch {
@@ -171,11 +212,13 @@ public final class IngestRun {
         let sink = try IngestSink(run: self, source: sourceID, path: displayPath, size: identity?.size ?? 0, resume: resume)
         sink.skipUnknown = skipUnknown && forcedFormat == nil
         sink.laneState = previous?.lanes
+        sink.observer = follow?.observer
         let summary: SourceSummary
         // Dates written without a year (syslog) take the year of the latest time stored.
         stream.yearReference = (try? db.scalar("SELECT max(last_time) FROM sources WHERE last_time >= 86400000000")).flatMap { $0 }.map { Timestamp(micros: $0) }
         do {
-            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, resume: resume, started: { s in
+            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, resume: resume,
+                                      follow: follow.map { ($0.descriptor, $0.holdPartialLine) }, started: { s in
                 sink.started(s)
             }, into: sink)
         } catch is IngestSink.Skip {
@@ -197,12 +240,16 @@ public final class IngestRun {
             throw StoreError.wrap(error, path: store.path)
         }
         sink.endProgress()
-        if summary.format == nil && sink.unparsed > 0 {
+        if summary.format == nil && sink.unparsed > 0 && follow == nil {
             Diagnostics.warn("\(displayPath): no known layout; its \(sink.unparsed) lines are stored as unparsed records")
         }
-        return IngestResult(path: displayPath, kind: kind, source: sourceID, records: sink.records, unparsed: sink.unparsed,
-                            connections: sink.connectionsCreated, bytes: summary.bytes - (resume?.offset ?? 0),
-                            seconds: Date().timeIntervalSince(started))
+        var result = IngestResult(path: displayPath, kind: kind, source: sourceID, records: sink.records, unparsed: sink.unparsed,
+                                  connections: sink.connectionsCreated, bytes: summary.bytes - (resume?.offset ?? 0),
+                                  seconds: Date().timeIntervalSince(started))
+        result.heldBytes = summary.heldBytes
+        result.fileSize = identity?.size ?? 0
+        result.layout = summary.format
+        return result
     }
 
     static func absolute(_ path: String) -> String {

@@ -25,6 +25,8 @@ final class IngestSink: RecordSink {
 
     /// The saved lanes of the source, when resuming.
     var laneState: String?
+    /// `watch`: sees each record and each connection change.
+    weak var observer: IngestObserver?
 
     init(run: IngestRun, source: Int64, path: String, size: Int64, resume: ResumePoint?) throws {
         self.run = run
@@ -82,6 +84,7 @@ final class IngestSink: RecordSink {
                                 textStart: start, textEnd: batch.text.count, process: r.range(.process), thread: r.range(.thread),
                                 function: r.range(.function), conn: conn, failure: failures > 0, unparsed: r.isUnparsed,
                                 firstCode: firstCode, codeCount: r.codes.count))
+        observer?.observe(r, source: source, path: path, inTail: inTail)
         records += 1
         pending.records += 1
         if r.isUnparsed { unparsed += 1; pending.unparsed += 1 }
@@ -139,6 +142,7 @@ final class IngestSink: RecordSink {
         pending.lanes = inTail ? tailLanes : correlator?.laneState
         connectionsCreated = correlator?.created ?? 0
         let rows = changed.map { ConnectionRow($0, plugins: run.plugins, process: process) }
+        if let observer, !changed.isEmpty { observer.connectionsChanged(changed, source: source, path: path) }
         try writer.submit(.init(batch: batch, connections: rows, progress: pending))
         commits += 1
         batch = try writer.emptyBatch()

@@ -15,6 +15,8 @@ public struct SourceSummary: Sendable {
     public var failureCodes = 0
     public var secretsMasked = 0
     public var bytes = 0
+    /// A last line left unread because its line end has not been written yet (following).
+    public var heldBytes = 0
 }
 
 /// Where the records of a stream go: the format renderer or the store writer.
@@ -75,9 +77,19 @@ public final class RecordStream {
     /// (the layout must then be forced: it was detected on the first lines, which are skipped).
     /// After each line the sink may ask for a checkpoint; it gets the point a later read would
     /// resume from, which is always at a record boundary.
+    /// With `follow`, the file is read through a descriptor the caller holds, and a last line
+    /// without its line end is left for a later read (`SourceSummary.heldBytes`).
     public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, resume: ResumePoint? = nil,
+                                       follow: (descriptor: Int32, holdPartialLine: Bool)? = nil,
                                        started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
-        let reader = try TextReader(path: path)
+        let reader: TextReader
+        if let follow {
+            lseek(follow.descriptor, 0, SEEK_SET)
+            reader = try TextReader(fileDescriptor: follow.descriptor, name: path)
+            reader.holdsPartialLine = follow.holdPartialLine
+        } else {
+            reader = try TextReader(path: path)
+        }
         var summary = SourceSummary(path: path, detected: reader.detected)
         if let resume { try reader.resume(offset: resume.offset, line: resume.line) }
 
@@ -140,6 +152,7 @@ public final class RecordStream {
         summary.counts = records.counts
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
+        summary.heldBytes = reader.heldBytes
         try sink.finish(tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
         return summary
     }

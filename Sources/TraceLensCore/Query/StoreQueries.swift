@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Filters for `tracelens connections`.
@@ -259,6 +262,35 @@ public final class StoreQueries {
             return "\(cat.display(v)) \(e.name.isEmpty ? e.text : e.name)"
         }
         return value
+    }
+
+    // MARK: status
+
+    /// `tracelens status`: each file a `watch` or `daemon` follows (or followed), how far it is
+    /// read, how far behind, how fast, and its last error; whether that process still runs.
+    public func status() throws -> ResultTable {
+        let exists = try store.db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'follows'") ?? 0
+        guard exists > 0 else {
+            return ResultTable(title: "followed files", columns: ["path"], note: "no `watch` or `daemon` has written to this store yet")
+        }
+        let q = try store.db.prepare("""
+            SELECT path, state, source, offset, size, max(size - offset, 0), round(rate, 1), records, last_error, error_at, updated_at, pid
+            FROM follows ORDER BY path
+            """)
+        var table = ResultTable(title: "followed files",
+                                columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"])
+        var pids = Set<Int64>()
+        for var row in try q.rows() {
+            if case let .int(pid) = row[11] {
+                // A process that is gone left its last word: say so instead of a live-looking state.
+                let alive = kill(pid_t(pid), 0) == 0 || errno == EPERM
+                row[11] = .text("\(pid) (\(alive ? "running" : "stopped"))")
+                pids.insert(pid)
+            }
+            table.rows.append(row)
+        }
+        if table.rows.isEmpty { table.note = "no files followed yet" }
+        return table
     }
 
     // MARK: sql

@@ -1,7 +1,7 @@
 /// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
 /// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
 enum Schema {
-    static let version: Int32 = 2
+    static let version: Int32 = 3
 
     static let create = """
         -- One row per file (or stream) ingested. offset/line say how far it has been read.
@@ -121,6 +121,8 @@ enum Schema {
             evidence TEXT NOT NULL         -- what matched, in words
         );
 
+        \(follows)
+
         -- The catalogues of the plugins used at the last ingest, so SQL can decode codes.
         CREATE TABLE catalogue (
             catalogue TEXT NOT NULL,
@@ -147,5 +149,30 @@ enum Schema {
         ALTER TABLE connections ADD COLUMN story INTEGER;
         CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
         CREATE TABLE links (conn INTEGER PRIMARY KEY, story INTEGER NOT NULL, rule TEXT NOT NULL, gap INTEGER, evidence TEXT NOT NULL);
+        """
+
+    /// Written by `watch` and `daemon` (added in version 3).
+    static let follows = """
+        -- Written by `watch` and `daemon`: one row per file followed, for `tracelens status`.
+        CREATE TABLE follows (
+            path        TEXT PRIMARY KEY,
+            source      INTEGER,             -- sources.id being read from it now
+            device      INTEGER,
+            inode       INTEGER,
+            size        INTEGER NOT NULL,    -- file size when last looked at
+            offset      INTEGER NOT NULL,    -- bytes read and committed (a last line without its line end is not)
+            state       TEXT NOT NULL,       -- following, rotated (name now leads elsewhere), deleted, closed, waiting, error
+            records     INTEGER NOT NULL DEFAULT 0,   -- records stored by this run
+            rate        REAL NOT NULL DEFAULT 0,      -- records per second over the last minute
+            last_error  TEXT,
+            error_at    TEXT,
+            pid         INTEGER,             -- process following it
+            updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ) WITHOUT ROWID;
+        """
+
+    /// From version 2 (before `watch` and `daemon`).
+    static let upgradeFrom2 = """
+        \(follows)
         """
 }

@@ -5,6 +5,8 @@
 /// A source as the store remembers it, and whether the file at hand is still that file.
 struct StoredSource {
     var id: Int64
+    var path = ""
+
     var sameFile: Bool
     var size: Int64
     var offset: Int
@@ -75,25 +77,48 @@ extension Store {
         }
     }
 
-    /// The source this file continues, if any: one with the same path or the same device and
-    /// inode. It is the same file when the bytes it was identified by are still there.
-    func findSource(path: String, identity: SourceIdentity) throws -> StoredSource? {
+    /// The source this file continues, if any: one with the same device and inode (a renamed
+    /// file), else one with the same path. It is the same file when the bytes it was identified
+    /// by are still there. `headOf` reads the file's first bytes again when more were hashed then.
+    func findSource(path: String, identity: SourceIdentity, headOf: ((Int) -> SourceIdentity?)? = nil) throws -> StoredSource? {
         let q = try db.prepare("""
-            SELECT id, device, inode, head_length, head_hash, size, offset, line, layout, reader_state, lanes, tail_record FROM sources
-            WHERE path = ?1 OR (device = ?2 AND inode = ?3) ORDER BY id DESC LIMIT 1
+            SELECT \(Self.storedSourceColumns) FROM sources
+            WHERE path = ?1 OR (device = ?2 AND inode = ?3) ORDER BY (device IS ?2 AND inode IS ?3) DESC, id DESC LIMIT 1
             """)
         try q.bind([.text(path), .int(identity.device), .int(identity.inode)])
         guard try q.step() else { return nil }
+        var found = Self.storedSource(q)
         let headLength = q.int(3)
         let sameInode = q.int64(1) == identity.device && q.int64(2) == identity.inode
         var sameHead = false
         if sameInode, let stored = q.string(4) {
-            let head = headLength == identity.headLength ? identity : SourceIdentity.of(path, headLength: headLength)
+            let head = headLength == identity.headLength ? identity : (headOf ?? { SourceIdentity.of(path, headLength: $0) })(headLength)
             sameHead = head?.headHash == stored && head?.headLength == headLength
         }
-        return StoredSource(id: q.int64(0), sameFile: sameInode && sameHead, size: q.int64(5), offset: q.int(6), line: q.int(7),
-                              layout: q.string(8), readerState: q.string(9), lanes: q.string(10),
-                              tailRecord: q.isNull(11) ? nil : q.int64(11))
+        found.sameFile = sameInode && sameHead
+        return found
+    }
+
+    static let storedSourceColumns = "id, device, inode, head_length, head_hash, size, offset, line, layout, reader_state, lanes, tail_record, path"
+
+    static func storedSource(_ q: Statement) -> StoredSource {
+        StoredSource(id: q.int64(0), path: q.string(12) ?? "", sameFile: true, size: q.int64(5), offset: q.int(6), line: q.int(7),
+                     layout: q.string(8), readerState: q.string(9), lanes: q.string(10),
+                     tailRecord: q.isNull(11) ? nil : q.int64(11))
+    }
+
+    /// A source by id (the one a rotated copy continues).
+    func storedSource(id: Int64) throws -> StoredSource? {
+        let q = try db.prepare("SELECT \(Self.storedSourceColumns) FROM sources WHERE id = ?1")
+        try q.bind([.int(id)])
+        return try q.step() ? Self.storedSource(q) : nil
+    }
+
+    /// A followed file now goes by another name (rotation renamed it, or a copy continues it).
+    func renameSource(_ id: Int64, to path: String) throws {
+        let s = try db.prepare("UPDATE sources SET path = ?2 WHERE id = ?1 AND path <> ?2")
+        try s.bind([.int(id), .text(path)])
+        try s.run()
     }
 
     /// The connections a resumed ingest carries on with: open ones of this source, the last

@@ -149,12 +149,15 @@ public final class Store {
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }
-            if version == 1 {
-                guard !readOnly else {
-                    throw StoreError.other(path: path, detail: "written by an older TraceLens (store version 1); run 'tracelens link --db \(path)' once to bring it up to date")
-                }
+            if version == 1 && readOnly {
+                throw StoreError.other(path: path, detail: "written by an older TraceLens (store version 1); run 'tracelens link --db \(path)' once to bring it up to date")
+            }
+            // Upgrades add to the store; a read-only open of version 2 reads it as it is (it
+            // lacks only the follows table, which `status` explains).
+            if version >= 1 && version < Schema.version && !readOnly {
                 try db.transaction {
-                    try db.execute(Schema.upgradeFrom1)
+                    if version == 1 { try db.execute(Schema.upgradeFrom1) }
+                    try db.execute(Schema.upgradeFrom2)
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }

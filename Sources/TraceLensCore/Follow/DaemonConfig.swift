@@ -1,0 +1,99 @@
+import Foundation
+
+/// `tracelens daemon --config tracelens.toml`: what to follow and where to store it.
+///
+///     db = "/var/lib/tracelens/tracelens.db"
+///     paths = ["/u/traces/gskssl.*.trc", "/u/logs/gldsrv.joblog"]
+///     plugins = ["/etc/tracelens/plugins"]
+///     retention-days = 14
+///     log-level = "info"
+///     poll = false
+///
+/// Relative paths are taken from the configuration file's folder. Unknown keys are errors, with
+/// the likely intended key named, so that a typo does not silently follow nothing.
+public struct DaemonConfig: Sendable, Equatable {
+    public var db: String
+    public var paths: [String]
+    public var plugins: [String] = []
+    public var retentionDays: Double?
+    public var logLevel: LogLevel = .info
+    public var poll = false
+    public var pollInterval: Double = 1
+    public var quiet: Double = 2
+    public var linkInterval: Double = 30
+    public var layout: String?
+
+    static let keys = ["db", "paths", "plugins", "retention-days", "log-level", "poll", "poll-interval", "quiet", "link-interval", "layout"]
+
+    public struct Problem: Error, CustomStringConvertible {
+        public var path: String
+        public var messages: [String]
+        public var description: String { messages.map { "\(path): \($0)" }.joined(separator: "\n") }
+    }
+
+    /// Reads and checks a configuration file.
+    public static func load(_ path: String) throws -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw Problem(path: path, messages: ["cannot read the configuration file"])
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> DaemonConfig {
+        let root: TOMLNode
+        do { root = try TOMLNode.parse(text) } catch {
+            throw Problem(path: path, messages: ["not valid TOML: \(error)"])
+        }
+        var problems: [PluginProblem] = []
+        guard var t = TableReader(root, file: path, entry: "configuration") else { throw Problem(path: path, messages: ["not a TOML table"]) }
+        let base = (IngestRun.absolute(path) as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
+        func seconds(_ key: String) -> Double? {
+            switch t.node(key) {
+            case nil: return nil
+            case let .int(i)?: return Double(i)
+            case let .double(d)?: return d
+            case let .string(s)?:
+                if let us = Duration.micros(s), us >= 0 { return Double(us) / 1e6 }
+                problems.append(t.problem("'\(key)': '\(s)' is not a duration (5s, 500ms, 2m)"))
+                return nil
+            case let other?:
+                problems.append(t.problem("'\(key)' must be a duration, not \(other.typeName)"))
+                return nil
+            }
+        }
+        let db = t.string("db", &problems, required: true)
+        let paths = t.strings("paths", &problems)
+        if paths.isEmpty && !problems.contains(where: { $0.message.contains("'paths'") }) {
+            problems.append(t.problem("'paths' is required: the files or glob patterns to follow"))
+        }
+        var config = DaemonConfig(db: resolve(db ?? "tracelens.db"), paths: paths.map(resolve))
+        config.plugins = t.strings("plugins", &problems).map(resolve)
+        if let days = seconds("retention-days") {
+            if days <= 0 { problems.append(t.problem("'retention-days' must be more than 0")) } else { config.retentionDays = days }
+        }
+        if let name = t.string("log-level", &problems) {
+            if let l = LogLevel(name: name) { config.logLevel = l } else {
+                problems.append(t.problem("'log-level': '\(name)' is not one of \(LogLevel.allCases.map(\.name).joined(separator: ", "))"))
+            }
+        }
+        config.poll = t.bool("poll", &problems) ?? false
+        config.pollInterval = seconds("poll-interval") ?? 1
+        config.quiet = seconds("quiet") ?? 2
+        config.linkInterval = seconds("link-interval") ?? 30
+        config.layout = t.string("layout", &problems)
+        problems += t.unknownKeys(known: keys)
+        if !problems.isEmpty { throw Problem(path: path, messages: problems.map(\.message)) }
+        return config
+    }
+
+    public var followOptions: FollowOptions {
+        var o = FollowOptions()
+        o.patterns = paths
+        o.forcedFormat = layout
+        o.quiet = quiet
+        o.linkInterval = linkInterval
+        o.retentionDays = retentionDays
+        return o
+    }
+}

@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One file being followed. The descriptor is opened when the file is first seen and kept: after
+/// a rename-and-recreate rotation the name leads to the new file, while the descriptor still
+/// reads the old one, which a slow writer may still be appending to.
+final class FollowedFile {
+    enum State: String {
+        /// Its name (or a name the patterns match) leads to it.
+        case following
+        /// Its name now leads to another file, or nowhere: read until quiet, then closed.
+        case rotated
+        /// Removed (no links left): read what the descriptor still holds, then closed.
+        case deleted
+        /// Same first bytes as a source another follower is reading: a copy taken by
+        /// copytruncate before the truncation. Read once that source is released.
+        case waiting
+        /// Not text (a binary file matched the pattern): left alone while it stays the same.
+        case skipped
+        case closed
+    }
+
+    var name: String
+    private(set) var descriptor: Int32
+    let device: Int64
+    let inode: Int64
+    let isGzip: Bool
+    var state: State = .following
+    /// The store source being read from it (nil until the first read).
+    var source: Int64?
+    /// A source found by content that this file continues (a rotated copy or .gz segment).
+    var continuing: Int64?
+    /// Starts like a source whose file is still there, yet is a file of its own.
+    var independent = false
+    /// When this process first saw it (a copy waits a little for its original to be truncated).
+    let firstSeen: Double
+    /// The file's size at the last read; a read happens when it changes.
+    var readSize: Int64 = -1
+    /// Its modification time then: a file truncated and rewritten to the same size changes it.
+    var readModified: Int64 = -1
+    /// A last line without its line end, left for later.
+    var heldBytes = 0
+    /// When the file last grew (monotonic seconds).
+    var lastGrowth: Double
+    var lastError: String?
+    var retryAt: Double = 0
+    /// Records read by this process, with recent (time, total) samples for the rate.
+    var records = 0
+    var recordsAtLastWrite = 0
+    var shownRate = 0.0
+    var countedSource: Int64?
+    var countedRecords = 0
+    var samples: [(time: Double, records: Int)] = []
+    /// The follows table row needs writing.
+    var dirty = true
+
+    init(name: String, descriptor: Int32, device: Int64, inode: Int64, isGzip: Bool, now: Double) {
+        self.name = name
+        self.descriptor = descriptor
+        self.device = device
+        self.inode = inode
+        self.isGzip = isGzip
+        lastGrowth = now
+        firstSeen = now
+    }
+
+    deinit { closeDescriptor() }
+
+    func closeDescriptor() {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        descriptor = -1
+    }
+
+    var isOpen: Bool { state != .closed }
+
+    /// The current size, link count and modification time (ns) through the descriptor.
+    func status() -> (size: Int64, links: Int, modified: Int64)? {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { return nil }
+        return (Int64(st.st_size), Int(st.st_nlink), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// Records per second over the last minute.
+    func rate(now: Double) -> Double {
+        samples.append((now, records))
+        while let first = samples.first, now - first.time > 60, samples.count > 2 { samples.removeFirst() }
+        guard let first = samples.first, now - first.time > 0.5 else { return 0 }
+        return Double(records - first.records) / (now - first.time)
+    }
+}

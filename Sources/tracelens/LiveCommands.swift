@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import TraceLensCore
+
+/// Options `watch` and `daemon` share on the command line.
+struct FollowingOptions: ParsableArguments {
+    @Flag(help: "Look at the files every --poll-interval instead of waiting for inotify events (NFS and other file systems that send none).")
+    var poll = false
+
+    @Option(help: ArgumentHelp("How often --poll looks.", valueName: "duration"))
+    var pollInterval: String = "1s"
+
+    @Option(help: ArgumentHelp("A rotated or deleted file is read until it has been quiet this long, then closed.", valueName: "duration"))
+    var quiet: String = "2s"
+
+    func seconds(_ option: String, _ text: String) throws -> Double {
+        guard let us = Duration.micros(text), us > 0 else { throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms") }
+        return Double(us) / 1e6
+    }
+}
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow trace and log files live: print each record as it arrives, decoded, and store it.",
+        discussion: """
+            Follows the files and the files that match the patterns later (quote the patterns so \
+            the shell leaves them alone). Rotation by rename or copytruncate, truncation, deletion \
+            and rotated segments compressed to .gz are handled; every complete line is stored \
+            once, also across restarts: run the same command again and it goes on where it \
+            stopped. A last line without its line end waits for it. Ctrl-C commits what was read, \
+            then stops. The query commands work on the store meanwhile. Examples:
+
+              tracelens watch '/u/traces/gskssl.*.trc' /u/logs/gldsrv.joblog
+              tracelens watch --errors --db case42.db 'traces/*.trc'
+              tracelens watch --poll /nfs/zos/gldsrv.joblog
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var following: FollowingOptions
+
+    @Flag(help: "Only records that carry a failure code or are at level ERROR, and a verdict line for each connection that fails.")
+    var errors = false
+
+    @Option(help: ArgumentHelp("Only records of this thread. Repeatable.", valueName: "id"))
+    var thread: [String] = []
+
+    @Flag(help: "Do not print a verdict line as each connection ends.")
+    var noVerdicts = false
+
+    @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always, never.", valueName: "when"))
+    var color: String = "auto"
+
+    @Option(name: .customLong("layout"), help: ArgumentHelp("Read every file with this layout instead of detecting it.", valueName: "name"))
+    var layout: String?
+
+    @Flag(help: "Log what the follower does (new files, rotations) to standard error.")
+    var verbose = false
+
+    @Argument(help: ArgumentHelp("Files or glob patterns to follow.", valueName: "pattern"))
+    var patterns: [String]
+
+    func run() throws {
+        let set = try plugins.load()
+        var printOptions = LivePrinter.Options()
+        printOptions.errorsOnly = errors
+        printOptions.colour = try colourWanted(color, text: true)
+        printOptions.verdicts = !noVerdicts
+        printOptions.filter.threads = Set(thread.flatMap { $0.split(separator: ",") }.map { RecordFilter.normaliseThread(String($0)) })
+        let printer = LivePrinter(plugins: set, options: printOptions, output: Output())
+        var options = FollowOptions()
+        options.patterns = patterns
+        options.forcedFormat = layout
+        options.quiet = try following.seconds("quiet", following.quiet)
+        let log = FollowLog(level: verbose ? .info : .warn)
+        try runLoop(plugins: set, storePath: store.path, options: options, observer: printer, log: log,
+                    poll: following.poll, pollInterval: try following.seconds("poll-interval", following.pollInterval))
+    }
+}
+
+/// Opens the store, starts the follower and runs the loop until a signal stops it.
+func runLoop(plugins: PluginSet, storePath: String, options: FollowOptions, observer: FollowObserver, log: FollowLog,
+             poll: Bool, pollInterval: Double, reload: ((FollowRun) -> Void)? = nil) throws {
+    let signals = SignalPipe.install([SIGINT, SIGTERM, SIGHUP])
+    let follower: FollowRun
+    do {
+        let store = try Store.openForWriting(storePath)
+        follower = try FollowRun(plugins: plugins, store: store, options: options, observer: observer, log: log)
+    } catch { throw storeFailure(error) }
+    let waiter = ChangeWaiter(poll: poll, pollInterval: pollInterval, signalFD: signals)
+    if !poll && !waiter.usesInotify { log(.warn, "no-inotify", ["fallback": "polling every \(pollInterval)s"]) }
+    log(.info, "started", ["db": storePath, "patterns": options.patterns.joined(separator: " "), "mode": waiter.usesInotify ? "inotify" : "poll"])
+    let loop = FollowLoop(follower: follower, waiter: waiter)
+    if let reload { loop.reload = { reload(follower) } }
+    loop.run()
+}
+
+struct DaemonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Follow files as a service, as the configuration file says; log to standard error.",
+        discussion: """
+            The configuration (TOML) names the files or patterns to follow, the store, extra \
+            plugin folders, how many days of records to keep, and the log level:
+
+              db = "/var/lib/tracelens/tracelens.db"
+              paths = ["/u/traces/gskssl.*.trc", "/u/logs/gldsrv.joblog"]
+              plugins = ["/etc/tracelens/plugins"]
+              retention-days = 14        # records older than this are dropped; connections stay
+              log-level = "info"         # error, warn, info, debug
+              poll = false               # true for NFS: look every poll-interval
+              poll-interval = "1s"
+
+            Logs are one line per event: time, level, event, key=value pairs. SIGTERM or SIGINT \
+            commit what was read, then stop; SIGHUP reads the configuration again (paths, \
+            retention, log level). `tracelens status` shows each file's progress from the store. \
+            A systemd unit example is in docs/tracelens.service.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The configuration file.", valueName: "file"))
+    var config: String
+
+    @Flag(help: "Check the configuration and exit.")
+    var check = false
+
+    func run() throws {
+        let cfg: DaemonConfig
+        do { cfg = try DaemonConfig.load(config) } catch {
+            Diagnostics.warn("\(error)")
+            throw ExitCode(2)
+        }
+        if check {
+            print("\(config): ok; follows \(cfg.paths.joined(separator: ", ")) into \(cfg.db)")
+            return
+        }
+        let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: cfg.plugins))
+        let log = FollowLog(level: cfg.logLevel)
+        for p in problems { log(.warn, "plugin-problem", ["problem": "\(p)"]) }
+        let observer = VerdictLogger(plugins: set, log: log)
+        let path = config
+        var current = cfg
+        try runLoop(plugins: set, storePath: cfg.db, options: cfg.followOptions, observer: observer, log: log,
+                    poll: cfg.poll, pollInterval: cfg.pollInterval) { follower in
+            do {
+                let fresh = try DaemonConfig.load(path)
+                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout {
+                    log(.warn, "reload-partial", ["note": "db, plugins, poll and layout take effect at the next start"])
+                }
+                follower.update(patterns: fresh.paths, retentionDays: fresh.retentionDays, linkInterval: fresh.linkInterval)
+                log.level = fresh.logLevel
+                current = fresh
+                log(.info, "reloaded", ["paths": fresh.paths.joined(separator: " "), "log_level": fresh.logLevel.name])
+            } catch {
+                log(.error, "reload-failed", ["error": "\(error)", "kept": "the previous configuration"])
+            }
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "What `watch` or `daemon` is following: per file its offset, size, lag, records per second, last error.",
+        discussion: """
+            Read from the store, so it works from another terminal while the daemon runs. lag is \
+            the bytes written but not yet read; process says whether the follower still runs.
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var output: QueryOutputOptions
+
+    func run() throws {
+        let queries = try openQueries(store, plugins)
+        do { emit([("files", try queries.status())], try output.style()) } catch { throw storeFailure(error) }
+    }
+}
