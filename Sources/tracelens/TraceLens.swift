@@ -255,6 +255,6 @@ struct BenchCommand: ParsableCommand {
         if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
         if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
         if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: sizeMb, dbPath: only == "links" ? db : nil, plugins: set)) }
-        if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set)) }
+        if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set, dayMB: sizeMb)) }
     }
 }

@@ -36,6 +36,7 @@ final class FollowModelTests: XCTestCase {
         XCTAssertGreaterThan(totals.operations["rotate"] ?? 0, count / 2)
         XCTAssertGreaterThan(totals.operations["copytruncate"] ?? 0, count / 4)
         XCTAssertGreaterThan(totals.operations["gzip"] ?? 0, count / 4)
+        XCTAssertGreaterThan(totals.operations["gzip-keep"] ?? 0, count / 10)
         XCTAssertGreaterThan(totals.operations["crash"] ?? 0, count / 4)
         XCTAssertGreaterThan(totals.requiredLines, count * 20)
         print("follow model: \(count) sequences, \(totals.requiredLines) lines required, \(totals.optionalLines) optional, operations \(totals.operations.sorted { $0.key < $1.key })")
@@ -225,16 +226,24 @@ final class FollowModel {
             destroyIfUnheld(segment)
             note("truncate", w)
         case 77..<82:
-            let plain = rotatedNames(plainOnly: true)
+            // logrotate's compress (the original removed), or `gzip -k` (both kept for a while).
+            let plain = rotatedNames(plainOnly: true).filter { files[$0 + ".gz"] == nil }
             guard !plain.isEmpty else { return }
             let name = plain[Int(rng.next() % UInt64(plain.count))]
+            let keep = rng.next() % 3 == 0
             let gz = name + ".gz"
             let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path(name))))
             let handle = gzopen(path(gz), "wb")!
             _ = bytes.withUnsafeBytes { gzwrite(handle, $0.baseAddress, UInt32($0.count)) }
             gzclose(handle)
-            unlink(path(name))
             files[gz] = FileObject(segment: files[name]!.segment, gzip: true)
+            if keep {
+                // The writer must not add to a file whose .gz is already made.
+                for (k, v) in oldFile where v == name { oldFile[k] = nil }
+                note("gzip-keep", name)
+                return
+            }
+            unlink(path(name))
             files[name] = nil
             for (k, v) in oldFile where v == name { oldFile[k] = nil }
             note("gzip", name)

@@ -287,6 +287,19 @@ final class FollowTests: XCTestCase {
         XCTAssertEqual(h.follower!.directories, [h.dir, h.dir + "/later"].sorted())
     }
 
+    func testAFolderStandsForTheFilesInIt() throws {
+        let h = try FollowHarness(patterns: ["traces"])
+        try FileManager.default.createDirectory(atPath: h.path("traces/sub"), withIntermediateDirectories: true)
+        h.append("traces/gskssl.1.trc", "one\n")
+        h.append("traces/.hidden", "not this\n")
+        h.append("traces/sub/deeper.log", "nor this\n")
+        h.cycle()
+        h.append("traces/later.log", "later\n")
+        h.cycle()
+        XCTAssertEqual(Set(try h.records()), ["one", "later"])
+        XCTAssertTrue(h.follower!.directories.contains(h.path("traces")))
+    }
+
     func testNewFileUnderTheOldNameIsANewSource() throws {
         let h = try FollowHarness(patterns: ["app.log"])
         h.append("app.log", "first file\n")
@@ -442,6 +455,18 @@ final class FollowTests: XCTestCase {
         let printed = h.printed.split(separator: "\n").filter { $0.hasPrefix("gskssl.65567.trc:") }
         XCTAssertEqual(printed.count, records.count)
         XCTAssertEqual(try h.scalar("SELECT count(*) FROM records"), Int64(records.count))
+    }
+
+    func testSecretsAreMaskedInWhatWatchPrintsAndStores() throws {
+        let h = try FollowHarness(patterns: ["gskssl.*.trc"])
+        h.append("gskssl.3.trc", "03/24/2022-08:24:07 Thd-1 INFO read_environment_variables(): Environment variable GSK_LDAP_PASSWORD=passwr0d\n")
+        h.append("gskssl.3.trc", "GSK_KEYRING_PW=hunter2 in an unparsed line\n")
+        h.cycle()
+        h.stop()
+        XCTAssertFalse(h.printed.contains("passwr0d") || h.printed.contains("hunter2"), h.printed)
+        XCTAssertTrue(h.printed.contains("GSK_LDAP_PASSWORD=********"), h.printed)
+        XCTAssertFalse(try h.records().joined().contains("passwr0d"))
+        XCTAssertFalse(try h.records().joined().contains("hunter2"))
     }
 
     // MARK: the loop, signals, polling

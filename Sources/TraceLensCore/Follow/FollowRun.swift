@@ -98,6 +98,8 @@ public final class FollowRun {
             if let wild = parts.firstIndex(where: { $0.contains(where: { "*?[".contains($0) }) }) { parts = Array(parts[..<wild]) } else { parts.removeLast() }
             let dir = parts.joined(separator: "/")
             dirs.append(dir.isEmpty ? "/" : dir)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: absolute, isDirectory: &isDir), isDir.boolValue { dirs.append(absolute) }
         }
         return Array(Set(dirs)).sorted()
     }
@@ -212,8 +214,12 @@ public final class FollowRun {
             for i in 0..<Int(g.gl_pathc) {
                 guard let c = g.gl_pathv[i] else { continue }
                 let path = String(cString: c)
-                if storeFiles.contains(path) || !seen.insert(path).inserted { continue }
-                out.append(path)
+                // A folder stands for the files in it (not below it, and not hidden ones).
+                var isDir: ObjCBool = false
+                let inside = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+                    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.map { path + "/" + $0 }
+                    : [path]
+                for p in inside where !storeFiles.contains(p) && seen.insert(p).inserted { out.append(p) }
             }
         }
         return out.sorted()

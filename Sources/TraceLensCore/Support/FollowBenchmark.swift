@@ -11,7 +11,8 @@ import Glibc
 ///   record starts: it may still get continuation lines);
 /// - idle CPU: the loop with nothing changing, with inotify and with --poll;
 /// - throughput: four files written as fast as possible at once, until all is stored;
-/// - memory: resident size while a day of traffic (`dayMB`) is appended to one followed file.
+/// - memory: resident size while a day of traffic (`dayMB`: `--size-mb`, 200 by default, about
+///   120,000 connections) is appended to one followed file.
 public enum FollowBenchmark {
     public static func run(plugins: PluginSet, appends: Int = 1000, busyMB: Int = 25, dayMB: Int = 170) throws -> String {
         let dir = NSTemporaryDirectory() + "tracelens-bench-follow-\(getpid())"
