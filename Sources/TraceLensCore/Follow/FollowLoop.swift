@@ -138,6 +138,10 @@ public final class FollowLoop {
             refreshWatches()
             follower.cycle()
             cycles += 1
+            if cycles == 1 && follower.followedPaths.isEmpty {
+                follower.log(.warn, "waiting", ["note": "no file matches yet; files that appear are picked up",
+                                                "patterns": follower.options.patterns.joined(separator: " ")])
+            }
             lastCycle = monotonicSeconds()
             var woken = false
             while !woken && !stopRequested {
