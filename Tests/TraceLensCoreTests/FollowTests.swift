@@ -521,6 +521,32 @@ final class FollowTests: XCTestCase {
         close(fds[0]); close(fds[1])
     }
 
+    func testRealSignalsReloadThenStopAfterCommitting() throws {
+        let dir = Fixtures.tempDir()
+        FileManager.default.createFile(atPath: dir + "/app.log", contents: Data("line one\npartial".utf8))
+        var options = FollowOptions()
+        options.patterns = [dir + "/app.log"]
+        let follower = try FollowRun(plugins: Fixtures.plugins, store: try Store.openForWriting(dir + "/s.db"), options: options,
+                                     log: FollowLog(level: .error, write: { _ in }))
+        // The handlers turn the signals into bytes on a pipe the loop polls.
+        let signals = SignalPipe.install([SIGHUP, SIGTERM])
+        let loop = FollowLoop(follower: follower, waiter: ChangeWaiter(poll: false, signalFD: signals))
+        let reloads = ArrivalTimes()
+        loop.reload = { reloads.add("reload") }
+        let done = expectation(description: "stopped")
+        let box = UncheckedBox(loop)
+        Thread { box.value.run(); done.fulfill() }.start()
+        usleep(200_000)
+        kill(getpid(), SIGHUP)
+        XCTAssertNotNil(reloads.wait(for: "reload", timeout: 5), "SIGHUP reloads")
+        kill(getpid(), SIGTERM)
+        wait(for: [done], timeout: 10)
+        let q = try Store.openForReading(dir + "/s.db").db.prepare("SELECT text FROM records ORDER BY id")
+        var stored: [String] = []
+        while try q.step() { stored.append(q.string(0) ?? "") }
+        XCTAssertEqual(stored, ["line one", "partial"], "SIGTERM: everything committed, the partial last line taken")
+    }
+
     // MARK: kill -9
 
     func testKill9WhileWritingStoresEveryLineOnce() throws {
