@@ -367,6 +367,11 @@ final class FollowTests: XCTestCase {
         try store.db.execute("PRAGMA max_page_count = 1073741823")
         h.cycle(advance: 5)
         XCTAssertEqual(h.logged("recovered").count, 1)
+        // status keeps the last error and when it happened, beside the state now.
+        let row = try StoreQueries(store: try Store.openForReading(h.db), plugins: Fixtures.plugins).status().rows[0].map(TableWriter.display)
+        XCTAssertEqual(row[1], "following")
+        XCTAssertTrue(row[8].contains("disk is full"), row[8])
+        XCTAssertFalse(row[9].isEmpty)
         h.stop()
         let stored = try h.records()
         XCTAssertEqual(stored.count, 3001)
