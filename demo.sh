@@ -83,5 +83,11 @@ watch_while_written
 step "What was followed, from the store (works while watch or daemon runs)" \
   $tl status --db "$live/live.db"
 
+# lint exits 1 when it has findings, which these files have on purpose.
+lint_samples() { $tl lint "$@" || [ $? -eq 1 ]; }
+printf '\n\033[1m== %s\033[0m\n$ %s\n' "Check the LDAP server's System SSL environment file and configuration file" \
+  "tracelens lint samples/ec-cert-rsa-cipher/gldsrv.envvars samples/tls13-missing-aki/ds.conf samples/sigalg-missing-0503/gldsrv.envvars"
+lint_samples samples/ec-cert-rsa-cipher/gldsrv.envvars samples/tls13-missing-aki/ds.conf samples/sigalg-missing-0503/gldsrv.envvars
+
 step "The plugins loaded" \
   $tl plugins list

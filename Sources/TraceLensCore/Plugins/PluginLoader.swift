@@ -191,13 +191,23 @@ public enum PluginLoader {
                 set.linkRules.append(rule)
                 info.linkRules += 1
             }
+            for (i, node) in top.tables("config", &problems).enumerated() {
+                guard let kind = readConfigKind(node, index: i, plugin: info.name, file: file, &problems) else { continue }
+                set.configKinds.removeAll { $0.name == kind.name }
+                set.configKinds.append(kind)
+            }
+            for (i, node) in top.tables("lint", &problems).enumerated() {
+                guard let rule = readLintRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
+                set.lintRules.removeAll { $0.id == rule.id }
+                set.lintRules.append(rule)
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -280,6 +290,28 @@ public enum PluginLoader {
             }
             for id in link.codes where set.catalogue(id) == nil {
                 problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "codes names catalogue '\(id)', which no plugin defines"))
+            }
+        }
+        for kind in set.configKinds where set.catalogue(kind.keywords) == nil {
+            problems.append(PluginProblem(file: "plugin \(kind.plugin)", entry: "[[config]] \(kind.name)", message: "keywords names catalogue '\(kind.keywords)', which no plugin defines"))
+        }
+        let linter = ConfigLinter(plugins: set)
+        for rule in set.lintRules {
+            let entry = "[[lint]] \(rule.id)"
+            guard let kind = set.configKinds.first(where: { $0.name == rule.config }) else {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "config names '\(rule.config)', which no [[config]] defines"))
+                continue
+            }
+            // Every rule shows a file that triggers it and one that does not.
+            guard let bad = rule.bad, let good = rule.good else {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "needs bad and good: a sample that must trigger it and one that must not"))
+                continue
+            }
+            if !linter.lint(bad, kind: kind).findings.contains(where: { $0.rule == rule.id }) {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its bad sample does not trigger it"))
+            }
+            if linter.lint(good, kind: kind).findings.contains(where: { $0.rule == rule.id }) {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its good sample triggers it"))
             }
         }
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {

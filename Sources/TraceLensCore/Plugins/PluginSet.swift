@@ -55,6 +55,9 @@ public final class PluginSet: @unchecked Sendable {
     public internal(set) var linkRules: [LinkRule] = []
     /// Patterns whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`).
     public internal(set) var secretPatterns: [Template] = []
+    /// Kinds of configuration file `lint` reads, and its checks.
+    public internal(set) var configKinds: [ConfigKind] = []
+    public internal(set) var lintRules: [LintRule] = []
     var catalogueIndex: [String: Int] = [:]
     var samples: [PluginSample] = []
 

@@ -1,0 +1,351 @@
+import Foundation
+
+/// A kind of configuration file `lint` reads (`[[config]]` in a plugin): how its lines are
+/// written and which catalogue lists its keywords.
+public struct ConfigKind: Sendable {
+    public enum Syntax: String, Sendable {
+        /// `NAME=value` (an environment variable file; `export` and quotes allowed).
+        case assignment
+        /// `keyword value` (the LDAP server's configuration file).
+        case keyword
+    }
+    public var name: String
+    public var title: String
+    public var plugin: String
+    public var syntax: Syntax
+    /// The catalogue whose codes are the known keywords.
+    public var keywords: String
+    /// Only keywords with one of these prefixes are checked against the catalogue (an
+    /// environment file also sets LIBPATH, TZ and the like); empty: all are.
+    public var checkedPrefixes: [String]
+    public var caseSensitive: Bool
+    /// Keywords that may appear more than once (`listen`), and the keyword that starts a new
+    /// section in which the others may appear again (`database`).
+    public var repeatable: [String] = []
+    public var sectionStart: String?
+}
+
+/// Which list elements a rule is about: those whose catalogue column holds a value.
+public struct ElementSelector: Sendable {
+    public enum Test: Sendable { case equals(String), contains(String) }
+    public var column: String
+    public var tests: [Test]
+
+    func matches(_ entry: CatalogueEntry?, code: String) -> Bool {
+        let value: String
+        switch column {
+        case "code": value = code
+        case "name": value = entry?.name ?? ""
+        case "text": value = entry?.text ?? ""
+        default: value = entry?.details.first { $0.column == column }?.value ?? ""
+        }
+        return tests.contains { test in
+            switch test {
+            case let .equals(v): return value.caseInsensitiveCompare(v) == .orderedSame
+            case let .contains(v): return value.range(of: v, options: .caseInsensitive) != nil
+            }
+        }
+    }
+}
+
+/// One check of a configuration (`[[lint]]`). The finding's text and the action are the plugin's.
+public struct LintRule: Sendable {
+    public enum Severity: String, Sendable { case error, warning, info }
+    public enum Check: Sendable {
+        /// The keyword's value is on (ON, YES, TRUE, ENABLED, 1).
+        case on(String)
+        /// The keyword's value is a number other than 0 (GSK_TRACE=0xff).
+        case nonzero(String)
+        /// The keyword holds a value in clear: a password. Its value is never shown.
+        case secret(String)
+        /// The keyword's value is one of these (a shipped default left in place).
+        case equals(String, [String])
+        /// The list has none of these elements.
+        case lacksAny(String, [String])
+        /// The list has no element the selector matches.
+        case lacks(String, ElementSelector)
+        /// The list has some of these elements.
+        case containsAny(String, [String])
+        /// The list has elements the selector matches.
+        case contains(String, ElementSelector)
+        /// Elements matching the first selector come before the first one matching the second.
+        case before(String, ElementSelector, ElementSelector)
+    }
+    public var id: String
+    public var plugin: String
+    public var config: String
+    public var severity: Severity
+    /// Applies only while this keyword is on (GSK_PROTOCOL_TLSV1_3).
+    public var whenOn: String?
+    public var check: Check
+    public var message: String
+    public var action: String
+    /// Sample files: `bad` must produce this finding, `good` must not (checked at load).
+    public var bad: String?
+    public var good: String?
+}
+
+/// What `lint` found in one file.
+public struct LintFinding: Sendable, Equatable {
+    public var rule: String
+    public var severity: LintRule.Severity
+    public var line: Int?
+    public var keyword: String?
+    public var message: String
+    public var action: String
+}
+
+/// A configuration file read into keyword entries with their line numbers.
+public struct ConfigFile: Sendable {
+    public struct Entry: Sendable {
+        public var keyword: String
+        public var value: String
+        public var line: Int
+    }
+    public var entries: [Entry] = []
+    /// Lines that are neither comments, blank, nor entries of this syntax.
+    public var strayLines: [Int] = []
+
+    public init(text: String, syntax: ConfigKind.Syntax) {
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = raw.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("*") { continue }
+            switch syntax {
+            case .assignment:
+                if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+                guard let eq = line.firstIndex(of: "="), eq != line.startIndex,
+                      !line[..<eq].contains(where: { $0 == " " || $0 == "\t" }) else { strayLines.append(i + 1); continue }
+                entries.append(Entry(keyword: String(line[..<eq]), value: Self.unquoted(String(line[line.index(after: eq)...])), line: i + 1))
+            case .keyword:
+                let parts = line.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })
+                guard let first = parts.first, first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { strayLines.append(i + 1); continue }
+                entries.append(Entry(keyword: String(first), value: parts.count > 1 ? Self.unquoted(String(parts[1])) : "", line: i + 1))
+            }
+        }
+    }
+
+    /// Without surrounding quotes (straight or typographic, as copied from a web page).
+    static func unquoted(_ s: String) -> String {
+        var v = s.trimmingCharacters(in: .whitespaces)
+        let quotes: Set<Character> = ["\"", "'", "\u{201C}", "\u{201D}"]
+        if let f = v.first, quotes.contains(f) { v.removeFirst() }
+        if let l = v.last, quotes.contains(l) { v.removeLast() }
+        return v
+    }
+}
+
+/// Checks configuration files with the plugins' `[[config]]` kinds and `[[lint]]` rules.
+public struct ConfigLinter {
+    public let plugins: PluginSet
+    public init(plugins: PluginSet) { self.plugins = plugins }
+
+    public struct Report: Sendable {
+        public var kind: ConfigKind
+        public var findings: [LintFinding]
+    }
+
+    /// The kind of file `text` is: the one whose known keywords it uses most (nil: none).
+    public func recognise(_ text: String) -> ConfigKind? {
+        var best: (ConfigKind, Int)?
+        for kind in plugins.configKinds {
+            let file = ConfigFile(text: text, syntax: kind.syntax)
+            guard let catalogue = plugins.catalogue(kind.keywords) else { continue }
+            let known = file.entries.filter { knownKeyword($0.keyword, kind, catalogue) != nil }.count
+            if known > 0 && known > (best?.1 ?? 0) { best = (kind, known) }
+        }
+        return best?.0
+    }
+
+    /// The catalogue's spelling of a keyword, if it knows it.
+    func knownKeyword(_ keyword: String, _ kind: ConfigKind, _ catalogue: Catalogue) -> String? {
+        if kind.caseSensitive { return catalogue.value(fromCatalogueText: keyword).flatMap { catalogue.entry($0) }?.code }
+        return catalogue.entries.values.first { $0.code.caseInsensitiveCompare(keyword) == .orderedSame }?.code
+    }
+
+    public func lint(_ text: String, kind: ConfigKind) -> Report {
+        let file = ConfigFile(text: text, syntax: kind.syntax)
+        var findings: [LintFinding] = []
+        let catalogue = plugins.catalogue(kind.keywords)
+        func key(_ k: String) -> String { kind.caseSensitive ? k : k.lowercased() }
+        var last: [String: ConfigFile.Entry] = [:]
+        var inSection: [String: ConfigFile.Entry] = [:]
+        let repeatable = Set(kind.repeatable.map(key))
+        for e in file.entries {
+            if let start = kind.sectionStart, key(e.keyword) == key(start) { inSection = [:] }
+            defer { last[key(e.keyword)] = e; inSection[key(e.keyword)] = e }
+            guard !repeatable.contains(key(e.keyword)) else { continue }
+            if let earlier = inSection[key(e.keyword)] {
+                findings.append(LintFinding(rule: "set-twice", severity: .warning, line: e.line, keyword: e.keyword,
+                                            message: "\(e.keyword) is set again (first on line \(earlier.line)); the later value is the one used",
+                                            action: "Keep one \(e.keyword) line."))
+            }
+        }
+        // Unknown keywords, with the one most likely meant.
+        if let catalogue {
+            for e in file.entries where kind.checkedPrefixes.isEmpty || kind.checkedPrefixes.contains(where: { e.keyword.uppercased().hasPrefix($0.uppercased()) }) {
+                guard knownKeyword(e.keyword, kind, catalogue) == nil else { continue }
+                let guess = catalogue.entries.values.map(\.code).min { editDistance($0, e.keyword) < editDistance($1, e.keyword) }
+                let close = guess.flatMap { editDistance($0, e.keyword) <= 3 ? $0 : nil }
+                findings.append(LintFinding(rule: "unknown-keyword", severity: .error, line: e.line, keyword: e.keyword,
+                                            message: "\(e.keyword) is not a keyword \(kind.title) knows" + (close.map { "; did you mean \($0)?" } ?? ".") + " It is ignored as written.",
+                                            action: close.map { "Write \($0)." } ?? "Check the spelling against the product documentation."))
+            }
+        }
+        // List values: hex, whole elements.
+        for e in last.values.sorted(by: { $0.line < $1.line }) {
+            guard let list = plugins.list(forVariable: e.keyword) else { continue }
+            let compact = e.value.filter { !$0.isWhitespace && $0 != "," }
+            if let bad = compact.firstIndex(where: { !$0.isHexDigit }) {
+                findings.append(LintFinding(rule: "list-not-hex", severity: .error, line: e.line, keyword: e.keyword,
+                                            message: "\(e.keyword) holds '\(compact[bad])' at character \(compact.distance(from: compact.startIndex, to: bad) + 1): a list of \(list.width)-character hexadecimal codes has only 0-9 and A-F",
+                                            action: "Write the codes back to back, such as \(String(repeating: "0", count: list.width - 2))2F\(String(repeating: "0", count: list.width - 2))35."))
+            } else if compact.count % list.width != 0 {
+                findings.append(LintFinding(rule: "list-length", severity: .error, line: e.line, keyword: e.keyword,
+                                            message: "\(e.keyword) is \(compact.count) characters long, not a multiple of \(list.width): a code is cut short or has a character too many",
+                                            action: "Check each \(list.width)-character code; `tracelens explain \(e.keyword)=...` shows how the value splits."))
+            }
+        }
+        for rule in plugins.lintRules where rule.config == kind.name {
+            findings += evaluate(rule, last: last, caseSensitive: kind.caseSensitive)
+        }
+        findings.sort { ($0.line ?? 0, $0.rule) < ($1.line ?? 0, $1.rule) }
+        return Report(kind: kind, findings: findings)
+    }
+
+    static func isOn(_ v: String) -> Bool { ["on", "yes", "true", "enabled", "1"].contains(v.lowercased()) }
+
+    static func number(_ v: String) -> Int? {
+        let t = v.trimmingCharacters(in: .whitespaces).lowercased()
+        if t.hasPrefix("0x") { return Int(t.dropFirst(2), radix: 16) }
+        if t.count > 1 && t.hasPrefix("0") { return Int(t.dropFirst(), radix: 8) }
+        return Int(t)
+    }
+
+    func evaluate(_ rule: LintRule, last: [String: ConfigFile.Entry], caseSensitive: Bool) -> [LintFinding] {
+        func entry(_ k: String) -> ConfigFile.Entry? { last[caseSensitive ? k : k.lowercased()] }
+        if let gate = rule.whenOn, !(entry(gate).map { Self.isOn($0.value) } ?? false) { return [] }
+        func finding(_ e: ConfigFile.Entry?, _ keyword: String, _ fill: [String: String] = [:]) -> [LintFinding] {
+            var message = rule.message.replacingOccurrences(of: "{keyword}", with: keyword)
+            var action = rule.action.replacingOccurrences(of: "{keyword}", with: keyword)
+            for (k, v) in fill {
+                message = message.replacingOccurrences(of: "{\(k)}", with: v)
+                action = action.replacingOccurrences(of: "{\(k)}", with: v)
+            }
+            return [LintFinding(rule: rule.id, severity: rule.severity, line: e?.line, keyword: keyword, message: message, action: action)]
+        }
+        func elements(_ e: ConfigFile.Entry) -> [(code: String, entry: CatalogueEntry?)] {
+            guard let list = plugins.list(forVariable: e.keyword) else { return [] }
+            let compact = e.value.filter { !$0.isWhitespace && $0 != "," }.uppercased()
+            guard compact.allSatisfy(\.isHexDigit) else { return [] }
+            let chars = Array(compact)
+            let catalogue = plugins.catalogues[list.catalogue]
+            return stride(from: 0, to: chars.count - chars.count % list.width, by: list.width).map { i in
+                let code = String(chars[i..<(i + list.width)])
+                return (code, catalogue.value(fromCatalogueText: code).flatMap { catalogue.entry($0) })
+            }
+        }
+        func names(_ items: [(code: String, entry: CatalogueEntry?)]) -> String {
+            items.map { item in item.entry.map { "\(item.code) \($0.name)" } ?? item.code }.joined(separator: ", ")
+        }
+        switch rule.check {
+        case let .on(k):
+            guard let e = entry(k), Self.isOn(e.value) else { return [] }
+            return finding(e, k)
+        case let .nonzero(k):
+            guard let e = entry(k), (Self.number(e.value) ?? (e.value.isEmpty ? 0 : 1)) != 0 else { return [] }
+            return finding(e, k)
+        case let .secret(k):
+            guard let e = entry(k), !e.value.isEmpty else { return [] }
+            return finding(e, k)
+        case let .equals(k, values):
+            guard let e = entry(k), values.contains(where: { $0.caseInsensitiveCompare(e.value.filter { !$0.isWhitespace }) == .orderedSame }) else { return [] }
+            return finding(e, k)
+        case let .lacksAny(k, codes):
+            guard let e = entry(k) else { return [] }
+            let have = Set(elements(e).map(\.code))
+            return codes.contains { have.contains($0.uppercased()) } ? [] : finding(e, k)
+        case let .lacks(k, selector):
+            guard let e = entry(k) else { return [] }
+            return elements(e).contains { selector.matches($0.entry, code: $0.code) } ? [] : finding(e, k)
+        case let .containsAny(k, codes):
+            guard let e = entry(k) else { return [] }
+            let hits = elements(e).filter { item in codes.contains { $0.caseInsensitiveCompare(item.code) == .orderedSame } }
+            return hits.isEmpty ? [] : finding(e, k, ["elements": names(hits)])
+        case let .contains(k, selector):
+            guard let e = entry(k) else { return [] }
+            let hits = elements(e).filter { selector.matches($0.entry, code: $0.code) }
+            return hits.isEmpty ? [] : finding(e, k, ["elements": names(hits)])
+        case let .before(k, first, then):
+            guard let e = entry(k) else { return [] }
+            let items = elements(e)
+            guard let cut = items.firstIndex(where: { then.matches($0.entry, code: $0.code) }) else { return [] }
+            let early = items[..<cut].filter { first.matches($0.entry, code: $0.code) }
+            return early.isEmpty ? [] : finding(e, k, ["elements": names(early), "then": names([items[cut]])])
+        }
+    }
+}
+
+/// `lint --json`: one object per finding.
+public enum LintJSON {
+    public static func line(_ f: LintFinding, file: String, kind: String) -> String {
+        func q(_ s: String) -> String {
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                default: out += c.value < 0x20 ? String(format: "\\u%04x", c.value) : String(c)
+                }
+            }
+            return out + "\""
+        }
+        var fields = ["\"file\":\(q(file))", "\"kind\":\(q(kind))", "\"line\":\(f.line.map(String.init) ?? "null")",
+                      "\"rule\":\(q(f.rule))", "\"severity\":\(q(f.severity.rawValue))"]
+        fields.append("\"keyword\":" + (f.keyword.map(q) ?? "null"))
+        fields += ["\"message\":\(q(f.message))", "\"action\":\(q(f.action))"]
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+/// `tracelens lint FILE...`: recognises each file, lints it, renders the findings.
+public struct LintRun {
+    public let plugins: PluginSet
+    public init(plugins: PluginSet) { self.plugins = plugins }
+
+    /// What was printed, the messages for standard error, and the exit status: 0 no findings,
+    /// 1 findings, 2 a file could not be read or recognised.
+    public func run(_ paths: [String], kind forcedName: String? = nil, json: Bool = false) -> (output: String, problems: [String], status: Int32) {
+        let linter = ConfigLinter(plugins: plugins)
+        let forced = forcedName.flatMap { name in plugins.configKinds.first { $0.name == name } }
+        var status: Int32 = 0
+        var out = "", problems: [String] = []
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                problems.append("\(path): cannot read it")
+                status = 2
+                continue
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            guard let kind = forced ?? linter.recognise(text) else {
+                problems.append("\(path): not a configuration file TraceLens knows (\(plugins.configKinds.map { "\($0.name): \($0.title)" }.joined(separator: "; "))); name one with --kind")
+                status = 2
+                continue
+            }
+            let report = linter.lint(text, kind: kind)
+            if !report.findings.isEmpty && status == 0 { status = 1 }
+            if json {
+                for f in report.findings { out += LintJSON.line(f, file: path, kind: kind.name) + "\n" }
+                continue
+            }
+            let what = kind.syntax == .assignment ? "\(kind.title) environment file" : "\(kind.title) configuration file"
+            out += "\(path): \(what) (\(kind.name)): " + (report.findings.isEmpty ? "no findings\n" : "\(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")\n")
+            for f in report.findings {
+                out += "\(path):\(f.line.map(String.init) ?? "-"): \(f.severity.rawValue): \(f.message) [\(f.rule)]\n"
+                out += "    what to do: \(f.action)\n"
+            }
+        }
+        return (out, problems, status)
+    }
+}
