@@ -91,3 +91,7 @@ lint_samples samples/ec-cert-rsa-cipher/gldsrv.envvars samples/tls13-missing-aki
 
 step "The plugins loaded" \
   $tl plugins list
+
+# Last: what went wrong in every failed connection of the samples, and what to do.
+step "Why each failed connection failed: cause, evidence from every source, what to do" \
+  $tl doctor --all --db "$db"

@@ -43,3 +43,75 @@ struct LintCommand: ParsableCommand {
         if result.status != 0 { throw ExitCode(result.status) }
     }
 }
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Say why connections failed and what to do: cause, evidence (records with file and line), action.",
+        discussion: """
+            Diagnoses failed connections of the store (named by id, or --all), or of trace files \
+            given on the command line (read into a temporary store first, with every source \
+            linked). Each finding comes from a [[diagnosis]] rule in the plugins and names a page \
+            under docs/findings/. With --env the actions use the environment file's own values. \
+            Examples:
+
+              tracelens doctor --all
+              tracelens doctor 23
+              tracelens doctor --env gldsrv.envvars samples/sigalg-missing-0503/
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    @Flag(help: "Every failed connection in the store.")
+    var all = false
+
+    @Option(help: ArgumentHelp("The System SSL environment file the server used, for actions in its terms.", valueName: "file"))
+    var env: String?
+
+    @Flag(help: "One JSON object per connection.")
+    var json = false
+
+    @Option(help: ArgumentHelp("A source's clock is off when reading files (as for ingest): 'client.txt=-3600s'. Repeatable.", valueName: "file=duration"))
+    var offset: [String] = []
+
+    @Argument(help: ArgumentHelp("Connection ids, or trace files and folders to read.", valueName: "conn-or-file"))
+    var targets: [String] = []
+
+    func run() throws {
+        let set = try plugins.load()
+        var doctor = Doctor(plugins: set)
+        if let env {
+            guard let data = FileManager.default.contents(atPath: env) else { throw ValidationError("--env \(env): cannot read it") }
+            for e in ConfigFile(text: String(decoding: data, as: UTF8.self), syntax: .assignment).entries { doctor.environment[e.keyword] = e.value }
+        }
+        let ids = targets.compactMap { Int64($0) }
+        let files = targets.filter { Int64($0) == nil }
+        guard all || !targets.isEmpty else { throw ValidationError("name connections (tracelens connections --failed lists them), --all, or trace files") }
+        let diagnoses: [Diagnosis]
+        do {
+            if !files.isEmpty {
+                // Files: read them into a store of their own, linked, then look at every failure.
+                let dir = NSTemporaryDirectory() + "tracelens-doctor-\(getpid())"
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                var options = IngestOptions()
+                var link = LinkOptions()
+                for text in offset {
+                    guard let parsed = LinkOptions.parseOffset(text) else { throw ValidationError("--offset '\(text)': give FILE=DURATION") }
+                    link.offsets.append(parsed)
+                }
+                options.link = link
+                let storeHandle = try Store.openForWriting(dir + "/doctor.db")
+                let run = try IngestRun(plugins: set, store: storeHandle, options: options)
+                _ = run.run(files)
+                diagnoses = try doctor.diagnose(storeHandle, connections: ids)
+            } else {
+                diagnoses = try doctor.diagnose(try Store.openForReading(store.path), connections: all ? [] : ids)
+            }
+        } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
+        let out = json ? DoctorReport.jsonLines(diagnoses) : (diagnoses.isEmpty ? "no failed connections\n" : DoctorReport.text(diagnoses, plugins: set))
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}

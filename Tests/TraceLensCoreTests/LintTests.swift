@@ -160,13 +160,7 @@ final class LintTests: XCTestCase {
     }
 
     func testBrokenRulesAreReportedWhenPluginsLoad() throws {
-        let dir = Fixtures.tempDir() + "/p"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try """
-            [plugin]
-            name = "mine"
-            description = "test"
-
+        let text = try Fixtures.loadProblems(withPlugin: """
             [[lint]]
             id = "never-fires"
             config = "gsk-env"
@@ -191,9 +185,7 @@ final class LintTests: XCTestCase {
             message = "x"
             action = "y"
             severity = "fatal"
-            """.write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
-        let (_, problems) = PluginLoader.loadAll(userDirectories: [dir])
-        let text = problems.map(\.description).joined(separator: "\n")
+            """)
         XCTAssertTrue(text.contains("[[lint]] never-fires: its bad sample does not trigger it"), text)
         XCTAssertTrue(text.contains("[[lint]] two-checks: gives 2 checks; a rule has one"), text)
         XCTAssertTrue(text.contains("[[lint]] no-samples: severity 'fatal' is not one of error, warning, info"), text)

@@ -29,6 +29,15 @@ enum Fixtures {
         return child
     }
 
+    /// Loads the built-in plugins plus one user plugin made of `entries` (TOML after the
+    /// [plugin] table); returns every problem reported, as text.
+    static func loadProblems(withPlugin entries: String) throws -> String {
+        let dir = tempDir() + "/p"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try ("[plugin]\nname = \"mine\"\ndescription = \"test\"\n\n" + entries).write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
+        return PluginLoader.loadAll(userDirectories: [dir]).1.map(\.description).joined(separator: "\n")
+    }
+
     static func tempDir() -> String {
         let dir = NSTemporaryDirectory() + "tracelens-tests-" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -201,13 +201,18 @@ public enum PluginLoader {
                 set.lintRules.removeAll { $0.id == rule.id }
                 set.lintRules.append(rule)
             }
+            for (i, node) in top.tables("diagnosis", &problems).enumerated() {
+                guard let rule = readDiagnosisRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
+                set.diagnosisRules.removeAll { $0.id == rule.id }
+                set.diagnosisRules.append(rule)
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -312,6 +317,29 @@ public enum PluginLoader {
             }
             if linter.lint(good, kind: kind).findings.contains(where: { $0.rule == rule.id }) {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its good sample triggers it"))
+            }
+        }
+        var doctor = Doctor(plugins: set)
+        for rule in set.diagnosisRules {
+            let entry = "[[diagnosis]] \(rule.id)"
+            for ref in rule.when where set.resolve(ref) == nil {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "when names '\(ref)', which is in no catalogue"))
+            }
+            guard let layout = set.format(named: rule.sampleLayout) else {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "sample-layout names '\(rule.sampleLayout)', which no plugin defines"))
+                continue
+            }
+            // The bad sample must give this finding, with every fact its sentence names.
+            doctor.environment = [:]
+            if let f = doctor.apply(rule, doctor.story(sample: rule.bad, layout: layout)) {
+                if f.unknownFacts > 0 {
+                    problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its bad sample leaves facts of the cause unfilled: \(f.cause)"))
+                }
+            } else {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its bad sample does not produce the finding"))
+            }
+            if doctor.apply(rule, doctor.story(sample: rule.good, layout: layout)) != nil {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its good sample produces the finding"))
             }
         }
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {

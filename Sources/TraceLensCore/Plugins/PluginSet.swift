@@ -58,6 +58,8 @@ public final class PluginSet: @unchecked Sendable {
     /// Kinds of configuration file `lint` reads, and its checks.
     public internal(set) var configKinds: [ConfigKind] = []
     public internal(set) var lintRules: [LintRule] = []
+    /// What `doctor` says about failed connections.
+    public internal(set) var diagnosisRules: [DiagnosisRule] = []
     var catalogueIndex: [String: Int] = [:]
     var samples: [PluginSample] = []
 

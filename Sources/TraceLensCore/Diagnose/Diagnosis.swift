@@ -1,0 +1,311 @@
+import Foundation
+
+/// A diagnosis rule (`[[diagnosis]]` in a plugin): when a failed connection's story carries one
+/// of its codes, it names the cause in one sentence, quotes the records that show it, and says
+/// what to do. Facts for the sentence come from the connection (peer, subject, issuer, cipher...)
+/// and from templates matched in its records (`Serial number {serial:word} found in CRL`).
+public struct DiagnosisRule: Sendable {
+    public var id: String
+    public var plugin: String
+    public var title: String
+    /// The rule applies when the story has any of these codes (`cms:03353041`).
+    public var when: [CodeRef]
+    /// Searched in every record of the story; the first match of each field wins.
+    public var facts: [Template]
+    /// The rule does not apply when a record matches one of these.
+    public var unless: [Template] = []
+    /// Applies only when no other rule does (a general reading of a client-side failure).
+    public var fallback = false
+    public var cause: String
+    public var action: String
+    /// Used instead of `action` when the user gave the environment file (`--env`); it may name
+    /// `{env.GSK_...}` values.
+    public var actionWithEnv: String?
+    /// Where the user reads more: a page under docs/findings/.
+    public var doc: String
+    /// Lower first when several rules fit one connection.
+    public var order: Int
+    /// Sample lines (in `sampleLayout`) that must produce this finding, and lines that must not.
+    public var sampleLayout: String
+    public var bad: String
+    public var good: String
+}
+
+/// What `doctor` says about one failed connection.
+public struct Diagnosis: Sendable {
+    public struct Evidence: Sendable, Equatable {
+        public var file: String
+        public var line: Int
+        public var text: String
+    }
+    public struct Finding: Sendable {
+        public var rule: String
+        public var title: String
+        public var cause: String
+        public var action: String
+        public var doc: String
+        public var evidence: [Evidence]
+        /// Facts the cause needs (outside `[...]`) that the story does not give.
+        public var unknownFacts = 0
+    }
+    public var connection: Int64
+    public var summary: String
+    public var error: String?
+    public var findings: [Finding]
+}
+
+/// One failed connection's story as `doctor` reads it: every record of every linked source.
+public struct StoryRecords {
+    public struct Item {
+        public var file: String
+        public var line: Int
+        public var text: String
+        public var codes: Set<String>
+    }
+    public var items: [Item] = []
+    /// Connection fields: peer_ip, peer_port, subject, issuer, cipher, protocol, error...
+    public var fields: [String: String] = [:]
+}
+
+/// Applies the plugins' diagnosis rules to stories.
+public struct Doctor {
+    public let plugins: PluginSet
+    /// The environment file's values, when the user gave it (`--env`).
+    public var environment: [String: String] = [:]
+
+    public init(plugins: PluginSet) { self.plugins = plugins }
+
+    /// The findings for one story, best first.
+    public func findings(_ story: StoryRecords) -> [Diagnosis.Finding] {
+        var out: [Diagnosis.Finding] = []
+        let rules = plugins.diagnosisRules.sorted(by: { ($0.order, $0.id) < ($1.order, $1.id) })
+        for rule in rules where !rule.fallback {
+            if let f = apply(rule, story) { out.append(f) }
+        }
+        if out.isEmpty {
+            for rule in rules where rule.fallback {
+                if let f = apply(rule, story) { out.append(f) }
+            }
+        }
+        return out
+    }
+
+    func normalised(_ ref: CodeRef) -> String {
+        guard let r = plugins.resolve(ref) else { return ref.description }
+        return "\(r.catalogue.id):\(r.catalogue.display(r.value))"
+    }
+
+    public func apply(_ rule: DiagnosisRule, _ story: StoryRecords) -> Diagnosis.Finding? {
+        let wanted = Set(rule.when.map(normalised))
+        guard story.items.contains(where: { !$0.codes.isDisjoint(with: wanted) }) else { return nil }
+        var caps = Captures()
+        func matches(_ template: Template, _ text: String) -> Bool {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBufferPointer { b in
+                let line = UnsafeBufferPointer(b)
+                guard let start = Self.find(template.leadingLiteral, in: line) else { return false }
+                return template.match(line, from: start, wholeLine: false, captures: &caps) != nil
+            }
+        }
+        if story.items.contains(where: { item in rule.unless.contains { matches($0, item.text) } }) { return nil }
+        var fields = story.fields
+        var evidence: [Diagnosis.Evidence] = []
+        // Quoted: records a fact was found in, the first record of each code that made the rule
+        // apply, and the first such record of every other source (a job log, a client).
+        var codesQuoted = Set<String>(), filesQuoted = Set<String>()
+        for item in story.items {
+            let hits = item.codes.intersection(wanted)
+            var quoted = !hits.isSubset(of: codesQuoted) || (!hits.isEmpty && !filesQuoted.contains(item.file))
+            codesQuoted.formUnion(hits)
+            var bytes = Array(item.text.utf8)
+            bytes.withUnsafeMutableBufferPointer { b in
+                let line = UnsafeBufferPointer(b)
+                for template in rule.facts {
+                    guard let start = Self.find(template.leadingLiteral, in: line) else { continue }
+                    guard template.match(line, from: start, wholeLine: false, captures: &caps) != nil else { continue }
+                    quoted = true
+                    for (slot, name) in template.fieldNames.enumerated() where !name.isEmpty && fields[name] == nil {
+                        if let r = caps.range(slot) { fields[name] = String(decoding: line[r], as: UTF8.self) }
+                    }
+                }
+            }
+            if quoted && evidence.count < 8 {
+                filesQuoted.insert(item.file)
+                let first = item.text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? item.text
+                evidence.append(.init(file: item.file, line: item.line, text: first))
+            }
+        }
+        for (k, v) in environment { fields["env." + k] = v }
+        let action = (!environment.isEmpty ? rule.actionWithEnv : nil) ?? rule.action
+        let cause = Self.fillCounting(rule.cause, fields)
+        var finding = Diagnosis.Finding(rule: rule.id, title: rule.title, cause: cause.text, action: Self.fill(action, fields), doc: rule.doc, evidence: evidence)
+        finding.unknownFacts = cause.missing
+        return finding
+    }
+
+    /// `{name}` replaced by the field. A part in `[...]` is left out when a field in it is
+    /// unknown (a job log alone names no certificate); elsewhere an unknown field reads
+    /// "(not in the trace)". Also returns how many fields outside `[...]` were unknown.
+    static func fill(_ text: String, _ fields: [String: String]) -> String { fillCounting(text, fields).text }
+
+    static func fillCounting(_ text: String, _ fields: [String: String]) -> (text: String, missing: Int) {
+        func value(_ name: String) -> String? { fields[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func placeholders(_ part: Substring) -> (String, [String]) {
+            var out = "", names: [String] = []
+            var rest = part
+            while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+                out += rest[..<open]
+                let name = String(rest[rest.index(after: open)..<close])
+                names.append(name)
+                out += value(name) ?? (name.hasPrefix("env.") ? "(not set in the environment file)" : "(not in the trace)")
+                rest = rest[rest.index(after: close)...]
+            }
+            return (out + rest, names)
+        }
+        var out = "", missing = 0
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "["), let close = rest[open...].firstIndex(of: "]") {
+            let (before, names) = placeholders(rest[..<open])
+            out += before
+            missing += names.filter { value($0) == nil }.count
+            let (inside, insideNames) = placeholders(rest[rest.index(after: open)..<close])
+            // Optional: left out, and not counted as missing.
+            if insideNames.allSatisfy({ value($0) != nil }) { out += inside }
+            rest = rest[rest.index(after: close)...]
+        }
+        let (tail, names) = placeholders(rest)
+        missing += names.filter { value($0) == nil }.count
+        return (out + tail, missing)
+    }
+
+    static func find(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !needle.isEmpty else { return 0 }
+        guard hay.count >= needle.count else { return nil }
+        var i = 0
+        while i <= hay.count - needle.count {
+            guard let p = memchr(hay.baseAddress! + i, Int32(needle[0]), hay.count - i - needle.count + 1) else { return nil }
+            let at = hay.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            if memcmp(hay.baseAddress! + at, needle, needle.count) == 0 { return at }
+            i = at + 1
+        }
+        return nil
+    }
+
+    /// A sample's lines read through a layout as one story (the load-time check of a rule).
+    func story(sample text: String, layout: Format) -> StoryRecords {
+        let finder = CodeFinder(plugins: plugins)
+        var story = StoryRecords()
+        for var r in RecordReader.records(in: Array(text.utf8), format: layout) {
+            if !r.isUnparsed { finder.decode(&r, layout: layout) }
+            let codes = Set(r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" })
+            story.items.append(.init(file: "sample", line: r.line, text: String(decoding: r.bytes, as: UTF8.self), codes: codes))
+        }
+        return story
+    }
+}
+
+extension Doctor {
+    /// Every failed connection of the store (one per story), or the ones named, diagnosed.
+    public func diagnose(_ store: Store, connections ids: [Int64] = []) throws -> [Diagnosis] {
+        let db = store.db
+        var heads: [Int64] = []
+        if ids.isEmpty {
+            let q = try db.prepare("SELECT id FROM connections WHERE outcome = 'failed' AND (story IS NULL OR story = id) ORDER BY start_time, id")
+            while try q.step() { heads.append(q.int64(0)) }
+        } else {
+            for id in ids {
+                heads.append(try db.scalar("SELECT coalesce(story, id) FROM connections WHERE id = ?1", [.int(id)]) ?? id)
+            }
+        }
+        var paths: [Int64: String] = [:]
+        let s = try db.prepare("SELECT id, path FROM sources")
+        while try s.step() { paths[s.int64(0)] = (s.string(1) ?? "").split(separator: "/").last.map(String.init) ?? "" }
+        let conn = try db.prepare("""
+            SELECT id, source, peer_ip, peer_port, subject, issuer, cipher, protocol, error, related, start_time, thread, outcome
+            FROM connections WHERE id = ?1 OR story = ?1 ORDER BY (id = ?1) DESC, start_time
+            """)
+        let recs = try db.prepare("SELECT source, line, text, codes FROM records WHERE conn = ?1 ORDER BY source, line")
+        var out: [Diagnosis] = []
+        for head in heads {
+            try conn.bind([.int(head)])
+            var story = StoryRecords()
+            var members: [Int64] = []
+            var summary = "", error: String?
+            var first = true
+            while try conn.step() {
+                members.append(conn.int64(0))
+                let names = ["peer_ip", "peer_port", "subject", "issuer", "cipher", "protocol"]
+                for (i, name) in names.enumerated() where story.fields[name] == nil {
+                    let v = conn.value(Int32(2 + i))
+                    if v != .null { story.fields[name] = TableWriter.display(v) }
+                }
+                if first {
+                    first = false
+                    error = conn.string(8)
+                    var peer = conn.string(2) ?? "peer unknown"
+                    if !conn.isNull(3) { peer += ":\(conn.int64(3))" }
+                    let when = conn.isNull(10) ? "" : ", " + Timestamp(micros: conn.int64(10)).string(iso: true)
+                    summary = "connection \(head): \(peer), \(paths[conn.int64(1)] ?? "?")" + (conn.string(11).map { " thread \($0)" } ?? "") + when
+                        + " (\(conn.string(12) ?? "?"))"
+                }
+            }
+            guard !members.isEmpty else { continue }
+            for m in members {
+                try recs.bind([.int(m)])
+                while try recs.step() {
+                    let codes = (recs.string(3) ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
+                        .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" !")) }
+                    story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes)))
+                }
+            }
+            out.append(Diagnosis(connection: head, summary: summary, error: error, findings: findings(story)))
+        }
+        return out
+    }
+}
+
+/// `tracelens doctor`: renders diagnoses as text or JSON lines.
+public enum DoctorReport {
+    public static func text(_ diagnoses: [Diagnosis], plugins: PluginSet) -> String {
+        var out = ""
+        for d in diagnoses {
+            out += d.summary + "\n"
+            if d.findings.isEmpty {
+                let error = d.error.map { ref -> String in
+                    guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
+                    return "\(ref) (\(resolved.entry?.text ?? "not in the catalogues"))"
+                } ?? "none recorded"
+                out += "  no diagnosis rule fits this one; primary error: \(error)" + (d.error.map { "; `tracelens explain \($0) --long` says more" } ?? "") + "\n\n"
+                continue
+            }
+            for f in d.findings {
+                out += "  \(f.title) [\(f.rule)]\n"
+                out += "  cause: \(f.cause)\n"
+                if !f.evidence.isEmpty {
+                    out += "  evidence:\n"
+                    for e in f.evidence { out += "    \(e.file):\(e.line)  \(e.text)\n" }
+                }
+                out += "  what to do: \(f.action)\n"
+                out += "  more: \(f.doc)\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    public static func jsonLines(_ diagnoses: [Diagnosis]) -> String {
+        var out = ""
+        for d in diagnoses {
+            var obj: [String: Any] = ["connection": d.connection, "summary": d.summary]
+            obj["error"] = d.error
+            obj["findings"] = d.findings.map { f in
+                ["rule": f.rule, "title": f.title, "cause": f.cause, "action": f.action, "doc": f.doc,
+                 "evidence": f.evidence.map { ["file": $0.file, "line": $0.line, "text": $0.text] }] as [String: Any]
+            }
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                out += String(decoding: data, as: UTF8.self) + "\n"
+            }
+        }
+        return out
+    }
+}
