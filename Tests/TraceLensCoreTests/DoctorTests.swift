@@ -15,7 +15,7 @@ final class DoctorTests: XCTestCase {
     }
 
     func testEveryRuleFiresOnItsBadSampleAndNotOnItsGoodOne() throws {
-        XCTAssertGreaterThanOrEqual(Fixtures.plugins.diagnosisRules.count, 13)
+        XCTAssertGreaterThanOrEqual(Fixtures.plugins.diagnosisRules.count, 15)
         for rule in Fixtures.plugins.diagnosisRules {
             let layout = try XCTUnwrap(Fixtures.plugins.format(named: rule.sampleLayout))
             let bad = doctor.apply(rule, doctor.story(sample: rule.bad, layout: layout))
@@ -75,6 +75,25 @@ final class DoctorTests: XCTestCase {
         let concrete = try withEnv.diagnose(try Store.openForReading(db)).first { $0.findings.first?.rule == "signature-algorithm-not-allowed" }!
         XCTAssertEqual(plain.findings[0].action, "Add 0503 to GSK_TLS_SIG_ALG_PAIRS in the environment file and restart the server; `tracelens explain 0503` names the pair.")
         XCTAssertEqual(concrete.findings[0].action, "Add 0503 to GSK_TLS_SIG_ALG_PAIRS: it is 0601050104010301080608050804 now; 06010501040103010806080508040503 allows it. Restart the server.")
+    }
+
+    func testCertificateLogonsRefusedAfterTheHandshake() throws {
+        let lines = [
+            "220324 10:07:19.100000 2A10A000 CONNS srv_accept_connection()412: connID=3 accepted on socket 7",
+            "220324 10:07:19.312501 2A10A000 LDAPBE srv_process_bind_request()939: do_return_bind msgID=1, connID=3, bindDN='CN=SECP521R,O=CPWEBUSER,C=GB', safUserID='USERX', dnList=0x0, grpList=0x0, rc=49",
+            "220324 10:07:19.412501 2A10A000 CONNS srv_close_connection()1088: connID=3 closed",
+        ]
+        func rules(_ text: String) throws -> [Diagnosis.Finding] {
+            let (db, _) = try Fixtures.ingest([Fixtures.write(text, named: "gldsrv.dsout")])
+            return try doctor.diagnose(try Store.openForReading(db)).flatMap(\.findings)
+        }
+        let mapped = try rules(lines.joined(separator: "\n") + "\n")
+        XCTAssertEqual(mapped.map(\.rule), ["mapped-user-cannot-log-on"])
+        XCTAssertTrue(mapped[0].action.contains("LISTUSER USERX"), mapped[0].action)
+        let unmapped = try rules(lines.joined(separator: "\n").replacingOccurrences(of: "'USERX'", with: "''") + "\n")
+        XCTAssertEqual(unmapped.map(\.rule), ["certificate-not-mapped"])
+        XCTAssertTrue(unmapped[0].action.contains("SDNFILTER('CN=SECP521R.O=CPWEBUSER.C=GB')"), unmapped[0].action)
+        XCTAssertTrue(try rules(lines.joined(separator: "\n").replacingOccurrences(of: "rc=49", with: "rc=0") + "\n").isEmpty)
     }
 
     func testOptionalPartsAndMissingFacts() {

@@ -79,12 +79,13 @@ public struct Doctor {
     public func findings(_ story: StoryRecords) -> [Diagnosis.Finding] {
         var out: [Diagnosis.Finding] = []
         let rules = plugins.diagnosisRules.sorted(by: { ($0.order, $0.id) < ($1.order, $1.id) })
+        // A rule whose sentence needs a fact the story lacks is not this story's.
         for rule in rules where !rule.fallback {
-            if let f = apply(rule, story) { out.append(f) }
+            if let f = apply(rule, story), f.unknownFacts == 0 { out.append(f) }
         }
         if out.isEmpty {
             for rule in rules where rule.fallback {
-                if let f = apply(rule, story) { out.append(f) }
+                if let f = apply(rule, story), f.unknownFacts == 0 { out.append(f) }
             }
         }
         return out
@@ -136,6 +137,10 @@ public struct Doctor {
             }
         }
         for (k, v) in environment { fields["env." + k] = v }
+        // A distinguished name also in the form RACDCERT MAP SDNFILTER wants: CN=a.O=b.C=c.
+        for (k, v) in fields where v.contains("=") && v.contains(",") && !k.hasPrefix("env.") {
+            fields[k + ".sdnfilter"] = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ".")
+        }
         let action = (!environment.isEmpty ? rule.actionWithEnv : nil) ?? rule.action
         let cause = Self.fillCounting(rule.cause, fields)
         var finding = Diagnosis.Finding(rule: rule.id, title: rule.title, cause: cause.text, action: Self.fill(action, fields), doc: rule.doc, evidence: evidence)
