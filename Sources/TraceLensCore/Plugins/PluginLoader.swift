@@ -219,7 +219,9 @@ public enum PluginLoader {
 
         for code in pendingCodes {
             guard let pattern = resolve(code, in: set, &problems) else { continue }
-            set.codePatterns.removeAll { $0.template.source == pattern.template.source }
+            // A later plugin's pattern replaces an earlier one for the same layouts only: the
+            // payroll example's `rc=` must not take the LDAP debug trace's `rc=` away.
+            set.codePatterns.removeAll { $0.template.source == pattern.template.source && $0.formats == pattern.formats }
             set.codePatterns.append(pattern)
         }
         for list in pendingLists {
