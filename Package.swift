@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // `tracelens cert`: X.509 certificates (swift-certificates) and CRLs (read with swift-asn1).
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // System zlib, for reading .gz traces (apt: libz-dev / zlib1g-dev).
@@ -21,7 +24,8 @@ let package = Package(
         // Everything the command does lives here, one folder per pipeline stage.
         .target(
             name: "TraceLensCore",
-            dependencies: ["CZlib", "CSQLite", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CZlib", "CSQLite", .product(name: "TOMLKit", package: "TOMLKit"),
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1")],
             // The byte paths mutate class-held buffers per line; runtime exclusivity checks cost
             // about 10% there (measured with perf). Debug builds and tests keep the checks.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],

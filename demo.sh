@@ -89,6 +89,11 @@ printf '\n\033[1m== %s\033[0m\n$ %s\n' "Check the LDAP server's System SSL envir
   "tracelens lint samples/ec-cert-rsa-cipher/gldsrv.envvars samples/tls13-missing-aki/ds.conf samples/sigalg-missing-0503/gldsrv.envvars"
 lint_samples samples/ec-cert-rsa-cipher/gldsrv.envvars samples/tls13-missing-aki/ds.conf samples/sigalg-missing-0503/gldsrv.envvars
 
+cert_samples() { $tl cert "$@" || [ $? -eq 1 ]; }
+printf '\n\033[1m== %s\033[0m\n$ %s\n' "The stories' certificates: a CA that cannot sign CRLs, a certificate without authorityKeyIdentifier, one on the CRL" \
+  "tracelens cert samples/certs/ca-without-crlsign.pem samples/certs/client-without-aki.pem samples/certs/client-ecec.pem --crl samples/certs/ca.crl | grep -E ': |error|warning'"
+cert_samples samples/certs/ca-without-crlsign.pem samples/certs/client-without-aki.pem samples/certs/client-ecec.pem --crl samples/certs/ca.crl | grep -E ': |error|warning'
+
 step "The plugins loaded" \
   $tl plugins list
 

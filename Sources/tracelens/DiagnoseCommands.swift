@@ -115,3 +115,47 @@ struct DoctorCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 }
+
+struct CertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert",
+        abstract: "Check certificates, chains and CRLs (PEM or DER) for what System SSL needs.",
+        discussion: """
+            For a CA: basicConstraints, keyCertSign and cRLSign (without cRLSign System SSL \
+            rejects its CRLs), subjectKeyIdentifier. For other certificates: \
+            authorityKeyIdentifier (TLS 1.3 needs it), key usage for TLS, key type and size, \
+            and the GSK_TLS_SIG_ALG_PAIRS code its signature needs. Dates against now. For a \
+            CRL: issuer, this and next update, revoked serials with reasons; with --crl, whether \
+            each certificate is on it. DNs are shown as openssl prints them and in the \
+            CN=x.O=y.C=z form RACDCERT MAP SDNFILTER wants. Exit status: 0 nothing to report, \
+            1 errors or warnings, 2 a file could not be read. Examples:
+
+              tracelens cert samples/certs/client-ecec.pem --crl samples/certs/ca.crl
+              tracelens cert samples/certs/ca-without-crlsign.pem
+            """
+    )
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: ArgumentHelp("A CRL to look each certificate up in. Repeatable.", valueName: "file"))
+    var crl: [String] = []
+
+    @Argument(help: ArgumentHelp("Certificate, chain or CRL files.", valueName: "file"))
+    var files: [String]
+
+    func run() throws {
+        let inspector = CertificateInspector(plugins: try plugins.load())
+        var reports: [CertificateReport] = []
+        var unreadable = false
+        for path in files {
+            do { reports.append(try inspector.inspect(path: path)) } catch { Diagnostics.warn("\(error)"); unreadable = true }
+        }
+        var lists: [CertificateReport.Item] = []
+        for path in crl {
+            do { lists += try inspector.inspect(path: path).items.filter { $0.kind == "CRL" } } catch { Diagnostics.warn("\(error)"); unreadable = true }
+        }
+        inspector.checkRevocation(&reports, against: lists)
+        FileHandle.standardOutput.write(Data(CertificateInspector.text(reports).utf8))
+        if unreadable { throw ExitCode(2) }
+        if reports.contains(where: { $0.items.contains { $0.findings.contains { $0.severity != .info } } }) { throw ExitCode(1) }
+    }
+}

@@ -12,7 +12,7 @@ struct TraceLens: ParsableCommand {
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
-        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, DoctorCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, LinkCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, DoctorCommand.self, CertCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, LinkCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }
 
