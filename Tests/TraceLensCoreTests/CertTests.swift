@@ -14,12 +14,12 @@ final class CertTests: XCTestCase {
     }
 
     /// The fixture script, run again: openssl makes the same kinds of certificates.
-    func freshCertificates() throws -> String {
+    func freshCertificates(checks: Bool = false) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { throw XCTSkip("openssl is not installed") }
         let dir = Fixtures.tempDir()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Fixtures.root + "/samples/certs/make-certs.sh", dir]
+        p.arguments = [Fixtures.root + "/samples/certs/make-certs.sh", dir] + (checks ? ["checks"] : [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -39,6 +39,26 @@ final class CertTests: XCTestCase {
             XCTAssertTrue(rsa.lines.contains { $0 == ("key", "RSA 2048 bits") })
             XCTAssertTrue(rsa.lines.contains { $0.0 == "signed with" && $0.1.hasPrefix("ecdsa-with-SHA384 (GSK_TLS_SIG_ALG_PAIRS 0503") })
         }
+    }
+
+    /// Every other check, each on a certificate made to trigger it; the story certificates above
+    /// are the ones that must not.
+    func testEveryCheckHasACertificateThatTriggersIt() throws {
+        let dir = try freshCertificates(checks: true)
+        XCTAssertEqual(try checks(dir + "/ca-without-ski.pem"), ["ca-without-ski"])
+        XCTAssertEqual(try checks(dir + "/ca-without-key-usage.pem"), ["ca-without-key-usage"])
+        XCTAssertEqual(try checks(dir + "/ca-without-keycertsign.pem"), ["ca-without-keycertsign"])
+        XCTAssertEqual(try checks(dir + "/client-no-digital-signature.pem"), ["no-digital-signature"])
+        XCTAssertEqual(try checks(dir + "/client-code-signing.pem"), ["no-tls-extended-key-usage"])
+        XCTAssertThrowsError(try checks(dir + "/client-rsa1024.pem")) { error in
+            XCTAssertTrue("\(error)".contains("an X.509 certificate that cannot be used"), "\(error)")
+        }
+        XCTAssertEqual(try checks(dir + "/client-expires-soon.pem"), ["expires-soon"])
+        let info = try inspector.inspect(path: dir + "/client-rsa-no-key-encipherment.pem").items[0].findings.map(\.check)
+        XCTAssertTrue(info.contains("no-key-encipherment"), "\(info)")
+        // And the ones that must not: an RSA certificate with keyEncipherment, an EC one without.
+        XCTAssertFalse(try inspector.inspect(path: dir + "/client-rsaca384.pem").items[0].findings.contains { $0.check == "no-key-encipherment" })
+        XCTAssertFalse(try inspector.inspect(path: dir + "/client-ecec.pem").items[0].findings.contains { $0.check == "no-key-encipherment" })
     }
 
     func testDistinguishedNamesInEveryForm() throws {

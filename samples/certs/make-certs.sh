@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Makes the certificates and the CRL of the sample stories with openssl (the committed files in
 # this folder came from this script; the tests run it again into a temporary folder).
-#   ./make-certs.sh [OUTDIR]
-# Long validity on purpose: the samples must not expire.
+#   ./make-certs.sh [OUTDIR] [checks]
+# Long validity on purpose: the samples must not expire. With `checks`, it also makes one
+# certificate for each other check of `tracelens cert` (the tests use them; one of them expires
+# in ten days, so they are not committed).
 set -euo pipefail
 out=${1:-$(dirname "$0")}
 mkdir -p "$out"
@@ -60,4 +62,20 @@ default_crl_days = $days
 CNF
 openssl ca -config "$work/ca.cnf" -cert ca.pem -keyfile "$work/ca.key" -revoke client-ecec.pem -crl_reason keyCompromise 2>/dev/null
 openssl ca -config "$work/ca.cnf" -cert ca.pem -keyfile "$work/ca.key" -gencrl -out ca.crl 2>/dev/null
+if [ "${2:-}" = checks ]; then
+  ca() { openssl req -new -x509 -key "$work/ca.key" -subj "/C=GB/O=SSS/OU=CA/CN=$1" -days $days -sha256 -addext "basicConstraints=critical,CA:TRUE" "${@:3}" -out "$2"; }
+  ca CANOSKI ca-without-ski.pem -addext "keyUsage=critical,keyCertSign,cRLSign" -addext "subjectKeyIdentifier=none"
+  ca CANOKU ca-without-key-usage.pem -addext "subjectKeyIdentifier=hash"
+  ca CANOCERTSIGN ca-without-keycertsign.pem -addext "keyUsage=critical,cRLSign" -addext "subjectKeyIdentifier=hash"
+  leaf() {  # name, key file, extensions file, days
+    openssl req -new -key "$2" -subj "/C=GB/O=cpwebuser/CN=$1" -out "$work/$1.csr"
+    openssl x509 -req -in "$work/$1.csr" -CA ca.pem -CAkey "$work/ca.key" -set_serial "0x$(openssl rand -hex 4)" -days "$4" -sha256 -extfile "$3" -out "$1.pem"
+  }
+  openssl genrsa -out "$work/rsa1024.key" 1024 2>/dev/null
+  leaf client-no-digital-signature "$work/rsa.key" "$(ext 'keyUsage=critical,keyEncipherment' 'authorityKeyIdentifier=keyid:always')" $days
+  leaf client-rsa-no-key-encipherment "$work/rsa.key" "$(ext 'keyUsage=critical,digitalSignature' 'authorityKeyIdentifier=keyid:always')" $days
+  leaf client-code-signing "$work/ecec.key" "$(ext 'keyUsage=critical,digitalSignature' 'extendedKeyUsage=codeSigning' 'authorityKeyIdentifier=keyid:always')" $days
+  leaf client-rsa1024 "$work/rsa1024.key" "$(ext 'keyUsage=critical,digitalSignature,keyEncipherment' 'authorityKeyIdentifier=keyid:always')" $days
+  leaf client-expires-soon "$work/ecec.key" "$(ext 'keyUsage=critical,digitalSignature' 'authorityKeyIdentifier=keyid:always')" 10
+fi
 echo "made: $(ls "$PWD" | tr '\n' ' ')"

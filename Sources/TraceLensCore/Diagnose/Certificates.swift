@@ -87,17 +87,32 @@ public struct CertificateInspector {
             if block.label == "X509 CRL" {
                 items.append(try crl(block.der, path))
             } else if block.label == nil || block.label == "CERTIFICATE" || block.label == "TRUSTED CERTIFICATE" {
-                if let cert = try? Certificate(derEncoded: block.der) {
-                    items.append(certificate(cert))
-                } else if block.label == nil, let list = try? crl(block.der, path) {
-                    items.append(list)
-                } else {
-                    throw Problem.unreadable(path, "not an X.509 certificate or CRL (PEM or DER)")
+                do {
+                    items.append(certificate(try Certificate(derEncoded: block.der)))
+                } catch let certificateError {
+                    if block.label == nil, let list = try? crl(block.der, path) {
+                        items.append(list)
+                    } else if block.label != nil || Self.looksLikeCertificate(block.der) {
+                        // A certificate the X.509 library refuses: say why (an RSA key under
+                        // 2048 bits is one such case).
+                        let why = "\(certificateError)".contains("incorrectParameterSize")
+                            ? "its RSA key is shorter than 2048 bits (too short to be safe; issue a new one of 2048 or more)" : "\(certificateError)"
+                        throw Problem.unreadable(path, "an X.509 certificate that cannot be used: \(why)")
+                    } else {
+                        throw Problem.unreadable(path, "not an X.509 certificate or CRL (PEM or DER)")
+                    }
                 }
             }
         }
         if items.isEmpty { throw Problem.unreadable(path, "no certificate or CRL in it (PEM blocks: \(blocks.compactMap(\.label).joined(separator: ", ")))") }
         return CertificateReport(path: path, items: items)
+    }
+
+    /// A DER SEQUENCE of three whose first element is a SEQUENCE starting with the [0] version tag.
+    static func looksLikeCertificate(_ der: [UInt8]) -> Bool {
+        guard let root = try? DER.parse(der), case let .constructed(top) = root.content, let tbs = top.first(where: { _ in true }),
+              case let .constructed(fields) = tbs.content, let first = fields.first(where: { _ in true }) else { return false }
+        return first.identifier.tagClass == .contextSpecific && Array(top).count == 3
     }
 
     static func hex(_ bytes: some Collection<UInt8>) -> String {
@@ -201,7 +216,6 @@ public struct CertificateInspector {
                     add(.warning, "no-tls-extended-key-usage", "its extended key usage names neither serverAuth nor clientAuth: TLS peers may refuse it")
                 }
             }
-            if key.hasPrefix("RSA"), let bits = Int(key.dropFirst(3)), bits < 2048 { add(.warning, "short-rsa-key", "an RSA key of \(bits) bits: use 2048 or more") }
         }
         if let pair {
             add(.info, "signature-pair", "its signature (\(Self.name(cert.signatureAlgorithm))) needs \(pair) in GSK_TLS_SIG_ALG_PAIRS on the side that checks it (SSL 467 otherwise)")
