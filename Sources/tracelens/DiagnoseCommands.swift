@@ -139,6 +139,9 @@ struct CertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A CRL to look each certificate up in. Repeatable.", valueName: "file"))
     var crl: [String] = []
 
+    @Flag(help: "One JSON object per certificate or CRL.")
+    var json = false
+
     @Argument(help: ArgumentHelp("Certificate, chain or CRL files.", valueName: "file"))
     var files: [String]
 
@@ -154,7 +157,8 @@ struct CertCommand: ParsableCommand {
             do { lists += try inspector.inspect(path: path).items.filter { $0.kind == "CRL" } } catch { Diagnostics.warn("\(error)"); unreadable = true }
         }
         inspector.checkRevocation(&reports, against: lists)
-        FileHandle.standardOutput.write(Data(CertificateInspector.text(reports).utf8))
+        let out = json ? CertificateInspector.jsonLines(reports) : CertificateInspector.text(reports)
+        FileHandle.standardOutput.write(Data(out.utf8))
         if unreadable { throw ExitCode(2) }
         if reports.contains(where: { $0.items.contains { $0.findings.contains { $0.severity != .info } } }) { throw ExitCode(1) }
     }

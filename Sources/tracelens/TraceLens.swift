@@ -203,6 +203,12 @@ struct PluginsCommand: ParsableCommand {
                 if p.codePatterns > 0 { print("    code patterns: \(p.codePatterns)") }
                 let rules = set.connectionRules.filter { $0.plugin == p.name }
                 if !rules.isEmpty { print("    connection rules: " + rules.map { "\($0.name) (\($0.formats.joined(separator: ", ")))" }.joined(separator: "; ")) }
+                let kinds = set.configKinds.filter { $0.plugin == p.name }.map(\.name)
+                if !kinds.isEmpty { print("    configuration files (lint): " + kinds.joined(separator: ", ")) }
+                let lint = set.lintRules.filter { $0.plugin == p.name }.count
+                if lint > 0 { print("    lint rules: \(lint)") }
+                let diagnoses = set.diagnosisRules.filter { $0.plugin == p.name }.map(\.id)
+                if !diagnoses.isEmpty { print("    diagnoses (doctor): " + diagnoses.joined(separator: ", ")) }
                 print("    samples: \(p.samples)")
                 if !p.overrides.isEmpty { print("    overrides: \(p.overrides.joined(separator: "; "))") }
             }

@@ -91,6 +91,18 @@ final class CertTests: XCTestCase {
         XCTAssertTrue(try later.inspect(path: Fixtures.sample("certs/ca.pem")).items[0].findings.contains { $0.check == "expired" })
     }
 
+    func testJSONHasOneObjectPerCertificateOrCRL() throws {
+        let reports = [try inspector.inspect(path: Fixtures.sample("certs/ca-without-crlsign.pem")), try inspector.inspect(path: Fixtures.sample("certs/ca.crl"))]
+        let lines = CertificateInspector.jsonLines(reports).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let ca = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(ca["kind"] as? String, "CA certificate")
+        XCTAssertEqual((ca["facts"] as? [String: String])?["subject (RACDCERT MAP SDNFILTER)"], "CN=SSCANOCRL.OU=CA.O=SSS.C=GB")
+        XCTAssertTrue((ca["findings"] as? [[String: String]])?.contains { $0["check"] == "ca-without-crlsign" } ?? false)
+        let crl = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        XCTAssertEqual((crl["revoked"] as? [[String: Any]])?.first?["reason"] as? String, "keyCompromise")
+    }
+
     func testDERChainsAndBadFiles() throws {
         let pem = try String(contentsOfFile: Fixtures.sample("certs/client-ecec.pem"), encoding: .utf8)
         let base64 = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()

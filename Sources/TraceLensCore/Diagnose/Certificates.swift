@@ -302,6 +302,31 @@ public struct CertificateInspector {
         }
     }
 
+    /// One JSON object per certificate or CRL: file, kind, its facts by name, findings.
+    public static func jsonLines(_ reports: [CertificateReport]) -> String {
+        var out = ""
+        for report in reports {
+            for item in report.items {
+                var facts: [String: String] = [:]
+                for (k, v) in item.lines where !k.hasPrefix("  ") { facts[k] = v }
+                var obj: [String: Any] = ["file": report.path, "kind": item.kind, "facts": facts,
+                                          "findings": item.findings.map { ["severity": $0.severity.rawValue, "check": $0.check, "message": $0.message] }]
+                if item.kind == "CRL" {
+                    let iso = ISO8601DateFormatter()
+                    obj["revoked"] = item.revoked.map { r -> [String: Any] in
+                        var e: [String: Any] = ["serial": r.serial, "date": iso.string(from: r.date)]
+                        if let reason = r.reason { e["reason"] = reason }
+                        return e
+                    }
+                }
+                if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                    out += String(decoding: data, as: UTF8.self) + "\n"
+                }
+            }
+        }
+        return out
+    }
+
     public static func text(_ reports: [CertificateReport]) -> String {
         var out = ""
         for report in reports {
