@@ -288,24 +288,11 @@ public struct ConfigLinter {
 /// `lint --json`: one object per finding.
 public enum LintJSON {
     public static func line(_ f: LintFinding, file: String, kind: String) -> String {
-        func q(_ s: String) -> String {
-            var out = "\""
-            for c in s.unicodeScalars {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                default: out += c.value < 0x20 ? String(format: "\\u%04x", c.value) : String(c)
-                }
-            }
-            return out + "\""
-        }
-        var fields = ["\"file\":\(q(file))", "\"kind\":\(q(kind))", "\"line\":\(f.line.map(String.init) ?? "null")",
-                      "\"rule\":\(q(f.rule))", "\"severity\":\(q(f.severity.rawValue))"]
-        fields.append("\"keyword\":" + (f.keyword.map(q) ?? "null"))
-        fields += ["\"message\":\(q(f.message))", "\"action\":\(q(f.action))"]
-        return "{" + fields.joined(separator: ",") + "}"
+        let obj: [String: Any] = ["file": file, "kind": kind, "line": f.line.map { $0 as Any } ?? NSNull(), "rule": f.rule,
+                                  "severity": f.severity.rawValue, "keyword": f.keyword.map { $0 as Any } ?? NSNull(),
+                                  "message": f.message, "action": f.action]
+        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 

@@ -104,7 +104,7 @@ public struct Doctor {
             var bytes = Array(text.utf8)
             return bytes.withUnsafeMutableBufferPointer { b in
                 let line = UnsafeBufferPointer(b)
-                guard let start = Self.find(template.leadingLiteral, in: line) else { return false }
+                guard let start = findBytes(template.leadingLiteral, in: line, from: 0) else { return false }
                 return template.match(line, from: start, wholeLine: false, captures: &caps) != nil
             }
         }
@@ -122,7 +122,7 @@ public struct Doctor {
             bytes.withUnsafeMutableBufferPointer { b in
                 let line = UnsafeBufferPointer(b)
                 for template in rule.facts {
-                    guard let start = Self.find(template.leadingLiteral, in: line) else { continue }
+                    guard let start = findBytes(template.leadingLiteral, in: line, from: 0) else { continue }
                     guard template.match(line, from: start, wholeLine: false, captures: &caps) != nil else { continue }
                     quoted = true
                     for (slot, name) in template.fieldNames.enumerated() where !name.isEmpty && fields[name] == nil {
@@ -181,19 +181,6 @@ public struct Doctor {
         let (tail, names) = placeholders(rest)
         missing += names.filter { value($0) == nil }.count
         return (out + tail, missing)
-    }
-
-    static func find(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard !needle.isEmpty else { return 0 }
-        guard hay.count >= needle.count else { return nil }
-        var i = 0
-        while i <= hay.count - needle.count {
-            guard let p = memchr(hay.baseAddress! + i, Int32(needle[0]), hay.count - i - needle.count + 1) else { return nil }
-            let at = hay.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
-            if memcmp(hay.baseAddress! + at, needle, needle.count) == 0 { return at }
-            i = at + 1
-        }
-        return nil
     }
 
     /// A sample's lines read through a layout as one story (the load-time check of a rule).

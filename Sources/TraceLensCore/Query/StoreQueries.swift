@@ -279,13 +279,11 @@ public final class StoreQueries {
             """)
         var table = ResultTable(title: "followed files",
                                 columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"])
-        var pids = Set<Int64>()
         for var row in try q.rows() {
             if case let .int(pid) = row[11] {
                 // A process that is gone left its last word: say so instead of a live-looking state.
                 let alive = kill(pid_t(pid), 0) == 0 || errno == EPERM
                 row[11] = .text("\(pid) (\(alive ? "running" : "stopped"))")
-                pids.insert(pid)
             }
             table.rows.append(row)
         }
