@@ -6,13 +6,13 @@ import TraceLensCore
 struct TraceLens: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tracelens",
-        abstract: "Format, decode, explain and store z/OS System SSL (GSK) traces, and find the connections that failed.",
+        abstract: "Read z/OS System SSL (GSK) and LDAP traces decoded, store and follow them, find the connections that failed and say why.",
         discussion: """
             Every code in a trace is decoded inline from the plugin catalogues. Built-in plugins are \
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
-        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, DoctorCommand.self, CertCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, LinkCommand.self, SQLCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self]
     )
 }
 
