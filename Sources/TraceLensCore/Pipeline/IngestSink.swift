@@ -26,7 +26,9 @@ final class IngestSink: RecordSink {
     /// The saved lanes of the source, when resuming.
     var laneState: String?
     /// `watch`: sees each record and each connection change.
-    weak var observer: IngestObserver?
+    /// Held strongly: a weak load on every record would cost on the ingest path; the sink
+    /// lives only for one read and the observer holds no reference back.
+    var observer: IngestObserver?
 
     init(run: IngestRun, source: Int64, path: String, size: Int64, resume: ResumePoint?) throws {
         self.run = run
