@@ -48,6 +48,7 @@ let package = Package(
             path: "Sources/BuildPlugins/EmbedPlugins"
         ),
 
-        .testTarget(name: "TraceLensCoreTests", dependencies: ["TraceLensCore", "CZlib"]),
+        // The tests depend on the command too, so `swift test` builds it and tests can run it.
+        .testTarget(name: "TraceLensCoreTests", dependencies: ["TraceLensCore", "CZlib", "tracelens"]),
     ]
 )

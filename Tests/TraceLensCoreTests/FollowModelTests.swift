@@ -134,7 +134,7 @@ final class FollowModel {
     private func path(_ name: String) -> String { dir + "/" + name }
 
     private func create(_ name: String) throws {
-        FileManager.default.createFile(atPath: path(name), contents: Data())
+        _ = FileManager.default.createFile(atPath: path(name), contents: Data())
         files[name] = FileObject(segment: newSegment())
     }
 

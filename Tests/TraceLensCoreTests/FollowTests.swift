@@ -314,7 +314,7 @@ final class FollowTests: XCTestCase {
 
     func testBinaryFileIsSkippedOnce() throws {
         let h = try FollowHarness(patterns: ["*.trc"])
-        FileManager.default.createFile(atPath: h.path("gskssl.5.trc"), contents: Data([0, 1, 2, 3, 0xFF, 0, 0, 9] + [UInt8](repeating: 0, count: 200)))
+        _ = FileManager.default.createFile(atPath: h.path("gskssl.5.trc"), contents: Data([0, 1, 2, 3, 0xFF, 0, 0, 9] + [UInt8](repeating: 0, count: 200)))
         h.cycle()
         h.cycle()
         XCTAssertEqual(h.logged("skipped").count, 1, h.log.joined())
@@ -487,7 +487,7 @@ final class FollowTests: XCTestCase {
     private func loopTest(poll: Bool) throws {
         let dir = Fixtures.tempDir()
         let db = dir + "/store.db"
-        FileManager.default.createFile(atPath: dir + "/app.log", contents: Data("first\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/app.log", contents: Data("first\n".utf8))
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
         var options = FollowOptions()
@@ -528,7 +528,7 @@ final class FollowTests: XCTestCase {
 
     func testRealSignalsReloadThenStopAfterCommitting() throws {
         let dir = Fixtures.tempDir()
-        FileManager.default.createFile(atPath: dir + "/app.log", contents: Data("line one\npartial".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/app.log", contents: Data("line one\npartial".utf8))
         var options = FollowOptions()
         options.patterns = [dir + "/app.log"]
         let follower = try FollowRun(plugins: Fixtures.plugins, store: try Store.openForWriting(dir + "/s.db"), options: options,
@@ -558,7 +558,7 @@ final class FollowTests: XCTestCase {
         let dir = Fixtures.tempDir()
         let db = dir + "/k.db"
         let log = dir + "/app.log"
-        FileManager.default.createFile(atPath: log, contents: Data())
+        _ = FileManager.default.createFile(atPath: log, contents: Data())
         var written: [String] = []
         var kills = 0
         let writer = open(log, O_WRONLY | O_APPEND)

@@ -112,3 +112,16 @@ final class JSONValidityTests: XCTestCase {
         XCTAssertEqual(object["message"] as? String, "café \u{FFFD}\u{FFFD}(\"\\\u{1} end")
     }
 }
+
+final class ToolRunTests: XCTestCase {
+    /// The binary the tests run is the one just built: `explain 431` decodes the code.
+    func testTheBuiltCommandRuns() throws {
+        let run = try Fixtures.runTool(["explain", "431"])
+        XCTAssertFalse(run.crashed)
+        XCTAssertEqual(run.status, 0)
+        XCTAssertTrue(run.stdout.contains("431"), run.stdout)
+        let bad = try Fixtures.runTool(["no-such-command"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertFalse(bad.stderr.isEmpty)
+    }
+}

@@ -139,7 +139,7 @@ final class StoreSafetyTests: XCTestCase {
         // Not a database at all: left untouched.
         let junk = dir + "/junk.db"
         let bytes = Array(String(repeating: "not a database at all\n", count: 400).utf8)
-        FileManager.default.createFile(atPath: junk, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: junk, contents: Data(bytes))
         XCTAssertThrowsError(try Store.openForWriting(junk)) { XCTAssertTrue("\($0)".contains("not a TraceLens store, or damaged"), "\($0)") }
         XCTAssertEqual(Array(FileManager.default.contents(atPath: junk)!), bytes)
         // Another application's SQLite file.

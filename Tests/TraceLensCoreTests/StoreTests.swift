@@ -35,7 +35,7 @@ final class IngestTests: XCTestCase {
         let cut2 = bytes.count * 2 / 3 + 17
 
         let growing = dir + "/gskssl.6.trc"
-        FileManager.default.createFile(atPath: growing, contents: Data(bytes[0..<cut1]))
+        _ = FileManager.default.createFile(atPath: growing, contents: Data(bytes[0..<cut1]))
         let (db, r1) = try Fixtures.ingest([growing], batch: 101)
         for (end, expected) in [(cut2, IngestResult.Kind.resumed), (bytes.count, .resumed)] {
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: growing))
@@ -103,7 +103,7 @@ final class IngestTests: XCTestCase {
             var cuts = (0..<(1 + Int(rng.next() % 4))).map { _ in 1 + Int(rng.next() % UInt64(bytes.count - 1)) }.sorted()
             cuts.append(bytes.count)
             let growing = dir + "/growing.trc"
-            FileManager.default.createFile(atPath: growing, contents: Data())
+            _ = FileManager.default.createFile(atPath: growing, contents: Data())
             var db: String?
             var written = 0
             for cut in cuts where cut > written {

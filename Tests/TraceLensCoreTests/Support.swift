@@ -29,6 +29,53 @@ enum Fixtures {
         return child
     }
 
+    /// The `tracelens` binary `swift test` built beside this test binary.
+    static let toolPath: String = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
+        .deletingLastPathComponent().appendingPathComponent("tracelens").path
+
+    /// What one run of the `tracelens` binary did: crash repros and exit statuses are checked
+    /// on the real command, in a child process. Its stderr is captured, never shown.
+    struct ToolRun {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        /// True when the child died of a signal (a Swift runtime trap is SIGILL/SIGTRAP).
+        let crashed: Bool
+    }
+
+    /// Runs `tracelens` with `arguments`, optional standard input and extra environment.
+    static func runTool(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:]) throws -> ToolRun {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: toolPath)
+        child.arguments = arguments
+        child.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        let out = Pipe()
+        // stderr goes to a file: read after exit, it needs no second reader thread.
+        let errPath = tempDir() + "/stderr.txt"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer { try? errHandle.close() }
+        child.standardOutput = out
+        child.standardError = errHandle
+        if let stdin {
+            let input = Pipe()
+            child.standardInput = input
+            try child.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        } else {
+            child.standardInput = FileHandle.nullDevice
+            try child.run()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        child.waitUntilExit()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
+        return ToolRun(status: child.terminationStatus,
+                       stdout: String(decoding: outData, as: UTF8.self),
+                       stderr: String(decoding: errData, as: UTF8.self),
+                       crashed: child.terminationReason == .uncaughtSignal)
+    }
+
     /// Loads the built-in plugins plus one user plugin made of `entries` (TOML after the
     /// [plugin] table); returns every problem reported, as text.
     static func loadProblems(withPlugin entries: String) throws -> String {
@@ -46,7 +93,7 @@ enum Fixtures {
 
     static func write(_ bytes: [UInt8], named name: String = "t.trc") -> String {
         let path = tempDir() + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
