@@ -4,29 +4,64 @@ import Glibc
 import Darwin
 #endif
 
+/// A plugin's `[[secret]]`: where a secret is in a line, or a line that announces a data dump
+/// holding one (`following = "dump"`).
+public struct SecretRule: @unchecked Sendable {   // Template is immutable after init
+    public enum Following: String, Sendable {
+        /// The hex dump lines after the matched line (`00000000: 979781a2 ... *pass...*`).
+        case dump
+    }
+    let template: Template
+    /// The `{secret}` field, if the rule has one.
+    let slot: Int?
+    /// The match must begin a word (`-w` is a client's password option, `key-word` is not).
+    let wordStart: Bool
+    let following: Following?
+    /// The rule's own proof: a line as written and as it must come out (checked at load).
+    let sample: (text: String, masked: String)?
+    let file: String
+    let entry: String
+}
+
 /// Overwrites secrets in record text with `*` before anything is printed or stored:
-/// `GSK_LDAP_PASSWORD=passwr0d` becomes `GSK_LDAP_PASSWORD=********`. The patterns come from
+/// `GSK_LDAP_PASSWORD=passwr0d` becomes `GSK_LDAP_PASSWORD=********`. The rules come from
 /// plugins (`[[secret]]`); the masked bytes keep their length so field ranges stay valid.
-public final class SecretMasker: @unchecked Sendable {
-    let patterns: [(template: Template, slot: Int, leading: [UInt8])]
+public final class SecretMasker: @unchecked Sendable {   // immutable after init; the prefilter holds raw pointers
+    let rules: [SecretRule]
     let prefilter: LiteralPrefilter
 
+    /// What one line leaves for the next: a dump announced and not yet over. A stream of
+    /// records keeps one, so a dump read as separate unparsed lines is masked too.
+    public struct Carry: Sendable {
+        var dumpPending = false
+        var dumpStarted = false
+        public init() {}
+    }
+
     public init(plugins: PluginSet) {
-        patterns = plugins.secretPatterns.compactMap { t in t.slot(named: "secret").map { (t, $0, t.leadingLiteral) } }
-        prefilter = LiteralPrefilter(patterns.map(\.leading))
+        rules = plugins.secretRules
+        prefilter = LiteralPrefilter(rules.map(\.template.leadingLiteral), ignoringCase: rules.map(\.template.caseInsensitive))
     }
 
     /// Masks every secret in `bytes` (one or more lines); returns how many were masked.
     @discardableResult
     public func mask(_ bytes: inout [UInt8]) -> Int {
         var caps = Captures()
-        return mask(&bytes, captures: &caps)
+        var carry = Carry()
+        return mask(&bytes, captures: &caps, carry: &carry)
     }
 
-    /// As `mask(_:)`, reusing the caller's scratch captures.
+    /// `text` with its secrets masked (for text the user typed, such as `explain`'s query).
+    public func masked(_ text: String) -> String {
+        var bytes = Array(text.utf8)
+        guard mask(&bytes) > 0 else { return text }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// As `mask(_:)`, reusing the caller's scratch captures and carrying dump state across calls.
     @discardableResult
-    public func mask(_ bytes: inout [UInt8], captures caps: inout Captures) -> Int {
-        guard !patterns.isEmpty, !bytes.isEmpty else { return 0 }
+    public func mask(_ bytes: inout [UInt8], captures caps: inout Captures, carry: inout Carry) -> Int {
+        guard !rules.isEmpty, !bytes.isEmpty else { return 0 }
         var masked = 0
         bytes.withUnsafeMutableBufferPointer { buf in
             var lineStart = 0
@@ -35,17 +70,71 @@ public final class SecretMasker: @unchecked Sendable {
                 if let nl = memchr(buf.baseAddress! + lineStart, 0x0A, buf.count - lineStart) {
                     lineEnd = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                 }
+                defer { lineStart = lineEnd + 1 }
+                if carry.dumpPending {
+                    if Self.maskDumpLine(buf, lineStart, lineEnd) {
+                        if !carry.dumpStarted { masked += 1; carry.dumpStarted = true }
+                        continue
+                    }
+                    carry.dumpPending = false
+                }
                 let line = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(buf)[lineStart..<lineEnd])
                 prefilter.scan(line) { i, hit in
-                    let p = patterns[i]
-                    guard let end = p.template.match(line, from: hit, wholeLine: false, captures: &caps), let r = caps.range(p.slot) else { return hit + 1 }
+                    let rule = rules[i]
+                    if rule.wordStart && hit > 0 && !Self.endsWord(line[hit - 1]) { return hit + 1 }
+                    guard let end = rule.template.match(line, from: hit, wholeLine: false, captures: &caps) else { return hit + 1 }
+                    if rule.following == .dump { carry.dumpPending = true; carry.dumpStarted = false }
+                    guard let slot = rule.slot, var r = caps.range(slot) else { return max(end, hit + 1) }
+                    r = Self.throughClosingQuote(line, r)
                     for k in r { buf[lineStart + k] = 0x2A }
                     if !r.isEmpty { masked += 1 }
-                    return max(end, hit + 1)
+                    return max(end, r.upperBound, hit + 1)
                 }
-                lineStart = lineEnd + 1
             }
         }
         return masked
+    }
+
+    /// A byte after which a word starts: a blank, a quote, `=` or `(`.
+    @inline(__always) static func endsWord(_ b: UInt8) -> Bool {
+        isBlank(b) || b == 0x22 || b == 0x27 || b == 0x3D || b == 0x28
+    }
+
+    /// A value that opens with a quote runs to its closing quote, blanks included
+    /// (`-w "two words"`); without one, to the end of the line.
+    static func throughClosingQuote(_ line: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
+        guard !r.isEmpty, line[r.lowerBound] == 0x22 || line[r.lowerBound] == 0x27 else { return r }
+        let quote = line[r.lowerBound]
+        var p = r.lowerBound + 1
+        while p < line.count && line[p] != quote { p += 1 }
+        return r.lowerBound..<max(r.upperBound, min(p + 1, line.count))
+    }
+
+    /// Masks a hex dump line (`    00000000: 979781a2 a2f0999d  *passw0rd*`): every hex digit
+    /// after the offset and the whole text column, keeping the blanks between groups and the
+    /// column's `*` or `|` delimiters. False (and nothing changed) when it is no dump line.
+    static func maskDumpLine(_ buf: UnsafeMutableBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        var p = start
+        while p < end && isBlank(buf[p]) { p += 1 }
+        let offset = p
+        while p < end && hexValue(buf[p]) != nil { p += 1 }
+        // At least 4 offset digits: `10:07:19` is a time, not a dump offset.
+        guard p - offset >= 4, p < end, buf[p] == 0x3A else { return false }
+        p += 1
+        while p < end, isBlank(buf[p]) || hexValue(buf[p]) != nil {
+            if !isBlank(buf[p]) { buf[p] = 0x2A }
+            p += 1
+        }
+        guard p < end else { return true }
+        var textStart = p, textEnd = end
+        let delimiter = buf[p]
+        if delimiter == 0x2A || delimiter == 0x7C {
+            textStart = p + 1
+            var close = end - 1
+            while close > p && buf[close] != delimiter { close -= 1 }
+            if close > p { textEnd = close }
+        }
+        for k in textStart..<max(textStart, textEnd) { buf[k] = 0x2A }
+        return true
     }
 }

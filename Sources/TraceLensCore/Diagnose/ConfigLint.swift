@@ -105,6 +105,9 @@ public struct ConfigFile: Sendable {
     public var entries: [Entry] = []
     /// Lines that are neither comments, blank, nor entries of this syntax.
     public var strayLines: [Int] = []
+    /// Stray lines read leniently (`NAME = value`, `NAME: value`): a password written so is in
+    /// clear all the same, though the product may not read it.
+    public var looseEntries: [Entry] = []
 
     public init(text: String, syntax: ConfigKind.Syntax) {
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -114,14 +117,28 @@ public struct ConfigFile: Sendable {
             case .assignment:
                 if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
                 guard let eq = line.firstIndex(of: "="), eq != line.startIndex,
-                      !line[..<eq].contains(where: { $0 == " " || $0 == "\t" }) else { strayLines.append(i + 1); continue }
+                      !line[..<eq].contains(where: { $0 == " " || $0 == "\t" }) else { stray(line, i + 1); continue }
                 entries.append(Entry(keyword: String(line[..<eq]), value: Self.unquoted(String(line[line.index(after: eq)...])), line: i + 1))
             case .keyword:
                 let parts = line.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })
-                guard let first = parts.first, first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { strayLines.append(i + 1); continue }
+                guard let first = parts.first, first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { stray(line, i + 1); continue }
                 entries.append(Entry(keyword: String(first), value: parts.count > 1 ? Self.unquoted(String(parts[1])) : "", line: i + 1))
             }
         }
+    }
+
+    private mutating func stray(_ line: String, _ number: Int) {
+        strayLines.append(number)
+        // NAME, blanks and/or one '=' or ':', then the value.
+        let name = line.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        var rest = line.dropFirst(name.count)
+        let blanks = rest.prefix { $0 == " " || $0 == "\t" }.count
+        rest = rest.dropFirst(blanks)
+        var separated = blanks > 0
+        if let f = rest.first, f == "=" || f == ":" { rest = rest.dropFirst(); separated = true }
+        let value = Self.unquoted(String(rest))
+        guard !name.isEmpty, separated, !value.isEmpty else { return }
+        looseEntries.append(Entry(keyword: String(name), value: value, line: number))
     }
 
     /// Without surrounding quotes (straight or typographic, as copied from a web page).
@@ -206,7 +223,7 @@ public struct ConfigLinter {
             }
         }
         for rule in plugins.lintRules where rule.config == kind.name {
-            findings += evaluate(rule, last: last, caseSensitive: kind.caseSensitive)
+            findings += evaluate(rule, last: last, caseSensitive: kind.caseSensitive, file: file)
         }
         findings.sort { ($0.line ?? 0, $0.rule) < ($1.line ?? 0, $1.rule) }
         return Report(kind: kind, findings: findings)
@@ -221,7 +238,7 @@ public struct ConfigLinter {
         return Int(t)
     }
 
-    func evaluate(_ rule: LintRule, last: [String: ConfigFile.Entry], caseSensitive: Bool) -> [LintFinding] {
+    func evaluate(_ rule: LintRule, last: [String: ConfigFile.Entry], caseSensitive: Bool, file: ConfigFile? = nil) -> [LintFinding] {
         func entry(_ k: String) -> ConfigFile.Entry? { last[caseSensitive ? k : k.lowercased()] }
         if let gate = rule.whenOn, !(entry(gate).map { Self.isOn($0.value) } ?? false) { return [] }
         func finding(_ e: ConfigFile.Entry?, _ keyword: String, _ fill: [String: String] = [:]) -> [LintFinding] {
@@ -255,8 +272,12 @@ public struct ConfigLinter {
             guard let e = entry(k), (Self.number(e.value) ?? (e.value.isEmpty ? 0 : 1)) != 0 else { return [] }
             return finding(e, k)
         case let .secret(k):
-            guard let e = entry(k), !e.value.isEmpty else { return [] }
-            return finding(e, k)
+            // Every line that gives it a value, in any case and spaced (`adminpw = x`): the
+            // password is in clear even where the product would not read it.
+            let lines = ((file?.entries ?? Array(last.values)) + (file?.looseEntries ?? []))
+                .filter { $0.keyword.caseInsensitiveCompare(k) == .orderedSame && !$0.value.isEmpty }
+                .sorted { $0.line < $1.line }
+            return lines.flatMap { finding($0, k) }
         case let .equals(k, values):
             guard let e = entry(k), values.contains(where: { $0.caseInsensitiveCompare(e.value.filter { !$0.isWhitespace }) == .orderedSame }) else { return [] }
             return finding(e, k)

@@ -111,8 +111,10 @@ public final class RecordStream {
 
         var scratch = Captures()
         let formatName = format?.name
+        // A dump announced by one unparsed line is masked in the lines after it.
+        var maskCarry = SecretMasker.Carry()
         func emit(_ r: inout Record) throws {
-            summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch)
+            summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
             if !r.isUnparsed {
                 finder.decode(&r, layout: format, captures: &scratch)
                 summary.codes += r.codes.count

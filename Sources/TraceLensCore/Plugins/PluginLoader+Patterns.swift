@@ -80,18 +80,34 @@ extension PluginLoader {
         return PendingList(file: file, entry: "[[list]] \(variable)", variable: variable.uppercased(), width: width, catalogue: catalogue)
     }
 
-    static func readSecret(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> Template? {
+    static func readSecret(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> SecretRule? {
         guard var t = TableReader(node, file: file, entry: "[[secret]] \(index + 1)") else { return nil }
         let find = t.string("find", &problems, required: true)
-        problems += t.unknownKeys(known: ["find"])
+        let ignoreCase = t.bool("ignore-case", &problems) ?? false
+        let wordStart = t.bool("word-start", &problems) ?? false
+        let followingText = t.string("following", &problems)
+        let sample = t.string("sample", &problems)
+        let masked = t.string("masked", &problems)
+        problems += t.unknownKeys(known: ["find", "ignore-case", "word-start", "following", "sample", "masked"])
         guard let find else { return nil }
+        var following: SecretRule.Following?
+        if let followingText {
+            following = SecretRule.Following(rawValue: followingText)
+            if following == nil { problems.append(t.problem("following '\(followingText)' is not one of: dump")); return nil }
+        }
+        if (sample == nil) != (masked == nil) {
+            problems.append(t.problem("give 'sample' and 'masked' together: the line as written and as it must be shown"))
+            return nil
+        }
         do {
-            let template = try Template(find)
-            guard template.startsWithLiteral, template.slot(named: "secret") != nil else {
-                problems.append(t.problem("'\(find)' must start with literal text and have a {secret} field"))
+            let template = try Template(find, caseInsensitive: ignoreCase)
+            let slot = template.slot(named: "secret")
+            guard template.startsWithLiteral, slot != nil || following != nil else {
+                problems.append(t.problem("'\(find)' must start with literal text and have a {secret} field (or say what it announces with 'following')"))
                 return nil
             }
-            return template
+            return SecretRule(template: template, slot: slot, wordStart: wordStart, following: following,
+                              sample: sample.flatMap { s in masked.map { (s, $0) } }, file: file, entry: "[[secret]] \(index + 1)")
         } catch {
             problems.append(t.problem(error.description))
             return nil

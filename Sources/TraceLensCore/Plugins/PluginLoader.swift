@@ -175,8 +175,9 @@ public enum PluginLoader {
                 if let list = readList(node, index: i, file: file, &problems) { pendingLists.append(list) }
             }
             for (i, node) in top.tables("secret", &problems).enumerated() {
-                if let secret = readSecret(node, index: i, file: file, &problems), !set.secretPatterns.contains(where: { $0.source == secret.source }) {
-                    set.secretPatterns.append(secret)
+                if let secret = readSecret(node, index: i, file: file, &problems) {
+                    set.secretRules.removeAll { $0.template.source == secret.template.source }
+                    set.secretRules.append(secret)
                 }
             }
             for (i, node) in top.tables("connection", &problems).enumerated() {

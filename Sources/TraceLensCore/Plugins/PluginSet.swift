@@ -53,8 +53,9 @@ public final class PluginSet: @unchecked Sendable {
     public internal(set) var connectionRules: [ConnectionRule] = []
     /// Which connections of one source are the same session as connections of another.
     public internal(set) var linkRules: [LinkRule] = []
-    /// Patterns whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`).
-    public internal(set) var secretPatterns: [Template] = []
+    /// Rules whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`),
+    /// or whose match announces a data dump to mask.
+    public internal(set) var secretRules: [SecretRule] = []
     /// Kinds of configuration file `lint` reads, and its checks.
     public internal(set) var configKinds: [ConfigKind] = []
     public internal(set) var lintRules: [LintRule] = []

@@ -4,7 +4,19 @@ struct SampleChecker {
     let plugins: PluginSet
 
     func checkAll() -> [PluginProblem] {
-        plugins.samples.flatMap(check)
+        plugins.samples.flatMap(check) + checkSecretSamples()
+    }
+
+    /// Each `[[secret]]` sample must come out exactly as its `masked` text says.
+    func checkSecretSamples() -> [PluginProblem] {
+        let masker = SecretMasker(plugins: plugins)
+        return plugins.secretRules.compactMap { rule in
+            guard let (text, want) = rule.sample else { return nil }
+            let got = masker.masked(text)
+            if text == want { return PluginProblem(file: rule.file, entry: rule.entry, message: "its sample and masked text are the same: the sample shows no secret being masked") }
+            guard got != want else { return nil }
+            return PluginProblem(file: rule.file, entry: rule.entry, message: "sample '\(text)': expected '\(want)', got '\(got)'")
+        }
     }
 
     func check(_ sample: PluginSample) -> [PluginProblem] {
@@ -105,9 +117,11 @@ struct SampleChecker {
     func run(_ format: Format, _ text: String) -> [Record] {
         let finder = CodeFinder(plugins: plugins)
         let masker = SecretMasker(plugins: plugins)
+        var caps = Captures()
+        var carry = SecretMasker.Carry()
         return RecordReader.records(in: Array(text.utf8), format: format).map { record in
             var r = record
-            masker.mask(&r.bytes)
+            masker.mask(&r.bytes, captures: &caps, carry: &carry)
             if !r.isUnparsed { finder.decode(&r, layout: format) }
             return r
         }

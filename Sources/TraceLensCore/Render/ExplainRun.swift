@@ -21,10 +21,13 @@ public struct ExplainResult: Sendable {
 public struct ExplainRun {
     public let plugins: PluginSet
     let explainer: Explainer
+    /// A query may be a line pasted with its password (`GSK_KEYRING_PW=...`): echo it masked.
+    let masker: SecretMasker
 
     public init(plugins: PluginSet) {
         self.plugins = plugins
         explainer = Explainer(plugins: plugins)
+        masker = SecretMasker(plugins: plugins)
     }
 
     /// Joins words the user typed apart: `alert 42` and `key type 13` become one query when the
@@ -49,7 +52,7 @@ public struct ExplainRun {
         var result = ExplainResult()
         let presenter = ExplainPresenter(plugins: plugins, long: request.long)
         var jsonItems: [String] = []
-        if let search = request.search {
+        if let search = request.search.map(masker.masked) {
             let found = explainer.search(search, kind: request.kind)
             if request.json {
                 jsonItems.append("{\"search\":\(JSON.quote(search)),\"readings\":[" + found.map(presenter.json).joined(separator: ",") + "]}")
@@ -62,6 +65,7 @@ public struct ExplainRun {
         }
         let queries = self.queries(request.codes, kind: request.kind)
         for query in queries {
+            let shown = masker.masked(query)
             if let list = explainer.decodeList(query) {
                 if request.json { jsonItems.append(listJSON(list, presenter)) } else { result.output += listText(list) }
                 if let p = list.problem { result.warnings.append("\(list.decoder.variable): \(p)") }
@@ -69,7 +73,7 @@ public struct ExplainRun {
             }
             if !request.json, let flags = explainer.decodeFlags(query, kind: request.kind) {
                 let names = flags.bits.compactMap { $0.entry?.name }.joined(separator: "+")
-                result.output.append("\(flags.catalogue.title) \(query) = \(flags.value) (x\(String(flags.value, radix: 16, uppercase: true))): \(flags.bits.count) level\(flags.bits.count == 1 ? "" : "s") \(names)")
+                result.output.append("\(flags.catalogue.title) \(shown) = \(flags.value) (x\(String(flags.value, radix: 16, uppercase: true))): \(flags.bits.count) level\(flags.bits.count == 1 ? "" : "s") \(names)")
                 result.output += flags.bits.map { "  " + presenter.text($0) }
                 continue
             }
@@ -77,16 +81,16 @@ public struct ExplainRun {
             let q = query.firstIndex(of: "=").map { String(query[..<$0]) } ?? query
             let readings = explainer.readings(q, kind: request.kind)
             if request.json {
-                jsonItems.append("{\"query\":\(JSON.quote(query)),\"readings\":[" + readings.map(presenter.json).joined(separator: ",") + "]}")
+                jsonItems.append("{\"query\":\(JSON.quote(shown)),\"readings\":[" + readings.map(presenter.json).joined(separator: ",") + "]}")
                 continue
             }
             if readings.isEmpty {
-                result.warnings.append("'\(query)': no catalogue knows this code" + (request.kind.map { " as a \($0)" } ?? "") + " (try --search WORDS)")
+                result.warnings.append("'\(shown)': no catalogue knows this code" + (request.kind.map { " as a \($0)" } ?? "") + " (try --search WORDS)")
                 result.status = 1
                 continue
             }
             let grouped = queries.count > 1 || readings.count > 1
-            if grouped { result.output.append("\(query):" + (readings.count > 1 ? " \(readings.count) readings" : "")) }
+            if grouped { result.output.append("\(shown):" + (readings.count > 1 ? " \(readings.count) readings" : "")) }
             result.output += readings.map { (grouped ? "  " : "") + presenter.text($0) }
         }
         if request.json && !jsonItems.isEmpty {

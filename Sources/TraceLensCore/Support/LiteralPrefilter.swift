@@ -21,8 +21,11 @@ final class LiteralPrefilter: @unchecked Sendable {
     private let bytes: UnsafeMutablePointer<UInt8>
     private let offsets: UnsafeMutablePointer<Int>
     private let lengths: UnsafeMutablePointer<Int>
+    /// Per literal: 1 when it matches in any ASCII case (kept lowercase in `bytes`).
+    private let folded: UnsafeMutablePointer<UInt8>
 
-    init(_ literals: [[UInt8]]) {
+    /// `ignoringCase[i]`: literal i matches in any ASCII case (`Password=`, `PASSWORD=`).
+    init(_ literals: [[UInt8]], ignoringCase: [Bool] = []) {
         count = literals.count
         starts = .allocate(capacity: 256)
         starts.initialize(repeating: 0, count: 256)
@@ -32,22 +35,47 @@ final class LiteralPrefilter: @unchecked Sendable {
         bytes = .allocate(capacity: total)
         offsets = .allocate(capacity: max(count, 1))
         lengths = .allocate(capacity: max(count, 1))
-        let firsts = Set(literals.compactMap(\.first))
+        folded = .allocate(capacity: max(count, 1))
+        func fold(_ i: Int) -> Bool { i < ignoringCase.count && ignoringCase[i] }
+        // Both cases of a letter are candidates for a literal that ignores case.
+        func variants(_ b: UInt8, _ i: Int) -> [UInt8] {
+            guard fold(i), lowerASCII(b) &- 0x61 < 26 else { return [b] }
+            return [lowerASCII(b), lowerASCII(b) - 0x20]
+        }
+        var firsts = Set<UInt8>()
+        for (i, lit) in literals.enumerated() { if let f = lit.first { firsts.formUnion(variants(f, i)) } }
         firstBytes = firsts.count <= 6 ? firsts.sorted().map(Int32.init) : []
         var at = 0
         for (i, lit) in literals.enumerated() {
             offsets[i] = at
             lengths[i] = lit.count
-            for b in lit { bytes[at] = b; at += 1 }
+            folded[i] = fold(i) ? 1 : 0
+            for b in lit { bytes[at] = fold(i) ? lowerASCII(b) : b; at += 1 }
             if let first = lit.first {
-                starts[Int(first)] = 1
-                if lit.count >= 2 { pairs[Int(first) << 8 | Int(lit[1])] = 1 } else { for b in 0..<256 { pairs[Int(first) << 8 | b] = 1 } }
+                for f in variants(first, i) {
+                    starts[Int(f)] = 1
+                    if lit.count >= 2 {
+                        for second in variants(lit[1], i) { pairs[Int(f) << 8 | Int(second)] = 1 }
+                    } else {
+                        for b in 0..<256 { pairs[Int(f) << 8 | b] = 1 }
+                    }
+                }
             }
         }
     }
 
+    /// Literal i is at `p` (which the caller keeps inside the line).
+    @inline(__always)
+    private func matches(_ i: Int, _ base: UnsafePointer<UInt8>, _ p: Int, _ n: Int) -> Bool {
+        let len = lengths[i], o = offsets[i]
+        guard p + len <= n else { return false }
+        if folded[i] == 0 { return bytes[o] == base[p] && memcmp(base + p, bytes + o, len) == 0 }
+        for k in 0..<len where lowerASCII(base[p + k]) != bytes[o + k] { return false }
+        return true
+    }
+
     deinit {
-        starts.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
+        starts.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate(); folded.deallocate()
     }
 
     /// Calls `hit(literalIndex, position)` for every occurrence, in line order; `hit` returns the
@@ -65,7 +93,7 @@ final class LiteralPrefilter: @unchecked Sendable {
             while p < n, let h = memchr(base + p, first, n - p) {
                 let q = base.distance(to: h.assumingMemoryBound(to: UInt8.self))
                 if q + 1 >= n || pairs[Int(base[q]) << 8 | Int(base[q + 1])] != 0 {
-                    for i in 0..<count where bytes[offsets[i]] == base[q] && q + lengths[i] <= n && memcmp(base + q, bytes + offsets[i], lengths[i]) == 0 {
+                    for i in 0..<count where matches(i, base, q, n) {
                         if single == nil && found.isEmpty { single = (q, i) } else {
                             if let s = single { found.append(s); single = nil }
                             found.append((q, i))
@@ -91,12 +119,8 @@ final class LiteralPrefilter: @unchecked Sendable {
             if starts[Int(b)] == 0 { p += 1; continue }
             if p + 1 < n && pairs[Int(b) << 8 | Int(base[p + 1])] == 0 { p += 1; continue }
             var next = p + 1
-            for i in 0..<count {
-                let len = lengths[i]
-                let o = offsets[i]
-                if bytes[o] == b && p + len <= n && memcmp(base + p, bytes + o, len) == 0 {
-                    next = max(next, hit(i, p))
-                }
+            for i in 0..<count where matches(i, base, p, n) {
+                next = max(next, hit(i, p))
             }
             p = next
         }
