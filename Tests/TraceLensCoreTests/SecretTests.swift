@@ -1,0 +1,297 @@
+import Foundation
+import XCTest
+@testable import TraceLensCore
+
+/// Secrets are masked before anything prints or stores them, from the plugins' `[[secret]]` data:
+/// every form a password is written in, GSK trace dumps of a key ring password, and every way
+/// out (format, show, sql, explain, the store file itself).
+final class SecretTests: XCTestCase {
+    let masker = SecretMasker(plugins: Fixtures.plugins)
+
+    func masked(_ line: String) -> String { masker.masked(line) }
+
+    // MARK: - Forms
+
+    func testPasswordFormsInFreeText() {
+        let cases: [(String, String)] = [
+            ("bind as cn=admin password=s3cret ok", "bind as cn=admin password=****** ok"),
+            ("bind as cn=admin password = s3cret ok", "bind as cn=admin password = ****** ok"),
+            ("Password: s3cret", "Password: ******"),
+            ("PASSWORD:s3cret", "PASSWORD:******"),
+            ("userPassword: {SSHA}abcdef", "userPassword: ************"),
+            ("password = \"two words\" then", "password = *********** then"),
+            ("db_password='two words'", "db_password=***********"),
+            // A sentence about a password holds none.
+            ("Invalid password for cn=admin", "Invalid password for cn=admin"),
+        ]
+        for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
+    }
+
+    func testGSKVariablesSpacedAndInAnyCase() {
+        let cases: [(String, String)] = [
+            ("Environment variable GSK_KEYRING_PW=passw0rd", "Environment variable GSK_KEYRING_PW=********"),
+            ("GSK_KEYRING_PW = passw0rd", "GSK_KEYRING_PW = ********"),
+            ("gsk_keyring_pw: passw0rd", "gsk_keyring_pw: ********"),
+            ("export GSK_LDAP_PASSWORD=\"two words\"", "export GSK_LDAP_PASSWORD=***********"),
+            ("Gsk_Ldap_User_Pw =x", "Gsk_Ldap_User_Pw =*"),
+            // The attribute's name alone is no secret.
+            ("gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)", "gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)"),
+        ]
+        for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
+    }
+
+    func testLDAPServerConfigurationPasswords() {
+        let cases: [(String, String)] = [
+            ("adminPW secret", "adminPW ******"),
+            ("adminPW\ttwo words", "adminPW\t*********"),
+            ("adminpw = secret", "adminpw = ******"),
+            ("ADMINPW: secret", "ADMINPW: ******"),
+            ("sslKeyRingFilePW k3y", "sslKeyRingFilePW ***"),
+            ("sslkeyringfilepw=k3y", "sslkeyringfilepw=***"),
+            ("dbUserPW passw0rd", "dbUserPW ********"),
+            ("adminDN \"cn=admin\"", "adminDN \"cn=admin\""),
+        ]
+        for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
+    }
+
+    func testClientCommandLines() {
+        let cases: [(String, String)] = [
+            ("$ ldapsearch -x -D cn=admin -w \"two words\" -b o=x", "$ ldapsearch -x -D cn=admin -w *********** -b o=x"),
+            ("$ ldapsearch -x -D cn=admin -w 'two words' -b o=x", "$ ldapsearch -x -D cn=admin -w *********** -b o=x"),
+            ("$ ldapsearch -x -D cn=admin -w s3cret -b o=x", "$ ldapsearch -x -D cn=admin -w ****** -b o=x"),
+            ("$ ldapsearch -x -wGlued -b o=x", "$ ldapsearch -x -w***** -b o=x"),
+            ("$ ldapwhoami --password=s3cret", "$ ldapwhoami --password=******"),
+            ("$ ldapwhoami --password s3cret", "$ ldapwhoami --password ******"),
+            ("$ openssl pkcs12 -passin pass:s3cret -passout pass:0ther", "$ openssl pkcs12 -passin pass:****** -passout pass:*****"),
+            ("$ openssl enc -pass pass:s3cret", "$ openssl enc -pass pass:******"),
+            ("$ curl -u admin:s3cret https://h/", "$ curl -u admin:****** https://h/"),
+            ("$ curl --user admin@example.com:s3cret https://h/", "$ curl --user admin@example.com:****** https://h/"),
+            // Not an option: a word that holds -w.
+            ("Thd-1 INFO f(): key-word and e-waste", "Thd-1 INFO f(): key-word and e-waste"),
+            // openssl names where the password is: nothing to mask.
+            ("$ openssl pkcs12 -passin env:PW", "$ openssl pkcs12 -passin env:PW"),
+        ]
+        for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
+    }
+
+    func testKeyLogLinesWithAnySeparator() {
+        let random = String(repeating: "5a", count: 32)
+        let secret = String(repeating: "9f", count: 48)
+        let stars = String(repeating: "*", count: 96)
+        let cases: [(String, String)] = [
+            ("CLIENT_RANDOM \(random) \(secret)", "CLIENT_RANDOM \(random) \(stars)"),
+            ("CLIENT_RANDOM\t\(random)\t\(secret)", "CLIENT_RANDOM\t\(random)\t\(stars)"),
+            ("CLIENT_RANDOM  \(random)  \(secret)", "CLIENT_RANDOM  \(random)  \(stars)"),
+            ("CLIENT_RANDOM:\(random):\(secret)", "CLIENT_RANDOM:\(random):\(stars)"),
+            ("CLIENT_RANDOM=\(random),\(secret)", "CLIENT_RANDOM=\(random),\(stars)"),
+            // Without any space: the random is 64 hex digits, the secret follows it.
+            ("CLIENT_RANDOM\(random)\(secret)", "CLIENT_RANDOM\(random)\(stars)"),
+            ("SERVER_TRAFFIC_SECRET_0 \(random) \(secret)", "SERVER_TRAFFIC_SECRET_0 \(random) \(stars)"),
+            ("EARLY_EXPORTER_SECRET \(random) \(secret)", "EARLY_EXPORTER_SECRET \(random) \(stars)"),
+            ("    Master-Key:ABCDEF0123", "    Master-Key:**********"),
+            ("    Master-Key: ABCDEF0123", "    Master-Key: **********"),
+        ]
+        for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
+    }
+
+    // MARK: - GSK trace dumps
+
+    static let gskDump = """
+        03/24/2022-08:24:07 Thd-1 ENTRY gsk_attribute_set_buffer(): ---> Handle 0x2A4F1018
+        03/24/2022-08:24:07 Thd-1 EBCDIC gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 20)
+            00000000: 9781a2a2 a6f09984 40a2e3d9 d6d5c7a9  *passw0rd sTRONGz*
+            00000010: f1f2f3f4                             *1234*
+        03/24/2022-08:24:07 Thd-1 EXIT gsk_attribute_set_buffer(): <--- Exit status 0x00000000 (0)
+        03/24/2022-08:24:07 Thd-1 ENTRY gsk_attribute_set_buffer(): ---> Handle 0x2A4F1018
+        03/24/2022-08:24:07 Thd-1 ASCII gsk_attribute_set_buffer(): GSK_LDAP_PASSWORD (length 9)
+            00000000: 6c646170 5061737331                  *ldapPass1*
+        03/24/2022-08:24:07 Thd-1 EXIT gsk_attribute_set_buffer(): <--- Exit status 0x00000000 (0)
+        03/24/2022-08:24:07 Thd-1 ENTRY gsk_attribute_set_buffer(): ---> Handle 0x2A4F1018
+        03/24/2022-08:24:07 Thd-1 EBCDIC gsk_attribute_set_buffer(): GSK_KEYRING_FILE (length 13)
+            00000000: e2e3c1d9 e3f161d4 d8d9c9d5 c7        *START1/MQRING*
+        03/24/2022-08:24:07 Thd-1 EXIT gsk_attribute_set_buffer(): <--- Exit status 0x00000000 (0)
+
+        """
+
+    /// Pieces of the two passwords, as hex and as text.
+    static let dumpSecrets = ["passw0rd", "sTRONGz", "1234", "9781a2a2", "a6f09984", "f1f2f3f4", "ldapPass1", "6c646170", "5061737331"]
+
+    func testKeyRingPasswordDumpIsMaskedInHexAndText() throws {
+        let path = Fixtures.write(Self.gskDump, named: "gskssl.1.trc")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertEqual(summary.format, "gsktrace")
+        let all = records.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: "\n")
+        for s in Self.dumpSecrets { XCTAssertFalse(all.contains(s), "\(s) left in \(all)") }
+        XCTAssertTrue(all.contains("    00000000: ******** ******** ******** ********  ******************"), all)
+        XCTAssertTrue(all.contains("    00000010: ********                             ******"), all)
+        XCTAssertTrue(all.contains("    00000000: ******** **********                  ***********"), all)
+        // The key ring's name is no secret: its dump stays, and decodes.
+        XCTAssertTrue(all.contains("e2e3c1d9 e3f161d4 d8d9c9d5 c7        *START1/MQRING*"), all)
+        XCTAssertEqual(summary.secretsMasked, 2)
+        for r in records { XCTAssertFalse(String(decoding: r.dumpText, as: UTF8.self).contains("passw0rd")) }
+    }
+
+    func testDumpLinesReadAsSeparateUnparsedLinesAreMaskedToo() throws {
+        // No layout recognises these lines, so each is its own unparsed record: the masker
+        // carries the announced dump from one to the next.
+        let text = """
+            note: gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)
+            00000000: 70617373 77307264  |passw0rd|
+            0010: 3132                   |12|
+            10:07:19 the next line is no dump: 0123abcd
+            """
+        let (records, _) = try Fixtures.records(Fixtures.write(text, named: "notes.txt"))
+        let lines = records.map { String(decoding: $0.bytes, as: UTF8.self) }
+        XCTAssertEqual(lines, [
+            "note: gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)",
+            "00000000: ******** ********  |********|",
+            "0010: ****                   |**|",
+            "10:07:19 the next line is no dump: 0123abcd",
+        ])
+    }
+
+    func testAWholeEBCDICTraceFileIsMasked() throws {
+        let path = Fixtures.write(Fixtures.ebcdic(Self.gskDump), named: "gskssl.2.trc")
+        let (records, _) = try Fixtures.records(path)
+        let all = records.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: "\n")
+        XCTAssertTrue(all.contains("GSK_KEYRING_PW (length 20)"), all)
+        for s in Self.dumpSecrets { XCTAssertFalse(all.contains(s), "\(s) left") }
+    }
+
+    // MARK: - Every way out
+
+    /// A trace and a transcript holding every kind of secret, and the secrets themselves.
+    func secretFiles() -> (paths: [String], secrets: [String]) {
+        let dir = Fixtures.tempDir()
+        let trace = Self.gskDump + """
+            03/24/2022-08:24:08 Thd-1 INFO read_environment_variables(): Environment variable GSK_LDAP_USER_PW = Userpw99
+            03/24/2022-08:24:08 Thd-1 INFO f(): CLIENT_RANDOM\t\(String(repeating: "5a", count: 32))\tdeadbeefcafe0123
+            03/24/2022-08:24:08 Thd-1 INFO f(): password: hunter22
+            """
+        let transcript = """
+            $ ldapsearch -H ldaps://ldap.example.com -D cn=admin -w "correct horse" -b o=x
+            $ ldapsearch -x -wGlued77 -b o=x
+            $ openssl pkcs12 -in k.p12 -passin pass:Pkcs12pw -out k.pem
+            $ curl -u admin:Curlpw55 https://ldap.example.com/
+            """
+        let conf = "adminDN cn=admin\nadminPW Adminpw42\nsslKeyRingFilePW = Ringpw43\ndbuserpw: Dbpw44\n"
+        try! trace.write(toFile: dir + "/gskssl.3.trc", atomically: true, encoding: .utf8)
+        try! transcript.write(toFile: dir + "/session.txt", atomically: true, encoding: .utf8)
+        try! conf.write(toFile: dir + "/ds.conf", atomically: true, encoding: .utf8)
+        let secrets = Self.dumpSecrets + ["Userpw99", "deadbeefcafe0123", "hunter22", "correct horse", "horse", "Glued77", "Pkcs12pw",
+                                          "Curlpw55", "Adminpw42", "Ringpw43", "Dbpw44"]
+        return ([dir + "/gskssl.3.trc", dir + "/session.txt", dir + "/ds.conf"], secrets)
+    }
+
+    func assertNoSecret(_ text: String, _ secrets: [String], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        for s in secrets { XCTAssertFalse(text.contains(s), "\(what) shows \(s)", file: file, line: line) }
+    }
+
+    func testFormatNeverPrintsASecret() throws {
+        let (paths, secrets) = secretFiles()
+        for args in [["format"] + paths, ["format", "--json"] + paths] {
+            let run = try Fixtures.runTool(args)
+            XCTAssertEqual(run.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(run.stdout.contains("adminPW *********"), run.stdout)
+            assertNoSecret(run.stdout + run.stderr, secrets, args.prefix(2).joined(separator: " "))
+        }
+    }
+
+    func testTheStoreFileNeverHoldsASecretAndNoQueryShowsOne() throws {
+        let (paths, secrets) = secretFiles()
+        let db = Fixtures.tempDir() + "/t.db"
+        let ingest = try Fixtures.runTool(["ingest", "--db", db] + paths)
+        XCTAssertEqual(ingest.status, 0)
+        assertNoSecret(ingest.stdout + ingest.stderr, secrets, "ingest")
+        // The bytes of the store and its journal files: no secret in any page, indexes included.
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            guard let data = FileManager.default.contents(atPath: db + suffix) else { continue }
+            for s in secrets { XCTAssertNil(data.range(of: Data(s.utf8)), "\(s) is in the store file\(suffix)") }
+        }
+        let sql = try Fixtures.runTool(["sql", "--db", db, "select text from records"])
+        XCTAssertEqual(sql.status, 0)
+        XCTAssertTrue(sql.stdout.contains("adminPW *********"), sql.stdout)
+        assertNoSecret(sql.stdout, secrets, "sql")
+        let show = try Fixtures.runTool(["show", "--db", db, "1"])
+        assertNoSecret(show.stdout + show.stderr, secrets, "show")
+        let search = try Fixtures.runTool(["sql", "--db", db, "select count(*) from records where text like '%hunter22%' or text like '%Adminpw42%'"])
+        XCTAssertTrue(search.stdout.contains("0"), search.stdout)
+    }
+
+    func testExplainNeverEchoesAPassword() throws {
+        for args in [["explain", "GSK_KEYRING_PW=s3cretpw"], ["explain", "GSK_KEYRING_PW=s3cretpw", "431"],
+                     ["explain", "--json", "GSK_KEYRING_PW=s3cretpw"], ["explain", "password=s3cretpw"],
+                     ["explain", "--search", "password=s3cretpw"]] {
+            let run = try Fixtures.runTool(args)
+            XCTAssertFalse(run.stdout.contains("s3cretpw") || run.stderr.contains("s3cretpw"), args.joined(separator: " "))
+        }
+        let grouped = try Fixtures.runTool(["explain", "GSK_KEYRING_PW=s3cretpw", "431"])
+        XCTAssertTrue(grouped.stdout.contains("GSK_KEYRING_PW=********:"), grouped.stdout)
+    }
+
+    // MARK: - lint
+
+    func testLintReportsSpacedAndLowercaseForms() {
+        let linter = ConfigLinter(plugins: Fixtures.plugins)
+        let gskEnv = Fixtures.plugins.configKinds.first { $0.name == "gsk-env" }!
+        let ldapConf = Fixtures.plugins.configKinds.first { $0.name == "ldap-conf" }!
+        func findings(_ text: String, _ kind: ConfigKind, _ rule: String) -> [Int?] {
+            linter.lint(text, kind: kind).findings.filter { $0.rule == rule }.map(\.line)
+        }
+        XCTAssertEqual(findings("GSK_KEYRING_PW = s3cret\n", gskEnv, "keyring-password-in-clear"), [1])
+        XCTAssertEqual(findings("gsk_keyring_pw=s3cret\n", gskEnv, "keyring-password-in-clear"), [1])
+        XCTAssertEqual(findings("export gsk_ldap_password: s3cret\n", gskEnv, "crl-password-in-clear-seed-name"), [1])
+        XCTAssertEqual(findings("GSK_TRACE=0\nGSK_KEYRING_PW=\n", gskEnv, "keyring-password-in-clear"), [], "no value, no password")
+        XCTAssertEqual(findings("adminDN cn=admin\nadminpw s3cret\n", ldapConf, "admin-password-in-clear"), [2])
+        XCTAssertEqual(findings("adminDN cn=admin\nadminPW: s3cret\n", ldapConf, "admin-password-in-clear"), [2])
+        XCTAssertEqual(findings("adminDN cn=admin\nsslKeyRingFilePW = s3cret\n", ldapConf, "keyring-file-password-in-clear"), [2])
+        let report = linter.lint("GSK_KEYRING_PW = s3cret\ngsk_keyring_pw=0ther\n", kind: gskEnv)
+        XCTAssertEqual(report.findings.filter { $0.rule == "keyring-password-in-clear" }.map(\.line), [1, 2])
+        XCTAssertFalse(report.findings.map { $0.message + $0.action }.joined().contains("s3cret"))
+    }
+
+    // MARK: - Samples
+
+    func testEverySecretRuleOfTheBuiltInPluginsHasAPassingSample() {
+        XCTAssertTrue(Fixtures.loaded.1.isEmpty, "\(Fixtures.loaded.1)")
+        let rules = Fixtures.plugins.secretRules
+        XCTAssertGreaterThanOrEqual(rules.count, 25)
+        for rule in rules { XCTAssertNotNil(rule.sample, "\(rule.file) \(rule.entry) '\(rule.template.source)' has no sample") }
+        XCTAssertTrue(rules.contains { $0.following == .dump })
+    }
+
+    func testASecretSampleThatIsNotMaskedIsReported() throws {
+        let wrong = try Fixtures.loadProblems(withPlugin: """
+            [[secret]]
+            find = 'keystore password={secret:word}'
+            sample = 'keystore password=abc def'
+            masked = 'keystore password=*** ***'
+            """)
+        XCTAssertTrue(wrong.contains("[[secret]] 1: sample 'keystore password=abc def': expected 'keystore password=*** ***', got 'keystore password=*** def'"), wrong)
+        let same = try Fixtures.loadProblems(withPlugin: """
+            [[secret]]
+            find = 'storepass {secret:word}'
+            sample = 'no secret here'
+            masked = 'no secret here'
+            """)
+        XCTAssertTrue(same.contains("the sample shows no secret being masked"), same)
+        let half = try Fixtures.loadProblems(withPlugin: "[[secret]]\nfind = 'pin={secret:word}'\nsample = 'pin=1'\n")
+        XCTAssertTrue(half.contains("give 'sample' and 'masked' together"), half)
+        let following = try Fixtures.loadProblems(withPlugin: "[[secret]]\nfind = 'PIN follows'\nfollowing = \"lines\"\n")
+        XCTAssertTrue(following.contains("following 'lines' is not one of: dump"), following)
+        let good = try Fixtures.loadProblems(withPlugin: """
+            [[secret]]
+            find = 'storepass{? }{:one(=|:)}{? }{secret:word}'
+            ignore-case = true
+            sample = 'STOREPASS = s3cret'
+            masked = 'STOREPASS = ******'
+
+            [[secret]]
+            find = 'PIN follows:'
+            following = "dump"
+            sample = "PIN follows:\\n  0000: 31323334 *1234*"
+            masked = "PIN follows:\\n  0000: ******** ******"
+            """)
+        XCTAssertEqual(good, "")
+    }
+}
