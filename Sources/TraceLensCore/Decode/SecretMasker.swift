@@ -6,7 +6,7 @@ import Darwin
 
 /// A plugin's `[[secret]]`: where a secret is in a line, or a line that announces a data dump
 /// holding one (`following = "dump"`).
-public struct SecretRule: @unchecked Sendable {   // Template is immutable after init
+public struct SecretRule: Sendable {
     public enum Following: String, Sendable {
         /// The hex dump lines after the matched line (`00000000: 979781a2 ... *pass...*`).
         case dump
@@ -84,7 +84,8 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
                     if rule.wordStart && hit > 0 && !Self.endsWord(line[hit - 1]) { return hit + 1 }
                     guard let end = rule.template.match(line, from: hit, wholeLine: false, captures: &caps) else { return hit + 1 }
                     if rule.following == .dump { carry.dumpPending = true; carry.dumpStarted = false }
-                    guard let slot = rule.slot, var r = caps.range(slot) else { return max(end, hit + 1) }
+                    // A rule that only announces a dump leaves the rest of its line to the others.
+                    guard let slot = rule.slot, var r = caps.range(slot) else { return rule.following != nil ? hit + 1 : max(end, hit + 1) }
                     r = Self.throughClosingQuote(line, r)
                     for k in r { buf[lineStart + k] = 0x2A }
                     if !r.isEmpty { masked += 1 }

@@ -110,7 +110,6 @@ public final class RecordStream {
         started(summary)
 
         var scratch = Captures()
-        let formatName = format?.name
         // A dump announced by one unparsed line is masked in the lines after it.
         var maskCarry = SecretMasker.Carry()
         func emit(_ r: inout Record) throws {

@@ -4,37 +4,47 @@ import Glibc
 import Darwin
 #endif
 
-/// Finds where any of a set of literal strings occurs in a line, in one pass: a 256-entry table
-/// says which bytes can start a literal, and only those positions are compared. Code patterns and
-/// secret patterns start with literals ("Exit status 0x", "alert ", "GSK_LDAP_PASSWORD="), and
-/// most lines hold none, so this is the whole cost of decoding them.
+/// Finds where any of a set of literal strings occurs in a line, in one pass. Each literal is
+/// looked for by its rarest byte (its anchor: `K` in `Master-Key:`, `w` in `password`), so few
+/// positions of a line are candidates; a 256-entry table says which bytes are anchors, a 65,536
+/// entry one which anchor-and-next-byte pairs are, and only those positions are compared. Code
+/// patterns and secret patterns start with literals ("Exit status 0x", "alert ",
+/// "GSK_LDAP_PASSWORD"), and most lines hold none, so this is the whole cost of decoding them.
+/// A literal may match in any ASCII case (`ignoringCase`): both cases of its letters are anchors.
 ///
 /// Storage is allocated once and never changes, so the scan does no reference counting.
 final class LiteralPrefilter: @unchecked Sendable {
     let count: Int
-    /// With few distinct first bytes, `memchr` (vectorised) finds the candidates for each of them
-    /// faster than a byte-by-byte table scan.
-    private let firstBytes: [Int32]
-    private let starts: UnsafeMutablePointer<UInt8>   // 256 flags: bytes that start a literal
-    /// 65,536 flags: byte pairs that start a literal (a literal of one byte sets all its pairs).
+    /// With few distinct anchor bytes, `memchr` (vectorised) finds the candidates for each of
+    /// them faster than a byte-by-byte table scan.
+    private let anchorBytes: [Int32]
+    private let anchors: UnsafeMutablePointer<UInt8>   // 256 flags: bytes that anchor a literal
+    /// 65,536 flags: an anchor byte and the byte after it (a literal anchored on its last byte sets all).
     private let pairs: UnsafeMutablePointer<UInt8>
     private let bytes: UnsafeMutablePointer<UInt8>
     private let offsets: UnsafeMutablePointer<Int>
     private let lengths: UnsafeMutablePointer<Int>
+    /// Where in literal i its anchor byte is.
+    private let anchorAt: UnsafeMutablePointer<Int>
     /// Per literal: 1 when it matches in any ASCII case (kept lowercase in `bytes`).
     private let folded: UnsafeMutablePointer<UInt8>
+    /// The literals each byte anchors, in literal order: `bucketItems[bucketStart[b] ..<
+    /// bucketStart[b + 1]]`. A candidate is compared with those only.
+    private let bucketStart: UnsafeMutablePointer<Int>
+    private let bucketItems: UnsafeMutablePointer<Int>
 
     /// `ignoringCase[i]`: literal i matches in any ASCII case (`Password=`, `PASSWORD=`).
     init(_ literals: [[UInt8]], ignoringCase: [Bool] = []) {
         count = literals.count
-        starts = .allocate(capacity: 256)
-        starts.initialize(repeating: 0, count: 256)
+        anchors = .allocate(capacity: 256)
+        anchors.initialize(repeating: 0, count: 256)
         pairs = .allocate(capacity: 65_536)
         pairs.initialize(repeating: 0, count: 65_536)
         let total = max(literals.reduce(0) { $0 + $1.count }, 1)
         bytes = .allocate(capacity: total)
         offsets = .allocate(capacity: max(count, 1))
         lengths = .allocate(capacity: max(count, 1))
+        anchorAt = .allocate(capacity: max(count, 1))
         folded = .allocate(capacity: max(count, 1))
         func fold(_ i: Int) -> Bool { i < ignoringCase.count && ignoringCase[i] }
         // Both cases of a letter are candidates for a literal that ignores case.
@@ -42,40 +52,97 @@ final class LiteralPrefilter: @unchecked Sendable {
             guard fold(i), lowerASCII(b) &- 0x61 < 26 else { return [b] }
             return [lowerASCII(b), lowerASCII(b) - 0x20]
         }
-        var firsts = Set<UInt8>()
-        for (i, lit) in literals.enumerated() { if let f = lit.first { firsts.formUnion(variants(f, i)) } }
-        firstBytes = firsts.count <= 6 ? firsts.sorted().map(Int32.init) : []
         var at = 0
         for (i, lit) in literals.enumerated() {
             offsets[i] = at
             lengths[i] = lit.count
             folded[i] = fold(i) ? 1 : 0
             for b in lit { bytes[at] = fold(i) ? lowerASCII(b) : b; at += 1 }
-            if let first = lit.first {
-                for f in variants(first, i) {
-                    starts[Int(f)] = 1
-                    if lit.count >= 2 {
-                        for second in variants(lit[1], i) { pairs[Int(f) << 8 | Int(second)] = 1 }
+            anchorAt[i] = 0
+        }
+        // Anchors: greedily the byte (both cases of a letter, for a literal that ignores case)
+        // that lets the most literals not yet anchored be found, per unit of commonness. Few
+        // distinct anchors let the scan use memchr; rare ones give few candidates.
+        var unitLiterals: [UInt16: [(literal: Int, at: Int)]] = [:]
+        for (i, lit) in literals.enumerated() {
+            for k in lit.indices {
+                let v = variants(lit[k], i)
+                let unit = UInt16(v[0]) << 8 | UInt16(v.last!)
+                if unitLiterals[unit]?.contains(where: { $0.literal == i }) != true { unitLiterals[unit, default: []].append((i, k)) }
+            }
+        }
+        let units = unitLiterals.keys.sorted()
+        var pending = Set(literals.indices.filter { !literals[$0].isEmpty })
+        var chosen = [Bool](repeating: false, count: 256)
+        var buckets = [[Int]](repeating: [], count: 256)
+        while !pending.isEmpty {
+            var best: (unit: UInt16, score: Double)?
+            for unit in units {
+                let covered = unitLiterals[unit]!.filter { pending.contains($0.literal) }.count
+                guard covered > 0 else { continue }
+                let unitBytes = Set([UInt8(unit >> 8), UInt8(unit & 0xFF)])
+                let cost = unitBytes.filter { !chosen[Int($0)] }.reduce(0) { $0 + Self.commonness($1) }
+                let score = Double(covered) / Double(max(cost, 1))
+                if best == nil || score > best!.score { best = (unit, score) }
+            }
+            guard let unit = best?.unit else { break }
+            for b in [UInt8(unit >> 8), UInt8(unit & 0xFF)] { chosen[Int(b)] = true }
+            for (i, a) in unitLiterals[unit]! where pending.contains(i) {
+                pending.remove(i)
+                anchorAt[i] = a
+                let lit = literals[i]
+                for v in variants(lit[a], i) {
+                    anchors[Int(v)] = 1
+                    buckets[Int(v)].append(i)
+                    if a + 1 < lit.count {
+                        for next in variants(lit[a + 1], i) { pairs[Int(v) << 8 | Int(next)] = 1 }
                     } else {
-                        for b in 0..<256 { pairs[Int(f) << 8 | b] = 1 }
+                        for b in 0..<256 { pairs[Int(v) << 8 | b] = 1 }
                     }
                 }
             }
         }
+        for b in 0..<256 { buckets[b].sort() }
+        let used = (0..<256).filter { !buckets[$0].isEmpty }
+        anchorBytes = used.count <= 6 ? used.map(Int32.init) : []
+        bucketStart = .allocate(capacity: 257)
+        bucketItems = .allocate(capacity: max(buckets.reduce(0) { $0 + $1.count }, 1))
+        var item = 0
+        for b in 0..<256 {
+            bucketStart[b] = item
+            for i in buckets[b] { bucketItems[item] = i; item += 1 }
+        }
+        bucketStart[256] = item
     }
 
-    /// Literal i is at `p` (which the caller keeps inside the line).
-    @inline(__always)
-    private func matches(_ i: Int, _ base: UnsafePointer<UInt8>, _ p: Int, _ n: Int) -> Bool {
-        let len = lengths[i], o = offsets[i]
-        guard p + len <= n else { return false }
-        if folded[i] == 0 { return bytes[o] == base[p] && memcmp(base + p, bytes + o, len) == 0 }
-        for k in 0..<len where lowerASCII(base[p + k]) != bytes[o + k] { return false }
-        return true
+    /// A rough rank of how often a byte appears in trace and log text (higher: more often), to
+    /// pick each literal's anchor: blanks and lowercase vowels are everywhere, `K` and `W` rare.
+    static func commonness(_ b: UInt8) -> Int {
+        let lower: [UInt8] = Array("etaoinsrhldcumfpgwybvkxjqz".utf8)
+        switch b {
+        case 0x20, 0x09: return 100
+        case 0x61...0x7A: return 90 - 3 * lower.firstIndex(of: b)!
+        case 0x41...0x5A: return 50 - lower.firstIndex(of: b | 0x20)! * 3 / 2
+        case 0x30...0x39: return 70
+        case 0x2D, 0x2E, 0x2F, 0x3A, 0x5F, 0x28, 0x29: return 60   // - . / : _ ( )
+        case 0x3D, 0x2C, 0x22, 0x27, 0x3C, 0x3E: return 30          // = , " ' < >
+        default: return 20
+        }
     }
 
     deinit {
-        starts.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate(); folded.deallocate()
+        anchors.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
+        anchorAt.deallocate(); folded.deallocate(); bucketStart.deallocate(); bucketItems.deallocate()
+    }
+
+    /// Literal i starts at `p`.
+    @inline(__always)
+    private func matches(_ i: Int, _ base: UnsafePointer<UInt8>, _ p: Int, _ n: Int) -> Bool {
+        let len = lengths[i], o = offsets[i]
+        guard p >= 0, p + len <= n else { return false }
+        if folded[i] == 0 { return bytes[o] == base[p] && memcmp(base + p, bytes + o, len) == 0 }
+        for k in 0..<len where lowerASCII(base[p + k]) != bytes[o + k] { return false }
+        return true
     }
 
     /// Calls `hit(literalIndex, position)` for every occurrence, in line order; `hit` returns the
@@ -83,46 +150,49 @@ final class LiteralPrefilter: @unchecked Sendable {
     @inline(__always)
     func scan(_ line: UnsafeBufferPointer<UInt8>, _ hit: (Int, Int) -> Int) {
         guard count > 0, let base = line.baseAddress, line.count > 0 else { return }
-        if firstBytes.isEmpty { tableScan(base, line.count, hit); return }
-        // Candidates for each first byte, merged in line order (few per line, usually none).
+        // Candidates, merged in line order (few per line, usually none).
         var found: [(position: Int, literal: Int)] = []
         var single: (position: Int, literal: Int)?   // the usual case, kept off the heap
         let n = line.count
-        for first in firstBytes {
-            var p = 0
-            while p < n, let h = memchr(base + p, first, n - p) {
-                let q = base.distance(to: h.assumingMemoryBound(to: UInt8.self))
-                if q + 1 >= n || pairs[Int(base[q]) << 8 | Int(base[q + 1])] != 0 {
-                    for i in 0..<count where matches(i, base, q, n) {
-                        if single == nil && found.isEmpty { single = (q, i) } else {
-                            if let s = single { found.append(s); single = nil }
-                            found.append((q, i))
-                        }
-                    }
+        @inline(__always) func candidate(_ q: Int) {
+            guard q + 1 >= n || pairs[Int(base[q]) << 8 | Int(base[q + 1])] != 0 else { return }
+            let b = Int(base[q])
+            for k in bucketStart[b]..<bucketStart[b + 1] {
+                let i = bucketItems[k]
+                let start = q - anchorAt[i]
+                guard matches(i, base, start, n) else { continue }
+                if single == nil && found.isEmpty { single = (start, i) } else {
+                    if let s = single { found.append(s); single = nil }
+                    found.append((start, i))
                 }
-                p = q + 1
+            }
+        }
+        if anchorBytes.isEmpty {
+            for p in 0..<n where anchors[Int(base[p])] != 0 { candidate(p) }
+        } else {
+            for anchor in anchorBytes {
+                var p = 0
+                while p < n, let h = memchr(base + p, anchor, n - p) {
+                    let q = base.distance(to: h.assumingMemoryBound(to: UInt8.self))
+                    candidate(q)
+                    p = q + 1
+                }
             }
         }
         if let s = single { _ = hit(s.literal, s.position); return }
         if found.isEmpty { return }
-        if found.count > 1 { found.sort { $0.position < $1.position } }
-        var resume = 0
-        for f in found where f.position >= resume {
-            resume = max(resume, hit(f.literal, f.position))
-        }
-    }
-
-    private func tableScan(_ base: UnsafePointer<UInt8>, _ n: Int, _ hit: (Int, Int) -> Int) {
-        var p = 0
-        while p < n {
-            let b = base[p]
-            if starts[Int(b)] == 0 { p += 1; continue }
-            if p + 1 < n && pairs[Int(b) << 8 | Int(base[p + 1])] == 0 { p += 1; continue }
-            var next = p + 1
-            for i in 0..<count where matches(i, base, p, n) {
-                next = max(next, hit(i, p))
+        // By position, then literal order (as the literals were given) at one position.
+        if found.count > 1 { found.sort { ($0.position, $0.literal) < ($1.position, $1.literal) } }
+        // Every literal found at one position is offered; then scanning resumes where they say.
+        var resume = 0, i = 0
+        while i < found.count {
+            let p = found[i].position
+            var next = max(resume, p + 1)
+            while i < found.count && found[i].position == p {
+                if p >= resume { next = max(next, hit(found[i].literal, p)) }
+                i += 1
             }
-            p = next
+            resume = next
         }
     }
 }
