@@ -229,6 +229,35 @@ final class SecretTests: XCTestCase {
         XCTAssertTrue(grouped.stdout.contains("GSK_KEYRING_PW=********:"), grouped.stdout)
     }
 
+    func testWatchPrintsAndStoresTheDumpMaskedWhenItArrivesLater() throws {
+        let h = try FollowHarness(patterns: ["gskssl.7.trc"])
+        let lines = Self.gskDump.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // The announcing line first; its dump lines are written a moment later.
+        h.append("gskssl.7.trc", lines[0...1].joined(separator: "\n") + "\n")
+        h.cycle()
+        h.append("gskssl.7.trc", lines[2...].joined(separator: "\n"))
+        h.cycle()
+        h.cycle(advance: 0.5)
+        let stored = try h.records().joined(separator: "\n")
+        XCTAssertTrue(stored.contains("00000010: ********"), stored)
+        assertNoSecret(stored, Self.dumpSecrets, "the store")
+        assertNoSecret(h.printed, Self.dumpSecrets, "watch")
+        XCTAssertTrue(h.printed.contains("********"), h.printed)
+    }
+
+    func testThePrefilterOfTheBuiltInRulesStaysOnTheMemchrPath() {
+        // Anchors are picked so that few distinct bytes find every rule's literal (w/W, R, K ...).
+        XCTAssertTrue(masker.prefilter.usesMemchr, "\(masker.prefilter.anchorSet)")
+    }
+
+    func testPrefilterFindsLiteralsInAnyCaseAndEveryLiteralAtOnePosition() {
+        let p = LiteralPrefilter([Array("password".utf8), Array("rc=".utf8), Array("rc=".utf8), Array("Key".utf8)], ignoringCase: [true, false, false, false])
+        var hits: [String] = []
+        let line = Array("PassWord rc=4 key Key".utf8)
+        line.withUnsafeBufferPointer { b in p.scan(b) { i, at in hits.append("\(i)@\(at)"); return at + 1 } }
+        XCTAssertEqual(hits, ["0@0", "1@9", "2@9", "3@18"])
+    }
+
     // MARK: - lint
 
     func testLintReportsSpacedAndLowercaseForms() {

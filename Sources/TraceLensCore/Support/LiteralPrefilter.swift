@@ -115,6 +115,11 @@ final class LiteralPrefilter: @unchecked Sendable {
         bucketStart[256] = item
     }
 
+    /// True when the scan uses memchr (few distinct anchor bytes).
+    var usesMemchr: Bool { !anchorBytes.isEmpty }
+    /// The anchor bytes, as text (for test messages).
+    var anchorSet: String { String(decoding: (0..<256).filter { anchors[$0] != 0 }.map(UInt8.init), as: UTF8.self) }
+
     /// A rough rank of how often a byte appears in trace and log text (higher: more often), to
     /// pick each literal's anchor: blanks and lowercase vowels are everywhere, `K` and `W` rare.
     static func commonness(_ b: UInt8) -> Int {
