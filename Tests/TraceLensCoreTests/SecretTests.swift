@@ -245,6 +245,19 @@ final class SecretTests: XCTestCase {
         XCTAssertTrue(h.printed.contains("********"), h.printed)
     }
 
+    func testWatchMasksADumpOfUnparsedLinesThatArrivesLater() throws {
+        let h = try FollowHarness(patterns: ["notes.txt"])
+        h.append("notes.txt", "note: gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)\n")
+        h.cycle()
+        h.append("notes.txt", "00000000: 70617373 77307264  |passw0rd|\nnext line\n")
+        h.cycle()
+        h.cycle(advance: 0.5)
+        let stored = try h.records()
+        XCTAssertEqual(stored.count, 3, "\(stored)")
+        XCTAssertEqual(stored.last, "next line")
+        assertNoSecret(stored.joined(separator: "\n") + h.printed, ["passw0rd", "70617373"], "watch")
+    }
+
     func testThePrefilterOfTheBuiltInRulesStaysOnTheMemchrPath() {
         // Anchors are picked so that few distinct bytes find every rule's literal (w/W, R, K ...).
         XCTAssertTrue(masker.prefilter.usesMemchr, "\(masker.prefilter.anchorSet)")

@@ -56,6 +56,9 @@ public final class RecordStream {
     public var detectionLines = 200
     /// The year for dates written without one; nil: the file's modification time.
     public var yearReference: Timestamp?
+    /// Per file, a dump announced by the last line read (and where that read ended): a later
+    /// read from there (`watch`) masks the dump lines that arrive after it.
+    private var pendingDumps: [String: (offset: Int, carry: SecretMasker.Carry)] = [:]
 
     public init(plugins: PluginSet) {
         self.plugins = plugins
@@ -112,6 +115,7 @@ public final class RecordStream {
         var scratch = Captures()
         // A dump announced by one unparsed line is masked in the lines after it.
         var maskCarry = SecretMasker.Carry()
+        if let resume, let pending = pendingDumps.removeValue(forKey: path), pending.offset == resume.offset { maskCarry = pending.carry }
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
             if !r.isUnparsed {
@@ -154,7 +158,9 @@ public final class RecordStream {
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
         summary.heldBytes = reader.heldBytes
-        try sink.finish(tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
+        let end = tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
+        if maskCarry.dumpPending && tail == nil { pendingDumps[path] = (end.offset, maskCarry) }
+        try sink.finish(end)
         return summary
     }
 
