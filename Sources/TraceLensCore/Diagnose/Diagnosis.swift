@@ -73,7 +73,10 @@ public struct Doctor {
     /// The environment file's values, when the user gave it (`--env`).
     public var environment: [String: String] = [:]
 
-    public init(plugins: PluginSet) { self.plugins = plugins }
+    /// Built once: a finder compiles every code pattern's prefilter.
+    let finder: CodeFinder
+
+    public init(plugins: PluginSet) { self.plugins = plugins; finder = CodeFinder(plugins: plugins) }
 
     /// The findings for one story, best first.
     public func findings(_ story: StoryRecords) -> [Diagnosis.Finding] {
@@ -185,7 +188,6 @@ public struct Doctor {
 
     /// A sample's lines read through a layout as one story (the load-time check of a rule).
     func story(sample text: String, layout: Format) -> StoryRecords {
-        let finder = CodeFinder(plugins: plugins)
         var story = StoryRecords()
         for var r in RecordReader.records(in: Array(text.utf8), format: layout) {
             if !r.isUnparsed { finder.decode(&r, layout: layout) }

@@ -2,6 +2,15 @@
 /// and what came out. Samples are how a plugin proves its layouts and catalogues work.
 struct SampleChecker {
     let plugins: PluginSet
+    /// Built once for every sample: each compiles its patterns' prefilter.
+    let finder: CodeFinder
+    let masker: SecretMasker
+
+    init(plugins: PluginSet) {
+        self.plugins = plugins
+        finder = CodeFinder(plugins: plugins)
+        masker = SecretMasker(plugins: plugins)
+    }
 
     func checkAll() -> [PluginProblem] {
         plugins.samples.flatMap(check) + checkSecretSamples()
@@ -9,8 +18,7 @@ struct SampleChecker {
 
     /// Each `[[secret]]` sample must come out exactly as its `masked` text says.
     func checkSecretSamples() -> [PluginProblem] {
-        let masker = SecretMasker(plugins: plugins)
-        return plugins.secretRules.compactMap { rule in
+        plugins.secretRules.compactMap { rule in
             guard let (text, want) = rule.sample else { return nil }
             let got = masker.masked(text)
             if text == want { return PluginProblem(file: rule.file, entry: rule.entry, message: "its sample and masked text are the same: the sample shows no secret being masked") }
@@ -115,8 +123,6 @@ struct SampleChecker {
 
     /// Reads sample text through the format and the code finder, returning copies of the records.
     func run(_ format: Format, _ text: String) -> [Record] {
-        let finder = CodeFinder(plugins: plugins)
-        let masker = SecretMasker(plugins: plugins)
         var caps = Captures()
         var carry = SecretMasker.Carry()
         return RecordReader.records(in: Array(text.utf8), format: format).map { record in

@@ -48,9 +48,10 @@ final class LiteralPrefilter: @unchecked Sendable {
         folded = .allocate(capacity: max(count, 1))
         func fold(_ i: Int) -> Bool { i < ignoringCase.count && ignoringCase[i] }
         // Both cases of a letter are candidates for a literal that ignores case.
-        func variants(_ b: UInt8, _ i: Int) -> [UInt8] {
-            guard fold(i), lowerASCII(b) &- 0x61 < 26 else { return [b] }
-            return [lowerASCII(b), lowerASCII(b) - 0x20]
+        let folds = literals.indices.map(fold)
+        func variants(_ b: UInt8, _ i: Int) -> (UInt8, UInt8) {
+            guard folds[i], lowerASCII(b) &- 0x61 < 26 else { return (b, b) }
+            return (lowerASCII(b), lowerASCII(b) - 0x20)
         }
         var at = 0
         for (i, lit) in literals.enumerated() {
@@ -63,39 +64,51 @@ final class LiteralPrefilter: @unchecked Sendable {
         // Anchors: greedily the byte (both cases of a letter, for a literal that ignores case)
         // that lets the most literals not yet anchored be found, per unit of commonness. Few
         // distinct anchors let the scan use memchr; rare ones give few candidates.
-        var unitLiterals: [UInt16: [(literal: Int, at: Int)]] = [:]
+        // A unit: one byte, or both cases of a letter (high byte: lowercase, low byte: uppercase).
+        var unitIndex: [UInt16: Int] = [:]
+        var units: [UInt16] = []
+        var members: [[(literal: Int, at: Int)]] = []
         for (i, lit) in literals.enumerated() {
             for k in lit.indices {
                 let v = variants(lit[k], i)
-                let unit = UInt16(v[0]) << 8 | UInt16(v.last!)
-                if unitLiterals[unit]?.contains(where: { $0.literal == i }) != true { unitLiterals[unit, default: []].append((i, k)) }
+                let unit = UInt16(v.0) << 8 | UInt16(v.1)
+                let u: Int
+                if let known = unitIndex[unit] { u = known } else { u = units.count; unitIndex[unit] = u; units.append(unit); members.append([]) }
+                if members[u].last?.literal != i { members[u].append((i, k)) }
             }
         }
-        let units = unitLiterals.keys.sorted()
-        var pending = Set(literals.indices.filter { !literals[$0].isEmpty })
+        var pending = literals.map { !$0.isEmpty }
+        var left = pending.filter { $0 }.count
         var chosen = [Bool](repeating: false, count: 256)
         var buckets = [[Int]](repeating: [], count: 256)
-        while !pending.isEmpty {
-            var best: (unit: UInt16, score: Double)?
-            for unit in units {
-                let covered = unitLiterals[unit]!.filter { pending.contains($0.literal) }.count
+        while left > 0 {
+            var best = -1, bestScore = 0.0
+            for u in units.indices {
+                var covered = 0
+                for m in members[u] where pending[m.literal] { covered += 1 }
                 guard covered > 0 else { continue }
-                let unitBytes = Set([UInt8(unit >> 8), UInt8(unit & 0xFF)])
-                let cost = unitBytes.filter { !chosen[Int($0)] }.reduce(0) { $0 + Self.commonness($1) }
+                let lo = UInt8(units[u] >> 8), hi = UInt8(units[u] & 0xFF)
+                var cost = chosen[Int(lo)] ? 0 : Self.commonness(lo)
+                if hi != lo && !chosen[Int(hi)] { cost += Self.commonness(hi) }
                 let score = Double(covered) / Double(max(cost, 1))
-                if best == nil || score > best!.score { best = (unit, score) }
+                if score > bestScore || (score == bestScore && best >= 0 && units[u] < units[best]) { best = u; bestScore = score }
             }
-            guard let unit = best?.unit else { break }
-            for b in [UInt8(unit >> 8), UInt8(unit & 0xFF)] { chosen[Int(b)] = true }
-            for (i, a) in unitLiterals[unit]! where pending.contains(i) {
-                pending.remove(i)
+            guard best >= 0 else { break }
+            chosen[Int(units[best] >> 8)] = true
+            chosen[Int(units[best] & 0xFF)] = true
+            for (i, a) in members[best] where pending[i] {
+                pending[i] = false
+                left -= 1
                 anchorAt[i] = a
                 let lit = literals[i]
-                for v in variants(lit[a], i) {
+                let (lo, hi) = variants(lit[a], i)
+                for v in lo == hi ? [lo] : [lo, hi] {
                     anchors[Int(v)] = 1
                     buckets[Int(v)].append(i)
                     if a + 1 < lit.count {
-                        for next in variants(lit[a + 1], i) { pairs[Int(v) << 8 | Int(next)] = 1 }
+                        let (nlo, nhi) = variants(lit[a + 1], i)
+                        pairs[Int(v) << 8 | Int(nlo)] = 1
+                        pairs[Int(v) << 8 | Int(nhi)] = 1
                     } else {
                         for b in 0..<256 { pairs[Int(v) << 8 | b] = 1 }
                     }
@@ -123,17 +136,23 @@ final class LiteralPrefilter: @unchecked Sendable {
     /// A rough rank of how often a byte appears in trace and log text (higher: more often), to
     /// pick each literal's anchor: blanks and lowercase vowels are everywhere, `K` and `W` rare.
     static func commonness(_ b: UInt8) -> Int {
-        let lower: [UInt8] = Array("etaoinsrhldcumfpgwybvkxjqz".utf8)
         switch b {
         case 0x20, 0x09: return 100
-        case 0x61...0x7A: return 90 - 3 * lower.firstIndex(of: b)!
-        case 0x41...0x5A: return 50 - lower.firstIndex(of: b | 0x20)! * 3 / 2
+        case 0x61...0x7A: return 90 - 3 * letterRank[Int(b - 0x61)]
+        case 0x41...0x5A: return 50 - letterRank[Int(b - 0x41)] * 3 / 2
         case 0x30...0x39: return 70
         case 0x2D, 0x2E, 0x2F, 0x3A, 0x5F, 0x28, 0x29: return 60   // - . / : _ ( )
         case 0x3D, 0x2C, 0x22, 0x27, 0x3C, 0x3E: return 30          // = , " ' < >
         default: return 20
         }
     }
+
+    /// Each letter's place in "etaoinsrhldcumfpgwybvkxjqz" (English letters by frequency).
+    private static let letterRank: [Int] = {
+        var rank = [Int](repeating: 25, count: 26)
+        for (n, c) in "etaoinsrhldcumfpgwybvkxjqz".utf8.enumerated() { rank[Int(c - 0x61)] = n }
+        return rank
+    }()
 
     deinit {
         anchors.deallocate(); pairs.deallocate(); bytes.deallocate(); offsets.deallocate(); lengths.deallocate()
