@@ -14,8 +14,11 @@ struct FollowingOptions: ParsableArguments {
     var quiet: String = "2s"
 
     func seconds(_ option: String, _ text: String) throws -> Double {
-        guard let us = Duration.micros(text), us > 0 else { throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms") }
-        return Double(us) / 1e6
+        switch TimeSpan.parse(text) {
+        case let .success(us) where us > 0: return Double(us) / 1e6
+        case .failure(.tooLarge): throw ValidationError("--\(option) '\(text)': \(TimeSpan.Problem.tooLarge)")
+        default: throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms")
+        }
     }
 }
 

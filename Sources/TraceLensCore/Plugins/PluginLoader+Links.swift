@@ -27,7 +27,7 @@ extension PluginLoader {
         }
         var window: Int64 = 2_000_000
         if let w = t.string("window", &problems) {
-            if let us = Duration.micros(w), us >= 0 { window = us } else {
+            if let us = TimeSpan.micros(w), us >= 0 { window = us } else {
                 problems.append(t.problem("window '\(w)' is not a duration such as 2s or 500ms")); ok = false
             }
         }

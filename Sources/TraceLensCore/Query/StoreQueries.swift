@@ -189,11 +189,15 @@ public final class StoreQueries {
         // One row per story: connections linked into another's story are shown with it.
         if filter.id == nil && !filter.eachSource { conditions.append("c.story IS NULL") }
         if let peer = filter.peer {
-            // `10.1.0.2` or `10.1.0.2:42514`
-            let parts = peer.split(separator: ":")
-            values.append(.text(String(parts[0])))
-            conditions.append("c.peer_ip = ?\(values.count)")
-            if parts.count == 2, let port = Int64(parts[1]) {
+            // `10.1.0.2`, `10.1.0.2:42514`, `2001:db8::1`, `[2001:db8::1]:636`
+            let address = try PeerAddress.parse(peer)
+            var placeholders: [String] = []
+            for spelling in address.spellings {
+                values.append(.text(spelling))
+                placeholders.append("?\(values.count)")
+            }
+            conditions.append("c.peer_ip IN (\(placeholders.joined(separator: ", ")))")
+            if let port = address.port {
                 values.append(.int(port))
                 conditions.append("c.peer_port = ?\(values.count)")
             }

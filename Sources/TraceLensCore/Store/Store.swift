@@ -13,6 +13,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case cannotCreate(path: String, reason: String)
     case diskFull(path: String, detail: String)
     case busy(path: String)
+    /// SIGINT or SIGTERM while waiting for another process's ingest lock: nothing was written.
+    case lockWaitStopped(path: String, signal: Int32)
     case other(path: String, detail: String)
 
     public var description: String {
@@ -31,7 +33,16 @@ public enum StoreError: Error, CustomStringConvertible {
             return "\(path): another process holds the store's write lock too long; try again"
         case let .other(path, detail):
             return "\(path): \(detail)"
+        case let .lockWaitStopped(path, signal):
+            return "\(path): stopped (\(signal == SIGTERM ? "SIGTERM" : "SIGINT")) while waiting for the store lock; nothing was written"
         }
+    }
+
+    /// The exit status for a command that ends on this error: 128 + the signal for a stopped
+    /// wait (130 for Ctrl-C, 143 for SIGTERM), else 2 (the command could not run).
+    public var exitStatus: Int32 {
+        if case let .lockWaitStopped(_, signal) = self { return 128 + signal }
+        return 2
     }
 
     static func wrap(_ e: Error, path: String) -> Error {
@@ -94,7 +105,10 @@ public final class Store {
     /// Takes the store's ingest lock (an exclusive `flock` on the file, separate from SQLite's
     /// own locks), waiting for another ingest to finish. Connection ids are allocated in memory
     /// by the one writer, so two ingests must not interleave. Released when the store closes.
-    public func lockForIngest(waiting: () -> Void = {}) throws {
+    ///
+    /// While it waits, `waiting` is told once who holds the lock ("process 123 (tracelens)"),
+    /// and a SIGINT or SIGTERM (through `stop`) ends the wait with `StoreError.lockWaitStopped`.
+    public func lockForIngest(stop: StopSignal? = nil, waiting: (_ holder: String) -> Void = { _ in }) throws {
         guard lockDescriptor < 0 else { return }
         // flock does not see a second lock taken by this same process as "its own": it would
         // wait for ever. Refuse that case instead.
@@ -106,15 +120,24 @@ public final class Store {
             Store.lockedPaths.withLock { _ = $0.remove(key) }
             throw StoreError.other(path: path, detail: "cannot open for locking: \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            waiting()
-            while flock(fd, LOCK_EX) != 0 {
-                if errno != EINTR {
-                    close(fd)
-                    Store.lockedPaths.withLock { _ = $0.remove(key) }
-                    throw StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))")
-                }
+        func giveUp(_ error: StoreError) -> StoreError {
+            close(fd)
+            Store.lockedPaths.withLock { _ = $0.remove(key) }
+            return error
+        }
+        var told = false
+        // Non-blocking tries, so that a stop request is seen within a tenth of a second (a
+        // blocking flock would sleep through the signals StopSignal turns into requests).
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw giveUp(StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))"))
             }
+            if !told {
+                told = true
+                waiting(StoreLockHolder.describe(descriptor: fd))
+            }
+            if let stop, stop.requested { throw giveUp(StoreError.lockWaitStopped(path: path, signal: stop.stoppingSignal ?? SIGINT)) }
+            usleep(100_000)
         }
         lockDescriptor = fd
         lockKey = key
