@@ -292,7 +292,9 @@ struct SQLCommand: ParsableCommand {
         discussion: """
             Tables: sources, records, codes, code_counts, connections, conn_keys, links, follows, catalogue. Views: \
             failed_connections, decoded_codes. The store is opened read-only and only reading is \
-            allowed. Times are microseconds since 1970 in the trace's local time. Example:
+            allowed: one statement, SQLite's own scalar, aggregate, window, date, math and JSON \
+            functions (others, such as fts3_tokenizer or load_extension, are refused). Times are \
+            microseconds since 1970 in the trace's local time. Example:
 
               tracelens sql "SELECT peer_ip, count(*) FROM connections WHERE outcome = 'failed' GROUP BY 1"
             """
@@ -306,7 +308,10 @@ struct SQLCommand: ParsableCommand {
 
     func run() throws {
         let style = try output.style()
+        if query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("\(SQLTextProblem.noStatement)") }
         let queries = try openQueries(store, plugins)
-        do { emit([("rows", try queries.sql(query))], style) } catch { throw storeFailure(error) }
+        do { emit([("rows", try queries.sql(query))], style) } catch let e as SQLTextProblem {
+            throw ValidationError("\(e)")
+        } catch { throw storeFailure(error) }
     }
 }

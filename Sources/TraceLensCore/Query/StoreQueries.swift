@@ -300,12 +300,12 @@ public final class StoreQueries {
     public func sql(_ text: String) throws -> ResultTable {
         func explain(_ e: SQLiteError) -> StoreError {
             if e.isDenied || e.isReadOnly {
-                return .other(path: store.path, detail: "only reading is allowed here (SELECT, and PRAGMA table_info and the like): \(e.message)")
+                return .other(path: store.path, detail: "only reading is allowed here (SELECT with SQLite's own scalar, aggregate, date, math and JSON functions; PRAGMA table_info and the like): \(e.message)")
             }
             return .other(path: store.path, detail: e.message)
         }
         do {
-            let q = try store.db.prepare(text)
+            guard let q = try store.db.prepareSingle(text) else { throw SQLTextProblem.noStatement }
             var table = ResultTable(columns: (0..<q.columnCount).map { q.columnName($0) })
             table.rows = try q.rows()
             return table

@@ -13,6 +13,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case cannotCreate(path: String, reason: String)
     case diskFull(path: String, detail: String)
     case busy(path: String)
+    /// SQLite's quick_check found damage: adding to the store would bury it further.
+    case damaged(path: String, detail: String)
     /// SIGINT or SIGTERM while waiting for another process's ingest lock: nothing was written.
     case lockWaitStopped(path: String, signal: Int32)
     case other(path: String, detail: String)
@@ -33,6 +35,8 @@ public enum StoreError: Error, CustomStringConvertible {
             return "\(path): another process holds the store's write lock too long; try again"
         case let .other(path, detail):
             return "\(path): \(detail)"
+        case let .damaged(path, detail):
+            return "\(path): the store is damaged (integrity check: \(detail)); nothing was added. Queries may still read what is intact; to go on, ingest into a new --db (or recover this one with `sqlite3 \(path) .recover`)"
         case let .lockWaitStopped(path, signal):
             return "\(path): stopped (\(signal == SIGTERM ? "SIGTERM" : "SIGINT")) while waiting for the store lock; nothing was written"
         }
@@ -43,6 +47,12 @@ public enum StoreError: Error, CustomStringConvertible {
     public var exitStatus: Int32 {
         if case let .lockWaitStopped(_, signal) = self { return 128 + signal }
         return 2
+    }
+
+    /// The store could not be opened because its file or folder is read-only.
+    var isReadOnlyPlace: Bool {
+        if case .other(_, let detail) = self { return detail.contains("readonly") || detail.contains("read-only") || detail.contains("unable to open") }
+        return false
     }
 
     static func wrap(_ e: Error, path: String) -> Error {
@@ -70,18 +80,54 @@ public final class Store {
     /// Opens the store for queries: read-only, and refusing anything but reads.
     public static func openForReading(_ path: String) throws -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missing(path: path) }
-        let db: Database
-        do { db = try Database(path: path, mode: .readOnly) } catch { throw StoreError.wrap(error, path: path) }
-        let store = Store(path: path, db: db, readOnly: true)
-        try store.checkVersion(creating: false)
-        db.allowReadsOnly()
+        func open(_ mode: Database.Mode) throws -> Store {
+            let store: Store
+            do { store = Store(path: path, db: try Database(path: path, mode: mode), readOnly: true) } catch { throw StoreError.wrap(error, path: path) }
+            try store.checkVersion(creating: false)
+            return store
+        }
+        let store: Store
+        do {
+            store = try open(.readOnly)
+        } catch let e as StoreError where e.isReadOnlyPlace && walIsEmpty(path) {
+            // A store in a read-only folder (or a read-only file) whose -shm SQLite cannot
+            // create: read it as immutable. Only when no -wal holds changes the main file lacks,
+            // since an immutable open does not read the -wal.
+            _ = e
+            store = try open(.immutable)
+        }
+        store.db.allowReadsOnly()
         return store
+    }
+
+    /// True when the store has no -wal file, or an empty one.
+    static func walIsEmpty(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path + "-wal", &st) != 0 || st.st_size == 0
+    }
+
+    /// Opens an existing store for ingest (`create: false`: link, which must not create one).
+    /// Runs SQLite's quick integrity check first: a store damaged in the middle is refused
+    /// before anything is added to it (measured in docs/architecture.md).
+    static func checkIntegrity(_ store: Store) throws {
+        let q: Statement
+        do { q = try store.db.prepare("PRAGMA quick_check(1)") } catch { throw StoreError.wrap(error, path: store.path) }
+        do {
+            guard try q.step() else { return }
+            let verdict = q.string(0) ?? ""
+            if verdict != "ok" { throw StoreError.damaged(path: store.path, detail: verdict) }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.damaged(path: store.path, detail: "\(error)")
+        }
     }
 
     /// Opens (or creates, mode 0600) the store for ingest.
     public static func openForWriting(_ path: String) throws -> Store {
         let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
+        let existed = fm.fileExists(atPath: path)
+        if !existed {
             // Create the empty file ourselves so that it is owner-only from the first byte;
             // SQLite gives its -wal and -shm files the same mode.
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
@@ -96,6 +142,7 @@ public final class Store {
             throw StoreError.wrap(error, path: path)
         }
         let store = Store(path: path, db: db, readOnly: false)
+        if existed { try checkIntegrity(store) }
         try store.checkVersion(creating: true)
         return store
     }
