@@ -169,7 +169,8 @@ public final class StoreQueries {
 
     func peer(_ ip: String?, _ port: Int?) -> String {
         guard let ip else { return "" }
-        return port.map { "\(ip):\($0)" } ?? ip
+        // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
+        return port.map { ip.contains(":") ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
     }
 
     // MARK: connections

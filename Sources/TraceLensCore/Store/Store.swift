@@ -114,7 +114,7 @@ public final class Store {
         do { q = try store.db.prepare("PRAGMA quick_check(1)") } catch { throw StoreError.wrap(error, path: store.path) }
         do {
             guard try q.step() else { return }
-            let verdict = q.string(0) ?? ""
+            let verdict = (q.string(0) ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
             if verdict != "ok" { throw StoreError.damaged(path: store.path, detail: verdict) }
         } catch let e as StoreError {
             throw e
