@@ -303,12 +303,14 @@ struct SQLCommand: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
 
+    // Optional so that `sql ""` (which the parser counts as no argument) gets the message
+    // below rather than a bare "missing argument".
     @Argument(help: ArgumentHelp("One SQL statement.", valueName: "sql"))
-    var query: String
+    var query: String?
 
     func run() throws {
         let style = try output.style()
-        if query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("\(SQLTextProblem.noStatement)") }
+        guard let query, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("\(SQLTextProblem.noStatement)") }
         let queries = try openQueries(store, plugins)
         do { emit([("rows", try queries.sql(query))], style) } catch let e as SQLTextProblem {
             throw ValidationError("\(e)")

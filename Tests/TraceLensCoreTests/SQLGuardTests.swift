@@ -47,7 +47,7 @@ final class SQLGuardTests: XCTestCase {
             XCTAssertEqual(run.status, 64, text)
             XCTAssertTrue(run.stderr.contains(expected), "\(text): \(run.stderr)")
         }
-        let comment = try Fixtures.runTool(["sql", "--db", Self.db, "-- just a comment"])
+        let comment = try Fixtures.runTool(["sql", "--db", Self.db, "/* just a comment */"])
         XCTAssertEqual(comment.status, 64)
         XCTAssertTrue(comment.stderr.contains("give one SQL statement"), comment.stderr)
         let trailing = try Fixtures.runTool(["sql", "--db", Self.db, "SELECT count(*) AS n FROM sources; -- two files\n"])

@@ -13,6 +13,8 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isFull: Bool { code & 0xFF == SQLITE_FULL }
     /// The file is not a database, or is damaged.
     public var isCorrupt: Bool { code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB }
+    /// The database file is damaged (not merely not a database).
+    public var isMalformed: Bool { code & 0xFF == SQLITE_CORRUPT }
     /// Refused by the authorizer (the read-only guard of `sql`).
     public var isDenied: Bool { code & 0xFF == SQLITE_AUTH || message.hasPrefix("not authorized") }
     public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY || code & 0xFF == SQLITE_CANTOPEN || code & 0xFF == SQLITE_PERM }
