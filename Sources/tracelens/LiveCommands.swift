@@ -116,6 +116,10 @@ struct DaemonCommand: ParsableCommand {
               poll = false               # true for NFS: look every poll-interval
               poll-interval = "1s"
 
+            Durations (poll-interval, quiet, link-interval, retention-days) are at most 100 \
+            years; --check rejects larger ones, and a SIGHUP reload with one keeps the running \
+            configuration.
+
             Logs are one line per event: time, level, event, key=value pairs. SIGTERM or SIGINT \
             commit what was read, then stop; SIGHUP reads the configuration again (paths, \
             retention, log level). `tracelens status` shows each file's progress from the store. \

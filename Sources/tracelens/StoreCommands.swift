@@ -149,7 +149,8 @@ struct LinkCommand: ParsableCommand {
         abstract: "Link the connections of different sources again, with another window or clock offsets.",
         discussion: """
             ingest links sources by itself; run link when the clocks of two sources disagree or \
-            the default window is too narrow. Offsets are kept in the store for later runs. Example:
+            the default window is too narrow. Offsets are kept in the store for later runs. The \
+            store must exist (ingest makes it). Example:
 
               tracelens link --offset 'client.txt=-3600s' --window 5s
             """
