@@ -101,7 +101,12 @@ struct DoctorCommand: ParsableCommand {
                 var options = IngestOptions()
                 var link = LinkOptions()
                 for text in offset {
-                    guard let parsed = LinkOptions.parseOffset(text) else { throw ValidationError("--offset '\(text)': give FILE=DURATION") }
+                    guard let parsed = LinkOptions.parseOffset(text) else {
+                        if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
+                            throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
+                        }
+                        throw ValidationError("--offset '\(text)': give FILE=DURATION")
+                    }
                     link.offsets.append(parsed)
                 }
                 options.link = link

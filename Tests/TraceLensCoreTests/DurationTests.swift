@@ -37,6 +37,7 @@ final class DurationTests: XCTestCase {
             ["link", "--db", db, "--window", huge],
             ["watch", "--db", db, "--poll-interval", huge, dir + "/*.trc"],
             ["watch", "--db", db, "--quiet", huge, dir + "/*.trc"],
+            ["doctor", "--offset", "client.txt=-\(huge)", Fixtures.sample("tls12-success")],
         ]
         for args in runs {
             let run = try Fixtures.runTool(args)
@@ -45,6 +46,17 @@ final class DurationTests: XCTestCase {
             XCTAssertTrue(run.stderr.contains("too large (at most 100 years"), "\(args): \(run.stderr)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing was started")
+    }
+
+    func testPluginLinkWindowTooLargeIsAProblem() throws {
+        let problems = try Fixtures.loadProblems(withPlugin: """
+            [[link]]
+            name = "wide"
+            from = "attls-conn"
+            to = "gsk-session"
+            window = "9223372036854775807h"
+            """)
+        XCTAssertTrue(problems.contains("window '9223372036854775807h' is too large"), problems)
     }
 
     func testDaemonCheckRejectsHugeDurations() throws {
