@@ -51,7 +51,7 @@ struct DoctorCommand: ParsableCommand {
         discussion: """
             Diagnoses failed connections of the store (named by id, or --all), or of trace files \
             given on the command line (read into a temporary store first, with every source \
-            linked). Each finding comes from a [[diagnosis]] rule in the plugins and names a page \
+            linked; exit status 2 when a named file cannot be read). Each finding comes from a [[diagnosis]] rule in the plugins and names a page \
             under docs/findings/. With --env the actions use the environment file's own values. \
             Examples:
 
@@ -90,6 +90,8 @@ struct DoctorCommand: ParsableCommand {
         let files = targets.filter { Int64($0) == nil }
         guard all || !targets.isEmpty else { throw ValidationError("name connections (tracelens connections --failed lists them), --all, or trace files") }
         let diagnoses: [Diagnosis]
+        // Non-zero when a named file could not be read: the verdict then covers only the rest.
+        var readStatus: Int32 = 0
         do {
             if !files.isEmpty {
                 // Files: read them into a store of their own, linked, then look at every failure.
@@ -99,20 +101,31 @@ struct DoctorCommand: ParsableCommand {
                 var options = IngestOptions()
                 var link = LinkOptions()
                 for text in offset {
-                    guard let parsed = LinkOptions.parseOffset(text) else { throw ValidationError("--offset '\(text)': give FILE=DURATION") }
+                    guard let parsed = LinkOptions.parseOffset(text) else {
+                        if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
+                            throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
+                        }
+                        throw ValidationError("--offset '\(text)': give FILE=DURATION")
+                    }
                     link.offsets.append(parsed)
                 }
                 options.link = link
                 let storeHandle = try Store.openForWriting(dir + "/doctor.db")
                 let run = try IngestRun(plugins: set, store: storeHandle, options: options)
-                _ = run.run(files)
+                readStatus = run.run(files)
                 diagnoses = try doctor.diagnose(storeHandle, connections: ids)
             } else {
                 diagnoses = try doctor.diagnose(try Store.openForReading(store.path), connections: all ? [] : ids)
             }
         } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
+        if readStatus != 0 && diagnoses.isEmpty {
+            // "no failed connections" would be a verdict on files it never read.
+            Diagnostics.warn("could not read every file named (see above); nothing to diagnose")
+            throw ExitCode(2)
+        }
         let out = json ? DoctorReport.jsonLines(diagnoses) : (diagnoses.isEmpty ? "no failed connections\n" : DoctorReport.text(diagnoses, plugins: set))
         FileHandle.standardOutput.write(Data(out.utf8))
+        if readStatus != 0 { throw ExitCode(2) }
     }
 }
 

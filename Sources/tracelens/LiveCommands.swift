@@ -14,8 +14,11 @@ struct FollowingOptions: ParsableArguments {
     var quiet: String = "2s"
 
     func seconds(_ option: String, _ text: String) throws -> Double {
-        guard let us = Duration.micros(text), us > 0 else { throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms") }
-        return Double(us) / 1e6
+        switch TimeSpan.parse(text) {
+        case let .success(us) where us > 0: return Double(us) / 1e6
+        case .failure(.tooLarge): throw ValidationError("--\(option) '\(text)': \(TimeSpan.Problem.tooLarge)")
+        default: throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms")
+        }
     }
 }
 
@@ -112,6 +115,10 @@ struct DaemonCommand: ParsableCommand {
               log-level = "info"         # error, warn, info, debug
               poll = false               # true for NFS: look every poll-interval
               poll-interval = "1s"
+
+            Durations (poll-interval, quiet, link-interval, retention-days) are at most 100 \
+            years; --check rejects larger ones, and a SIGHUP reload with one keeps the running \
+            configuration.
 
             Logs are one line per event: time, level, event, key=value pairs. SIGTERM or SIGINT \
             commit what was read, then stop; SIGHUP reads the configuration again (paths, \

@@ -24,10 +24,11 @@ struct QueryOutputOptions: ParsableArguments {
     }
 }
 
-/// Prints a message for a store or input problem and exits 2 (the command could not run).
+/// Prints a message for a store or input problem and exits 2 (the command could not run), or
+/// 130/143 when a signal stopped a wait for the store lock.
 func storeFailure(_ error: Error) -> ExitCode {
     Diagnostics.warn("\(error)")
-    return ExitCode(2)
+    return ExitCode((error as? StoreError)?.exitStatus ?? 2)
 }
 
 struct IngestCommand: ParsableCommand {
@@ -111,11 +112,17 @@ struct LinkingOptions: ParsableArguments {
     func options() throws -> LinkOptions {
         var o = LinkOptions()
         if let window {
-            guard let us = Duration.micros(window), us >= 0 else { throw ValidationError("--window '\(window)': give a duration such as 5s, 500ms or 2m") }
-            o.window = us
+            switch TimeSpan.parse(window) {
+            case let .success(us) where us >= 0: o.window = us
+            case .failure(.tooLarge): throw ValidationError("--window '\(window)': \(TimeSpan.Problem.tooLarge)")
+            default: throw ValidationError("--window '\(window)': give a duration such as 5s, 500ms or 2m")
+            }
         }
         for text in offset {
             guard let parsed = LinkOptions.parseOffset(text) else {
+                if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
+                    throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
+                }
                 throw ValidationError("--offset '\(text)': give FILE=DURATION, such as 'client.txt=-3600s' or 'gldsrv.joblog=+2s'")
             }
             o.offsets.append(parsed)
@@ -142,7 +149,8 @@ struct LinkCommand: ParsableCommand {
         abstract: "Link the connections of different sources again, with another window or clock offsets.",
         discussion: """
             ingest links sources by itself; run link when the clocks of two sources disagree or \
-            the default window is too narrow. Offsets are kept in the store for later runs. Example:
+            the default window is too narrow. Offsets are kept in the store for later runs. The \
+            store must exist (ingest makes it). Example:
 
               tracelens link --offset 'client.txt=-3600s' --window 5s
             """
@@ -155,8 +163,13 @@ struct LinkCommand: ParsableCommand {
         let set = try plugins.load()
         let options = try linking.options()
         do {
+            // Like the query commands, link needs a store that exists (it would create an empty one).
+            guard FileManager.default.fileExists(atPath: store.path) else { throw StoreError.missing(path: store.path) }
             let db = try Store.openForWriting(store.path)
-            try db.lockForIngest { Diagnostics.warn("\(store.path): an ingest is writing to this store; waiting for it to finish") }
+            let stop = StopSignal.install()
+            try db.lockForIngest(stop: stop) { holder in
+                Diagnostics.warn("\(store.path): an ingest (\(holder)) is writing to this store; waiting for it to finish (Ctrl-C stops)")
+            }
             printLinks(try Linker(store: db, plugins: set).run(options))
         } catch { throw storeFailure(error) }
     }
@@ -210,7 +223,7 @@ struct ConnectionsCommand: ParsableCommand {
     @Flag(help: "Only connections that failed.")
     var failed = false
 
-    @Option(help: ArgumentHelp("Only connections with this peer: an IP address, or IP:port.", valueName: "ip"))
+    @Option(help: ArgumentHelp("Only connections with this peer: an IP address or IP:port (10.1.0.2, 10.1.0.2:42514, 2001:db8::1, [2001:db8::1]:636; 10.1.0.2 also matches ::ffff:10.1.0.2).", valueName: "ip"))
     var peer: String?
 
     @Option(help: ArgumentHelp("Only connections still running at or after this time (2022-03-24T10:07, 03/24/2022-10:07 or 10:07).", valueName: "time"))
@@ -229,6 +242,9 @@ struct ConnectionsCommand: ParsableCommand {
         var filter = ConnectionFilter()
         filter.eachSource = eachSource
         filter.failedOnly = failed
+        if let peer {
+            do { _ = try PeerAddress.parse(peer) } catch { throw ValidationError("\(error)") }
+        }
         filter.peer = peer
         filter.limit = limit
         filter.since = try timeBound("--since", since)
@@ -277,7 +293,9 @@ struct SQLCommand: ParsableCommand {
         discussion: """
             Tables: sources, records, codes, code_counts, connections, conn_keys, links, follows, catalogue. Views: \
             failed_connections, decoded_codes. The store is opened read-only and only reading is \
-            allowed. Times are microseconds since 1970 in the trace's local time. Example:
+            allowed: one statement, SQLite's own scalar, aggregate, window, date, math and JSON \
+            functions (others, such as fts3_tokenizer or load_extension, are refused). Times are \
+            microseconds since 1970 in the trace's local time. Example:
 
               tracelens sql "SELECT peer_ip, count(*) FROM connections WHERE outcome = 'failed' GROUP BY 1"
             """
@@ -286,12 +304,17 @@ struct SQLCommand: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
 
+    // Optional so that `sql ""` (which the parser counts as no argument) gets the message
+    // below rather than a bare "missing argument".
     @Argument(help: ArgumentHelp("One SQL statement.", valueName: "sql"))
-    var query: String
+    var query: String?
 
     func run() throws {
         let style = try output.style()
+        guard let query, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("\(SQLTextProblem.noStatement)") }
         let queries = try openQueries(store, plugins)
-        do { emit([("rows", try queries.sql(query))], style) } catch { throw storeFailure(error) }
+        do { emit([("rows", try queries.sql(query))], style) } catch let e as SQLTextProblem {
+            throw ValidationError("\(e)")
+        } catch { throw storeFailure(error) }
     }
 }

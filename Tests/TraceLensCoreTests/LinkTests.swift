@@ -157,14 +157,14 @@ final class LinkTests: XCTestCase {
     }
 
     func testDurationsAndOffsetsParse() {
-        XCTAssertEqual(Duration.micros("5s"), 5_000_000)
-        XCTAssertEqual(Duration.micros("250ms"), 250_000)
-        XCTAssertEqual(Duration.micros("-3600s"), -3_600_000_000)
-        XCTAssertEqual(Duration.micros("+2m"), 120_000_000)
-        XCTAssertEqual(Duration.micros("1h"), 3_600_000_000)
-        XCTAssertEqual(Duration.micros("3"), 3_000_000)
-        XCTAssertNil(Duration.micros("soon"))
-        XCTAssertNil(Duration.micros(""))
+        XCTAssertEqual(TimeSpan.micros("5s"), 5_000_000)
+        XCTAssertEqual(TimeSpan.micros("250ms"), 250_000)
+        XCTAssertEqual(TimeSpan.micros("-3600s"), -3_600_000_000)
+        XCTAssertEqual(TimeSpan.micros("+2m"), 120_000_000)
+        XCTAssertEqual(TimeSpan.micros("1h"), 3_600_000_000)
+        XCTAssertEqual(TimeSpan.micros("3"), 3_000_000)
+        XCTAssertNil(TimeSpan.micros("soon"))
+        XCTAssertNil(TimeSpan.micros(""))
         XCTAssertEqual(LinkOptions.parseOffset("ldap.log=+3600s")?.pattern, "ldap.log")
         XCTAssertEqual(LinkOptions.parseOffset("a=b=-1s")?.micros, -1_000_000)
         XCTAssertNil(LinkOptions.parseOffset("ldap.log"))

@@ -43,22 +43,4 @@ public struct LinkRule: Sendable {
     public let unique: Bool
 }
 
-/// A duration as users write it: `5s`, `250ms`, `2m`, `1h`, `-3600s`; a bare number is seconds.
-public enum Duration {
-    public static func micros(_ text: String) -> Int64? {
-        var t = Substring(text.trimmingCharacters(in: .whitespaces))
-        var sign: Int64 = 1
-        if t.hasPrefix("+") { t = t.dropFirst() } else if t.hasPrefix("-") { sign = -1; t = t.dropFirst() }
-        let units: [(String, Double)] = [("ms", 1_000), ("us", 1), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000)]
-        var scale = 1_000_000.0
-        for (suffix, value) in units where t.hasSuffix(suffix) {
-            scale = value
-            t = t.dropLast(suffix.count)
-            break
-        }
-        guard !t.isEmpty, let n = Double(t), n.isFinite, n >= 0 else { return nil }
-        return sign * Int64((n * scale).rounded())
-    }
-}
-
 import Foundation

@@ -18,7 +18,7 @@ public struct LinkOptions: Sendable {
 
     /// Parses `PATTERN=OFFSET` (`ldap.log=+3600s`, `*.joblog=-2s`).
     public static func parseOffset(_ text: String) -> (pattern: String, micros: Int64)? {
-        guard let eq = text.lastIndex(of: "="), eq != text.startIndex, let us = Duration.micros(String(text[text.index(after: eq)...])) else { return nil }
+        guard let eq = text.lastIndex(of: "="), eq != text.startIndex, let us = TimeSpan.micros(String(text[text.index(after: eq)...])) else { return nil }
         return (String(text[..<eq]), us)
     }
 }

@@ -48,14 +48,32 @@ public struct DaemonConfig: Sendable, Equatable {
         guard var t = TableReader(root, file: path, entry: "configuration") else { throw Problem(path: path, messages: ["not a TOML table"]) }
         let base = (IngestRun.absolute(path) as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
-        func seconds(_ key: String) -> Double? {
+        // Every duration is checked against TimeSpan's limit here, so that nothing later
+        // (retention cut-offs, poll timeouts) can overflow on it.
+        func seconds(_ key: String, limit: Int64 = TimeSpan.maximumSeconds, unit: String = "s") -> Double? {
+            func checked(_ value: Double, _ shown: String) -> Double? {
+                guard value.isFinite, value >= 0 else {
+                    problems.append(t.problem("'\(key)': \(shown) must be 0 or more")); return nil
+                }
+                guard value <= Double(limit) else {
+                    problems.append(t.problem("'\(key)': \(shown) is too large (at most 100 years, \(limit)\(unit))")); return nil
+                }
+                return value
+            }
             switch t.node(key) {
             case nil: return nil
-            case let .int(i)?: return Double(i)
-            case let .double(d)?: return d
+            case let .int(i)?: return checked(Double(i), "\(i)")
+            case let .double(d)?: return checked(d, "\(d)")
             case let .string(s)?:
-                if let us = Duration.micros(s), us >= 0 { return Double(us) / 1e6 }
-                problems.append(t.problem("'\(key)': '\(s)' is not a duration (5s, 500ms, 2m)"))
+                switch TimeSpan.parse(s) {
+                case let .success(us) where us >= 0 && us / 1_000_000 <= limit: return Double(us) / 1e6
+                case .success where s.trimmingCharacters(in: .whitespaces).hasPrefix("-"):
+                    problems.append(t.problem("'\(key)': '\(s)' must be 0 or more"))
+                case .success, .failure(.tooLarge):
+                    problems.append(t.problem("'\(key)': '\(s)' is too large (at most 100 years, \(limit)\(unit))"))
+                case .failure(.notADuration):
+                    problems.append(t.problem("'\(key)': '\(s)' is not a duration (5s, 500ms, 2m)"))
+                }
                 return nil
             case let other?:
                 problems.append(t.problem("'\(key)' must be a duration, not \(other.typeName)"))
@@ -69,7 +87,7 @@ public struct DaemonConfig: Sendable, Equatable {
         }
         var config = DaemonConfig(db: resolve(db ?? "tracelens.db"), paths: paths.map(resolve))
         config.plugins = t.strings("plugins", &problems).map(resolve)
-        if let days = seconds("retention-days") {
+        if let days = seconds("retention-days", limit: TimeSpan.maximumDays, unit: " days") {
             if days <= 0 { problems.append(t.problem("'retention-days' must be more than 0")) } else { config.retentionDays = days }
         }
         if let name = t.string("log-level", &problems) {

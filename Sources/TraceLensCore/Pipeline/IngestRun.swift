@@ -90,7 +90,9 @@ public final class IngestRun {
         self.store = store
         self.options = options
         stream = RecordStream(plugins: plugins)
-        try store.lockForIngest { Diagnostics.warn("\(store.path): another ingest is writing to this store; waiting for it to finish") }
+        try store.lockForIngest(stop: options.stop) { holder in
+            Diagnostics.warn("\(store.path): another ingest (\(holder)) is writing to this store; waiting for it to finish (Ctrl-C stops)")
+        }
         do {
             try store.db.transaction { try store.writeCatalogue(plugins) }
             if let pages = options.maxPageCount { try store.db.execute("PRAGMA max_page_count = \(pages)") }

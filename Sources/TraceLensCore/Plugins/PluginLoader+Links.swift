@@ -27,8 +27,10 @@ extension PluginLoader {
         }
         var window: Int64 = 2_000_000
         if let w = t.string("window", &problems) {
-            if let us = Duration.micros(w), us >= 0 { window = us } else {
-                problems.append(t.problem("window '\(w)' is not a duration such as 2s or 500ms")); ok = false
+            switch TimeSpan.parse(w) {
+            case let .success(us) where us >= 0: window = us
+            case .failure(.tooLarge): problems.append(t.problem("window '\(w)' is \(TimeSpan.Problem.tooLarge)")); ok = false
+            default: problems.append(t.problem("window '\(w)' is not a duration such as 2s or 500ms")); ok = false
             }
         }
         problems += t.unknownKeys(known: ["name", "from", "to", "same", "require", "outcome", "codes", "window", "unique", "failed-when"])

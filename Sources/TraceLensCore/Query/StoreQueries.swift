@@ -169,7 +169,8 @@ public final class StoreQueries {
 
     func peer(_ ip: String?, _ port: Int?) -> String {
         guard let ip else { return "" }
-        return port.map { "\(ip):\($0)" } ?? ip
+        // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
+        return port.map { ip.contains(":") ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
     }
 
     // MARK: connections
@@ -189,11 +190,15 @@ public final class StoreQueries {
         // One row per story: connections linked into another's story are shown with it.
         if filter.id == nil && !filter.eachSource { conditions.append("c.story IS NULL") }
         if let peer = filter.peer {
-            // `10.1.0.2` or `10.1.0.2:42514`
-            let parts = peer.split(separator: ":")
-            values.append(.text(String(parts[0])))
-            conditions.append("c.peer_ip = ?\(values.count)")
-            if parts.count == 2, let port = Int64(parts[1]) {
+            // `10.1.0.2`, `10.1.0.2:42514`, `2001:db8::1`, `[2001:db8::1]:636`
+            let address = try PeerAddress.parse(peer)
+            var placeholders: [String] = []
+            for spelling in address.spellings {
+                values.append(.text(spelling))
+                placeholders.append("?\(values.count)")
+            }
+            conditions.append("c.peer_ip IN (\(placeholders.joined(separator: ", ")))")
+            if let port = address.port {
                 values.append(.int(port))
                 conditions.append("c.peer_port = ?\(values.count)")
             }
@@ -296,12 +301,12 @@ public final class StoreQueries {
     public func sql(_ text: String) throws -> ResultTable {
         func explain(_ e: SQLiteError) -> StoreError {
             if e.isDenied || e.isReadOnly {
-                return .other(path: store.path, detail: "only reading is allowed here (SELECT, and PRAGMA table_info and the like): \(e.message)")
+                return .other(path: store.path, detail: "only reading is allowed here (SELECT with SQLite's own scalar, aggregate, date, math and JSON functions; PRAGMA table_info and the like): \(e.message)")
             }
             return .other(path: store.path, detail: e.message)
         }
         do {
-            let q = try store.db.prepare(text)
+            guard let q = try store.db.prepareSingle(text) else { throw SQLTextProblem.noStatement }
             var table = ResultTable(columns: (0..<q.columnCount).map { q.columnName($0) })
             table.rows = try q.rows()
             return table

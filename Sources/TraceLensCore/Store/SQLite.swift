@@ -13,8 +13,10 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isFull: Bool { code & 0xFF == SQLITE_FULL }
     /// The file is not a database, or is damaged.
     public var isCorrupt: Bool { code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB }
+    /// The database file is damaged (not merely not a database).
+    public var isMalformed: Bool { code & 0xFF == SQLITE_CORRUPT }
     /// Refused by the authorizer (the read-only guard of `sql`).
-    public var isDenied: Bool { code & 0xFF == SQLITE_AUTH }
+    public var isDenied: Bool { code & 0xFF == SQLITE_AUTH || message.hasPrefix("not authorized") }
     public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY || code & 0xFF == SQLITE_CANTOPEN || code & 0xFF == SQLITE_PERM }
 }
 
@@ -24,7 +26,9 @@ public final class Database {
     let handle: OpaquePointer
     public let path: String
 
-    public enum Mode { case readOnly, readWrite, readWriteCreate }
+    /// `immutable`: read-only, and promising SQLite that nothing changes the file, so that it
+    /// takes no locks and needs no -shm file (a store in a read-only folder).
+    public enum Mode { case readOnly, immutable, readWrite, readWriteCreate }
 
     /// Process-wide settings, made once before the first connection opens.
     private static let configured: Bool = {
@@ -37,12 +41,16 @@ public final class Database {
         self.path = path
         var db: OpaquePointer?
         var flags = SQLITE_OPEN_NOMUTEX
+        var name = path
         switch mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
+        case .immutable:
+            flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+            name = "file:" + Self.uriPath(path) + "?immutable=1"
         case .readWrite: flags |= SQLITE_OPEN_READWRITE
         case .readWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -56,6 +64,20 @@ public final class Database {
 
     deinit {
         sqlite3_close_v2(handle)
+    }
+
+    /// A path as the path part of a `file:` URI: `%`, `?` and `#` escaped.
+    static func uriPath(_ path: String) -> String {
+        var out = ""
+        for ch in path.unicodeScalars {
+            switch ch {
+            case "%": out += "%25"
+            case "?": out += "%3f"
+            case "#": out += "%23"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
     }
 
     func error(_ rc: Int32, _ context: String) -> SQLiteError {
@@ -78,6 +100,30 @@ public final class Database {
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc, Self.brief(sql)) }
         return Statement(stmt, db: self, sql: sql)
+    }
+
+    /// Prepares exactly one statement from user text (`sql`): nil when the text holds none
+    /// (empty, blanks or comments only); `SQLTextProblem.severalStatements` when more follows.
+    public func prepareSingle(_ sql: String) throws -> Statement? {
+        var stmt: OpaquePointer?
+        var rest = ""
+        let rc = sql.withCString { text -> Int32 in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v3(handle, text, -1, 0, &stmt, &tail)
+            if let tail { rest = String(cString: tail) }
+            return rc
+        }
+        guard rc == SQLITE_OK else { throw error(rc, Self.brief(sql)) }
+        guard let stmt else { return nil }
+        let first = Statement(stmt, db: self, sql: sql)
+        if !rest.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            // Only blanks and comments may follow (a second prepare says whether there is more).
+            var next: OpaquePointer?
+            let rc2 = sqlite3_prepare_v3(handle, rest, -1, 0, &next, nil)
+            if let next { sqlite3_finalize(next) }
+            if rc2 != SQLITE_OK || next != nil { throw SQLTextProblem.severalStatements }
+        }
+        return first
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
@@ -103,13 +149,45 @@ public final class Database {
         return try s.step() ? (s.isNull(0) ? nil : s.int64(0)) : nil
     }
 
-    /// Refuses everything but reading: no writes, no ATTACH, no PRAGMA that changes state.
-    /// Installed on the connection `sql` uses, on top of opening the file read-only.
+    /// The SQL functions a read-only query may call: SQLite's core scalar, aggregate, window,
+    /// date, math and JSON functions. Everything else is refused (fts3_tokenizer, which takes
+    /// raw pointers; load_extension; zeroblob/randomblob, which allocate what they are told;
+    /// and any function a future SQLite adds until it is looked at).
+    public static let readingFunctions: Set<String> = [
+        // scalar
+        "abs", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex", "if", "ifnull", "iif", "instr",
+        "length", "like", "likelihood", "likely", "lower", "ltrim", "max", "min", "nullif", "octet_length", "printf",
+        "quote", "random", "replace", "round", "rtrim", "sign", "soundex", "sqlite_version", "substr", "substring",
+        "trim", "typeof", "unhex", "unicode", "unistr", "unistr_quote", "unlikely", "upper",
+        // aggregate
+        "avg", "count", "group_concat", "median", "percentile", "string_agg", "sum", "total",
+        // window
+        "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
+        "first_value", "last_value", "nth_value",
+        // date and time
+        "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
+        // math
+        "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh", "degrees",
+        "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power", "radians", "sin", "sinh", "sqrt",
+        "tan", "tanh", "trunc",
+        // JSON (the codes view reads records.codes with json_each)
+        "json", "jsonb", "json_array", "json_array_length", "json_error_position", "json_extract", "json_insert",
+        "json_object", "json_patch", "json_pretty", "json_quote", "json_remove", "json_replace", "json_set",
+        "json_type", "json_valid", "json_group_array", "json_group_object", "json_each", "json_tree", "->", "->>",
+    ]
+
+    /// Refuses everything but reading: no writes, no ATTACH, no PRAGMA that changes state, and
+    /// only the functions in `readingFunctions`. Installed on the connection `sql` uses, on
+    /// top of opening the file read-only.
     public func allowReadsOnly() {
-        sqlite3_set_authorizer(handle, { _, action, arg1, _, _, _ in
+        sqlite3_set_authorizer(handle, { _, action, arg1, arg2, _, _ in
             switch action {
-            case SQLITE_SELECT, SQLITE_READ, SQLITE_FUNCTION, SQLITE_RECURSIVE:
+            case SQLITE_SELECT, SQLITE_READ, SQLITE_RECURSIVE:
                 return SQLITE_OK
+            case SQLITE_FUNCTION:
+                // arg2 is the function's name.
+                let name = arg2.map { String(cString: $0).lowercased() } ?? ""
+                return Database.readingFunctions.contains(name) ? SQLITE_OK : SQLITE_DENY
             case SQLITE_PRAGMA:
                 // Reading pragmas such as table_info are fine; setting one is not (checked by
                 // the caller refusing '=' forms would be fragile, so allow only known readers).
@@ -124,6 +202,21 @@ public final class Database {
     static func brief(_ sql: String) -> String {
         let oneLine = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
         return oneLine.count > 60 ? String(oneLine.prefix(57)) + "..." : oneLine
+    }
+}
+
+/// Why the text given to `sql` is not one statement.
+public enum SQLTextProblem: Error, CustomStringConvertible {
+    case noStatement
+    case severalStatements
+
+    public var description: String {
+        switch self {
+        case .noStatement:
+            return "give one SQL statement to run, such as \"SELECT peer_ip, count(*) FROM connections GROUP BY 1\" (tables: sources, records, codes, connections, links; `tracelens sql --help` lists them)"
+        case .severalStatements:
+            return "give one SQL statement at a time (the text holds more than one; run them one by one)"
+        }
     }
 }
 

@@ -13,6 +13,10 @@ public enum StoreError: Error, CustomStringConvertible {
     case cannotCreate(path: String, reason: String)
     case diskFull(path: String, detail: String)
     case busy(path: String)
+    /// SQLite's quick_check found damage: adding to the store would bury it further.
+    case damaged(path: String, detail: String)
+    /// SIGINT or SIGTERM while waiting for another process's ingest lock: nothing was written.
+    case lockWaitStopped(path: String, signal: Int32)
     case other(path: String, detail: String)
 
     public var description: String {
@@ -31,7 +35,24 @@ public enum StoreError: Error, CustomStringConvertible {
             return "\(path): another process holds the store's write lock too long; try again"
         case let .other(path, detail):
             return "\(path): \(detail)"
+        case let .damaged(path, detail):
+            return "\(path): the store is damaged (integrity check: \(detail)); nothing was added. Queries may still read what is intact; to go on, ingest into a new --db (or recover this one with `sqlite3 \(path) .recover`)"
+        case let .lockWaitStopped(path, signal):
+            return "\(path): stopped (\(signal == SIGTERM ? "SIGTERM" : "SIGINT")) while waiting for the store lock; nothing was written"
         }
+    }
+
+    /// The exit status for a command that ends on this error: 128 + the signal for a stopped
+    /// wait (130 for Ctrl-C, 143 for SIGTERM), else 2 (the command could not run).
+    public var exitStatus: Int32 {
+        if case let .lockWaitStopped(_, signal) = self { return 128 + signal }
+        return 2
+    }
+
+    /// The store could not be opened because its file or folder is read-only.
+    var isReadOnlyPlace: Bool {
+        if case .other(_, let detail) = self { return detail.contains("readonly") || detail.contains("read-only") || detail.contains("unable to open") }
+        return false
     }
 
     static func wrap(_ e: Error, path: String) -> Error {
@@ -59,18 +80,63 @@ public final class Store {
     /// Opens the store for queries: read-only, and refusing anything but reads.
     public static func openForReading(_ path: String) throws -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.missing(path: path) }
-        let db: Database
-        do { db = try Database(path: path, mode: .readOnly) } catch { throw StoreError.wrap(error, path: path) }
-        let store = Store(path: path, db: db, readOnly: true)
-        try store.checkVersion(creating: false)
-        db.allowReadsOnly()
+        func open(_ mode: Database.Mode) throws -> Store {
+            let store: Store
+            do { store = Store(path: path, db: try Database(path: path, mode: mode), readOnly: true) } catch { throw StoreError.wrap(error, path: path) }
+            try store.checkVersion(creating: false)
+            return store
+        }
+        let store: Store
+        do {
+            store = try open(.readOnly)
+        } catch let e as StoreError where e.isReadOnlyPlace && walIsEmpty(path) {
+            // A store in a read-only folder (or a read-only file) whose -shm SQLite cannot
+            // create: read it as immutable. Only when no -wal holds changes the main file lacks,
+            // since an immutable open does not read the -wal.
+            _ = e
+            store = try open(.immutable)
+        }
+        store.db.allowReadsOnly()
         return store
+    }
+
+    /// True when the store has no -wal file, or an empty one.
+    static func walIsEmpty(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path + "-wal", &st) != 0 || st.st_size == 0
+    }
+
+    /// SQLite's quick integrity check, table by table, before anything is added: a store
+    /// damaged in the middle is refused instead of being buried under new rows (the time it
+    /// takes is measured in docs/architecture.md). WITHOUT ROWID tables get the full
+    /// integrity_check: SQLite 3.40's quick_check reports false "NULL value in" rows for a
+    /// WITHOUT ROWID table whose primary key lists its columns in another order (conn_keys).
+    static func checkIntegrity(_ store: Store) throws {
+        do {
+            let tables = try store.db.prepare("SELECT name, sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE type = 'table' ORDER BY rootpage").rows()
+            for row in tables {
+                guard case let .text(name) = row[0] else { continue }
+                let full = row[1] == .int(1)
+                let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                let q = try store.db.prepare("PRAGMA \(full ? "integrity_check" : "quick_check")(\(quoted))")
+                guard try q.step() else { continue }
+                let verdict = (q.string(0) ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+                if verdict != "ok" { throw StoreError.damaged(path: store.path, detail: "\(name): \(verdict)") }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch let e as SQLiteError where e.isMalformed {
+            throw StoreError.damaged(path: store.path, detail: e.message)
+        } catch {
+            throw StoreError.wrap(error, path: store.path)
+        }
     }
 
     /// Opens (or creates, mode 0600) the store for ingest.
     public static func openForWriting(_ path: String) throws -> Store {
         let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
+        let existed = fm.fileExists(atPath: path)
+        if !existed {
             // Create the empty file ourselves so that it is owner-only from the first byte;
             // SQLite gives its -wal and -shm files the same mode.
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
@@ -85,6 +151,7 @@ public final class Store {
             throw StoreError.wrap(error, path: path)
         }
         let store = Store(path: path, db: db, readOnly: false)
+        if existed { try checkIntegrity(store) }
         try store.checkVersion(creating: true)
         return store
     }
@@ -94,7 +161,10 @@ public final class Store {
     /// Takes the store's ingest lock (an exclusive `flock` on the file, separate from SQLite's
     /// own locks), waiting for another ingest to finish. Connection ids are allocated in memory
     /// by the one writer, so two ingests must not interleave. Released when the store closes.
-    public func lockForIngest(waiting: () -> Void = {}) throws {
+    ///
+    /// While it waits, `waiting` is told once who holds the lock ("process 123 (tracelens)"),
+    /// and a SIGINT or SIGTERM (through `stop`) ends the wait with `StoreError.lockWaitStopped`.
+    public func lockForIngest(stop: StopSignal? = nil, waiting: (_ holder: String) -> Void = { _ in }) throws {
         guard lockDescriptor < 0 else { return }
         // flock does not see a second lock taken by this same process as "its own": it would
         // wait for ever. Refuse that case instead.
@@ -106,15 +176,24 @@ public final class Store {
             Store.lockedPaths.withLock { _ = $0.remove(key) }
             throw StoreError.other(path: path, detail: "cannot open for locking: \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            waiting()
-            while flock(fd, LOCK_EX) != 0 {
-                if errno != EINTR {
-                    close(fd)
-                    Store.lockedPaths.withLock { _ = $0.remove(key) }
-                    throw StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))")
-                }
+        func giveUp(_ error: StoreError) -> StoreError {
+            close(fd)
+            Store.lockedPaths.withLock { _ = $0.remove(key) }
+            return error
+        }
+        var told = false
+        // Non-blocking tries, so that a stop request is seen within a tenth of a second (a
+        // blocking flock would sleep through the signals StopSignal turns into requests).
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw giveUp(StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))"))
             }
+            if !told {
+                told = true
+                waiting(StoreLockHolder.describe(descriptor: fd))
+            }
+            if let stop, stop.requested { throw giveUp(StoreError.lockWaitStopped(path: path, signal: stop.stoppingSignal ?? SIGINT)) }
+            usleep(100_000)
         }
         lockDescriptor = fd
         lockKey = key

@@ -10,6 +10,7 @@ import Darwin
 public final class StopSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var stopRequested = false
+    private var firstSignal: Int32?
     private var sources: [DispatchSourceSignal] = []
 
     public init() {}
@@ -20,8 +21,16 @@ public final class StopSignal: @unchecked Sendable {
         return stopRequested
     }
 
-    public func request() {
+    /// The signal that asked to stop (nil for a request made in code).
+    public var stoppingSignal: Int32? {
         lock.lock()
+        defer { lock.unlock() }
+        return firstSignal
+    }
+
+    public func request(signal: Int32? = nil) {
+        lock.lock()
+        if !stopRequested { firstSignal = signal }
         stopRequested = true
         lock.unlock()
     }
@@ -39,7 +48,7 @@ public final class StopSignal: @unchecked Sendable {
                     raise(sig)
                     return
                 }
-                stop.request()
+                stop.request(signal: sig)
                 notice(sig)
             }
             source.resume()
