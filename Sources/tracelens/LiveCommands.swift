@@ -59,6 +59,9 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Log what the follower does (new files, rotations) to standard error.")
     var verbose = false
 
+    @Option(name: .customLong("max-record"), help: maxRecordHelp)
+    var maxRecord: String = "1MiB"
+
     @Argument(help: ArgumentHelp("Files or glob patterns to follow.", valueName: "pattern"))
     var patterns: [String]
 
@@ -74,6 +77,7 @@ struct WatchCommand: ParsableCommand {
         options.patterns = patterns
         options.forcedFormat = layout
         options.quiet = try following.seconds("quiet", following.quiet)
+        options.maxRecord = try recordLimit(maxRecord)
         let log = FollowLog(level: verbose ? .info : .warn)
         try runLoop(plugins: set, storePath: store.path, options: options, observer: printer, log: log,
                     poll: following.poll, pollInterval: try following.seconds("poll-interval", following.pollInterval))
@@ -112,6 +116,7 @@ struct DaemonCommand: ParsableCommand {
               log-level = "info"         # error, warn, info, debug
               poll = false               # true for NFS: look every poll-interval
               poll-interval = "1s"
+              max-record = "1MiB"        # longer record lines are cut, with a marker
 
             Logs are one line per event: time, level, event, key=value pairs. SIGTERM or SIGINT \
             commit what was read, then stop; SIGHUP reads the configuration again (paths, \

@@ -57,6 +57,9 @@ struct IngestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Records per transaction.", valueName: "n"))
     var batch: Int = 50_000
 
+    @Option(name: .customLong("max-record"), help: maxRecordHelp)
+    var maxRecord: String = "1MiB"
+
     @Flag(help: "Print nothing but problems.")
     var quiet = false
 
@@ -71,6 +74,7 @@ struct IngestCommand: ParsableCommand {
         options.link = try linking.options()
         options.forcedFormat = layout
         options.batchRecords = batch
+        options.maxRecord = try recordLimit(maxRecord)
         options.progress = !quiet && isatty(2) == 1
         // Ctrl-C or SIGTERM: commit what was read, then stop (a second one stops at once).
         options.stop = StopSignal.install { _ in Diagnostics.warn("stopping after the current batch (again to stop at once)") }
