@@ -75,6 +75,8 @@ public final class TextReader {
     private var lineEndDecided = false
     /// The last line ended with a CR in CR mode: an LF right after it belongs to that line end.
     private var skipLF = false
+    /// CR mode was just decided: bytes already scanned for LF must be scanned again for CR.
+    private var rescan = false
     /// Some chunk held a NUL byte: lines are checked and NULs handed out as `␀`.
     private var sawNUL = false
     private var nulScratch: UnsafeMutablePointer<UInt8>?
@@ -87,18 +89,20 @@ public final class TextReader {
     public static let standardInputName = "(standard input)"
 
     /// Opens `path` ("-" is standard input).
-    public convenience init(path: String, chunkSize: Int = 1 << 20) throws {
-        try self.init(name: path, descriptor: nil, chunkSize: chunkSize)
+    /// `stopRequested` is asked while a pipe or FIFO has no data yet (see the property).
+    public convenience init(path: String, chunkSize: Int = 1 << 20, stopRequested: (() -> Bool)? = nil) throws {
+        try self.init(name: path, descriptor: nil, chunkSize: chunkSize, stopRequested: stopRequested)
     }
 
     /// Reads an open descriptor (a pipe, standard input); the caller keeps ownership of it.
-    public convenience init(fileDescriptor: Int32, name: String, chunkSize: Int = 1 << 20) throws {
-        try self.init(name: name, descriptor: fileDescriptor, chunkSize: chunkSize)
+    public convenience init(fileDescriptor: Int32, name: String, chunkSize: Int = 1 << 20, stopRequested: (() -> Bool)? = nil) throws {
+        try self.init(name: name, descriptor: fileDescriptor, chunkSize: chunkSize, stopRequested: stopRequested)
     }
 
-    private init(name: String, descriptor: Int32?, chunkSize: Int) throws {
+    private init(name: String, descriptor: Int32?, chunkSize: Int, stopRequested: (() -> Bool)?) throws {
         self.path = name
         self.chunkSize = chunkSize
+        self.stopRequested = stopRequested
         raw = .allocate(capacity: chunkSize)
         bufCapacity = chunkSize * 2 + 1
         buf = .allocate(capacity: bufCapacity)
@@ -225,6 +229,7 @@ public final class TextReader {
         if !lineEndDecided && detected.lineEnd != "none" {
             lineEndDecided = true
             crLineEnds = detected.lineEnd == "CR"
+            rescan = crLineEnds
         }
         if !sawNUL && detected.encoding == .ascii && memchr(raw, 0, got) != nil { sawNUL = true }
         // Room for the worst case: EBCDIC expanding every byte to two UTF-8 bytes.
@@ -351,6 +356,7 @@ public final class TextReader {
                 start = 0
             }
             if try !fill() { eof = true }
+            if rescan { rescan = false; scan = cutAt >= 0 ? scan : start }
         }
         if end > start && holdsPartialLine {
             heldBytes = end - start + dropped

@@ -104,13 +104,12 @@ public final class RecordStream {
         let reader: TextReader
         if let follow {
             lseek(follow.descriptor, 0, SEEK_SET)
-            reader = try TextReader(fileDescriptor: follow.descriptor, name: path)
+            reader = try TextReader(fileDescriptor: follow.descriptor, name: path, stopRequested: stopRequested)
             reader.holdsPartialLine = follow.holdPartialLine
         } else {
-            reader = try TextReader(path: path)
+            reader = try TextReader(path: path, stopRequested: stopRequested)
         }
         reader.maxRecord = maxRecord
-        reader.stopRequested = stopRequested
         reader.warn = warn
         var summary = SourceSummary(path: path, detected: reader.detected)
         if let resume { try reader.resume(offset: resume.offset, line: resume.line) }
