@@ -151,8 +151,9 @@ struct DaemonCommand: ParsableCommand {
                     poll: cfg.poll, pollInterval: cfg.pollInterval) { follower in
             do {
                 let fresh = try DaemonConfig.load(path)
-                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout {
-                    log(.warn, "reload-partial", ["note": "db, plugins, poll and layout take effect at the next start"])
+                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout
+                    || fresh.maxRecord != current.maxRecord {
+                    log(.warn, "reload-partial", ["note": "db, plugins, poll, layout and max-record take effect at the next start"])
                 }
                 follower.update(patterns: fresh.paths, retentionDays: fresh.retentionDays, linkInterval: fresh.linkInterval)
                 log.level = fresh.logLevel

@@ -40,7 +40,10 @@ struct IngestCommand: ParsableCommand {
             with the file's read offset, so an interrupted ingest resumes where it stopped; Ctrl-C \
             commits what was read, then stops. After the files are in, the connections of \
             different sources (GSK trace, LDAP job log and debug trace, AT-TLS syslog, client \
-            session) are linked into one story each; --offset corrects a source's clock. Examples:
+            session) are linked into one story each; --offset corrects a source's clock. Lines \
+            longer than --max-record are cut with a marker. A damaged .gz stores every line \
+            before the damage, then says where it starts (exit 1). Folders give their regular \
+            files; a FIFO named here is read once, and Ctrl-C stops a wait for its writer. Examples:
 
               tracelens ingest samples/
               tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz

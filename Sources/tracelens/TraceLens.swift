@@ -41,7 +41,7 @@ func recordLimit(_ value: String) throws -> Int {
 }
 
 /// What `--max-record` says in every command's help.
-let maxRecordHelp = ArgumentHelp("Cut record lines longer than this (default 1MiB; 4KiB, 2MiB, 1048576): the first bytes are kept and end in a '[… N bytes cut]' marker, with one warning per file.", valueName: "size")
+let maxRecordHelp = ArgumentHelp("Cut record lines longer than this (4KiB, 2MiB, 1048576): the first bytes are kept and end in a '[… N bytes cut]' marker, with one warning per file.", valueName: "size")
 
 /// Options every command that loads plugins takes.
 struct PluginOptions: ParsableArguments {
@@ -63,8 +63,11 @@ struct FormatCommand: ParsableCommand {
         abstract: "Print traces gsktrace-style, with every code decoded inline.",
         discussion: """
             Reads gsktrace output, GSKSRVR component traces and any layout a plugin defines; plain \
-            text, .gz, CRLF or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
-            recognises are printed as they are. Examples:
+            text, .gz, CRLF, CR or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
+            recognises are printed as they are. Lines longer than --max-record are cut with a \
+            marker. A damaged .gz prints every line before the damage, then says where it \
+            starts (exit 1). Folders give their regular files; a FIFO named here is read once, \
+            until its writer closes it. Examples:
 
               tracelens format gskssl.65567.trc
               tracelens format --errors --thread 3 gskssl.65567.trc

@@ -391,8 +391,9 @@ public final class TextReader {
             // Bytes between the cut and the line end are dropped too (the marker goes there).
             let cutBytes = dropped + max(lineEnd - cutAt, 0)
             if cutLines == 0 {
-                warn("\(displayName): line \(lineNumber + 1) is longer than the record limit of \(maxRecord) bytes (--max-record); "
-                                 + "kept its first \(cutAt - start) bytes and cut \(cutBytes), marked \"\(Self.cutMarkerPrefix)\"")
+                warn("\(displayName): line \(lineNumber + 1) is longer than the record limit of \(maxRecord) bytes (--max-record): "
+                     + "kept its first \(cutAt - start) bytes and cut \(cutBytes), marked \"\(Self.cutMarkerPrefix) \(cutBytes) bytes cut]\" "
+                     + "(later long lines of this file are cut and marked alike)")
             }
             cutLines += 1
             let marker = Array(" \(Self.cutMarkerPrefix) \(cutBytes) bytes cut]".utf8)
