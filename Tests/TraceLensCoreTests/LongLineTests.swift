@@ -98,6 +98,20 @@ final class LongLineTests: XCTestCase {
         XCTAssertTrue(texts[2].contains("after"))
     }
 
+    func testLongDumpRecordStopsGrowingAtTheLimit() throws {
+        var text = "03/24/2022-10:07:19 Thd-3 INFO f(): data follows\n"
+        for i in 0..<2000 { text += String(format: "    %08x: 16030100 4a010000 16030100 4a010000  *....J...*\n", i * 16) }
+        text += line(20, "after")
+        let stream = RecordStream(plugins: Fixtures.plugins)
+        stream.maxRecord = 4096
+        var records: [Record] = []
+        _ = try stream.read(Fixtures.write(text), source: 0) { records.append($0) }
+        XCTAssertGreaterThan(records.count, 3)
+        XCTAssertTrue(records.allSatisfy { $0.bytes.count <= 4096 }, "\(records.map(\.bytes.count).max() ?? 0)")
+        XCTAssertEqual(records.reduce(0) { $0 + max($1.lineCount, 1) }, 2002, "every line is in some record, in order")
+        XCTAssertEqual(records.last?.message, "after")
+    }
+
     func testMaxRecordValues() throws {
         XCTAssertEqual(RecordLimit.parse("4KiB"), 4096)
         XCTAssertEqual(RecordLimit.parse("1MiB"), 1 << 20)

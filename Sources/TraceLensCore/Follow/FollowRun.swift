@@ -289,6 +289,8 @@ public final class FollowRun {
             if result.kind != .skipped && result.source != f.source {
                 log(.info, "source", ["path": f.name, "source": result.source, "layout": result.layout ?? "none (lines stored as unparsed)"])
             }
+            if let damage = result.damage { log(.warn, "damaged", ["path": f.name, "error": damage]) }
+            if let junk = result.trailingJunk { log(.warn, "junk", ["path": f.name, "note": junk]) }
             if result.kind != .skipped { f.source = result.source }
             f.readSize = result.fileSize
             f.readModified = modified

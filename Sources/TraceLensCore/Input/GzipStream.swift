@@ -21,6 +21,8 @@ final class GzipStream {
     private var fed = 0
     private var memberEndOffset = 0
     private var finished = false
+    /// The bytes after a member start like a gzip member (1F 8B): a failure there is damage.
+    private var nextMemberHasMagic = true
     /// Why reading stopped early: truncated or corrupt data (nil when the data was whole).
     private(set) var damage: String?
     /// Set when bytes after the last whole member were ignored.
@@ -54,7 +56,7 @@ final class GzipStream {
     /// (tape padding, a partial copy); anything else is damage in the data itself.
     private func stop(_ problem: String) {
         finished = true
-        if completedMembers > 0 && outputInMember == 0 {
+        if completedMembers > 0 && outputInMember == 0 && !nextMemberHasMagic {
             trailingJunk = "\(path): ignored what follows the gzip data from byte \(memberEndOffset) (not a gzip member: \(problem))"
         } else {
             damage = "\(path): gzip data \(problem) at byte \(position) of the file"
@@ -92,10 +94,8 @@ final class GzipStream {
                 inflateReset(stream)
                 atMemberEnd = false
                 outputInMember = 0
+                nextMemberHasMagic = stream.pointee.avail_in < 2 || stream.pointee.next_in[1] == 0x8B
                 if stream.pointee.next_in.pointee != 0x1F {
-                    // Count the rest of the file as junk: read it through without inflating.
-                    stream.pointee.avail_in = 0
-                    while try readMore(input, inputSize) > 0 {}
                     finished = true
                     trailingJunk = "\(path): ignored what follows the gzip data from byte \(memberEndOffset) (not gzip data)"
                     break

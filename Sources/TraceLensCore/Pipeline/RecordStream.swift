@@ -128,6 +128,7 @@ public final class RecordStream {
         }
         let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
+        records.maxRecord = maxRecord
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
         summary.format = format?.name
