@@ -40,6 +40,11 @@ final class LineEndTests: XCTestCase {
         for chunk in [3, 5, 64] {
             XCTAssertEqual(try read(mixed, chunk: chunk).0, Array(lines[0...2]), "chunk \(chunk)")
         }
+        // A CR file (no LF in its first chunk) that goes on with LF line ends: those end lines too.
+        let laterLF = Array((lines[0] + "\r" + lines[1] + "\r").utf8) + Array(String(repeating: "x", count: 100).utf8) + [0x0D] + Array((lines[2] + "\n" + lines[3] + "\n").utf8)
+        XCTAssertEqual(try read(laterLF, chunk: 64).0, [lines[0], lines[1], String(repeating: "x", count: 100), lines[2], lines[3]])
+        // A lone CR inside an LF file (a progress bar) stays inside its line.
+        XCTAssertEqual(try read(Array("10%\r50%\r100%\nnext\n".utf8), chunk: 1 << 20).0, ["10%\r50%\r100%", "next"])
         // Blank lines in a CR file are kept.
         XCTAssertEqual(try read(Array("a\r\rb\r".utf8), chunk: 2).0, ["a", "", "b"])
     }

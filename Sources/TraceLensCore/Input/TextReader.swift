@@ -170,11 +170,16 @@ public final class TextReader {
         return "it holds many NUL bytes or other non-text bytes"
     }
 
+    /// How the lines of a chunk end. CR (old Mac, some z/OS transfers) only when the chunk has
+    /// no LF at all: a lone CR inside LF lines (a progress bar) does not change how lines end.
     private static func lineEnd(_ s: UnsafeBufferPointer<UInt8>, _ enc: TextEncoding) -> String {
+        if enc == .ascii, let base = s.baseAddress, memchr(base, 0x0A, s.count) == nil {
+            if let cr = memchr(base, 0x0D, s.count), base.distance(to: cr.assumingMemoryBound(to: UInt8.self)) + 1 < s.count { return "CR" }
+            return "none"
+        }
         for (i, b) in s.enumerated() {
             switch enc {
             case .ascii where b == 0x0A: return i > 0 && s[i - 1] == 0x0D ? "CRLF" : "LF"
-            case .ascii where b == 0x0D && i + 1 < s.count && s[i + 1] != 0x0A: return "CR"
             case .ebcdic where b == 0x15: return "NL (0x15)"
             case .ebcdic where b == 0x25: return "LF (0x25)"
             default: continue
@@ -322,11 +327,10 @@ public final class TextReader {
                 skipLF = false
                 if buf[start] == 0x0A { start += 1; bytesRead += 1; if scan < start { scan = start } }
             }
-            if scan < end, let found = memchr(buf + scan, crLineEnds ? 0x0D : 0x0A, end - scan) {
-                let endIndex = buf.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            if scan < end, let endIndex = crLineEnds ? findCROrLF(from: scan) : memchr(buf + scan, 0x0A, end - scan).map({ buf.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }) {
                 var lineEnd = endIndex
                 if !crLineEnds && lineEnd > start && buf[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                if crLineEnds { skipLF = true }
+                if crLineEnds && buf[endIndex] == 0x0D { skipLF = true }
                 let consumed = endIndex + 1 - start + dropped
                 let line = handOut(lineEnd)
                 lineNumber += 1
@@ -374,6 +378,17 @@ public final class TextReader {
             start = end
             _ = try body(line, lineNumber)
         }
+    }
+
+    /// CR mode: the next CR or LF (a CR file may still hold LF or CRLF line ends further on).
+    private func findCROrLF(from i: Int) -> Int? {
+        var i = i
+        while i < end {
+            let b = buf[i]
+            if b == 0x0D || b == 0x0A { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// Marks the line being read as over-long: its first bytes are kept, the rest dropped.
