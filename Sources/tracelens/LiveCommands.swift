@@ -62,6 +62,9 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Log what the follower does (new files, rotations) to standard error.")
     var verbose = false
 
+    @Option(name: .customLong("max-record"), help: maxRecordHelp)
+    var maxRecord: String = "1MiB"
+
     @Argument(help: ArgumentHelp("Files or glob patterns to follow.", valueName: "pattern"))
     var patterns: [String]
 
@@ -77,6 +80,7 @@ struct WatchCommand: ParsableCommand {
         options.patterns = patterns
         options.forcedFormat = layout
         options.quiet = try following.seconds("quiet", following.quiet)
+        options.maxRecord = try recordLimit(maxRecord)
         let log = FollowLog(level: verbose ? .info : .warn)
         try runLoop(plugins: set, storePath: store.path, options: options, observer: printer, log: log,
                     poll: following.poll, pollInterval: try following.seconds("poll-interval", following.pollInterval))
@@ -115,6 +119,7 @@ struct DaemonCommand: ParsableCommand {
               log-level = "info"         # error, warn, info, debug
               poll = false               # true for NFS: look every poll-interval
               poll-interval = "1s"
+              max-record = "1MiB"        # longer record lines are cut, with a marker
 
             Durations (poll-interval, quiet, link-interval, retention-days) are at most 100 \
             years; --check rejects larger ones, and a SIGHUP reload with one keeps the running \
@@ -153,8 +158,9 @@ struct DaemonCommand: ParsableCommand {
                     poll: cfg.poll, pollInterval: cfg.pollInterval) { follower in
             do {
                 let fresh = try DaemonConfig.load(path)
-                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout {
-                    log(.warn, "reload-partial", ["note": "db, plugins, poll and layout take effect at the next start"])
+                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout
+                    || fresh.maxRecord != current.maxRecord {
+                    log(.warn, "reload-partial", ["note": "db, plugins, poll, layout and max-record take effect at the next start"])
                 }
                 follower.update(patterns: fresh.paths, retentionDays: fresh.retentionDays, linkInterval: fresh.linkInterval)
                 log.level = fresh.logLevel

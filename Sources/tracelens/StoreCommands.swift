@@ -41,7 +41,10 @@ struct IngestCommand: ParsableCommand {
             with the file's read offset, so an interrupted ingest resumes where it stopped; Ctrl-C \
             commits what was read, then stops. After the files are in, the connections of \
             different sources (GSK trace, LDAP job log and debug trace, AT-TLS syslog, client \
-            session) are linked into one story each; --offset corrects a source's clock. Examples:
+            session) are linked into one story each; --offset corrects a source's clock. Lines \
+            longer than --max-record are cut with a marker. A damaged .gz stores every line \
+            before the damage, then says where it starts (exit 1). Folders give their regular \
+            files; a FIFO named here is read once, and Ctrl-C stops a wait for its writer. Examples:
 
               tracelens ingest samples/
               tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz
@@ -58,6 +61,9 @@ struct IngestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Records per transaction.", valueName: "n"))
     var batch: Int = 50_000
 
+    @Option(name: .customLong("max-record"), help: maxRecordHelp)
+    var maxRecord: String = "1MiB"
+
     @Flag(help: "Print nothing but problems.")
     var quiet = false
 
@@ -72,6 +78,7 @@ struct IngestCommand: ParsableCommand {
         options.link = try linking.options()
         options.forcedFormat = layout
         options.batchRecords = batch
+        options.maxRecord = try recordLimit(maxRecord)
         options.progress = !quiet && isatty(2) == 1
         // Ctrl-C or SIGTERM: commit what was read, then stop (a second one stops at once).
         options.stop = StopSignal.install { _ in Diagnostics.warn("stopping after the current batch (again to stop at once)") }

@@ -34,6 +34,15 @@ func colourWanted(_ choice: String, text: Bool) throws -> Bool {
     }
 }
 
+/// `--max-record`: the size a record line is cut at.
+func recordLimit(_ value: String) throws -> Int {
+    guard let bytes = RecordLimit.parse(value) else { throw ValidationError("--max-record '\(value)': give \(RecordLimit.expected)") }
+    return bytes
+}
+
+/// What `--max-record` says in every command's help.
+let maxRecordHelp = ArgumentHelp("Cut record lines longer than this (4KiB, 2MiB, 1048576): the first bytes are kept and end in a '[… N bytes cut]' marker, with one warning per file.", valueName: "size")
+
 /// Options every command that loads plugins takes.
 struct PluginOptions: ParsableArguments {
     @Option(name: .customLong("plugins"), help: ArgumentHelp("A plugin folder (or a folder of plugin folders) to load after the built-in ones. Repeatable.", valueName: "dir"))
@@ -54,8 +63,11 @@ struct FormatCommand: ParsableCommand {
         abstract: "Print traces gsktrace-style, with every code decoded inline.",
         discussion: """
             Reads gsktrace output, GSKSRVR component traces and any layout a plugin defines; plain \
-            text, .gz, CRLF or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
-            recognises are printed as they are. Examples:
+            text, .gz, CRLF, CR or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
+            recognises are printed as they are. Lines longer than --max-record are cut with a \
+            marker. A damaged .gz prints every line before the damage, then says where it \
+            starts (exit 1). Folders give their regular files; a FIFO named here is read once, \
+            until its writer closes it. Examples:
 
               tracelens format gskssl.65567.trc
               tracelens format --errors --thread 3 gskssl.65567.trc
@@ -99,6 +111,9 @@ struct FormatCommand: ParsableCommand {
     @Flag(help: "Say which encoding and layout was used for each file.")
     var verbose = false
 
+    @Option(name: .customLong("max-record"), help: maxRecordHelp)
+    var maxRecord: String = "1MiB"
+
     @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input (plain or gzip).", valueName: "file"))
     var files: [String]
 
@@ -120,6 +135,7 @@ struct FormatCommand: ParsableCommand {
         options.forcedFormat = layout
         options.stats = stats
         options.verbose = verbose
+        options.maxRecord = try recordLimit(maxRecord)
         let run = FormatRun(plugins: try plugins.load(), options: options, output: Output())
         let status = run.run(files)
         if status != 0 { throw ExitCode(status) }

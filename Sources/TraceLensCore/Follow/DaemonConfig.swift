@@ -8,6 +8,7 @@ import Foundation
 ///     retention-days = 14
 ///     log-level = "info"
 ///     poll = false
+///     max-record = "1MiB"
 ///
 /// Relative paths are taken from the configuration file's folder. Unknown keys are errors, with
 /// the likely intended key named, so that a typo does not silently follow nothing.
@@ -22,8 +23,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public var quiet: Double = 2
     public var linkInterval: Double = 30
     public var layout: String?
+    /// The longest record line (`max-record`); longer ones are cut with a marker.
+    public var maxRecord = TextReader.defaultMaxRecord
 
-    static let keys = ["db", "paths", "plugins", "retention-days", "log-level", "poll", "poll-interval", "quiet", "link-interval", "layout"]
+    static let keys = ["db", "paths", "plugins", "retention-days", "log-level", "poll", "poll-interval", "quiet", "link-interval", "layout", "max-record"]
 
     public struct Problem: Error, CustomStringConvertible {
         public var path: String
@@ -100,6 +103,19 @@ public struct DaemonConfig: Sendable, Equatable {
         config.quiet = seconds("quiet") ?? 2
         config.linkInterval = seconds("link-interval") ?? 30
         config.layout = t.string("layout", &problems)
+        switch t.node("max-record") {
+        case nil: break
+        case let .int(i)?:
+            if let bytes = RecordLimit.parse(String(i)) { config.maxRecord = bytes } else {
+                problems.append(t.problem("'max-record': \(i) is not \(RecordLimit.expected)"))
+            }
+        case let .string(text)?:
+            if let bytes = RecordLimit.parse(text) { config.maxRecord = bytes } else {
+                problems.append(t.problem("'max-record': '\(text)' is not \(RecordLimit.expected)"))
+            }
+        case let other?:
+            problems.append(t.problem("'max-record' must be a size such as \"1MiB\", not \(other.typeName)"))
+        }
         problems += t.unknownKeys(known: keys)
         if !problems.isEmpty { throw Problem(path: path, messages: problems.map(\.message)) }
         return config
@@ -112,6 +128,7 @@ public struct DaemonConfig: Sendable, Equatable {
         o.quiet = quiet
         o.linkInterval = linkInterval
         o.retentionDays = retentionDays
+        o.maxRecord = maxRecord
         return o
     }
 }

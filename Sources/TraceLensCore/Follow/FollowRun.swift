@@ -22,6 +22,8 @@ public struct FollowOptions: Sendable {
     /// Look at every file at least this often even without a change event (seconds).
     public var rescanInterval: Double = 5
     public var link = LinkOptions()
+    /// The longest record line; longer ones are cut with a marker (`--max-record`, `max-record`).
+    public var maxRecord = TextReader.defaultMaxRecord
     public init() {}
 }
 
@@ -70,6 +72,7 @@ public final class FollowRun {
         var ingestOptions = IngestOptions()
         ingestOptions.forcedFormat = options.forcedFormat
         ingestOptions.link = options.link
+        ingestOptions.maxRecord = options.maxRecord
         ingest = try IngestRun(plugins: plugins, store: store, options: ingestOptions)
         switch plugins.forcedLayout(options.forcedFormat) {
         case let .success(f): forced = f
@@ -286,6 +289,8 @@ public final class FollowRun {
             if result.kind != .skipped && result.source != f.source {
                 log(.info, "source", ["path": f.name, "source": result.source, "layout": result.layout ?? "none (lines stored as unparsed)"])
             }
+            if let damage = result.damage { log(.warn, "damaged", ["path": f.name, "error": damage]) }
+            if let junk = result.trailingJunk { log(.warn, "junk", ["path": f.name, "note": junk]) }
             if result.kind != .skipped { f.source = result.source }
             f.readSize = result.fileSize
             f.readModified = modified

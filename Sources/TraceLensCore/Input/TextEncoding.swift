@@ -27,10 +27,16 @@ public struct DetectedText: Sendable, Equatable {
 
 /// Decides whether a sample of bytes is ASCII text, EBCDIC text, or not text at all.
 ///
-/// A text trace holds no NUL bytes. ASCII text is nearly all printable 7-bit bytes; EBCDIC text
+/// A text trace holds few NUL bytes: at most one in `nulShare` bytes of the sample, and one is
+/// always allowed (a stray NUL from
+/// a transfer or a crash is text with a flaw; UTF-16 or a binary file is not text). The rule looks
+/// at the share, not at where a NUL sits, so a file is judged the same whether its first NUL is
+/// near the start or far in. ASCII text is nearly all printable 7-bit bytes; EBCDIC text
 /// is nearly all bytes the IBM-1047 code page prints (its letters and digits sit above 0x80), and
 /// uses 0x40 for its spaces.
 enum EncodingDetector {
+    /// One NUL per this many bytes of the sample, at most, for the file to count as text.
+    static let nulShare = 100
     static func detect(_ sample: UnsafeBufferPointer<UInt8>) -> TextEncoding? {
         if sample.isEmpty { return .ascii }
         var nul = 0, asciiLike = 0, high = 0, ebcdicText = 0, ebcdicSpace = 0
@@ -41,8 +47,9 @@ enum EncodingDetector {
             if isEBCDICText(b) { ebcdicText += 1 }
             if b == 0x40 { ebcdicSpace += 1 }
         }
-        if nul > 0 { return nil }
-        let n = Double(sample.count)
+        if nul > max(1, sample.count / nulShare) { return nil }
+        let n = Double(sample.count - nul)
+        if n == 0 { return nil }
         // Mostly printable 7-bit text: ASCII, whatever a few stray bytes are (kept, not judged).
         if Double(asciiLike) / n > 0.9 { return .ascii }
         if Double(ebcdicText) / n > 0.97 && ebcdicSpace > 0 { return .ebcdic }

@@ -9,6 +9,8 @@ public struct FormatOptions: Sendable {
     public var forcedFormat: String?
     public var stats = false
     public var verbose = false
+    /// The longest record line; longer ones are cut with a marker (`--max-record`).
+    public var maxRecord = TextReader.defaultMaxRecord
     public init() {}
 }
 
@@ -27,17 +29,27 @@ public final class FormatRun {
         self.output = output
     }
 
-    /// Files named on the command line; folders are expanded to the files under them, in order.
+    /// Files named on the command line; folders are expanded to the regular files under them, in
+    /// order. Anything else found in a folder (a FIFO, a socket, a device) is skipped with a note:
+    /// reading it could wait forever. A FIFO named on the command line is read (once).
     public static func expand(_ paths: [String]) -> [String] {
         var out: [String] = []
         let fm = FileManager.default
         for p in paths {
             var isDir: ObjCBool = false
             if fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                let files = (fm.enumerator(atPath: p)?.allObjects as? [String] ?? [])
-                    .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
-                    .map { (p as NSString).appendingPathComponent($0) }
-                    .filter { var d: ObjCBool = false; return fm.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+                var files: [String] = []
+                for relative in fm.enumerator(atPath: p)?.allObjects as? [String] ?? []
+                where !relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+                    let file = (p as NSString).appendingPathComponent(relative)
+                    var st = stat()
+                    guard stat(file, &st) == 0 else { continue }
+                    switch st.st_mode & S_IFMT {
+                    case S_IFREG: files.append(file)
+                    case S_IFDIR: continue
+                    default: Diagnostics.warn("\(file): skipped, not a regular file (a FIFO, socket or device; name it to read it)")
+                    }
+                }
                 out += files.sorted()
             } else {
                 out.append(p)
@@ -54,6 +66,7 @@ public final class FormatRun {
         case let .failure(e): Diagnostics.warn("\(e)"); return 2
         }
         let stream = RecordStream(plugins: plugins)
+        stream.maxRecord = options.maxRecord
         let sink = FormatSink(plugins: plugins, options: options, output: output)
         for (index, path) in Self.expand(paths).enumerated() {
             if output.closed { break }
@@ -63,6 +76,11 @@ public final class FormatRun {
                     try sink.consume(&record)
                 }
                 summaries.append(summary)
+                if let junk = summary.trailingJunk { Diagnostics.warn(junk) }
+                if let damage = summary.damage {
+                    Diagnostics.warn(Self.damageReport(damage, lines: summary.lines))
+                    failures.append(path)
+                }
                 if options.verbose { Diagnostics.warn("\(path): \(summary.detected.description); layout \(summary.format ?? "none recognised")") }
                 if summary.format == nil && summary.counts.unparsed > 0 {
                     Diagnostics.warn("\(path): no known layout; its \(summary.counts.unparsed) lines are shown as they are (see `tracelens plugins list`)")
@@ -80,6 +98,12 @@ public final class FormatRun {
     }
 
     struct StopReading: Error {}
+
+    /// Says where damaged input stopped the read and how many lines came before it.
+    static func damageReport(_ damage: String, lines: Int) -> String {
+        lines == 0 ? "\(damage); no line could be read before it"
+            : "\(damage); the \(lines) line\(lines == 1 ? "" : "s") before it were read (the last may be incomplete)"
+    }
 
     /// The per-record end of `format`: filter, `--errors` context, render. A class, so the record
     /// loop calls methods on one reference instead of a closure that copies its captures.

@@ -19,6 +19,8 @@ public struct IngestOptions: Sendable {
     public var stop: StopSignal?
     /// Window and clock offsets for linking sources after the files are in.
     public var link = LinkOptions()
+    /// The longest record line; longer ones are cut with a marker (`--max-record`).
+    public var maxRecord = TextReader.defaultMaxRecord
     public init() {}
 }
 
@@ -48,6 +50,11 @@ public struct IngestResult: Sendable, Equatable {
     public var fileSize: Int64 = 0
     /// The layout it was read with (nil: none recognised, lines stored as unparsed).
     public var layout: String?
+    /// Damaged input (a truncated or corrupt `.gz`): where the read stopped. What came before
+    /// is stored; the file counts as failed.
+    public var damage: String?
+    /// Bytes after the gzip data that were ignored.
+    public var trailingJunk: String?
 }
 
 /// What sees records and connections as `ingest` stores them (`watch` prints them). Records are
@@ -90,6 +97,8 @@ public final class IngestRun {
         self.store = store
         self.options = options
         stream = RecordStream(plugins: plugins)
+        stream.maxRecord = options.maxRecord
+        if let stop = options.stop { stream.stopRequested = { stop.requested } }
         try store.lockForIngest(stop: options.stop) { holder in
             Diagnostics.warn("\(store.path): another ingest (\(holder)) is writing to this store; waiting for it to finish (Ctrl-C stops)")
         }
@@ -132,6 +141,11 @@ public final class IngestRun {
             do {
                 let result = try ingest(path, forcedFormat: forced, skipUnknown: skipUnknown)
                 results.append(result)
+                if let junk = result.trailingJunk { Diagnostics.warn(junk) }
+                if let damage = result.damage {
+                    Diagnostics.warn(damage)
+                    failures.append(path)
+                }
             } catch let e as IngestInterrupted {
                 Diagnostics.warn("\(e)")
                 stopped = true
@@ -251,6 +265,12 @@ public final class IngestRun {
         result.heldBytes = summary.heldBytes
         result.fileSize = identity?.size ?? 0
         result.layout = summary.format
+        result.damage = summary.damage.map { FormatRun.damageReport($0, lines: summary.lines) }
+        result.trailingJunk = summary.trailingJunk
+        if summary.interrupted {
+            // Stopped while waiting on a pipe or FIFO: what was read is committed (finish above).
+            throw IngestInterrupted(path: displayPath, line: summary.lines)
+        }
         return result
     }
 

@@ -17,6 +17,17 @@ public struct SourceSummary: Sendable {
     public var bytes = 0
     /// A last line left unread because its line end has not been written yet (following).
     public var heldBytes = 0
+    /// Lines cut at the record limit (`--max-record`).
+    public var cutLines = 0
+    /// Where damaged input (a truncated or corrupt `.gz`) stopped the read; the lines before it
+    /// were read. The caller reports it and fails the file.
+    public var damage: String?
+    /// Bytes after the gzip data that were ignored (a warning, not a failure).
+    public var trailingJunk: String?
+    /// Reading stopped early because a stop was requested while waiting on a pipe or FIFO.
+    public var interrupted = false
+    /// Lines read (the last line number handed out).
+    public var lines = 0
 }
 
 /// Where the records of a stream go: the format renderer or the store writer.
@@ -52,8 +63,16 @@ public final class RecordStream {
     public let plugins: PluginSet
     let finder: CodeFinder
     let masker: SecretMasker
-    /// How many leading lines are used to pick the format of a file.
+    /// How many leading non-blank lines are used to pick the format of a file.
     public var detectionLines = 200
+    /// Bytes the detection sample may hold at most (it is kept in memory until the layout is known).
+    public var detectionBytes = 8 << 20
+    /// The longest record line (`--max-record`); longer ones are cut with a marker.
+    public var maxRecord = TextReader.defaultMaxRecord
+    /// Asked while waiting on a pipe or FIFO; true ends that input where it is.
+    public var stopRequested: (() -> Bool)?
+    /// Where reading warnings (a line cut at `maxRecord`) go.
+    public var warn: (String) -> Void = Diagnostics.warn
     /// The year for dates written without one; nil: the file's modification time.
     public var yearReference: Timestamp?
     /// Per file, a dump announced by the last line read (and where that read ended): a later
@@ -88,24 +107,31 @@ public final class RecordStream {
         let reader: TextReader
         if let follow {
             lseek(follow.descriptor, 0, SEEK_SET)
-            reader = try TextReader(fileDescriptor: follow.descriptor, name: path)
+            reader = try TextReader(fileDescriptor: follow.descriptor, name: path, stopRequested: stopRequested)
             reader.holdsPartialLine = follow.holdPartialLine
         } else {
-            reader = try TextReader(path: path)
+            reader = try TextReader(path: path, stopRequested: stopRequested)
         }
+        reader.maxRecord = maxRecord
+        reader.warn = warn
         var summary = SourceSummary(path: path, detected: reader.detected)
         if let resume { try reader.resume(offset: resume.offset, line: resume.line) }
 
         // The first lines pick the layout (unless one is forced); they are kept and fed first.
         var sample: [(line: [UInt8], number: Int, offset: Int, unterminated: Bool)] = []
         if forcedFormat == nil {
+            // Blank lines say nothing about the layout: they do not count towards the sample.
+            var nonBlank = 0, bytes = 0
             try reader.forEachLine { line, number in
                 sample.append((Array(line), number, reader.lineStart, reader.lastLineUnterminated))
-                return sample.count < detectionLines
+                if line.contains(where: { !isBlank($0) }) { nonBlank += 1 }
+                bytes += line.count + 16
+                return nonBlank < detectionLines && bytes < detectionBytes
             }
         }
         let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
+        records.maxRecord = maxRecord
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
         summary.format = format?.name
@@ -158,6 +184,11 @@ public final class RecordStream {
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
         summary.heldBytes = reader.heldBytes
+        summary.cutLines = reader.cutLines
+        summary.damage = reader.damage
+        summary.trailingJunk = reader.trailingJunk
+        summary.interrupted = reader.interrupted
+        summary.lines = reader.lineNumber
         let end = tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
         if maskCarry.dumpPending && tail == nil { pendingDumps[path] = (end.offset, maskCarry) }
         try sink.finish(end)

@@ -58,6 +58,9 @@ public final class RecordReader {
     /// the latest time it holds, `format` the file's modification time.
     public var yearReference: Timestamp?
 
+    /// The most bytes one record holds (`--max-record`); lines are already cut to it.
+    public var maxRecord = TextReader.defaultMaxRecord
+
     /// Offset of the line about to be fed; the caller sets it to learn where records start.
     public var lineOffset = 0
     private var pendingOffset = 0
@@ -110,6 +113,9 @@ public final class RecordReader {
         }
         if pending {
             for (rule, role) in format.continuations where matches(rule, line, indent) {
+                // A record never grows past the record limit: the lines after go on as unparsed
+                // records (kept, in order), so memory stays bounded however long a dump is.
+                if current.bytes.count + line.count >= maxRecord { break }
                 attach(rule, role, line)
                 current.lineCount = number - current.line + 1
                 counts.continuations += 1

@@ -17,6 +17,8 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isMalformed: Bool { code & 0xFF == SQLITE_CORRUPT }
     /// Refused by the authorizer (the read-only guard of `sql`).
     public var isDenied: Bool { code & 0xFF == SQLITE_AUTH || message.hasPrefix("not authorized") }
+    /// A value was larger than SQLite stores in one value (its length limit, 1 GB by default).
+    public var isTooBig: Bool { code & 0xFF == SQLITE_TOOBIG }
     public var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY || code & 0xFF == SQLITE_CANTOPEN || code & 0xFF == SQLITE_PERM }
 }
 
@@ -125,6 +127,11 @@ public final class Database {
         }
         return first
     }
+
+    /// Lowers the size SQLite accepts for one value (a test stands in a small limit for the
+    /// 1 GB default); returns the limit before.
+    @discardableResult
+    func limitValueLength(_ bytes: Int32) -> Int32 { sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, bytes) }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
@@ -245,36 +252,67 @@ public final class Statement {
 
     deinit { sqlite3_finalize(stmt) }
 
-    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(stmt, i, v) }
-    @inline(__always) public func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(stmt, i, Int64(v)) }
-    @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(stmt, i) }
+    /// The first bind that failed since the statement last ran (a value too big, an index out of
+    /// range): the next `step` or `run` reports it instead of running with a NULL in its place.
+    private var bindFailure: (code: Int32, index: Int32, bytes: Int)?
+
+    @inline(__always) private func check(_ rc: Int32, _ i: Int32, bytes: Int = 0) {
+        if rc != SQLITE_OK && bindFailure == nil { bindFailure = (rc, i, bytes) }
+    }
+
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { check(sqlite3_bind_int64(stmt, i, v), i) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int) { check(sqlite3_bind_int64(stmt, i, Int64(v)), i) }
+    @inline(__always) public func bindNull(_ i: Int32) { check(sqlite3_bind_null(stmt, i), i) }
     /// Binds UTF-8 bytes as TEXT (copied by SQLite, so the buffer may be reused at once).
+    /// 64-bit lengths throughout: a huge value is refused by SQLite (TOOBIG), never trapped.
     @inline(__always) public func bindText(_ i: Int32, _ p: UnsafeRawPointer?, _ count: Int) {
-        guard let p else { sqlite3_bind_text(stmt, i, "", 0, Self.transient); return }
-        sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), Self.transient)
+        guard let p else { check(sqlite3_bind_text64(stmt, i, "", 0, Self.transient, UInt8(SQLITE_UTF8)), i); return }
+        check(sqlite3_bind_text64(stmt, i, p.assumingMemoryBound(to: CChar.self), sqlite3_uint64(count), Self.transient, UInt8(SQLITE_UTF8)), i, bytes: count)
     }
     public func bind(_ i: Int32, _ v: SQLValue) {
         switch v {
-        case .null: sqlite3_bind_null(stmt, i)
-        case let .int(x): sqlite3_bind_int64(stmt, i, x)
-        case let .double(x): sqlite3_bind_double(stmt, i, x)
-        case let .text(s): sqlite3_bind_text(stmt, i, s, -1, Self.transient)
-        case let .blob(b): b.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, i, $0.baseAddress, Int32($0.count), Self.transient) }
+        case .null: check(sqlite3_bind_null(stmt, i), i)
+        case let .int(x): check(sqlite3_bind_int64(stmt, i, x), i)
+        case let .double(x): check(sqlite3_bind_double(stmt, i, x), i)
+        case let .text(s):
+            var s = s
+            s.withUTF8 { u in bindText(i, UnsafeRawPointer(u.baseAddress), u.count) }
+        case let .blob(b):
+            b.withUnsafeBytes { check(sqlite3_bind_blob64(stmt, i, $0.baseAddress, sqlite3_uint64($0.count), Self.transient), i, bytes: $0.count) }
         }
     }
     /// Binds UTF-8 bytes as TEXT without a copy: the bytes must stay put until the statement is
     /// stepped and reset (the ingest path binds straight from its batch buffer).
     @inline(__always) public func bindTextNoCopy(_ i: Int32, _ p: UnsafeRawPointer, _ count: Int) {
-        sqlite3_bind_text(stmt, i, p.assumingMemoryBound(to: CChar.self), Int32(count), Self.isStatic)
+        check(sqlite3_bind_text64(stmt, i, p.assumingMemoryBound(to: CChar.self), sqlite3_uint64(count), Self.isStatic, UInt8(SQLITE_UTF8)), i, bytes: count)
     }
     public func bind(_ values: [SQLValue]) throws {
         sqlite3_reset(stmt)
+        bindFailure = nil
         for (i, v) in values.enumerated() { bind(Int32(i + 1), v) }
+        try throwBindFailure()
+    }
+
+    /// Reports a failed bind with what it means (a value too big names its size and the limit).
+    private func throwBindFailure() throws {
+        guard let f = bindFailure else { return }
+        bindFailure = nil
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        let message: String
+        if f.code & 0xFF == SQLITE_TOOBIG {
+            let limit = sqlite3_limit(db.handle, SQLITE_LIMIT_LENGTH, -1)
+            message = "value \(f.index) is \(f.bytes) bytes, more than SQLite stores in one value (\(limit) bytes)"
+        } else {
+            message = "cannot bind value \(f.index): \(String(cString: sqlite3_errstr(f.code)))"
+        }
+        throw SQLiteError(code: f.code, message: message, context: Database.brief(sql))
     }
 
     /// Steps once: true when a row is ready, false when done.
     @discardableResult
     public func step() throws -> Bool {
+        if bindFailure != nil { try throwBindFailure() }
         let rc = sqlite3_step(stmt)
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
@@ -283,6 +321,7 @@ public final class Statement {
 
     /// Runs a statement that returns no rows, then resets it for the next bind.
     @inline(__always) public func run() throws {
+        if bindFailure != nil { try throwBindFailure() }
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)
         if rc != SQLITE_DONE && rc != SQLITE_ROW { throw db.error(rc, Database.brief(sql)) }

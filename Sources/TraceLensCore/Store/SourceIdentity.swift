@@ -20,7 +20,10 @@ public struct SourceIdentity: Sendable, Equatable {
     /// Reads the identity of `path`; nil for standard input and other non-files.
     public static func of(_ path: String, headLength wanted: Int = headLimit) -> SourceIdentity? {
         guard path != "-" else { return nil }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Only regular files: opening a FIFO would wait for a writer, and take its data.
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return of(descriptor: fd, headLength: wanted)
@@ -57,7 +60,7 @@ public struct SourceIdentity: Sendable, Equatable {
                 return Swift.max(n, 0)
             }
         }
-        guard let got else { return nil }
+        guard let got, stream.damage == nil || got == length else { return nil }
         return Array(out[0..<got])
     }
 
