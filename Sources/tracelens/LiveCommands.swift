@@ -84,6 +84,9 @@ struct WatchCommand: ParsableCommand {
 func runLoop(plugins: PluginSet, storePath: String, options: FollowOptions, observer: FollowObserver, log: FollowLog,
              poll: Bool, pollInterval: Double, reload: ((FollowRun) -> Void)? = nil) throws {
     let signals = SignalPipe.install([SIGINT, SIGTERM, SIGHUP])
+    // Thousands of files want more than the usual soft limit of 1024; the hard one is ours to take.
+    let limit = DescriptorLimit.raiseToHard()
+    log(.info, "open-file-limit", ["soft": limit.after, "raised_from": limit.after > limit.before ? limit.before : nil])
     let follower: FollowRun
     do {
         let store = try Store.openForWriting(storePath)

@@ -282,7 +282,8 @@ public enum DoctorReport {
             }
             out += "\n"
         }
-        return out
+        // Summaries and evidence quote the traces: control bytes in them are shown, not sent.
+        return TerminalText.visible(out, keepingNewlines: true)
     }
 
     public static func jsonLines(_ diagnoses: [Diagnosis]) -> String {

@@ -67,7 +67,7 @@ public final class ConnectionStory {
                 out.append("  linked:\n")
                 for member in members.dropFirst() {
                     let row = try linkedSummary(member.id)
-                    out.append("    \(row)" + (member.evidence.map { " (\($0))" } ?? "") + "\n")
+                    out.append("    \(row)" + (member.evidence.map { " (\(TerminalText.visible($0)))" } ?? "") + "\n")
                 }
                 out.append("\n")
             }
@@ -89,7 +89,7 @@ public final class ConnectionStory {
             if !record.isUnparsed { stream.finder.decode(&record, layout: info.layout, captures: &scratch) }
             switch style {
             case .text:
-                if manySources { out.append("[\(StoreQueries.fileName(info.path)):\(row.line)] ") }
+                if manySources { out.append("[\(TerminalText.visible(StoreQueries.fileName(info.path))):\(row.line)] ") }
                 text.render(record, into: out)
             case .json:
                 if !first { out.append(",") }
