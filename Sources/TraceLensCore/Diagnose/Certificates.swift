@@ -322,7 +322,7 @@ public struct CertificateInspector {
                     }
                 }
                 if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    out += String(decoding: data, as: UTF8.self) + "\n"
+                    out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
                 }
             }
         }

@@ -292,7 +292,7 @@ public enum LintJSON {
                                   "severity": f.severity.rawValue, "keyword": f.keyword.map { $0 as Any } ?? NSNull(),
                                   "message": f.message, "action": f.action]
         guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self))
     }
 }
 

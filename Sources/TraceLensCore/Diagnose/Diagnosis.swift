@@ -296,7 +296,7 @@ public enum DoctorReport {
                  "evidence": f.evidence.map { ["file": $0.file, "line": $0.line, "text": $0.text] }] as [String: Any]
             }
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                out += String(decoding: data, as: UTF8.self) + "\n"
+                out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
             }
         }
         return out

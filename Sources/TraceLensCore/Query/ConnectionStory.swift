@@ -103,7 +103,8 @@ public final class ConnectionStory {
                                           .text(record.isUnparsed ? "" : record.levelName), record.field(.thread).map(SQLValue.text) ?? .null,
                                           record.field(.function).map(SQLValue.text) ?? .null, .text(record.message)]
                 TableWriter.csv(ResultTable(columns: [], rows: [values]), into: &line)
-                out.append(String(line.drop { $0 != "\n" }.dropFirst()))
+                // Without the (empty) header line; "\r\n" is one Character, so look for it as such.
+                if let end = line.firstIndex(where: \.isNewline) { out.append(String(line[line.index(after: end)...])) }
             }
             first = false
             output.maybeFlush()

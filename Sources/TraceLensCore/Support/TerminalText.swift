@@ -15,7 +15,7 @@ public enum TerminalText {
         let n = bytes.count
         let first = firstSpecial(p, 0, n)
         if first == n { out.append(bytes); return }
-        appendSlow(p, n, from: 0, to: out, keepingNewlines: keepingNewlines)
+        appendSlow(p, n, from: first, to: out, keepingNewlines: keepingNewlines)
     }
 
     public static func append(_ bytes: [UInt8], to out: ByteBuffer, keepingNewlines: Bool = false) {
@@ -25,10 +25,10 @@ public enum TerminalText {
     /// `s` as it is safe to print; `s` itself when it holds nothing to show differently.
     public static func visible(_ s: String, keepingNewlines: Bool = false) -> String {
         var s = s
-        return s.withUTF8 { p in
-            guard let base = p.baseAddress else { return "" }
-            let first = firstSpecial(base, 0, p.count)
-            if first == p.count || (keepingNewlines && onlyNewlines(p, from: first)) { return nil }
+        return s.withUTF8 { p -> String? in
+            guard let base = p.baseAddress else { return nil }
+            let first = firstChange(base, p.count, keepingNewlines: keepingNewlines)
+            if first == p.count { return nil }
             let out = ByteBuffer(capacity: p.count + 16)
             appendSlow(base, p.count, from: first, to: out, keepingNewlines: keepingNewlines)
             return out.string
@@ -46,7 +46,24 @@ public enum TerminalText {
     /// Whether `s` holds nothing that `visible` would change.
     public static func isPlain(_ s: String) -> Bool {
         var s = s
-        return s.withUTF8 { p in p.baseAddress.map { firstSpecial($0, 0, p.count) == p.count } ?? true }
+        return s.withUTF8 { p in p.baseAddress.map { firstChange($0, p.count, keepingNewlines: false) == p.count } ?? true }
+    }
+
+    /// JSON made by JSONSerialization, with C1 controls escaped (`\u009b`) as `JSON.escaped`
+    /// does: it leaves them raw, and `jq -r` would hand them to the terminal. They can only be
+    /// inside strings, so each is replaced where it stands.
+    public static func escapingC1(json: String) -> String {
+        guard json.utf8.contains(0xC2) else { return json }
+        var out = ""
+        out.reserveCapacity(json.utf8.count + 16)
+        for scalar in json.unicodeScalars {
+            if scalar.value >= 0x80 && scalar.value < 0xA0 {
+                out += "\\u00" + String(UInt8(scalar.value), radix: 16)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     // MARK: scanning
@@ -75,23 +92,23 @@ public enum TerminalText {
         return end
     }
 
-    private static func onlyNewlines(_ p: UnsafeBufferPointer<UInt8>, from start: Int) -> Bool {
-        guard let base = p.baseAddress else { return true }
-        var i = start
-        while i < p.count {
-            i = firstSpecial(base, i, p.count)
-            guard i < p.count else { return true }
+    /// The index of the first byte that `appendSlow` would not copy as it is (`n`: none).
+    private static func firstChange(_ p: UnsafePointer<UInt8>, _ n: Int, keepingNewlines: Bool) -> Int {
+        var i = 0
+        while true {
+            i = firstSpecial(p, i, n)
+            guard i < n else { return n }
             let b = p[i]
-            if b == 0x0A || b == 0x09 { i += 1; continue }
-            if b >= 0x80, let n = printableSequenceLength(base, i, p.count) { i += n; continue }
-            return false
+            if b == 0x09 || (b == 0x0A && keepingNewlines) { i += 1; continue }
+            if b >= 0x80, let length = printableSequenceLength(p, i, n) { i += length; continue }
+            return i
         }
-        return true
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Copies `p[0..<n]`, showing what must be shown; nothing before `start` needs it.
+    /// Copies `p[0..<n]`, showing what must be shown; nothing before `start` needs it (so runs
+    /// are copied from 0).
     private static func appendSlow(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, to out: ByteBuffer, keepingNewlines: Bool) {
         var run = 0
         var i = start
