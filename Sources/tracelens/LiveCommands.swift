@@ -28,8 +28,10 @@ struct WatchCommand: ParsableCommand {
             the shell leaves them alone). Rotation by rename or copytruncate, truncation, deletion \
             and rotated segments compressed to .gz are handled; every complete line is stored \
             once, also across restarts: run the same command again and it goes on where it \
-            stopped. A last line without its line end waits for it. Ctrl-C commits what was read, \
-            then stops. The query commands work on the store meanwhile. Examples:
+            stopped. A last line without its line end waits for it. Thousands of files can be \
+            followed: a file that stops growing gives back its descriptor (`status` shows it \
+            idle) and is opened again when it grows. Ctrl-C commits what was read, then stops. \
+            The query commands work on the store meanwhile. Examples:
 
               tracelens watch '/u/traces/gskssl.*.trc' /u/logs/gldsrv.joblog
               tracelens watch --errors --db case42.db 'traces/*.trc'
