@@ -205,6 +205,12 @@ final class TerminalTextTests: XCTestCase {
         XCTAssertEqual(cert.status, 2)
         XCTAssertTrue(cert.stderr.contains("gone^[[2J^G.trc"), cert.stderr)
         assertNothingRaw(cert.stderr, "cert's warning")
+        // A folder's file names are printed by ingest.
+        _ = FileManager.default.createFile(atPath: dir + "/ev\u{1B}[2Jil.trc", contents: Data("03/24/2022-10:07:19 Thd-3 INFO f(): x\n".utf8))
+        let ingest = try Fixtures.runTool(["ingest", "--db", dir + "/s.db", dir])
+        XCTAssertEqual(ingest.status, 0, ingest.stderr)
+        XCTAssertTrue(ingest.stdout.contains("ev^[[2Jil.trc: added 1 records"), ingest.stdout)
+        assertNothingRaw(ingest.stdout, "ingest")
     }
 
     /// `watch` prints records as they come, and logs file names, with control bytes shown.
