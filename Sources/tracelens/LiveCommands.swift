@@ -31,8 +31,10 @@ struct WatchCommand: ParsableCommand {
             the shell leaves them alone). Rotation by rename or copytruncate, truncation, deletion \
             and rotated segments compressed to .gz are handled; every complete line is stored \
             once, also across restarts: run the same command again and it goes on where it \
-            stopped. A last line without its line end waits for it. Ctrl-C commits what was read, \
-            then stops. The query commands work on the store meanwhile. Examples:
+            stopped. A last line without its line end waits for it. Thousands of files can be \
+            followed: a file that stops growing gives back its descriptor (`status` shows it \
+            idle) and is opened again when it grows. Ctrl-C commits what was read, then stops. \
+            The query commands work on the store meanwhile. Examples:
 
               tracelens watch '/u/traces/gskssl.*.trc' /u/logs/gldsrv.joblog
               tracelens watch --errors --db case42.db 'traces/*.trc'
@@ -91,6 +93,9 @@ struct WatchCommand: ParsableCommand {
 func runLoop(plugins: PluginSet, storePath: String, options: FollowOptions, observer: FollowObserver, log: FollowLog,
              poll: Bool, pollInterval: Double, reload: ((FollowRun) -> Void)? = nil) throws {
     let signals = SignalPipe.install([SIGINT, SIGTERM, SIGHUP])
+    // Thousands of files want more than the usual soft limit of 1024; the hard one is ours to take.
+    let limit = DescriptorLimit.raiseToHard()
+    log(.info, "open-file-limit", ["soft": limit.after, "raised_from": limit.after > limit.before ? limit.before : nil])
     let follower: FollowRun
     do {
         let store = try Store.openForWriting(storePath)

@@ -90,15 +90,16 @@ struct IngestCommand: ParsableCommand {
         if !quiet {
             for r in run.results {
                 let mbps = r.seconds > 0 ? Double(r.bytes) / 1_048_576 / r.seconds : 0
+                let path = TerminalText.visible(r.path)  // a folder's file names are not ours to trust
                 switch r.kind {
                 case .unchanged:
-                    print("\(r.path): unchanged, nothing to add")
+                    print("\(path): unchanged, nothing to add")
                 case .skipped:
                     break
                 default:
                     let what = r.kind == .resumed ? "grew: added" : r.kind == .replaced ? "replaced: new source," : "added"
                     print(String(format: "%@: %@ %d records (%d unparsed), %d connection%@, %.1f MB in %.2f s (%.0f MB/s)",
-                                 r.path, what, r.records, r.unparsed, r.connections, r.connections == 1 ? "" : "s",
+                                 path, what, r.records, r.unparsed, r.connections, r.connections == 1 ? "" : "s",
                                  Double(r.bytes) / 1_048_576, r.seconds, mbps))
                 }
             }

@@ -235,7 +235,7 @@ public struct CertificateInspector {
         var nodes = Array(fields)
         if let first = nodes.first, first.identifier == .integer { nodes.removeFirst() }  // version
         guard nodes.count >= 3 else { throw bad }
-        let issuer = try DistinguishedName(derEncoded: nodes[1])
+        guard let issuer = try? DistinguishedName(derEncoded: nodes[1]) else { throw bad }
         func time(_ n: ASN1Node) -> Date? {
             if n.identifier == .utcTime, let t = try? UTCTime(derEncoded: n) {
                 return DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"), year: t.year, month: t.month, day: t.day, hour: t.hours, minute: t.minutes, second: t.seconds).date
@@ -259,8 +259,10 @@ public struct CertificateInspector {
                 if p.count > 2, case let .constructed(exts) = p[2].content {
                     for e in exts {
                         guard case let .constructed(ef) = e.content else { continue }
+                        // Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }; a
+                        // damaged one (an empty SEQUENCE) is passed over, not read past its end.
                         let efs = Array(ef)
-                        guard let oid = try? ASN1ObjectIdentifier(derEncoded: efs[0]), String(describing: oid) == "2.5.29.21",
+                        guard efs.count >= 2, let oid = try? ASN1ObjectIdentifier(derEncoded: efs[0]), String(describing: oid) == "2.5.29.21",
                               case let .primitive(octets)? = efs.last?.content, let inner = try? DER.parse(Array(octets)),
                               case let .primitive(value) = inner.content, let code = value.last else { continue }
                         reason = Int(code) < Self.reasons.count ? Self.reasons[Int(code)] : "(\(code))"
@@ -320,7 +322,7 @@ public struct CertificateInspector {
                     }
                 }
                 if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    out += String(decoding: data, as: UTF8.self) + "\n"
+                    out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
                 }
             }
         }
@@ -331,10 +333,11 @@ public struct CertificateInspector {
         var out = ""
         for report in reports {
             for (n, item) in report.items.enumerated() {
-                out += "\(report.path)" + (report.items.count > 1 ? " #\(n + 1)" : "") + ": \(item.kind)\n"
+                // DNs and paths are the file's: control characters in them are shown, not sent.
+                out += TerminalText.visible(report.path) + (report.items.count > 1 ? " #\(n + 1)" : "") + ": \(item.kind)\n"
                 let width = item.lines.map(\.0.count).max() ?? 0
-                for (k, v) in item.lines { out += "  " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v + "\n" }
-                for f in item.findings { out += "  \(f.severity.rawValue): \(f.message) [\(f.check)]\n" }
+                for (k, v) in item.lines { out += "  " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + TerminalText.visible(v) + "\n" }
+                for f in item.findings { out += "  \(f.severity.rawValue): \(TerminalText.visible(f.message)) [\(f.check)]\n" }
                 out += "\n"
             }
         }

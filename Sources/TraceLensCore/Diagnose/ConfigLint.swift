@@ -313,7 +313,7 @@ public enum LintJSON {
                                   "severity": f.severity.rawValue, "keyword": f.keyword.map { $0 as Any } ?? NSNull(),
                                   "message": f.message, "action": f.action]
         guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self))
     }
 }
 
@@ -348,10 +348,12 @@ public struct LintRun {
                 continue
             }
             let what = kind.syntax == .assignment ? "\(kind.title) environment file" : "\(kind.title) configuration file"
-            out += "\(path): \(what) (\(kind.name)): " + (report.findings.isEmpty ? "no findings\n" : "\(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")\n")
+            // Findings quote the file (keywords, values): its control bytes are shown, not sent.
+            let shownPath = TerminalText.visible(path)
+            out += "\(shownPath): \(what) (\(kind.name)): " + (report.findings.isEmpty ? "no findings\n" : "\(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")\n")
             for f in report.findings {
-                out += "\(path):\(f.line.map(String.init) ?? "-"): \(f.severity.rawValue): \(f.message) [\(f.rule)]\n"
-                out += "    what to do: \(f.action)\n"
+                out += "\(shownPath):\(f.line.map(String.init) ?? "-"): \(f.severity.rawValue): \(TerminalText.visible(f.message)) [\(f.rule)]\n"
+                out += "    what to do: \(TerminalText.visible(f.action))\n"
             }
         }
         return (out, problems, status)

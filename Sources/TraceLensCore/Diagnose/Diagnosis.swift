@@ -284,7 +284,8 @@ public enum DoctorReport {
             }
             out += "\n"
         }
-        return out
+        // Summaries and evidence quote the traces: control bytes in them are shown, not sent.
+        return TerminalText.visible(out, keepingNewlines: true)
     }
 
     public static func jsonLines(_ diagnoses: [Diagnosis]) -> String {
@@ -297,7 +298,7 @@ public enum DoctorReport {
                  "evidence": f.evidence.map { ["file": $0.file, "line": $0.line, "text": $0.text] }] as [String: Any]
             }
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                out += String(decoding: data, as: UTF8.self) + "\n"
+                out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
             }
         }
         return out

@@ -41,7 +41,8 @@ public final class FollowLog: @unchecked Sendable {
         var line = Self.timestamp() + " " + level.name + " " + event
         for (key, value) in fields {
             guard let value else { continue }
-            line += " " + key + "=" + Self.quoted("\(value)")
+            // Paths and errors may hold control bytes (a file named with an ESC in it).
+            line += " " + key + "=" + Self.quoted(TerminalText.visible("\(value)", keepingNewlines: true))
         }
         lock.lock()
         write(line + "\n")

@@ -21,6 +21,12 @@ public struct FollowOptions: Sendable {
     public var retentionDays: Double?
     /// Look at every file at least this often even without a change event (seconds).
     public var rescanInterval: Double = 5
+    /// A file that has not grown for this long (seconds) gives back its descriptor; it is opened
+    /// again by name, as the same file, when it grows.
+    public var idleClose: Double = 300
+    /// At most this many followed files hold a descriptor at once (nil: the open-file limit less
+    /// what the store and the rest need); the least recently grown give theirs back first.
+    public var maxOpenFiles: Int?
     public var link = LinkOptions()
     /// The longest record line; longer ones are cut with a marker (`--max-record`, `max-record`).
     public var maxRecord = TextReader.defaultMaxRecord
@@ -60,6 +66,7 @@ public final class FollowRun {
     private var lastLink: Double
     private var lastRetention: Double = -.infinity
     private let pid = Int64(getpid())
+    let descriptors: DescriptorPool
 
     public init(plugins: PluginSet, store: Store, options: FollowOptions, observer: FollowObserver? = nil, log: FollowLog,
                 clock: @escaping () -> Double = monotonicSeconds) throws {
@@ -69,6 +76,7 @@ public final class FollowRun {
         self.log = log
         self.observer = observer
         self.clock = clock
+        descriptors = DescriptorPool(capacity: options.maxOpenFiles)
         var ingestOptions = IngestOptions()
         ingestOptions.forcedFormat = options.forcedFormat
         ingestOptions.link = options.link
@@ -123,6 +131,7 @@ public final class FollowRun {
             for f in files where f.state == state { read += self.read(f, now: now, takePartial: final) }
         }
         closeQuiet(now: now, final: final)
+        parkIdle(now: now)
         writeFollows(now: now)
         observer?.cycleEnded(now: now, final: final)
         maintain(now: now, final: final)
@@ -153,8 +162,8 @@ public final class FollowRun {
     // MARK: finding files
 
     private func scan(now: Double) {
-        // Is each file still where its name says?
-        for f in files where f.isOpen && f.state != .waiting {
+        // Is each file still where its name says? (A parked file is looked for by identity below.)
+        for f in files where f.isOpen && f.state != .waiting && !f.isParked {
             var st = stat()
             let here = stat(f.name, &st) == 0 && Int64(st.st_dev) == f.device && Int64(st.st_ino) == f.inode
             let links = f.status()?.links ?? 0
@@ -176,7 +185,7 @@ public final class FollowRun {
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             let device = Int64(st.st_dev), inode = Int64(st.st_ino)
             if let f = files.first(where: { $0.isOpen && $0.device == device && $0.inode == inode }) {
-                if f.name != path && f.state != .following {
+                if f.name != path && (f.state != .following || (f.isParked && f.status() == nil)) {
                     // Renamed to a name the patterns match: it is still the same source.
                     log(.info, "renamed", ["from": f.name, "to": path, "source": f.source])
                     f.name = path
@@ -186,21 +195,65 @@ public final class FollowRun {
                 }
                 continue
             }
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-            guard fd >= 0 else {
-                log(.warn, "cannot-open", ["path": path, "error": String(cString: strerror(errno))])
-                continue
-            }
-            var opened = stat()
-            guard fstat(fd, &opened) == 0, Int64(opened.st_dev) == device, Int64(opened.st_ino) == inode else {
-                close(fd)  // replaced between stat and open: the next scan sees the new one
-                continue
-            }
-            var magic: [UInt8] = [0, 0]
-            let isGzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1F, 0x8B]
-            let f = FollowedFile(name: path, descriptor: fd, device: device, inode: inode, isGzip: isGzip, now: now)
-            files.append(f)
-            log(.info, "follow", ["path": path, "inode": inode, "size": Int64(opened.st_size), "gzip": isGzip ? "yes" : nil])
+            // Opened when it is read (in this cycle), so that descriptors go to files with data.
+            files.append(FollowedFile(name: path, device: device, inode: inode, pool: descriptors, now: now))
+            log(.info, "follow", ["path": path, "inode": inode, "size": Int64(st.st_size)])
+        }
+        // A parked file whose name leads elsewhere, under no name the patterns match: it had
+        // been read to its end, and without a descriptor nothing more can come from it.
+        for f in files where f.isParked && f.status() == nil {
+            log(f.heldBytes > 0 ? .warn : .info, "closed", ["path": f.name, "source": f.source, "state": "gone while idle", "records": f.records,
+                                                         "unread": f.heldBytes > 0 ? "a last line of \(f.heldBytes) bytes without its line end" : nil])
+            f.close()
+        }
+    }
+
+    // MARK: descriptors
+
+    /// Gives `f` a descriptor, parking the least recently grown file when the pool is full.
+    /// False when it cannot be opened now (the reason is its error, warned once).
+    private func acquire(_ f: FollowedFile, now: Double) -> Bool {
+        if f.descriptor >= 0 { return true }
+        while descriptors.isFull, park(oneBesides: f, now: now) {}
+        // Our own count says full: as good as the kernel's EMFILE.
+        var failure = descriptors.isFull ? EMFILE : f.openDescriptor()
+        if failure == EMFILE || failure == ENFILE, park(oneBesides: f, now: now) { failure = f.openDescriptor() }
+        if failure == 0 { return true }
+        if failure == ESTALE { return false }  // replaced between look and open: the next scan sees the new file
+        let short = failure == EMFILE || failure == ENFILE
+        let message = short
+            ? "cannot open: no file descriptor free (\(descriptors.openCount) followed files open; raise `ulimit -n`)"
+            : "cannot open: " + String(cString: strerror(failure))
+        // Once per file, not once per look.
+        log(f.lastError == message ? .debug : .warn, "cannot-open", ["path": f.name, "error": message])
+        f.lastError = message
+        f.retryAt = now + (short ? min(options.retryDelay, 1) : options.retryDelay)
+        f.dirty = true
+        return false
+    }
+
+    /// Closes the descriptor of the followed file that grew least recently (one with a partial
+    /// last line only when no other is left). False when none can give its descriptor back.
+    private func park(oneBesides f: FollowedFile, now: Double) -> Bool {
+        var best: FollowedFile?
+        for g in files where g !== f && g.descriptor >= 0 && g.wasRead && (g.state == .following || g.state == .skipped) {
+            guard let b = best else { best = g; continue }
+            if (g.heldBytes > 0 ? 1 : 0, g.lastGrowth) < (b.heldBytes > 0 ? 1 : 0, b.lastGrowth) { best = g }
+        }
+        guard let best else { return false }
+        log(.debug, "idle", ["path": best.name, "source": best.source, "reason": "descriptors short"])
+        best.closeDescriptor()
+        best.dirty = true
+        return true
+    }
+
+    /// Files that have not grown for `idleClose` give back their descriptors.
+    private func parkIdle(now: Double) {
+        for f in files where f.descriptor >= 0 && f.wasRead && f.heldBytes == 0 && f.lastError == nil
+            && (f.state == .following || f.state == .skipped) && now - f.lastGrowth >= options.idleClose {
+            log(.debug, "idle", ["path": f.name, "source": f.source, "quiet_for": "\(Int(now - f.lastGrowth))s"])
+            f.closeDescriptor()
+            f.dirty = true
         }
     }
 
@@ -248,6 +301,7 @@ public final class FollowRun {
             f.readModified = modified
             return 0
         }
+        guard acquire(f, now: now) else { return 0 }
         var follow = FollowRead(descriptor: f.descriptor)
         follow.holdPartialLine = !takePartial
         // The first read in this process goes over the stored tail again, to learn whether a
@@ -369,7 +423,7 @@ public final class FollowRun {
         let length = q.int(0), hash = q.string(1), device = q.int64(2), inode = q.int64(3)
         func sameHead(_ identity: SourceIdentity?) -> Bool { identity?.headLength == length && identity?.headHash == hash }
         for g in files where g !== f && g.isOpen && (g.source == source || (g.device == device && g.inode == inode)) {
-            if sameHead(SourceIdentity.of(descriptor: g.descriptor, headLength: length)) { return true }
+            if sameHead(g.identity(headLength: length)) { return true }
         }
         var st = stat()
         if let path = q.string(4), stat(path, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode {
@@ -437,7 +491,7 @@ public final class FollowRun {
                         error_at = coalesce(excluded.error_at, follows.error_at), pid = excluded.pid, updated_at = excluded.updated_at
                     """)
                 for f in files where f.dirty || due || force {
-                    let state: String = f.lastError != nil ? "error" : f.state.rawValue
+                    let state: String = f.lastError != nil ? "error" : f.isParked && f.wasRead && f.state == .following ? "idle" : f.state.rawValue
                     let size: Int64 = f.status()?.size ?? f.readSize
                     let source: SQLValue = f.source.map { SQLValue.int($0) } ?? .null
                     let error: SQLValue = f.lastError.map { SQLValue.text($0) } ?? .null

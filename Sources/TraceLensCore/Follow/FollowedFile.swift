@@ -4,9 +4,11 @@ import Glibc
 import Darwin
 #endif
 
-/// One file being followed. The descriptor is opened when the file is first seen and kept: after
+/// One file being followed. The descriptor is opened when the file is first read and kept: after
 /// a rename-and-recreate rotation the name leads to the new file, while the descriptor still
-/// reads the old one, which a slow writer may still be appending to.
+/// reads the old one, which a slow writer may still be appending to. A file that has not grown
+/// for a while, or the least recently grown one when descriptors run short, is parked: its
+/// descriptor is closed and it is opened again by name, checking its identity, when it grows.
 final class FollowedFile {
     enum State: String {
         /// Its name (or a name the patterns match) leads to it.
@@ -24,10 +26,13 @@ final class FollowedFile {
     }
 
     var name: String
-    private(set) var descriptor: Int32
+    /// -1 while parked (or before the first read): the file is then looked at by name.
+    private(set) var descriptor: Int32 = -1
     let device: Int64
     let inode: Int64
-    let isGzip: Bool
+    /// Known once the file has been opened.
+    private(set) var isGzip = false
+    private let pool: DescriptorPool
     var state: State = .following
     /// The store source being read from it (nil until the first read).
     var source: Int64?
@@ -57,30 +62,65 @@ final class FollowedFile {
     /// The follows table row needs writing.
     var dirty = true
 
-    init(name: String, descriptor: Int32, device: Int64, inode: Int64, isGzip: Bool, now: Double) {
+    init(name: String, device: Int64, inode: Int64, pool: DescriptorPool, now: Double) {
         self.name = name
-        self.descriptor = descriptor
         self.device = device
         self.inode = inode
-        self.isGzip = isGzip
+        self.pool = pool
         lastGrowth = now
         firstSeen = now
     }
 
     deinit { closeDescriptor() }
 
+    /// Opens the file by name, if it is still this file. Returns 0, or the errno of the failure
+    /// (ESTALE when the name now leads to another file).
+    func openDescriptor() -> Int32 {
+        if descriptor >= 0 { return 0 }
+        let fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return errno }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode else {
+            Glibc.close(fd)
+            return ESTALE
+        }
+        var magic: [UInt8] = [0, 0]
+        isGzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1F, 0x8B]
+        descriptor = fd
+        pool.opened()
+        return 0
+    }
+
     func closeDescriptor() {
-        if descriptor >= 0 { Glibc.close(descriptor) }
+        guard descriptor >= 0 else { return }
+        Glibc.close(descriptor)
         descriptor = -1
+        pool.closed()
     }
 
     var isOpen: Bool { state != .closed }
+    /// Followed, with no descriptor held: it is looked at by name until it grows.
+    var isParked: Bool { descriptor < 0 && state != .closed }
+    /// Read at least once in this process (a parked file has nothing left unread but a held line).
+    var wasRead: Bool { readSize >= 0 }
 
-    /// The current size, link count and modification time (ns) through the descriptor.
+    /// The current size, link count and modification time (ns): through the descriptor, or by
+    /// name while parked (nil when the name no longer leads to this file).
     func status() -> (size: Int64, links: Int, modified: Int64)? {
         var st = stat()
-        guard fstat(descriptor, &st) == 0 else { return nil }
+        if descriptor >= 0 {
+            guard fstat(descriptor, &st) == 0 else { return nil }
+        } else {
+            guard stat(name, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode else { return nil }
+        }
         return (Int64(st.st_size), Int(st.st_nlink), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// The file's identity over its first `headLength` bytes, through the descriptor or by name.
+    func identity(headLength: Int) -> SourceIdentity? {
+        if descriptor >= 0 { return SourceIdentity.of(descriptor: descriptor, headLength: headLength) }
+        guard status() != nil else { return nil }
+        return SourceIdentity.of(name, headLength: headLength)
     }
 
     /// Records per second over the last minute.

@@ -99,7 +99,7 @@ public final class LivePrinter: FollowObserver {
         if options.showFile {
             // `name:line ` before the record; the name's bytes are made once per source.
             let name = fileLabels[source] ?? {
-                let n = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
+                let n = Array(TerminalText.visible(path.split(separator: "/").last.map(String.init) ?? path).utf8)
                 fileLabels[source] = n
                 return n
             }()
@@ -148,6 +148,8 @@ public final class LivePrinter: FollowObserver {
         } else if let cipher = c.field("cipher") {
             line += "  cipher \(cipher)"
         }
+        // Peer, cipher and file name come from the files followed.
+        line = TerminalText.visible(line)
         if options.colour {
             let colour = c.outcome == .failed ? "\u{1B}[1;31m" : "\u{1B}[32m"
             line = colour + line + "\u{1B}[0m"

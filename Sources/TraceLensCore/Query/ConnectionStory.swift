@@ -67,7 +67,7 @@ public final class ConnectionStory {
                 out.append("  linked:\n")
                 for member in members.dropFirst() {
                     let row = try linkedSummary(member.id)
-                    out.append("    \(row)" + (member.evidence.map { " (\($0))" } ?? "") + "\n")
+                    out.append("    \(row)" + (member.evidence.map { " (\(TerminalText.visible($0)))" } ?? "") + "\n")
                 }
                 out.append("\n")
             }
@@ -89,7 +89,7 @@ public final class ConnectionStory {
             if !record.isUnparsed { stream.finder.decode(&record, layout: info.layout, captures: &scratch) }
             switch style {
             case .text:
-                if manySources { out.append("[\(StoreQueries.fileName(info.path)):\(row.line)] ") }
+                if manySources { out.append("[\(TerminalText.visible(StoreQueries.fileName(info.path))):\(row.line)] ") }
                 text.render(record, into: out)
             case .json:
                 if !first { out.append(",") }
@@ -103,7 +103,8 @@ public final class ConnectionStory {
                                           .text(record.isUnparsed ? "" : record.levelName), record.field(.thread).map(SQLValue.text) ?? .null,
                                           record.field(.function).map(SQLValue.text) ?? .null, .text(record.message)]
                 TableWriter.csv(ResultTable(columns: [], rows: [values]), into: &line)
-                out.append(String(line.drop { $0 != "\n" }.dropFirst()))
+                // Without the (empty) header line; "\r\n" is one Character, so look for it as such.
+                if let end = line.firstIndex(where: \.isNewline) { out.append(String(line[line.index(after: end)...])) }
             }
             first = false
             output.maybeFlush()

@@ -35,7 +35,10 @@ public enum TableWriter {
         case .null: return ""
         case let .int(i): return String(i)
         case let .double(d): return String(d)
-        case let .text(s): return scan(s).newline ? s.replacingOccurrences(of: "\n", with: "⏎") : s
+        case let .text(s):
+            // Stored text is untrusted: control bytes show as `^[`, `\x9b`; line ends as ⏎.
+            let shown = TerminalText.visible(s, keepingNewlines: true)
+            return scan(shown).newline ? shown.replacingOccurrences(of: "\n", with: "⏎") : shown
         case let .blob(b): return "x'" + b.map { String(format: "%02x", $0) }.joined() + "'"
         }
     }
@@ -65,7 +68,8 @@ public enum TableWriter {
             return
         }
         let cells = t.rows.map { $0.map(display) }
-        var widths = t.columns.map(width)
+        let columns = t.columns.map { TerminalText.visible($0) }
+        var widths = columns.map(width)
         var cellWidths: [[Int]] = []
         cellWidths.reserveCapacity(cells.count)
         for row in cells {
@@ -92,7 +96,7 @@ public enum TableWriter {
             while out.count > 0 && out.base[out.count - 1] == 0x20 { out.removeLast() }
             out.append(0x0A)
         }
-        line(t.columns, t.columns.map(width))
+        line(columns, columns.map(width))
         line(widths.map { String(repeating: "-", count: $0) }, widths)
         for (row, w) in zip(cells, cellWidths) { line(row, w) }
         if let note = t.note { out.append(note); out.append(0x0A) }
@@ -142,7 +146,9 @@ public enum TableWriter {
     }
 
     public static func csv(_ t: ResultTable, into out: ByteBuffer) {
-        func field(_ s: String) {
+        func field(_ text: String) {
+            // Control bytes shown as in the text table; line ends kept, in quotes.
+            let s = TerminalText.visible(text, keepingNewlines: true)
             var plain = s
             let quote = plain.withUTF8 { p in p.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D } }
             if quote {

@@ -111,19 +111,27 @@ public enum JSON {
     }
 
     /// The escaped text without quotes; runs of plain bytes are copied at once. Bytes that are not
-    /// valid UTF-8 (a damaged trace) become U+FFFD, so the output is always valid JSON.
+    /// valid UTF-8 (a damaged trace; overlong forms and surrogates too) become U+FFFD, so the
+    /// output is always valid JSON; C1 controls are escaped like C0 ones (`\u009b`), so that
+    /// JSON printed on a terminal cannot drive it either.
     public static func escaped(_ b: ArraySlice<UInt8>, _ out: ByteBuffer) {
         b.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
             var runStart = 0
             var i = 0
             while i < p.count {
                 let c = p[i]
                 if c >= 0x80 {
-                    let n = utf8Length(p, i)
-                    if n > 0 { i += n; continue }
+                    if let n = TerminalText.printableSequenceLength(base, i, p.count) { i += n; continue }
                     out.append(UnsafeBufferPointer(rebasing: p[runStart..<i]))
-                    out.append([0xEF, 0xBF, 0xBD])
-                    i += 1
+                    if c == 0xC2 && i + 1 < p.count && p[i + 1] >= 0x80 && p[i + 1] < 0xA0 {
+                        let hex = Array("0123456789abcdef".utf8)
+                        out.append([0x5C, 0x75, 0x30, 0x30, hex[Int(p[i + 1] >> 4)], hex[Int(p[i + 1] & 15)]])
+                        i += 2
+                    } else {
+                        out.append([0xEF, 0xBF, 0xBD])
+                        i += 1
+                    }
                     runStart = i
                     continue
                 }
@@ -144,16 +152,6 @@ public enum JSON {
             }
             out.append(UnsafeBufferPointer(rebasing: p[runStart...]))
         }
-    }
-
-    /// Length of the valid UTF-8 sequence starting at `i`, or 0 when it is not one.
-    static func utf8Length(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
-        let c = p[i]
-        let n: Int
-        if c & 0xE0 == 0xC0 && c >= 0xC2 { n = 2 } else if c & 0xF0 == 0xE0 { n = 3 } else if c & 0xF8 == 0xF0 && c <= 0xF4 { n = 4 } else { return 0 }
-        guard i + n <= p.count else { return 0 }
-        for k in 1..<n where p[i + k] & 0xC0 != 0x80 { return 0 }
-        return n
     }
 
     public static func quote(_ s: String) -> String {

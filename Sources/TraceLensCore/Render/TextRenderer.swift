@@ -53,17 +53,17 @@ public struct TextRenderer {
                 out.append(0x20)
             }
             if let job = r.range(.job) {
-                out.append(slice(b, job)); out.append(0x20)
-                if let p = r.range(.process) { out.append(slice(b, p)); out.append(0x20) }
+                appendText(slice(b, job), out); out.append(0x20)
+                if let p = r.range(.process) { appendText(slice(b, p), out); out.append(0x20) }
             }
-            if let th = r.range(.thread) { out.append(Self.thd); out.append(slice(b, th)); out.append(0x20) }
+            if let th = r.range(.thread) { out.append(Self.thd); appendText(slice(b, th), out); out.append(0x20) }
             let levelColour: [UInt8]? = colour ? Self.colour(for: r.level) : nil
             if let c = levelColour { out.append(c) }
-            if let l = r.rawLevel, r.level == .other { out.append(slice(b, l)) } else { out.append(Self.levelBytes[Int(r.level.rawValue)]) }
+            if let l = r.rawLevel, r.level == .other { appendText(slice(b, l), out) } else { out.append(Self.levelBytes[Int(r.level.rawValue)]) }
             if levelColour != nil { out.append(ANSI.reset) }
             out.append(0x20)
             if let f = r.range(.function) {
-                out.append(slice(b, f))
+                appendText(slice(b, f), out)
                 // gsktrace writes `function(): `; layouts whose function is a command or a
                 // message id (`$ ldapsearch -H ...`) keep it a plain word.
                 if f.upperBound < b.count && b[f.upperBound] == 0x28 {
@@ -149,12 +149,10 @@ public struct TextRenderer {
         }
     }
 
-    /// Copies text; on a terminal, control characters are replaced so a trace cannot send escape
-    /// sequences to it.
+    /// Copies text from the trace with control bytes shown (`^[`, `\x9b`), whether or not the
+    /// output is a terminal: a file or a pipe often ends up on one (`less -R`, `cat`).
     @inline(__always) func appendText(_ bytes: UnsafeBufferPointer<UInt8>, _ out: ByteBuffer) {
-        if !colour { out.append(bytes); return }
-        out.reserve(bytes.count)
-        for b in bytes { out.append(b < 0x20 && b != 0x09 || b == 0x7F ? 0x3F : b) }
+        TerminalText.append(bytes, to: out)
     }
 
     mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer) {
