@@ -103,6 +103,7 @@ public final class RecordStream {
         }
         let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
+        records.sourceName = path
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
         summary.format = format?.name
@@ -110,7 +111,6 @@ public final class RecordStream {
         started(summary)
 
         var scratch = Captures()
-        let formatName = format?.name
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch)
             if !r.isUnparsed {
