@@ -74,7 +74,7 @@ final class ImpossibleTimeTests: XCTestCase {
         XCTAssertEqual(ingest.status, 0, ingest.stderr)
         let sql = try Fixtures.runTool(["sql", "--db", db, "--csv", "SELECT line, time IS NULL FROM records ORDER BY line"])
         XCTAssertEqual(sql.status, 0, sql.stderr)
-        XCTAssertEqual(sql.stdout.split(separator: "\n").dropFirst().map(String.init), ["1,0", "2,1", "3,1", "4,0"])
+        XCTAssertEqual(sql.stdout.split(whereSeparator: \.isNewline).dropFirst().map(String.init), ["1,0", "2,1", "3,1", "4,0"])
     }
 
     func testMonthThirteenInASyslogLineIsARecordWithABadTime() throws {

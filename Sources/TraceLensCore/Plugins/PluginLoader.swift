@@ -80,15 +80,16 @@ public enum PluginLoader {
         // Plugin files must stay inside the plugin folder: every file is followed through its
         // links to where it really is (the folder itself may be a link; that is fine).
         let realRoot = resolvedPath(root) ?? root
-        if let walker = fm.enumerator(atPath: root) {
+        if let walker = fm.enumerator(atPath: realRoot) {
             for case let rel as String in walker {
-                let full = (root as NSString).appendingPathComponent(rel)
+                let full = (realRoot as NSString).appendingPathComponent(rel)
                 var isDir: ObjCBool = false
                 guard fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue, !rel.hasPrefix(".") else { continue }
                 guard rel == manifest || rel.hasSuffix(".tsv") || rel.hasSuffix(".toml") else { continue }
                 guard let real = resolvedPath(full), real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else {
                     let target = resolvedPath(full) ?? "an unreadable place"
-                    refused.append(PluginProblem(file: full, entry: "", message: "is a link to \(target), outside the plugin folder \(realRoot); not loaded (copy the file into the folder)"))
+                    refused.append(PluginProblem(file: (root as NSString).appendingPathComponent(rel), entry: "",
+                                                 message: "is a link to \(target), outside the plugin folder \(realRoot); not loaded (copy the file into the folder)"))
                     continue
                 }
                 guard let data = fm.contents(atPath: real), let text = String(data: data, encoding: .utf8) else {

@@ -36,8 +36,9 @@ extension Template {
         for (k, op) in ops.enumerated() where k + 1 < ops.count {
             guard case let .field(slot, kind) = op, let takes = Self.bytesTakenGreedily(kind) else { continue }
             guard case let .field(nextSlot, _) = ops[k + 1] else { continue }
-            let next = first.set(from: k + 1).set
-            if (0...255).contains(where: { takes.contains(UInt8($0)) && next.contains(UInt8($0)) }) {
+            // A field that may match nothing (`rest`, text) leaves the first its bytes.
+            let (next, canBeEmpty) = first.set(from: k + 1)
+            if !canBeEmpty, (0...255).contains(where: { takes.contains(UInt8($0)) && next.contains(UInt8($0)) }) {
                 out.append("\(label(nextSlot)) directly follows the greedy field \(label(slot)), which takes what it could match: "
                            + "put literal text or a blank between them, or bound the first (hex(N), one(A|B))")
             }
