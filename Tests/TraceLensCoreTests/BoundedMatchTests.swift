@@ -31,6 +31,17 @@ final class BoundedMatchTests: XCTestCase {
         XCTAssertFalse(caps.gaveUp, "a plain mismatch is not a give-up")
     }
 
+    func testALongLineIsScannedOncePerField() throws {
+        // 10 text fields split by ':' over a 40 KB line of `a:` with no ';' at the end: each field
+        // looks for its ':' only below where it already failed, so this is linear in the line.
+        let t = try Template((1...10).map { "{f\($0)}" }.joined(separator: ":") + ";")
+        let line = String(repeating: "a:", count: 20_000)
+        let started = Date()
+        XCTAssertNil(t.match(line))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.0)
+        XCTAssertEqual(t.match(line + ";")?["f10"]?.count, 40_000 - 18)
+    }
+
     func testAMemoisedFailureDoesNotHideALaterMatch() throws {
         // The second field's first try fails from `a`; the first field must still find `a b:c.`.
         let t = try Template("{x}:{y}.{z}")

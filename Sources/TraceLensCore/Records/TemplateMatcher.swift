@@ -42,19 +42,20 @@ struct Matcher {
         return memcmp(line.baseAddress! + pos, lits.baseAddress! + offset, count) == 0
     }
 
-    /// Next position at or after `pos` where the literal starts, or nil.
-    func findLiteral(_ offset: Int, _ count: Int, from pos: Int) -> Int? {
+    /// Next position at or after `pos` and before `below` where the literal starts, or nil.
+    func findLiteral(_ offset: Int, _ count: Int, from pos: Int, below: Int) -> Int? {
         var p = pos
         let first = lits[offset]
-        while p + count <= line.count {
+        // Last start that fits in the line and is below `below` (a failed earlier try covered the rest).
+        let lastStart = min(line.count - count, below - 1)
+        while p <= lastStart {
             if t.caseInsensitive {
                 if lowerASCII(line[p]) == lowerASCII(first) && literalMatches(offset, count, at: p) { return p }
                 p += 1
                 continue
             }
-            guard let hit = memchr(line.baseAddress! + p, Int32(first), line.count - p) else { return nil }
+            guard let hit = memchr(line.baseAddress! + p, Int32(first), lastStart + 1 - p) else { return nil }
             let q = line.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            if q + count > line.count { return nil }
             if memcmp(line.baseAddress! + q, lits.baseAddress! + offset, count) == 0 { return q }
             p = q + 1
         }
@@ -122,7 +123,7 @@ struct Matcher {
         switch ops[next] {
         case let .literal(o, c):
             var from = pos
-            while let q = findLiteral(o, c, from: from), q < limit {
+            while let q = findLiteral(o, c, from: from, below: limit) {
                 if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
                 budget -= 1
                 if gaveUp { return nil }
