@@ -84,7 +84,8 @@ public final class CodeFinder: @unchecked Sendable {
                 prefilter.scan(text) { i, hit in
                     let pattern = patterns[i]
                     if !pattern.formats.isEmpty, let format, !pattern.formats.contains(format) { return hit + 1 }
-                    guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps) else { return hit + 1 }
+                    guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps),
+                          !Self.splitsToken(text, hit, end) else { return hit + 1 }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
                     let v: CodeValue
@@ -103,6 +104,17 @@ public final class CodeFinder: @unchecked Sendable {
         }
         if record.codes.count > max(before, 1) { record.codes.sort { $0.end < $1.end } }
     }
+
+    /// True when the match `start..<end` would cut a word in two (`0x033530410000` read as
+    /// `0x03353041`): a word byte on both sides of either edge. The label goes after the code, so
+    /// a code must be a whole token.
+    @inline(__always) static func splitsToken(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        if end > start, end < text.count, isWordByte(text[end - 1]), isWordByte(text[end]) { return true }
+        if start > 0, start < end, isWordByte(text[start - 1]), isWordByte(text[start]) { return true }
+        return false
+    }
+
+    @inline(__always) static func isWordByte(_ b: UInt8) -> Bool { isDigit(b) || isAlpha(b) || b == 0x5F }
 
     /// Parses decimal (with an optional leading '-') or hex digits; nil on overflow or junk.
     static func number(_ digits: UnsafeBufferPointer<UInt8>, hex: Bool) -> Int64? {

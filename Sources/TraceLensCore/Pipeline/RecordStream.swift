@@ -132,6 +132,7 @@ public final class RecordStream {
         let format = forcedFormat ?? detect(sample.map(\.line))
         let records = RecordReader(format: format, source: source)
         records.maxRecord = maxRecord
+        records.sourceName = path
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
         summary.format = format?.name

@@ -7,6 +7,8 @@ public struct PluginSource: Sendable {
     public var origin: PluginOrigin
     /// File texts keyed by path relative to the plugin folder.
     public var files: [String: String]
+    /// Files refused while reading the folder (a link that leads outside it), reported on load.
+    public var problems: [PluginProblem] = []
 
     public init(name: String, origin: PluginOrigin, files: [String: String]) {
         self.name = name; self.origin = origin; self.files = files
@@ -72,22 +74,41 @@ public enum PluginLoader {
 
     static func source(at dir: String) throws -> PluginSource {
         var files: [String: String] = [:]
+        var refused: [PluginProblem] = []
         let fm = FileManager.default
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
-        if let walker = fm.enumerator(atPath: root) {
+        // Plugin files must stay inside the plugin folder: every file is followed through its
+        // links to where it really is (the folder itself may be a link; that is fine).
+        let realRoot = resolvedPath(root) ?? root
+        if let walker = fm.enumerator(atPath: realRoot) {
             for case let rel as String in walker {
-                let full = (root as NSString).appendingPathComponent(rel)
+                let full = (realRoot as NSString).appendingPathComponent(rel)
                 var isDir: ObjCBool = false
                 guard fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue, !rel.hasPrefix(".") else { continue }
                 guard rel == manifest || rel.hasSuffix(".tsv") || rel.hasSuffix(".toml") else { continue }
-                guard let data = fm.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
+                guard let real = resolvedPath(full), real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else {
+                    let target = resolvedPath(full) ?? "an unreadable place"
+                    refused.append(PluginProblem(file: (root as NSString).appendingPathComponent(rel), entry: "",
+                                                 message: "is a link to \(target), outside the plugin folder \(realRoot); not loaded (copy the file into the folder)"))
+                    continue
+                }
+                guard let data = fm.contents(atPath: real), let text = String(data: data, encoding: .utf8) else {
                     throw PluginProblem(file: full, entry: "", message: "cannot be read as UTF-8 text")
                 }
                 files[rel] = text
             }
         }
         let name = (root as NSString).lastPathComponent
-        return PluginSource(name: name, origin: .directory(root), files: files)
+        var source = PluginSource(name: name, origin: .directory(root), files: files)
+        source.problems = refused
+        return source
+    }
+
+    /// The path with every link followed (realpath), or nil when it cannot be resolved.
+    static func resolvedPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// User plugin folders, lowest precedence first: `~/.config/tracelens/plugins`, then
@@ -130,15 +151,34 @@ public enum PluginLoader {
         guard !sources.isEmpty else {
             return ([], [PluginProblem(file: directory, entry: "", message: "no plugin.toml here or in its sub-folders")])
         }
-        let (set, problems) = load(builtInSources() + sources)
+        let (set, loadProblems) = load(builtInSources() + sources)
+        var problems = loadProblems
         let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
+        let errors = problems.filter { !$0.isWarning }
+        for info in checked { problems += templateWarnings(info, in: set, sources: sources) }
         let summary = checked.map { info in
             "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, "
                 + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "")
                 + (info.linkRules > 0 ? "\(info.linkRules) link rules, " : "") + "\(info.samples) samples"
-                + (problems.isEmpty ? ", all samples pass" : "")
+                + (errors.isEmpty ? ", all samples pass" : "")
         }
         return (summary, problems)
+    }
+
+    /// Warnings about the layout templates of a checked plugin (see `Template.warnings`).
+    static func templateWarnings(_ info: PluginInfo, in set: PluginSet, sources: [PluginSource]) -> [PluginProblem] {
+        let file = sources.first { $0.origin == info.origin }?.displayPath(manifest) ?? info.name
+        var out: [PluginProblem] = []
+        for format in set.formats where format.plugin == info.name {
+            let rules = format.records.map { ("record", $0) } + format.continuations.map { ("continuation", $0.rule) }
+                + format.contexts.map { ("context", $0) } + format.headers.map { ("header", $0) }
+            for (role, rule) in rules {
+                for w in rule.template.warnings {
+                    out.append(PluginProblem(file: file, entry: "[[format]] \(format.name), \(role) '\(rule.template.source)'", message: w, isWarning: true))
+                }
+            }
+        }
+        return out
     }
 
     /// Loads plugins in order. Entries that refer to other plugins (code patterns, lists,
@@ -150,6 +190,7 @@ public enum PluginLoader {
         var pendingLists: [PendingList] = []
 
         for source in sources {
+            problems += source.problems
             let file = source.displayPath(manifest)
             guard let root = parseManifest(source, file: file, &problems), var top = TableReader(root, file: file, entry: "") else { continue }
             var info = readPluginTable(&top, source: source, file: file, &problems)

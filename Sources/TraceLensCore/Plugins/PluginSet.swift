@@ -38,8 +38,16 @@ public struct PluginProblem: Error, Sendable, CustomStringConvertible, Equatable
     public var file: String
     public var entry: String
     public var message: String
-    public init(file: String, entry: String, message: String) { self.file = file; self.entry = entry; self.message = message }
-    public var description: String { entry.isEmpty ? "\(file): \(message)" : "\(file): \(entry): \(message)" }
+    /// A warning leaves the entry loaded and `plugins check` passing (a template that may be slow);
+    /// every other problem is an error.
+    public var isWarning = false
+    public init(file: String, entry: String, message: String, isWarning: Bool = false) {
+        self.file = file; self.entry = entry; self.message = message; self.isWarning = isWarning
+    }
+    public var description: String {
+        let text = isWarning ? "warning: " + message : message
+        return entry.isEmpty ? "\(file): \(text)" : "\(file): \(entry): \(text)"
+    }
 }
 
 /// Everything the loaded plugins define, merged in load order (later overrides earlier).

@@ -20,6 +20,9 @@ public struct Captures {
 
     let storage = Storage()
     var count = 0
+    /// True when the last match stopped because its work budget ran out (a pathological template),
+    /// not because the line does not match.
+    public internal(set) var gaveUp = false
 
     public init() {}
 

@@ -9,6 +9,9 @@ public struct Record: Sendable {
     public var line: Int = 0
     public var lineCount: Int = 0
     public var time: Timestamp?
+    /// The time text when it names no real time (`02/30/2022-10:00:00`): `time` is then nil and
+    /// outputs show this text marked as bad instead of another date.
+    public var badTime: Range<Int>?
     public var level: Level = .other
     /// True for a line no layout recognised; `bytes` then holds the line as it was.
     public var isUnparsed = false
@@ -52,6 +55,7 @@ public struct Record: Sendable {
         self.line = line
         lineCount = 1
         time = nil
+        badTime = nil
         level = .other
         isUnparsed = false
         bytes.removeAll(keepingCapacity: true)

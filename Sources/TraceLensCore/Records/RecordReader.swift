@@ -41,6 +41,11 @@ public final class RecordReader {
     public let format: Format?
     public private(set) var counts = Counts()
     let source: Int
+    /// The file's name, for the warning about a template that gave up (see `noteGaveUp`).
+    public var sourceName = ""
+    /// The first line a layout template gave up on (reported once per file).
+    public private(set) var gaveUpAt: (template: String, line: Int)?
+    private var lineNumber = 0
 
     private var current = Record()
     private var pending = false
@@ -91,6 +96,7 @@ public final class RecordReader {
     /// Feeds one line. `emit` receives each completed record (and each unparsed line) in order.
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int, emit: (inout Record) throws -> Void) rethrows {
         counts.lines += 1
+        lineNumber = number
         var indent = 0
         while indent < line.count && isBlank(line[indent]) { indent += 1 }
         if indent == line.count { counts.blank += 1; return }
@@ -157,13 +163,27 @@ public final class RecordReader {
     @inline(__always)
     private func firstMatch(_ rules: [LineRule], _ line: UnsafeBufferPointer<UInt8>, _ indent: Int) -> Int? {
         rules.withUnsafeBufferPointer { buf in
-            for i in 0..<buf.count where buf[i].template.match(line, from: buf[i].needsIndent ? 0 : indent, captures: &captures) != nil { return i }
+            for i in 0..<buf.count {
+                if buf[i].template.match(line, from: buf[i].needsIndent ? 0 : indent, captures: &captures) != nil { return i }
+                if captures.gaveUp { noteGaveUp(buf[i].template) }
+            }
             return nil
         }
     }
 
     private func matches(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ indent: Int) -> Bool {
-        rule.template.match(line, from: rule.needsIndent ? 0 : indent, captures: &captures) != nil
+        if rule.template.match(line, from: rule.needsIndent ? 0 : indent, captures: &captures) != nil { return true }
+        if captures.gaveUp { noteGaveUp(rule.template) }
+        return false
+    }
+
+    /// A template ran out of its work budget on this line (see `Matcher`): the line is read as
+    /// not matching it, and the first such line of a file is reported.
+    private func noteGaveUp(_ template: Template) {
+        guard gaveUpAt == nil else { return }
+        gaveUpAt = (template.source, lineNumber)
+        let layout = format.map { "\($0.plugin)/\($0.name)" } ?? "?"
+        Diagnostics.warn("\(sourceName.isEmpty ? "input" : sourceName) line \(lineNumber): gave up matching layout \(layout) template '\(template.source)' (too costly for this line; read as not matching it; later lines are not reported)")
     }
 
     private func finish(_ emit: (inout Record) throws -> Void) rethrows {
@@ -203,6 +223,7 @@ public final class RecordReader {
                 case .time:
                     merge(captures.times[slot], into: &parts)
                     sawTime = true
+                    if captures.times[slot].impossible && current.badTime == nil { current.badTime = shifted }
                 case .extra:
                     current.extras.append((rule.template.fieldNames[slot], shifted))
                 case .ignored:
@@ -239,6 +260,7 @@ public final class RecordReader {
 
     private func merge(_ p: TimeParts, into parts: inout TimeParts) {
         var p = p
+        if p.impossible { parts.impossible = true; return }
         completeYear(&p)
         if p.hasDate { parts.year = p.year; parts.month = p.month; parts.day = p.day }
         if p.hasTime {
@@ -250,6 +272,8 @@ public final class RecordReader {
     /// Combines a record's time with the carried date, rolling the date over at midnight: a time
     /// of day more than 12 hours earlier than the last one means the next day began.
     private func timestamp(_ parts: TimeParts) -> Timestamp? {
+        // An impossible time (see `TimeParts.impossible`) gives no time and moves no date on.
+        if parts.impossible { return nil }
         if parts.hasDate {
             guard var t = Timestamp(parts) else { return nil }
             contextDay = t.dayNumber
@@ -269,7 +293,7 @@ public final class RecordReader {
 
     private func applyContext(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>) {
         for slot in rule.template.timeSlots {
-            guard var p = rule.template.time(in: line, slot: slot, captures: captures) else { continue }
+            guard var p = rule.template.time(in: line, slot: slot, captures: captures), !p.impossible else { continue }
             completeYear(&p)
             guard p.hasDate else { continue }
             contextDay = Int64(Timestamp.daysFromCivil(p.year, p.month, p.day))

@@ -62,6 +62,7 @@ public final class Template: @unchecked Sendable {
         self.fieldNames = parser.names
         self.slotKinds = parser.slotKinds
         self.caseInsensitive = caseInsensitive
+        backtracks = Self.backtracks(parser.ops)
         if case let .literal(o, c)? = parser.ops.first { leadingLiteral = Array(parser.literals[o..<(o + c)]) } else { leadingLiteral = [] }
         let opsStorage = UnsafeMutablePointer<Op>.allocate(capacity: max(parser.ops.count, 1))
         opsStorage.initialize(from: parser.ops, count: parser.ops.count)
@@ -78,11 +79,44 @@ public final class Template: @unchecked Sendable {
     /// Matches the template at `from`. With `wholeLine`, the match must reach the end of the line
     /// (trailing blanks allowed). Returns where the match ends, with the fields in `captures`.
     public func match(_ line: UnsafeBufferPointer<UInt8>, from: Int = 0, wholeLine: Bool = true, captures: inout Captures) -> Int? {
+        captures.gaveUp = false
         // Most lines fail on their first byte: reject them before any other work.
         if from < line.count && !firstBytes.contains(line[from]) { return nil }
         captures.reset(count: fieldNames.count)
-        var m = Matcher(t: self, ops: UnsafeBufferPointer(opsBuffer), lits: UnsafeBufferPointer(literalBuffer), line: line, wholeLine: wholeLine)
-        return m.run(0, from, &captures)
+        // Generous: a template without optional groups never needs more than ops × (length + 1)
+        // tries (see `Matcher`); only a pathological template reaches it.
+        let budget = Self.baseStepBudget + ops.count &* (line.count &+ 1)
+        let opsView = UnsafeBufferPointer(opsBuffer), lits = UnsafeBufferPointer(literalBuffer)
+        guard backtracks else {
+            var m = Matcher(t: self, ops: opsView, lits: lits, line: line, wholeLine: wholeLine, failedFrom: nil, budget: budget)
+            let end = m.run(0, from, &captures)
+            captures.gaveUp = m.gaveUp
+            return end
+        }
+        // The memo lives on the stack: no allocation per line.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: opsView.count) { memo in
+            memo.initialize(repeating: Int.max)
+            var m = Matcher(t: self, ops: opsView, lits: lits, line: line, wholeLine: wholeLine, failedFrom: memo.baseAddress, budget: budget)
+            let end = m.run(0, from, &captures)
+            captures.gaveUp = m.gaveUp
+            return end
+        }
+    }
+
+    /// Tries every match may spend on top of ops × line length before it gives up.
+    static let baseStepBudget = 100_000
+
+    /// True when a text field is followed by more template: only then can matching backtrack
+    /// over where the field ends.
+    private let backtracks: Bool
+
+    private static func backtracks(_ ops: [Op]) -> Bool {
+        ops.indices.contains { k in
+            guard case .field(_, .text) = ops[k] else { return false }
+            var next = k + 1
+            while next < ops.count, ops[next] == .groupEnd { next += 1 }
+            return next < ops.count
+        }
     }
 
     /// The ops and literals again, in buffers owned by the template (matching reads them through

@@ -6,16 +6,32 @@ import Darwin
 
 /// Runs a compiled `Template` over a line: a small backtracking machine over bytes. Only `text`
 /// fields and optional groups backtrack; every other kind is greedy.
+///
+/// Bounded work: whether the rest of the template matches from op `pc` at byte `pos` depends only
+/// on (pc, pos), and a text field that fails from `pos` fails from every later position too (its
+/// candidate ends are a subset). So `failedFrom[pc]` keeps the lowest position a text field failed
+/// from, and a later try scans only the ends below it: each text field scans the line at most once,
+/// O(fields × line length) in all, where plain backtracking was exponential (25 text fields over 50
+/// words). Optional groups are not memoised; `budget` stops a template whose groups still explode.
 struct Matcher {
     unowned(unsafe) let t: Template
     let ops: UnsafeBufferPointer<Template.Op>
     let lits: UnsafeBufferPointer<UInt8>
     let line: UnsafeBufferPointer<UInt8>
     let wholeLine: Bool
+    /// Per op: the lowest position its text field is known to fail from (Int.max: none yet).
+    let failedFrom: UnsafeMutablePointer<Int>?
+    /// Tries (of a text field end or an optional group) left before the match gives up.
+    var budget: Int
 
-    init(t: Template, ops: UnsafeBufferPointer<Template.Op>, lits: UnsafeBufferPointer<UInt8>, line: UnsafeBufferPointer<UInt8>, wholeLine: Bool) {
+    init(t: Template, ops: UnsafeBufferPointer<Template.Op>, lits: UnsafeBufferPointer<UInt8>, line: UnsafeBufferPointer<UInt8>,
+         wholeLine: Bool, failedFrom: UnsafeMutablePointer<Int>?, budget: Int) {
         self.t = t; self.ops = ops; self.lits = lits; self.line = line; self.wholeLine = wholeLine
+        self.failedFrom = failedFrom; self.budget = budget
     }
+
+    /// True once the budget is spent: every pending try then fails at once.
+    var gaveUp: Bool { budget < 0 }
 
     @inline(__always) func literalMatches(_ offset: Int, _ count: Int, at pos: Int) -> Bool {
         if pos + count > line.count { return false }
@@ -26,19 +42,20 @@ struct Matcher {
         return memcmp(line.baseAddress! + pos, lits.baseAddress! + offset, count) == 0
     }
 
-    /// Next position at or after `pos` where the literal starts, or nil.
-    func findLiteral(_ offset: Int, _ count: Int, from pos: Int) -> Int? {
+    /// Next position at or after `pos` and before `below` where the literal starts, or nil.
+    func findLiteral(_ offset: Int, _ count: Int, from pos: Int, below: Int) -> Int? {
         var p = pos
         let first = lits[offset]
-        while p + count <= line.count {
+        // Last start that fits in the line and is below `below` (a failed earlier try covered the rest).
+        let lastStart = min(line.count - count, below - 1)
+        while p <= lastStart {
             if t.caseInsensitive {
                 if lowerASCII(line[p]) == lowerASCII(first) && literalMatches(offset, count, at: p) { return p }
                 p += 1
                 continue
             }
-            guard let hit = memchr(line.baseAddress! + p, Int32(first), line.count - p) else { return nil }
+            guard let hit = memchr(line.baseAddress! + p, Int32(first), lastStart + 1 - p) else { return nil }
             let q = line.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            if q + count > line.count { return nil }
             if memcmp(line.baseAddress! + q, lits.baseAddress! + offset, count) == 0 { return q }
             p = q + 1
         }
@@ -59,7 +76,10 @@ struct Matcher {
             case .groupEnd:
                 break
             case let .optional(skipTo, firstSlot, slotCount):
+                budget -= 1
+                if gaveUp { return nil }
                 if let end = run(pc + 1, pos, &caps) { return end }
+                if gaveUp { return nil }
                 for s in firstSlot..<(firstSlot + slotCount) { caps.starts[s] = -1 }
                 pc = skipTo
                 continue
@@ -97,28 +117,37 @@ struct Matcher {
             if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end }
             return line.count
         }
+        // Ends at or after `limit` were all tried by an earlier, failed try of this field.
+        let limit = min(failedFrom?[pc] ?? Int.max, line.count + 1)
+        if pos >= limit { return nil }
         switch ops[next] {
         case let .literal(o, c):
             var from = pos
-            while let q = findLiteral(o, c, from: from) {
+            while let q = findLiteral(o, c, from: from, below: limit) {
                 if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
+                budget -= 1
+                if gaveUp { return nil }
                 if let end = run(next, q, &caps) { return end }
+                if gaveUp { return nil }
                 from = q + 1
             }
-            return nil
         case .space:
             var q = pos
-            while q < line.count {
+            while q < line.count && q < limit {
                 if isBlank(line[q]) {
                     if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
+                    budget -= 1
+                    if gaveUp { return nil }
                     if let end = run(next, q, &caps) { return end }
+                    if gaveUp { return nil }
                 }
                 q += 1
             }
-            return nil
         default:
             return nil  // rejected when the template is compiled
         }
+        failedFrom?[pc] = pos
+        return nil
     }
 
     /// Greedy scan of a non-text field; returns its end or nil.

@@ -5,6 +5,9 @@ public struct TimeParts: Equatable, Sendable {
     public var micros = 0
     /// How many fraction digits the source wrote (0 when none), kept for faithful display.
     public var fractionDigits = 0
+    /// The text has the format's shape but names no real time (`02/30/2022`, month 13, hour 25).
+    /// Such a time is kept as text and never turned into another date.
+    public var impossible = false
     public var hasDate: Bool { year >= 0 && month >= 0 && day >= 0 }
     public var hasTime: Bool { hour >= 0 && minute >= 0 }
 }
@@ -59,8 +62,24 @@ public struct TimeFormat: Sendable, Equatable {
     }
 
     /// Matches at `pos`, filling `parts`; returns the end of the match or nil.
+    /// A field whose digits are out of range (`13` as a month) still matches: the line keeps its
+    /// layout and the time is marked `impossible` rather than read as another date.
     func scan(_ line: UnsafeBufferPointer<UInt8>, _ pos: Int, into parts: inout TimeParts) -> Int? {
-        tokens.withUnsafeBufferPointer { Self.scan($0, 0, $0.count, line, pos, &parts) }
+        guard let end = tokens.withUnsafeBufferPointer({ Self.scan($0, 0, $0.count, line, pos, &parts) }) else { return nil }
+        if parts.month > 12 || parts.month == 0 || parts.hour > 23 || parts.minute > 59 || parts.second > 60 || parts.day == 0
+            || parts.day > Self.daysIn(month: parts.month, year: parts.year) {
+            parts.impossible = true
+        }
+        return end
+    }
+
+    /// Days in a month (31 when the month is unknown; February has 29 when the year is unknown).
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 4, 6, 9, 11: return 30
+        case 2: return year < 0 || (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
+        default: return 31
+        }
     }
 
     private static func scan(_ tokens: UnsafeBufferPointer<Token>, _ first: Int, _ last: Int, _ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ parts: inout TimeParts) -> Int? {
@@ -78,11 +97,12 @@ public struct TimeFormat: Sendable, Equatable {
             switch t {
             case .year4: guard let v = digits(4, 4) else { return nil }; parts.year = v
             case .year2: guard let v = digits(2, 2) else { return nil }; parts.year = v < 70 ? 2000 + v : 1900 + v
-            case .month: guard let v = digits(1, 2), (1...12).contains(v) else { return nil }; parts.month = v
-            case .day: guard let v = digits(1, 2), (1...31).contains(v) else { return nil }; parts.day = v
-            case .hour: guard let v = digits(1, 2), v < 24 else { return nil }; parts.hour = v
-            case .minute: guard let v = digits(2, 2), v < 60 else { return nil }; parts.minute = v
-            case .second: guard let v = digits(2, 2), v < 61 else { return nil }; parts.second = v
+            // Out-of-range values are checked by the caller (see `scan(_:_:into:)`).
+            case .month: guard let v = digits(1, 2) else { return nil }; parts.month = v
+            case .day: guard let v = digits(1, 2) else { return nil }; parts.day = v
+            case .hour: guard let v = digits(1, 2) else { return nil }; parts.hour = v
+            case .minute: guard let v = digits(2, 2) else { return nil }; parts.minute = v
+            case .second: guard let v = digits(2, 2) else { return nil }; parts.second = v
             case .fraction:
                 let s = p
                 guard let v = digits(1, 9) else { return nil }
@@ -142,7 +162,7 @@ public struct Timestamp: Comparable, Hashable, Sendable {
     }
 
     public init?(_ p: TimeParts) {
-        guard p.hasDate else { return nil }
+        guard p.hasDate, !p.impossible else { return nil }
         let days = Self.daysFromCivil(p.year, p.month, p.day)
         let secs = Int64(days) * 86_400 + Int64(max(p.hour, 0) * 3600 + max(p.minute, 0) * 60 + max(p.second, 0))
         micros = secs * 1_000_000 + Int64(p.micros)

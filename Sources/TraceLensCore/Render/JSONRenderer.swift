@@ -23,6 +23,7 @@ public struct JSONRenderer {
         static let fields: [UInt8] = Array(",\"fields\":{".utf8)
         static let dump: [UInt8] = Array(",\"dump\":[".utf8)
         static let null: [UInt8] = Array("null".utf8)
+        static let badTime: [UInt8] = Array(",\"bad_time\":".utf8)
         static let end: [UInt8] = Array("}\n".utf8)
     }
 
@@ -36,6 +37,8 @@ public struct JSONRenderer {
         }
         out.append(Key.time)
         if let t = r.time { out.append(0x22); t.write(iso: true, to: out); out.append(0x22) } else { out.append(Key.null) }
+        // An impossible time: `time` is null and the text is kept as written.
+        if let bad = r.badTime { out.append(Key.badTime); JSON.bytes(r.bytes[bad], out) }
         out.append(Key.process)
         if let p = r.range(.process) { JSON.bytes(r.bytes[p], out) } else if let p = source.process { JSON.string(p, out) } else { out.append(Key.null) }
         field(Key.thread, r.range(.thread), r, out)

@@ -24,6 +24,9 @@ public struct TextRenderer {
 
     static let thd: [UInt8] = Array("Thd-".utf8)
     static let call: [UInt8] = Array("(): ".utf8)
+    /// Around the text of an impossible time (`[bad time 02/30/2022-10:00:00]`).
+    static let badTimeOpen: [UInt8] = Array("[bad time ".utf8)
+    static let badTimeClose: [UInt8] = Array("] ".utf8)
     static let continuation: [UInt8] = Array("\n    ".utf8)
     static let levelBytes: [[UInt8]] = Level.allCases.map { Array($0.name.utf8) }
 
@@ -51,6 +54,9 @@ public struct TextRenderer {
                 writeTime(t, out)
                 if colour { out.append(ANSI.reset) }
                 out.append(0x20)
+            } else if let bad = r.badTime {
+                // The trace's own text, marked: an impossible date is never shown as another one.
+                out.append(Self.badTimeOpen); out.append(slice(b, bad)); out.append(Self.badTimeClose)
             }
             if let job = r.range(.job) {
                 appendText(slice(b, job), out); out.append(0x20)
