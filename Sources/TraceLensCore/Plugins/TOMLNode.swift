@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// A parsed TOML value, detached from TOMLKit so the rest of the loader works on plain Swift.
@@ -11,7 +12,8 @@ indirect enum TOMLNode {
     case other(String)
 
     static func parse(_ text: String) throws -> TOMLNode {
-        convert(try TOMLTable(string: text))
+        if let bad = TOMLHeaderCheck.unnamedHeader(text) { throw bad }
+        return convert(try TOMLTable(string: text))
     }
 
     static func convert(_ v: TOMLValueConvertible) -> TOMLNode {
@@ -38,6 +40,97 @@ indirect enum TOMLNode {
         case .table: return "a table"
         case .other: return "a date or time"
         }
+    }
+}
+
+/// A table header whose name starts with a character no key can start with (`[}`, `[` at the end
+/// of a line): toml++, under TOMLKit, asserts there instead of reporting an error (a debug build
+/// aborts, a release build runs on with a broken assumption). Such a header is never valid TOML,
+/// so it is refused before toml++ sees it. Found by the `plugin` fuzz target.
+struct TOMLHeaderCheck: Error, CustomStringConvertible {
+    let line: Int
+    let column: Int
+    let saw: String
+
+    var description: String { "line \(line), column \(column): a table header needs a name (bare or quoted), saw \(saw)" }
+
+    /// Scans statements the way toml++ does (strings, comments and bracketed values skipped) and
+    /// checks the first character of every `[table]` and `[[array]]` header name.
+    static func unnamedHeader(_ text: String) -> TOMLHeaderCheck? {
+        let s = Array(text.unicodeScalars)
+        var i = 0, line = 1, lineStart = 0
+        var depth = 0  // open brackets and braces of a value
+        var atStatementStart = true
+        func skipSpace(_ j: inout Int) { while j < s.count && isHorizontalSpace(s[j]) { j += 1 } }
+        while i < s.count {
+            let c = s[i]
+            if isLineBreak(c) {
+                if c != "\r" || i + 1 >= s.count || s[i + 1] != "\n" { line += 1; lineStart = i + 1 }
+                if depth == 0 { atStatementStart = true }
+                i += 1
+                continue
+            }
+            if isHorizontalSpace(c) { i += 1; continue }
+            switch c {
+            case "#":
+                while i < s.count && !isLineBreak(s[i]) { i += 1 }
+            case "\"", "'":
+                atStatementStart = false
+                if i + 2 < s.count && s[i + 1] == c && s[i + 2] == c {
+                    i += 3
+                    while i < s.count {
+                        if c == "\"" && s[i] == "\\" { i += 2; continue }
+                        if i + 2 < s.count && s[i] == c && s[i + 1] == c && s[i + 2] == c {
+                            i += 3
+                            while i < s.count && s[i] == c { i += 1 }  // up to two quotes may end the text
+                            break
+                        }
+                        if s[i] == "\n" { line += 1; lineStart = i + 1 }
+                        i += 1
+                    }
+                } else {
+                    i += 1
+                    while i < s.count && s[i] != c && !isLineBreak(s[i]) { i += c == "\"" && s[i] == "\\" ? 2 : 1 }
+                    if i < s.count && s[i] == c { i += 1 }
+                }
+            case "[" where atStatementStart && depth == 0:
+                atStatementStart = false
+                var j = i + 1
+                skipSpace(&j)
+                if j < s.count && s[j] == "[" {
+                    if j > i + 1 { i = j + 1; continue }  // `[ [`: toml++ reports that itself
+                    j += 1
+                    skipSpace(&j)
+                }
+                if j < s.count {
+                    let k = s[j]
+                    let fine = (k.isASCII && (k.properties.isAlphabetic || ("0"..."9").contains(k) || k == "_" || k == "-")) || k == "\"" || k == "'" || k == "]"
+                    if !fine { return TOMLHeaderCheck(line: line, column: j - lineStart + 1, saw: k.value < 0x21 || k.value == 0x7F ? String(format: "U+%04X", k.value) : "'\(k)'") }
+                }
+                i = j
+            case "[", "{":
+                atStatementStart = false
+                depth += 1
+                i += 1
+            case "]", "}":
+                depth = max(depth - 1, 0)
+                i += 1
+            default:
+                atStatementStart = false
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// Spaces toml++ skips, generously (skipping more than it does only changes which error an
+    /// already invalid file gets).
+    static func isHorizontalSpace(_ c: Unicode.Scalar) -> Bool {
+        c == " " || c == "\t" || (c.value >= 0xA0 && (c.properties.isWhitespace || [0x180E, 0x200B, 0x2060, 0xFEFF].contains(c.value)) && !isLineBreak(c))
+    }
+
+    static func isLineBreak(_ c: Unicode.Scalar) -> Bool {
+        c == "\n" || c == "\r" || c == "\u{0B}" || c == "\u{0C}" || c == "\u{85}" || c == "\u{2028}" || c == "\u{2029}"
     }
 }
 
