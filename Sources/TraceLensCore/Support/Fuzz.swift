@@ -10,7 +10,7 @@ import CZlib
 ///
 /// A Swift runtime trap kills the process, so inputs run in a child (`tracelens fuzz-child`):
 /// the child writes each input to a file before running it, so a crash leaves the crashing input
-/// behind; a per-input timer (SIGALRM, default action: the child dies) turns a hang into a
+/// behind; a per-input CPU-time timer (SIGPROF, default action: the child dies) turns a hang into a
 /// finding. The parent (`tracelens bench --only fuzz`) restarts the child after a crash, keeps the
 /// input in the corpus and reports. The same seed gives the same inputs.
 public enum Fuzz {
@@ -123,16 +123,18 @@ public enum Fuzz {
         return result
     }
 
-    /// Estimated steps of the template matcher's backtracking on the worst line: each `text`
-    /// field can end at any of `lineLength` places, each optional group doubles the work.
-    static func templateWork(_ template: [UInt8], longestLine: Int) -> Double {
-        var textFields = 0, optionals = 0, i = 0
-        while i < template.count {
+    /// Estimated steps of the template matcher's backtracking on the worst line: each lazy
+    /// `text` field may end at any of `lineLength` places. Optional groups are left out (they
+    /// multiply the work by a small constant).
+    static func templateWork(_ template: ArraySlice<UInt8>, longestLine: Int) -> (textFields: Int, steps: Double) {
+        var textFields = 0
+        var i = template.startIndex
+        while i < template.endIndex {
             if template[i] == 0x5C { i += 2; continue }
             if template[i] == 0x7B {  // '{'
-                if i + 1 < template.count && template[i + 1] == 0x3F { optionals += 1; i += 2; continue }
+                if i + 1 < template.endIndex && template[i + 1] == 0x3F { i += 2; continue }
                 var j = i + 1
-                while j < template.count && template[j] != 0x7D && template[j] != 0x7B { j += 1 }
+                while j < template.endIndex && template[j] != 0x7D && template[j] != 0x7B { j += 1 }
                 let body = template[(i + 1)..<j]
                 if let colon = body.firstIndex(of: 0x3A) {
                     let kind = body[(colon + 1)...]
@@ -145,7 +147,7 @@ public enum Fuzz {
             }
             i += 1
         }
-        return pow(2, Double(min(optionals, 60))) * pow(Double(max(longestLine, 2)), Double(textFields))
+        return (textFields, pow(Double(max(longestLine, 2)), Double(textFields)))
     }
 }
 
@@ -213,7 +215,7 @@ public enum FuzzChild {
         public var corpus: String?
         /// Run every corpus file first.
         public var replay = false
-        /// Seconds an input may take before the child dies (SIGALRM) and the parent calls it a hang.
+        /// CPU seconds an input may take before the child dies (SIGPROF) and the parent calls it a hang.
         public var budgetSeconds = 2
         /// Seconds after which the child stops starting new inputs (0: no limit).
         public var stopAfterSeconds = 0.0
@@ -276,14 +278,15 @@ public enum FuzzChild {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
     }
 
-    /// Starts (or, with 0, stops) the per-input timer. SIGALRM's default action ends the process.
+    /// Starts (or, with 0, stops) the per-input timer. It counts CPU time, so a busy machine
+    /// does not turn a slow input into a hang; SIGPROF's default action ends the process.
     static func arm(seconds: Int) {
         var timer = itimerval()
         timer.it_value.tv_sec = seconds
         #if canImport(Glibc)
-        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &timer, nil)
         #else
-        setitimer(ITIMER_REAL, &timer, nil)
+        setitimer(ITIMER_PROF, &timer, nil)
         #endif
     }
 }
@@ -340,7 +343,7 @@ public enum FuzzCampaign {
                 // The child died: the input it was running is in its input file.
                 let input = FileManager.default.contents(atPath: dir + "/" + target.inputName) ?? Data()
                 let kind: String
-                if result.signalled && result.status == SIGALRM { kind = "hang (over \(o.budgetSeconds) s)" } else if result.signalled {
+                if result.signalled && result.status == SIGPROF { kind = "hang (over \(o.budgetSeconds) s)" } else if result.signalled {
                     kind = "crash (signal \(result.status))"
                 } else if result.status == FuzzChild.oracleStatus {
                     kind = "wrong output: " + (result.stderr.split(separator: "\n").last.map(String.init) ?? "")
