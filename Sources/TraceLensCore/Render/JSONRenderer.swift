@@ -146,13 +146,25 @@ public enum JSON {
         }
     }
 
-    /// Length of the valid UTF-8 sequence starting at `i`, or 0 when it is not one.
+    /// Length of the valid UTF-8 sequence starting at `i`, or 0 when it is not one. Strict, as
+    /// Unicode's table 3-7 has it: no overlong forms (`E0 80 80`), no surrogates (`ED A0 80`),
+    /// nothing above U+10FFFF (`F4 90 80 80`); JSON readers refuse those.
     static func utf8Length(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
         let c = p[i]
         let n: Int
-        if c & 0xE0 == 0xC0 && c >= 0xC2 { n = 2 } else if c & 0xF0 == 0xE0 { n = 3 } else if c & 0xF8 == 0xF0 && c <= 0xF4 { n = 4 } else { return 0 }
-        guard i + n <= p.count else { return 0 }
-        for k in 1..<n where p[i + k] & 0xC0 != 0x80 { return 0 }
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF  // allowed range of the second byte
+        switch c {
+        case 0xC2...0xDF: n = 2
+        case 0xE0: n = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE, 0xEF: n = 3
+        case 0xED: n = 3; high = 0x9F
+        case 0xF0: n = 4; low = 0x90
+        case 0xF1...0xF3: n = 4
+        case 0xF4: n = 4; high = 0x8F
+        default: return 0
+        }
+        guard i + n <= p.count, p[i + 1] >= low, p[i + 1] <= high else { return 0 }
+        for k in 2..<n where p[i + k] & 0xC0 != 0x80 { return 0 }
         return n
     }
 
