@@ -136,4 +136,18 @@ final class FuzzTests: XCTestCase {
         // Each byte that starts no valid sequence becomes one U+FFFD.
         XCTAssertTrue(run.stdout.contains("overlong \u{FFFD}\u{FFFD}\u{FFFD} surrogate \u{FFFD}\u{FFFD}\u{FFFD} too high \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} cut \u{FFFD}\u{FFFD}\""), run.stdout)
     }
+
+    /// The known-bug skips (see `FuzzTargets`) match the inputs they are for, and only those:
+    /// remove each with its fix, and the corpus file then runs in the replay.
+    func testKnownBugSkipsMatchTheirInputs() throws {
+        func corpusFile(_ name: String) -> [UInt8] { Array(FileManager.default.contents(atPath: Self.corpus + "/" + name) ?? Data()) }
+        XCTAssertTrue(FuzzTargets.crlEmptyExtension.matches(corpusFile("cert/crash-crl-empty-extension.der")))
+        XCTAssertFalse(FuzzTargets.crlEmptyExtension.matches(corpusFile("cert/seed-ca-crl.der")))
+        XCTAssertFalse(FuzzTargets.crlEmptyExtension.matches(corpusFile("cert/seed-ca.crl")))
+        XCTAssertTrue(FuzzTargets.templateBacktracking.matches(corpusFile("template/hang-25-text-fields.txt")))
+        XCTAssertFalse(FuzzTargets.templateBacktracking.matches(corpusFile("template/seed-gsktrace.txt")))
+        for source in PluginLoader.builtInSources() {
+            XCTAssertFalse(FuzzTargets.pluginTemplateBacktracking.matches(Array(source.files[PluginLoader.manifest]!.utf8)), source.name)
+        }
+    }
 }
