@@ -27,9 +27,9 @@ final class FuzzTests: XCTestCase {
     func testTemplateFuzz() throws { try fuzz("template", iterations: 400) }
     func testGzipFuzz() throws { try fuzz("gzip", iterations: 200) }
     func testEBCDICFuzz() throws { try fuzz("ebcdic", iterations: 100) }
-    func testRecordReaderFuzz() throws { try fuzz("records", iterations: 30) }
+    func testRecordReaderFuzz() throws { try fuzz("records", iterations: 15) }
     func testPluginLoaderFuzz() throws { try fuzz("plugin", iterations: 30) }
-    func testCertificateFuzz() throws { try fuzz("cert", iterations: 300) }
+    func testCertificateFuzz() throws { try fuzz("cert", iterations: 150) }
 
     /// Every target has corpus files, and each corpus folder belongs to a target.
     func testCorpusFoldersMatchTargets() throws {
@@ -71,7 +71,7 @@ final class FuzzTests: XCTestCase {
     /// toml++ asserted (abort, exit 134) on a table header without a name: `[}`, or `[[` at the
     /// end of a line. Now the plugin is refused with the place and the reason.
     func testPluginTableHeaderWithoutNameIsAnError() throws {
-        for (header, column, saw) in [("[}", 2, "'}'"), ("[ }", 3, "'}'"), ("[[", 3, "U+000A"), ("[=]", 2, "'='")] {
+        for (header, column, saw) in [("[ }", 3, "'}'"), ("[[", 3, "U+000A")] {
             let dir = Fixtures.tempDir() + "/mine"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try "[plugin]\nname = \"mine\"\ndescription = \"test\"\n\(header)\n".write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
@@ -101,6 +101,8 @@ final class FuzzTests: XCTestCase {
             """
         XCTAssertNil(TOMLHeaderCheck.unnamedHeader(text))
         XCTAssertNoThrow(try TOMLNode.parse(text))
+        XCTAssertEqual(TOMLHeaderCheck.unnamedHeader("[}")?.description, "line 1, column 2: a table header needs a name (bare or quoted), saw '}'")
+        XCTAssertEqual(TOMLHeaderCheck.unnamedHeader("a = 1\n[=]")?.description, "line 2, column 2: a table header needs a name (bare or quoted), saw '='")
         XCTAssertNotNil(TOMLHeaderCheck.unnamedHeader("a = 1\r\n[\r\n"))
         XCTAssertNotNil(TOMLHeaderCheck.unnamedHeader("\u{FEFF}[}"))
     }
