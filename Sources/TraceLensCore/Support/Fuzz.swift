@@ -335,6 +335,7 @@ public enum FuzzCampaign {
                 let remaining = share - elapsed
                 let args = ["fuzz-child", "--target", name, "--seed", "\(seed)", "--iterations", "1000000", "--work", dir,
                             "--corpus", corpus, "--budget", "\(o.budgetSeconds)", "--stop-after", String(format: "%.1f", max(remaining, 0.1))]
+                            + (batch == 1 ? ["--replay"] : [])  // the corpus first, once
                 let result = try runChild(tool, args, killAfter: remaining + Double(o.budgetSeconds) + 10)
                 if result.status == 0 && !result.signalled {
                     iterations += result.count("iterations"); skipped += result.count("skipped")
