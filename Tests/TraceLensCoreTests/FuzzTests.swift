@@ -68,17 +68,19 @@ final class FuzzTests: XCTestCase {
 
     // MARK: What the fuzzer found, fixed here
 
-    /// toml++ asserted (abort, exit 134) on a table header without a name: `[}`, or `[[` at the
-    /// end of a line. Now the plugin is refused with the place and the reason.
+    /// toml++ asserted (abort, exit 134) on a table header without a name (`[}`, `[[` at the end
+    /// of a line) and on `}` where an array expects a value. Now the plugin is refused with the
+    /// place and the reason.
     func testPluginTableHeaderWithoutNameIsAnError() throws {
-        for (header, column, saw) in [("[ }", 3, "'}'"), ("[[", 3, "U+000A")] {
+        for (header, column, saw) in [("[ }", 3, "'}'"), ("[[", 3, "U+000A"), ("s = [\"\",}", 9, "'}'")] {
             let dir = Fixtures.tempDir() + "/mine"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try "[plugin]\nname = \"mine\"\ndescription = \"test\"\n\(header)\n".write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
             let run = try Fixtures.runTool(["plugins", "check", dir])
             XCTAssertFalse(run.crashed, header)
             XCTAssertEqual(run.status, 1, header)
-            XCTAssertTrue(run.stdout.contains("plugin.toml: not valid TOML: line 4, column \(column): a table header needs a name (bare or quoted), saw \(saw)"), header + ": " + run.stdout)
+            XCTAssertTrue(run.stdout.contains("plugin.toml: not valid TOML: line 4, column \(column): "), header + ": " + run.stdout)
+            XCTAssertTrue(run.stdout.contains(", saw \(saw)"), header + ": " + run.stdout)
         }
     }
 
@@ -105,6 +107,9 @@ final class FuzzTests: XCTestCase {
         XCTAssertEqual(TOMLHeaderCheck.unnamedHeader("a = 1\n[=]")?.description, "line 2, column 2: a table header needs a name (bare or quoted), saw '='")
         XCTAssertNotNil(TOMLHeaderCheck.unnamedHeader("a = 1\r\n[\r\n"))
         XCTAssertNotNil(TOMLHeaderCheck.unnamedHeader("\u{FEFF}[}"))
+        XCTAssertEqual(TOMLHeaderCheck.unnamedHeader("l = \"\"\ns = [\"\",}")?.description, "line 2, column 9: an array needs a value or ']' here, saw '}'")
+        XCTAssertEqual(TOMLHeaderCheck.unnamedHeader("a = [\u{2028} 1 ]")?.description, "line 1, column 6: only LF or CRLF may end a line, saw U+2028")
+        XCTAssertNil(TOMLHeaderCheck.unnamedHeader("# a comment \u{2028} with a separator\na = [ { b = 1 }, {} ]\nc = \"\u{2028}\""))
     }
 
     /// JSON output of bytes that are not UTF-8 (overlong forms, surrogates, above U+10FFFF, cut

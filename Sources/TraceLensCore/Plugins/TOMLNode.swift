@@ -43,37 +43,43 @@ indirect enum TOMLNode {
     }
 }
 
-/// A table header whose name starts with a character no key can start with (`[}`, `[` at the end
-/// of a line): toml++, under TOMLKit, asserts there instead of reporting an error (a debug build
-/// aborts, a release build runs on with a broken assumption). Such a header is never valid TOML,
-/// so it is refused before toml++ sees it. Found by the `plugin` fuzz target.
+/// Text on which toml++, under TOMLKit, asserts instead of reporting an error (the process
+/// aborts): a table header whose name starts with a character no key can start with (`[}`, `[`
+/// at the end of a line), a `}` where an array expects a value (`a = ["",}`), and the Unicode line
+/// separators U+0085, U+2028, U+2029 outside strings and comments. None of these is valid TOML,
+/// so they are refused before toml++ sees them. Found by the `plugin` fuzz target.
 struct TOMLHeaderCheck: Error, CustomStringConvertible {
     let line: Int
     let column: Int
     let saw: String
 
-    var description: String { "line \(line), column \(column): a table header needs a name (bare or quoted), saw \(saw)" }
+    let problem: String
+
+    var description: String { "line \(line), column \(column): \(problem), saw \(saw)" }
 
     /// Scans statements the way toml++ does (strings, comments and bracketed values skipped) and
     /// checks the first character of every `[table]` and `[[array]]` header name.
     static func unnamedHeader(_ text: String) -> TOMLHeaderCheck? {
         let s = Array(text.unicodeScalars)
         var i = 0, line = 1, lineStart = 0
-        var depth = 0  // open brackets and braces of a value
+        var open: [Unicode.Scalar] = []  // brackets and braces of the values being read
         var atStatementStart = true
         func skipSpace(_ j: inout Int) { while j < s.count && isHorizontalSpace(s[j]) { j += 1 } }
+        func shown(_ k: Unicode.Scalar) -> String { k.value < 0x21 || (0x7F...0xA0).contains(k.value) || k.value == 0x2028 || k.value == 0x2029 ? String(format: "U+%04X", k.value) : "'\(k)'" }
+        func refuse(_ at: Int, _ problem: String) -> TOMLHeaderCheck { TOMLHeaderCheck(line: line, column: at - lineStart + 1, saw: shown(s[at]), problem: problem) }
         while i < s.count {
             let c = s[i]
+            if c == "\u{85}" || c == "\u{2028}" || c == "\u{2029}" { return refuse(i, "only LF or CRLF may end a line") }
             if isLineBreak(c) {
                 if c != "\r" || i + 1 >= s.count || s[i + 1] != "\n" { line += 1; lineStart = i + 1 }
-                if depth == 0 { atStatementStart = true }
+                if open.isEmpty { atStatementStart = true }
                 i += 1
                 continue
             }
             if isHorizontalSpace(c) { i += 1; continue }
             switch c {
             case "#":
-                while i < s.count && !isLineBreak(s[i]) { i += 1 }
+                while i < s.count && s[i] != "\n" && s[i] != "\r" { i += 1 }
             case "\"", "'":
                 atStatementStart = false
                 if i + 2 < s.count && s[i + 1] == c && s[i + 2] == c {
@@ -90,10 +96,10 @@ struct TOMLHeaderCheck: Error, CustomStringConvertible {
                     }
                 } else {
                     i += 1
-                    while i < s.count && s[i] != c && !isLineBreak(s[i]) { i += c == "\"" && s[i] == "\\" ? 2 : 1 }
+                    while i < s.count && s[i] != c && s[i] != "\n" && s[i] != "\r" { i += c == "\"" && s[i] == "\\" ? 2 : 1 }
                     if i < s.count && s[i] == c { i += 1 }
                 }
-            case "[" where atStatementStart && depth == 0:
+            case "[" where atStatementStart && open.isEmpty:
                 atStatementStart = false
                 var j = i + 1
                 skipSpace(&j)
@@ -105,15 +111,17 @@ struct TOMLHeaderCheck: Error, CustomStringConvertible {
                 if j < s.count {
                     let k = s[j]
                     let fine = (k.isASCII && (k.properties.isAlphabetic || ("0"..."9").contains(k) || k == "_" || k == "-")) || k == "\"" || k == "'" || k == "]"
-                    if !fine { return TOMLHeaderCheck(line: line, column: j - lineStart + 1, saw: k.value < 0x21 || k.value == 0x7F ? String(format: "U+%04X", k.value) : "'\(k)'") }
+                    if !fine { return refuse(j, "a table header needs a name (bare or quoted)") }
                 }
                 i = j
             case "[", "{":
                 atStatementStart = false
-                depth += 1
+                open.append(c)
                 i += 1
+            case "}" where open.last == "[":
+                return refuse(i, "an array needs a value or ']' here")
             case "]", "}":
-                depth = max(depth - 1, 0)
+                _ = open.popLast()
                 i += 1
             default:
                 atStatementStart = false
