@@ -49,6 +49,7 @@ let package = Package(
         ),
 
         // The tests depend on the command too, so `swift test` builds it and tests can run it.
-        .testTarget(name: "TraceLensCoreTests", dependencies: ["TraceLensCore", "CZlib", "tracelens"]),
+        // FuzzCorpus holds fuzz inputs (seeds and inputs that once crashed), read at run time.
+        .testTarget(name: "TraceLensCoreTests", dependencies: ["TraceLensCore", "CZlib", "tracelens"], exclude: ["FuzzCorpus"]),
     ]
 )

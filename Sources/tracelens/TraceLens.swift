@@ -12,7 +12,7 @@ struct TraceLens: ParsableCommand {
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
-        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self, FuzzChildCommand.self]
     )
 }
 
@@ -258,7 +258,7 @@ struct BenchCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall) or follow (watch: latency, idle CPU, four busy files, memory over a day of traffic).", valueName: "part"))
+    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall), follow (watch: latency, idle CPU, four busy files, memory over a day of traffic) or fuzz (random inputs to every parser; only when asked for).", valueName: "part"))
     var only: String?
 
     @Option(help: ArgumentHelp("Keep the benchmark store here (it is replaced).", valueName: "path"))
@@ -270,11 +270,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the generated trace (kept afterwards).", valueName: "path"))
     var file: String?
 
+    @OptionGroup var fuzz: FuzzOptions
+
     @OptionGroup var plugins: PluginOptions
 
     func run() throws {
+        if only == "fuzz" { return try fuzz.run() }
         let set = try plugins.load()
-        guard only == nil || ["format", "ingest", "links", "follow"].contains(only!) else { throw ValidationError("--only takes format, ingest, links or follow") }
+        guard only == nil || ["format", "ingest", "links", "follow"].contains(only!) else { throw ValidationError("--only takes format, ingest, links, follow or fuzz") }
         if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
         if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
         if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: sizeMb, dbPath: only == "links" ? db : nil, plugins: set)) }

@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// A parsed TOML value, detached from TOMLKit so the rest of the loader works on plain Swift.
@@ -11,7 +12,8 @@ indirect enum TOMLNode {
     case other(String)
 
     static func parse(_ text: String) throws -> TOMLNode {
-        convert(try TOMLTable(string: text))
+        if let bad = TOMLHeaderCheck.unnamedHeader(text) { throw bad }
+        return convert(try TOMLTable(string: text))
     }
 
     static func convert(_ v: TOMLValueConvertible) -> TOMLNode {
@@ -38,6 +40,105 @@ indirect enum TOMLNode {
         case .table: return "a table"
         case .other: return "a date or time"
         }
+    }
+}
+
+/// Text on which toml++, under TOMLKit, asserts instead of reporting an error (the process
+/// aborts): a table header whose name starts with a character no key can start with (`[}`, `[`
+/// at the end of a line), a `}` where an array expects a value (`a = ["",}`), and the Unicode line
+/// separators U+0085, U+2028, U+2029 outside strings and comments. None of these is valid TOML,
+/// so they are refused before toml++ sees them. Found by the `plugin` fuzz target.
+struct TOMLHeaderCheck: Error, CustomStringConvertible {
+    let line: Int
+    let column: Int
+    let saw: String
+
+    let problem: String
+
+    var description: String { "line \(line), column \(column): \(problem), saw \(saw)" }
+
+    /// Scans statements the way toml++ does (strings, comments and bracketed values skipped) and
+    /// checks the first character of every `[table]` and `[[array]]` header name.
+    static func unnamedHeader(_ text: String) -> TOMLHeaderCheck? {
+        let s = Array(text.unicodeScalars)
+        var i = 0, line = 1, lineStart = 0
+        var open: [Unicode.Scalar] = []  // brackets and braces of the values being read
+        var atStatementStart = true
+        func skipSpace(_ j: inout Int) { while j < s.count && isHorizontalSpace(s[j]) { j += 1 } }
+        func shown(_ k: Unicode.Scalar) -> String { k.value < 0x21 || (0x7F...0xA0).contains(k.value) || k.value == 0x2028 || k.value == 0x2029 ? String(format: "U+%04X", k.value) : "'\(k)'" }
+        func refuse(_ at: Int, _ problem: String) -> TOMLHeaderCheck { TOMLHeaderCheck(line: line, column: at - lineStart + 1, saw: shown(s[at]), problem: problem) }
+        while i < s.count {
+            let c = s[i]
+            if c == "\u{85}" || c == "\u{2028}" || c == "\u{2029}" { return refuse(i, "only LF or CRLF may end a line") }
+            if isLineBreak(c) {
+                if c != "\r" || i + 1 >= s.count || s[i + 1] != "\n" { line += 1; lineStart = i + 1 }
+                if open.isEmpty { atStatementStart = true }
+                i += 1
+                continue
+            }
+            if isHorizontalSpace(c) { i += 1; continue }
+            switch c {
+            case "#":
+                while i < s.count && s[i] != "\n" && s[i] != "\r" { i += 1 }
+            case "\"", "'":
+                atStatementStart = false
+                if i + 2 < s.count && s[i + 1] == c && s[i + 2] == c {
+                    i += 3
+                    while i < s.count {
+                        if c == "\"" && s[i] == "\\" { i += 2; continue }
+                        if i + 2 < s.count && s[i] == c && s[i + 1] == c && s[i + 2] == c {
+                            i += 3
+                            while i < s.count && s[i] == c { i += 1 }  // up to two quotes may end the text
+                            break
+                        }
+                        if s[i] == "\n" { line += 1; lineStart = i + 1 }
+                        i += 1
+                    }
+                } else {
+                    i += 1
+                    while i < s.count && s[i] != c && s[i] != "\n" && s[i] != "\r" { i += c == "\"" && s[i] == "\\" ? 2 : 1 }
+                    if i < s.count && s[i] == c { i += 1 }
+                }
+            case "[" where atStatementStart && open.isEmpty:
+                atStatementStart = false
+                var j = i + 1
+                skipSpace(&j)
+                if j < s.count && s[j] == "[" {
+                    if j > i + 1 { i = j + 1; continue }  // `[ [`: toml++ reports that itself
+                    j += 1
+                    skipSpace(&j)
+                }
+                if j < s.count {
+                    let k = s[j]
+                    let fine = (k.isASCII && (k.properties.isAlphabetic || ("0"..."9").contains(k) || k == "_" || k == "-")) || k == "\"" || k == "'" || k == "]"
+                    if !fine { return refuse(j, "a table header needs a name (bare or quoted)") }
+                }
+                i = j
+            case "[", "{":
+                atStatementStart = false
+                open.append(c)
+                i += 1
+            case "}" where open.last == "[":
+                return refuse(i, "an array needs a value or ']' here")
+            case "]", "}":
+                _ = open.popLast()
+                i += 1
+            default:
+                atStatementStart = false
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// Spaces toml++ skips, generously (skipping more than it does only changes which error an
+    /// already invalid file gets).
+    static func isHorizontalSpace(_ c: Unicode.Scalar) -> Bool {
+        c == " " || c == "\t" || (c.value >= 0xA0 && (c.properties.isWhitespace || [0x180E, 0x200B, 0x2060, 0xFEFF].contains(c.value)) && !isLineBreak(c))
+    }
+
+    static func isLineBreak(_ c: Unicode.Scalar) -> Bool {
+        c == "\n" || c == "\r" || c == "\u{0B}" || c == "\u{0C}" || c == "\u{85}" || c == "\u{2028}" || c == "\u{2029}"
     }
 }
 

@@ -62,7 +62,7 @@ public enum FollowBenchmark {
         /// Asked on a connection of its own: the follower's belongs to its thread.
         func scalar(_ sql: String) -> Int64 {
             guard let reader = try? Store.openForReading(path) else { return 0 }
-            return ((try? reader.db.scalar(sql)) ?? 0) ?? 0
+            return (try? reader.db.scalar(sql)) ?? 0
         }
 
         func stop() {
@@ -107,7 +107,7 @@ public enum FollowBenchmark {
         let lines = lineRanges(source)
         let head = 300
         let file = dir + "/gskssl.1.trc"
-        FileManager.default.createFile(atPath: file, contents: Data(source[0..<lines[head].lowerBound]))
+        _ = FileManager.default.createFile(atPath: file, contents: Data(source[0..<lines[head].lowerBound]))
         let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins)
         let arrivals = LatencyLog()
         running.printer.onPrint = { r in arrivals.arrived(line: r.line) }

@@ -139,7 +139,7 @@ public struct LinkScore: Sendable {
         for e in expected {
             var part = parts[e.file] ?? Part(file: e.file)
             let story = storyOf["\(e.file):\(e.line)"] ?? nil
-            if let t = e.truth { part.shouldLink += 1 }
+            if e.truth != nil { part.shouldLink += 1 }
             if let story {
                 part.linked += 1
                 if let t = e.truth, pair[t] == story { part.correct += 1 }
