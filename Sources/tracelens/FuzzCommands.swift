@@ -45,7 +45,7 @@ struct FuzzChildCommand: ParsableCommand {
     @Option var work: String
     @Option var corpus: String?
     @Flag var replay = false
-    @Option var budget: Int = 2
+    @Option var budget: Double = 2
     @Option(name: .customLong("stop-after")) var stopAfter: Double = 0
 
     func run() throws {

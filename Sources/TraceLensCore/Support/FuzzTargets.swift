@@ -5,20 +5,6 @@ import SwiftASN1
 enum FuzzTargets {
     static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert]
 
-    // MARK: Known bugs being fixed elsewhere (issue 12). One line each; remove after the fix.
-
-    /// "A plugin template with many `{text}` fields backtracks exponentially" (templates).
-    static let templateBacktracking = FuzzKnownBug(issuePoint: "issue 12, Hangs: {text} fields backtrack exponentially") { input in
-        templateTooSlow(input, proseKeys: false)
-    }
-    static let pluginTemplateBacktracking = FuzzKnownBug(issuePoint: "issue 12, Hangs: {text} fields backtrack exponentially (plugin samples)") { input in
-        templateTooSlow(input, proseKeys: true)
-    }
-    /// "`cert` traps on a CRL entry with an empty extension sequence" (terminal).
-    static let crlEmptyExtension = FuzzKnownBug(issuePoint: "issue 12, Crashes: cert traps on a CRL entry with an empty extension") { input in
-        CertificateInspector.blocks(input).contains { crlHasEmptyExtension($0.der) }
-    }
-
     // MARK: Targets
 
     /// Template parsing and matching: the first line is the template, the others are matched.
@@ -39,7 +25,7 @@ enum FuzzTargets {
             for p in plugins.codePatterns.prefix(40) { seeds.append(Array((p.template.source + "\n").utf8) + texts[0].prefix(2048)) }
             return seeds
         },
-        shape: nil, knownBugs: [templateBacktracking],
+        shape: nil,
         run: { _, input in
             let lines = input.split(separator: 0x0A, omittingEmptySubsequences: false)
             guard let first = lines.first else { return }
@@ -81,7 +67,6 @@ enum FuzzTargets {
             }
             return out
         },
-        knownBugs: [],
         run: { context, _ in
             let reader = try TextReader(path: context.work + "/input.gz", chunkSize: 4096)
             var lines = 0
@@ -95,7 +80,7 @@ enum FuzzTargets {
         seeds: { plugins in
             sampleTexts(plugins).flatMap { text in [toEBCDIC(Array(text.prefix(8192)), lineEnd: 0x15), toEBCDIC(Array(text.prefix(4096)), lineEnd: 0x25)] }
         },
-        shape: nil, knownBugs: [],
+        shape: nil,
         run: { context, input in
             _ = input.withUnsafeBufferPointer { EncodingDetector.detect($0) }
             _ = input.withUnsafeBufferPointer { EncodingDetector.validUTF8($0) }
@@ -112,7 +97,7 @@ enum FuzzTargets {
         maxSize: 64 * 1024,
         dictionary: ["\n", "\r\n", "Thd-", "ERROR", "ENTRY", "EXIT", "INFO", "): ", "0x", "rc=", "00000000: ", "--", "password=", "GSK_"].map { Array($0.utf8) },
         seeds: { plugins in sampleTexts(plugins).map { Array($0.prefix(16 * 1024)) } },
-        shape: nil, knownBugs: [],
+        shape: nil,
         run: { context, input in
             let json = JSONRenderer(plugins: context.plugins)
             let out = ByteBuffer(capacity: 1 << 16)
@@ -120,8 +105,9 @@ enum FuzzTargets {
             let summary = SourceSummary(path: "input.trc", detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "LF"))
             for format in context.plugins.formats + [nil] {
                 var text = TextRenderer(plugins: context.plugins, colour: format == nil)
+                var carry = SecretMasker.Carry()
                 for var r in RecordReader.records(in: input, format: format) {
-                    _ = context.masker.mask(&r.bytes, captures: &caps)
+                    _ = context.masker.mask(&r.bytes, captures: &caps, carry: &carry)
                     if !r.isUnparsed { context.finder.decode(&r, layout: format, captures: &caps) }
                     out.removeAll()
                     text.render(r, into: out)
@@ -143,7 +129,7 @@ enum FuzzTargets {
         seeds: { _ in
             PluginLoader.builtInSources().compactMap { $0.files[PluginLoader.manifest].map { Array($0.utf8) } }
         },
-        shape: nil, knownBugs: [pluginTemplateBacktracking],
+        shape: nil,
         run: { context, input in
             _ = try? TOMLNode.parse(String(decoding: input, as: UTF8.self))
             let dir = context.work + "/plugin"
@@ -175,7 +161,6 @@ enum FuzzTargets {
             let label = r.below(2) == 0 ? "CERTIFICATE" : "X509 CRL"
             return Array("-----BEGIN \(label)-----\n\(Data(input).base64EncodedString(options: .lineLength64Characters))\n-----END \(label)-----\n".utf8)
         },
-        knownBugs: [crlEmptyExtension],
         run: { context, _ in
             let inspector = CertificateInspector(plugins: context.plugins, now: Date(timeIntervalSince1970: 1_700_000_000))
             var reports = [try inspector.inspect(path: context.work + "/input.crt")]
@@ -235,39 +220,5 @@ enum FuzzTargets {
 
     static func checkUTF8(_ bytes: UnsafeBufferPointer<UInt8>, _ message: String) throws {
         if String(validating: bytes, as: UTF8.self) == nil { throw FuzzOracleFailure(description: message) }
-    }
-
-    /// True when a template in the input would make the matcher backtrack for too long: three or
-    /// more lazy `text` fields against the input's longest line (see `Fuzz.templateWork`). In a
-    /// plugin file, prose keys (`cause = "... {subject} ..."`) hold placeholders, not templates.
-    static func templateTooSlow(_ input: [UInt8], proseKeys: Bool) -> Bool {
-        let lines = input.split(separator: 0x0A, omittingEmptySubsequences: false)
-        let longest = lines.map(\.count).max() ?? 0
-        for line in lines where line.contains(0x7B) {
-            if proseKeys, let eq = line.firstIndex(of: 0x3D) {
-                let key = String(decoding: line[line.startIndex..<eq], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                if ["cause", "fix", "text", "description", "label", "title", "summary", "advice", "hint", "action", "action-with-env", "consequences"].contains(key) { continue }
-            }
-            let work = Fuzz.templateWork(line, longestLine: longest)
-            if work.textFields >= 3 && work.steps > 1e9 { return true }
-        }
-        return false
-    }
-
-    /// True when a CRL's revoked entry carries an extension that is an empty SEQUENCE.
-    static func crlHasEmptyExtension(_ der: [UInt8]) -> Bool {
-        guard let root = try? DER.parse(der), case let .constructed(top) = root.content,
-              let tbs = top.first(where: { _ in true }), case let .constructed(fields) = tbs.content else { return false }
-        for field in fields {
-            guard case let .constructed(entries) = field.content else { continue }
-            for entry in entries {
-                guard case let .constructed(parts) = entry.content else { continue }
-                for part in parts {
-                    guard case let .constructed(exts) = part.content else { continue }
-                    for e in exts { if case let .constructed(ef) = e.content, ef.first(where: { _ in true }) == nil { return true } }
-                }
-            }
-        }
-        return false
     }
 }
