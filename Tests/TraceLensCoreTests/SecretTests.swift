@@ -258,6 +258,28 @@ final class SecretTests: XCTestCase {
         assertNoSecret(stored.joined(separator: "\n") + h.printed, ["passw0rd", "70617373"], "watch")
     }
 
+    /// `ingest` of a file that grew between two runs: the first run ends on the line announcing
+    /// the dump, the second reads the dump lines; they are masked (the state is in the ledger).
+    func testIngestOfAGrownFileMasksADumpAnnouncedInTheEarlierRun() throws {
+        let dir = Fixtures.tempDir(), file = dir + "/notes.txt", db = dir + "/t.db"
+        try "note: gsk_attribute_set_buffer(): GSK_KEYRING_PW (length 8)\n".write(toFile: file, atomically: false, encoding: .utf8)
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, file]).status, 0)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: file))
+        handle.seekToEndOfFile()
+        handle.write(Data("00000000: 70617373 77307264  |passw0rd|\nnext line\n".utf8))
+        try handle.close()
+        let second = try Fixtures.runTool(["ingest", "--db", db, file])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains("grew: added 2 records"), second.stdout)
+        let stored = try Fixtures.runTool(["sql", "--db", db, "select text from records order by id"])
+        XCTAssertTrue(stored.stdout.contains("next line"), stored.stdout)
+        assertNoSecret(stored.stdout, ["passw0rd", "70617373"], "the store")
+        for suffix in ["", "-wal"] {
+            guard let data = FileManager.default.contents(atPath: db + suffix) else { continue }
+            XCTAssertNil(data.range(of: Data("passw0rd".utf8)), "the store file\(suffix)")
+        }
+    }
+
     func testThePrefilterOfTheBuiltInRulesStaysOnTheMemchrPath() {
         // Anchors are picked so that few distinct bytes find every rule's literal (w/W, R, K ...).
         XCTAssertTrue(masker.prefilter.usesMemchr, "\(masker.prefilter.anchorSet)")

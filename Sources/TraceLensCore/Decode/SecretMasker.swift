@@ -36,6 +36,10 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
         var dumpPending = false
         var dumpStarted = false
         public init() {}
+
+        /// As kept in a resume point (`ResumePoint.maskState`).
+        public init(state: Int64) { dumpPending = state & 1 != 0; dumpStarted = state & 2 != 0 }
+        public var state: Int64 { (dumpPending ? 1 : 0) | (dumpStarted ? 2 : 0) }
     }
 
     public init(plugins: PluginSet) {

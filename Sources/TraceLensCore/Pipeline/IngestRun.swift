@@ -28,8 +28,12 @@ public struct IngestOptions: Sendable {
 public struct IngestInterrupted: Error, CustomStringConvertible {
     public var path: String
     public var line: Int
+    /// False for a pipe or FIFO: it is read once, so there is nothing to continue from.
+    public var resumable = true
     public var description: String {
-        "\(path): stopped as asked; stored up to line \(line). Run the same ingest again to continue from there"
+        resumable
+            ? "\(path): stopped as asked; stored up to line \(line). Run the same ingest again to continue from there"
+            : "\(path): stopped as asked; stored up to line \(line). A pipe or FIFO is read once: what its writer sends later is not stored"
     }
 }
 
@@ -269,7 +273,7 @@ public final class IngestRun {
         result.trailingJunk = summary.trailingJunk
         if summary.interrupted {
             // Stopped while waiting on a pipe or FIFO: what was read is committed (finish above).
-            throw IngestInterrupted(path: displayPath, line: summary.lines)
+            throw IngestInterrupted(path: displayPath, line: summary.lines, resumable: false)
         }
         return result
     }

@@ -75,9 +75,6 @@ public final class RecordStream {
     public var warn: (String) -> Void = Diagnostics.warn
     /// The year for dates written without one; nil: the file's modification time.
     public var yearReference: Timestamp?
-    /// Per file, a dump announced by the last line read (and where that read ended): a later
-    /// read from there (`watch`) masks the dump lines that arrive after it.
-    private var pendingDumps: [String: (offset: Int, carry: SecretMasker.Carry)] = [:]
 
     public init(plugins: PluginSet) {
         self.plugins = plugins
@@ -140,9 +137,14 @@ public final class RecordStream {
         started(summary)
 
         var scratch = Captures()
-        // A dump announced by one unparsed line is masked in the lines after it.
-        var maskCarry = SecretMasker.Carry()
-        if let resume, let pending = pendingDumps.removeValue(forKey: path), pending.offset == resume.offset { maskCarry = pending.carry }
+        // A dump announced by one record is masked in the lines after it, in this read and,
+        // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
+        var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
+        func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
+            var point = records.resumePoint(afterLine: line, offset: offset)
+            point.maskState = maskCarry.state
+            return point
+        }
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
             if !r.isUnparsed {
@@ -156,14 +158,14 @@ public final class RecordStream {
         func feed(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ offset: Int, unterminated: Bool, checkpoints: Bool) throws {
             if unterminated && tail == nil {
                 // A line without its line end: what follows may complete it.
-                let point = records.resumePoint(afterLine: number - 1, offset: offset)
+                let point = resumePoint(afterLine: number - 1, offset: offset)
                 tail = point
                 try sink.beginTail(point)
             }
             records.lineOffset = offset
             try records.feed(line, number: number, emit: emit)
             if checkpoints && tail == nil && sink.wantsCheckpoint {
-                try sink.checkpoint(records.resumePoint(afterLine: number, offset: reader.bytesRead))
+                try sink.checkpoint(resumePoint(afterLine: number, offset: reader.bytesRead))
             }
         }
         for s in sample {
@@ -176,7 +178,7 @@ public final class RecordStream {
         }
         if tail == nil && records.hasPending {
             // The last record may still get continuation lines.
-            let point = records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
+            let point = resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
             tail = point
             try sink.beginTail(point)
         }
@@ -190,9 +192,7 @@ public final class RecordStream {
         summary.trailingJunk = reader.trailingJunk
         summary.interrupted = reader.interrupted
         summary.lines = reader.lineNumber
-        let end = tail ?? records.resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
-        if maskCarry.dumpPending && tail == nil { pendingDumps[path] = (end.offset, maskCarry) }
-        try sink.finish(end)
+        try sink.finish(tail ?? resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
         return summary
     }
 

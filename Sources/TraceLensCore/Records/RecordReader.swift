@@ -10,19 +10,28 @@ public struct ResumePoint: Sendable, Equatable {
     public var line: Int
     public var contextDay: Int64?
     public var lastMicrosOfDay: Int64?
+    /// The secret masker's state between records (a password dump announced, not yet over), so
+    /// that a read resumed here masks the dump lines that come after it; 0 when none.
+    public var maskState: Int64 = 0
 
     public init(offset: Int, line: Int) { self.offset = offset; self.line = line }
 
-    /// `day=N tod=M` (either may be missing), as kept in the store.
+    /// `day=N tod=M mask=K` (each may be missing), as kept in the store.
     public var stateText: String {
-        [contextDay.map { "day=\($0)" }, lastMicrosOfDay.map { "tod=\($0)" }].compactMap { $0 }.joined(separator: " ")
+        [contextDay.map { "day=\($0)" }, lastMicrosOfDay.map { "tod=\($0)" }, maskState == 0 ? nil : "mask=\(maskState)"]
+            .compactMap { $0 }.joined(separator: " ")
     }
 
     public mutating func setState(_ text: String?) {
         for part in (text ?? "").split(separator: " ") {
             let kv = part.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let v = Int64(kv[1]) else { continue }
-            if kv[0] == "day" { contextDay = v } else if kv[0] == "tod" { lastMicrosOfDay = v }
+            switch kv[0] {
+            case "day": contextDay = v
+            case "tod": lastMicrosOfDay = v
+            case "mask": maskState = v
+            default: break
+            }
         }
     }
 }
