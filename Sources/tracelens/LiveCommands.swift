@@ -150,7 +150,7 @@ struct DaemonCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if check {
-            print("\(config): ok; follows \(cfg.paths.joined(separator: ", ")) into \(cfg.db)")
+            print(TerminalText.visible("\(config): ok; follows \(cfg.paths.joined(separator: ", ")) into \(cfg.db)"))
             return
         }
         let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: cfg.plugins))

@@ -241,8 +241,9 @@ struct PluginsCommand: ParsableCommand {
 
         func run() throws {
             let (summary, problems) = PluginLoader.check(directory: directory)
-            problems.forEach { print($0) }
-            summary.forEach { print($0) }
+            // Problems quote plugin text (names, templates, samples): shown, never obeyed.
+            problems.forEach { print(TerminalText.visible("\($0)")) }
+            summary.forEach { print(TerminalText.visible($0)) }
             // Warnings (a template that may be slow) leave the folder passing.
             if problems.contains(where: { !$0.isWarning }) { throw ExitCode(1) }
         }

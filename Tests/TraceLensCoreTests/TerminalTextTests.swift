@@ -190,6 +190,25 @@ final class TerminalTextTests: XCTestCase {
         assertNothingRaw(json.stdout, "lint --json")
     }
 
+    /// `plugins check` quotes plugin text and `daemon --check` the configured paths (TOML
+    /// escapes such as `\u001B` put control bytes in them): shown.
+    func testPluginsCheckAndDaemonCheckShowControlBytesVisibly() throws {
+        let dir = Fixtures.tempDir() + "/mine"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "[plugin]\nname = \"mine\"\ndescription = \"test\"\n\n[[format]]\nname = \"bad\\u001B[2J\"\nrecord = \"{x:nosuchkind}\"\n"
+            .write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
+        let check = try Fixtures.runTool(["plugins", "check", dir])
+        XCTAssertEqual(check.status, 1, check.stdout)
+        XCTAssertTrue(check.stdout.contains("bad^[[2J"), check.stdout)
+        assertNothingRaw(check.stdout, "plugins check")
+        let config = Fixtures.tempDir() + "/d.toml"
+        try "db = \"d.db\"\npaths = [\"x\\u001B[2J\\u0007*.trc\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Fixtures.runTool(["daemon", "--config", config, "--check"])
+        XCTAssertEqual(daemon.status, 0, daemon.stderr)
+        XCTAssertTrue(daemon.stdout.contains("x^[[2J^G*.trc"), daemon.stdout)
+        assertNothingRaw(daemon.stdout, "daemon --check")
+    }
+
     /// Warnings quote file names: a name holding ESC[2J is shown, not obeyed.
     func testWarningsShowFileNamesVisibly() throws {
         let dir = Fixtures.tempDir()
