@@ -119,17 +119,19 @@ final class LayoutRealTests: XCTestCase {
 
             """
         let path = Fixtures.write(text, named: "sdsf.txt")
-        for layout in ["zos-console", "gld-sdsf"] {
-            let records = try json(["--layout", layout, path])
-            XCTAssertEqual(records.count, 3, layout)
-            for r in records { XCTAssertNil(r["job"] as? String, "\(layout): \(r)") }
-            XCTAssertEqual(records[1]["level"] as? String, "ERROR", layout)
-            XCTAssertTrue((records[1]["message"] as? String ?? "").hasPrefix("GLD1116E "), layout)
-        }
+        let records = try json(["--layout", "zos-console", path])
+        XCTAssertEqual(records.count, 3)
+        for r in records { XCTAssertNil(r["job"] as? String, "\(r)") }
+        XCTAssertEqual(records[1]["level"] as? String, "ERROR")
+        XCTAssertTrue((records[1]["message"] as? String ?? "").hasPrefix("GLD1116E "))
+        // The SDSF job-log layout reads a job id in its first column, never a message id.
+        let sdsf = try json(["--layout", "gld-sdsf", path])
+        XCTAssertEqual(sdsf.filter { $0["unparsed"] as? Bool != true }.count, 0, "\(sdsf)")
+        for r in sdsf { XCTAssertNil(r["job"] as? String, "\(r)") }
         // The job log's job column still reads a real job id.
         let joblog = Fixtures.write("14.30.07 STC00912  GLD1116E Unable to initialize an SSL connection with 10.44.2.9: 431 - Certificate is revoked.\n14.30.08 GLD1004I LDAP server is ready for requests.\n", named: "j.txt")
-        let records = try json(["--layout", "gld-joblog", joblog])
-        XCTAssertEqual(records.map { $0["job"] as? String }, ["STC00912", nil])
+        let joblogRecords = try json(["--layout", "gld-joblog", joblog])
+        XCTAssertEqual(joblogRecords.map { $0["job"] as? String }, ["STC00912", nil])
     }
 
     // MARK: z/OSMF and Zowe
@@ -210,7 +212,7 @@ final class LayoutRealTests: XCTestCase {
             XCTAssertEqual(run.status, 0, run.stderr)
         }
         let store = try Store.openForReading(db)
-        let q = try store.db.prepare("SELECT peer_ip, peer_port, local_port, conn_keys, outcome FROM connections ORDER BY id")
+        let q = try store.db.prepare("SELECT peer_ip, peer_port, local_port, (SELECT group_concat(name || '=' || value, ' ') FROM conn_keys k WHERE k.conn = c.id), outcome FROM connections c ORDER BY id")
         var rows: [String] = []
         while try q.step() { rows.append((0..<5).map { q.isNull($0) ? "-" : (q.string($0) ?? "?") }.joined(separator: " | ")) }
         let text = rows.joined(separator: "\n")
@@ -243,13 +245,39 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(doctor.status, 0, doctor.stderr)
         XCTAssertFalse(doctor.stdout.contains("no failed connections"), doctor.stdout)
         XCTAssertTrue(doctor.stdout.contains("console.txt"), doctor.stdout)
-        XCTAssertTrue(doctor.stdout.contains("1C30"), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.contains("console.txt:1   EZD1287I TTLS Error RC:  431 Initial Handshake"), doctor.stdout)
         XCTAssertTrue(doctor.stdout.contains("gskssl.83886.trc"), doctor.stdout)
         XCTAssertTrue(doctor.stdout.contains("431"), doctor.stdout)
+        XCTAssertTrue(ingest.stdout.contains("linked 1 of 1 connections by zos-messages-gsk"), ingest.stdout)
         let store = try Store.openForReading(db)
         let q = try store.db.prepare("SELECT count(*) FROM links")
         XCTAssertTrue(try q.step())
         XCTAssertEqual(q.int(0), 1, doctor.stdout)
+    }
+
+    /// The one-line copy (no CONNID, the console's message number at the end) is still a failed
+    /// AT-TLS connection that `doctor` reports.
+    func testOneLineConsoleCopyIsAFailedConnection() throws {
+        let dir = Fixtures.tempDir()
+        let path = dir + "/kb.txt"
+        try "EZD1287I TTLS Error RC:  428 Initial Handshake 052    \n".write(toFile: path, atomically: true, encoding: .utf8)
+        let db = dir + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, "--layout", "zos-console", path]).status, 0)
+        let doctor = try Fixtures.runTool(["doctor", "--db", db, "--all"])
+        XCTAssertTrue(doctor.stdout.contains("kb.txt (failed)"), doctor.stdout)
+        XCTAssertTrue(doctor.stdout.contains("ssl:428"), doctor.stdout)
+    }
+
+    /// Text with no codes and no AT-TLS error makes no failed connection.
+    func testQuietConsoleHasNoFailures() throws {
+        let dir = Fixtures.tempDir()
+        let path = dir + "/quiet.txt"
+        try "GLD1004I LDAP server is ready for requests.\nEZD1281I TTLS Map CONNID: 00001C50 LOCAL: 10.44.0.1..636 REMOTE: 10.44.2.9..40010 JOBNAME: LDAPSV2 USERID: LDAPSV2 TYPE: InBound STATUS: Enabled RULE: SecureLdap ACTIONS: G1 E1 **N/A**\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let db = dir + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, "--layout", "zos-console", path]).status, 0)
+        let doctor = try Fixtures.runTool(["doctor", "--db", db, "--all"])
+        XCTAssertFalse(doctor.stdout.contains("(failed)"), doctor.stdout)
     }
 
     // MARK: template kinds
