@@ -280,6 +280,28 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertFalse(doctor.stdout.contains("(failed)"), doctor.stdout)
     }
 
+    /// docs/plugins.md's worked wrapper layout: its samples pass and it reads its own example.
+    func testPluginsDocWrapperExampleWorks() throws {
+        let doc = try String(contentsOfFile: Fixtures.root + "/docs/plugins.md", encoding: .utf8)
+        let start = try XCTUnwrap(doc.range(of: "```toml\n[plugin]\nname = \"myauto\""))
+        let end = try XCTUnwrap(doc.range(of: "\n```\n", range: start.upperBound..<doc.endIndex))
+        let dir = Fixtures.tempDir() + "/myauto"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try String(doc[doc.index(start.lowerBound, offsetBy: 8)..<end.lowerBound]).write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
+        let check = try Fixtures.runTool(["plugins", "check", dir])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains("all samples pass"), check.stdout)
+        let log = Fixtures.write("""
+            2026/12/04 09:14:02 ZOS2 TCPIP    EZD1287I TTLS Error RC:  431 Initial Handshake
+                                              LOCAL: ::FFFF:10.20.1.5..636
+
+            """, named: "console.log")
+        let run = try Fixtures.runTool(["format", "--plugins", dir, "--layout", "myauto-console", log])
+        XCTAssertTrue(run.stdout.hasPrefix("2026/12/04 09:14:02 ZOS2 TCPIP    EZD1287I ["), run.stdout)
+        XCTAssertTrue(run.stdout.contains("RC:  431 [SSL 431: "), run.stdout)
+        XCTAssertTrue(run.stdout.contains("\n                                  LOCAL: ::FFFF:10.20.1.5..636\n"), run.stdout)
+    }
+
     // MARK: template kinds
 
     func testJobIdAndMessageTextKinds() throws {
