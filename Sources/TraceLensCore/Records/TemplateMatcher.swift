@@ -191,8 +191,9 @@ struct Matcher {
             return p
         case .msgtext:
             // A message: the rest of the line, which must start with a message id (a layout
-            // whose lines start with the id, and that must not read any line at all).
-            return scan(.msgid, pos) == nil ? nil : n
+            // whose lines start with the id, and that must not read any line at all). A JES job
+            // id (STC04588) has a message id's shape but starts a job log's line, not a message.
+            return scan(.msgid, pos) == nil || scan(.jobid, pos) != nil ? nil : n
         case .jobid:
             // A JES job id: JOB, STC or TSU and 5 digits, or J, S or T and 7 (never a message
             // id: GLD1116E has a letter at the end, $HASP373 too few digits).

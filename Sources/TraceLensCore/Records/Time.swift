@@ -1,6 +1,8 @@
 /// The date and time pieces a `time(...)` field found. A piece not in the format stays unset.
 public struct TimeParts: Equatable, Sendable {
     public var year = -1, month = -1, day = -1
+    /// `DDD` (z/OS `yyddd`): turned into month and day once the whole time is read.
+    public var dayOfYear = -1
     public var hour = -1, minute = -1, second = -1
     public var micros = 0
     /// How many fraction digits the source wrote (0 when none), kept for faithful display.
@@ -66,7 +68,7 @@ public struct TimeFormat: Sendable, Equatable {
     /// layout and the time is marked `impossible` rather than read as another date.
     func scan(_ line: UnsafeBufferPointer<UInt8>, _ pos: Int, into parts: inout TimeParts) -> Int? {
         guard let end = tokens.withUnsafeBufferPointer({ Self.scan($0, 0, $0.count, line, pos, &parts) }) else { return nil }
-        if parts.month == 0, parts.year >= 0, parts.day >= 1 { Self.resolveDayOfYear(&parts) }
+        if parts.dayOfYear >= 0 { Self.resolveDayOfYear(&parts) }
         if parts.month > 12 || parts.month == 0 || parts.hour > 23 || parts.minute > 59 || parts.second > 60 || parts.day == 0
             || parts.day > Self.daysIn(month: parts.month, year: parts.year) {
             parts.impossible = true
@@ -74,9 +76,13 @@ public struct TimeFormat: Sendable, Equatable {
         return end
     }
 
-    /// Day 83 of 2022 is March 24 (day 366 of a common year stays month 0: impossible).
+    /// Day 83 of 2022 is March 24. Day 0, day 366 of a common year, or a day of the year with
+    /// no year to count it in (month 0: impossible) names no date.
     static func resolveDayOfYear(_ parts: inout TimeParts) {
-        var left = parts.day
+        parts.month = 0
+        parts.day = 1
+        guard parts.year >= 0, parts.dayOfYear >= 1 else { return }
+        var left = parts.dayOfYear
         for month in 1...12 {
             let days = daysIn(month: month, year: parts.year)
             if left <= days { parts.month = month; parts.day = left; return }
@@ -112,7 +118,7 @@ public struct TimeFormat: Sendable, Equatable {
             case .month: guard let v = digits(1, 2) else { return nil }; parts.month = v
             case .day: guard let v = digits(1, 2) else { return nil }; parts.day = v
             // Day of the year (z/OS `yyddd`): kept in `day` with month 0 until the year is known.
-            case .dayOfYear: guard let v = digits(3, 3) else { return nil }; parts.day = v; parts.month = 0
+            case .dayOfYear: guard let v = digits(3, 3) else { return nil }; parts.dayOfYear = v
             case .hour: guard let v = digits(1, 2) else { return nil }; parts.hour = v
             case .minute: guard let v = digits(2, 2) else { return nil }; parts.minute = v
             case .second: guard let v = digits(2, 2) else { return nil }; parts.second = v
