@@ -253,20 +253,24 @@ public final class Correlator {
     }
 
     private func collectCaptures(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, into found: inout [(name: String, value: String, role: ConnectionRule.CaptureRole)]) {
-        guard let m = r.range(.message) else { return }
-        let message = UnsafeBufferPointer(rebasing: b[m])
+        guard r.range(.message) != nil else { return }
         for capture in rule.captures where capture.selector.matches(r, b, &captures) {
             if let catalogue = capture.codeCatalogue, let field = capture.codeField {
                 guard let index = plugins.catalogueIndex(catalogue), let code = r.codes.first(where: { $0.catalogue == index }) else { continue }
                 found.append((field, Self.normalise(code.value, plugins.catalogues[index]), capture.role))
                 continue
             }
-            for tpl in capture.messages where tpl.match(message, captures: &captures) != nil {
-                for (slot, name) in tpl.fieldNames.enumerated() where !name.isEmpty {
-                    guard let range = captures.range(slot) else { continue }
-                    found.append((name, Self.normalise(message, range, tpl.slotKinds[slot]), capture.role))
+            // Every message line: a console message puts its fields on continuation lines
+            // (EZD1287I's LOCAL:, REMOTE:, ... CONNID: under the first line).
+            lines: for line in r.messageLines {
+                let message = UnsafeBufferPointer(rebasing: b[line])
+                for tpl in capture.messages where tpl.match(message, captures: &captures) != nil {
+                    for (slot, name) in tpl.fieldNames.enumerated() where !name.isEmpty {
+                        guard let range = captures.range(slot) else { continue }
+                        found.append((name, Self.normalise(message, range, tpl.slotKinds[slot]), capture.role))
+                    }
+                    break lines
                 }
-                break
             }
         }
     }

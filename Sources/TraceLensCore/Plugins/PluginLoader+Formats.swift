@@ -72,12 +72,20 @@ extension PluginLoader {
             defaultLevel = Level(name: text)
             if defaultLevel == nil { problems.append(t.problem("default-level '\(text)' is not one of \(Level.allCases.map(\.name).joined(separator: ", "))")); ok = false }
         }
+        var printAsWritten = false
+        if let text = t.string("print", &problems) {
+            switch text {
+            case "as-written": printAsWritten = true
+            case "fields": printAsWritten = false
+            default: problems.append(t.problem("print '\(text)' is not one of fields, as-written")); ok = false
+            }
+        }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
-                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel)
+                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten)
     }
 }

@@ -71,7 +71,8 @@ struct FirstBytes {
                 case .word: acc.insert(where: { !isBlank($0) })
                 case .ident: acc.insert(where: { isDigit($0) || lowerASCII($0) &- 0x61 < 26 || [0x5F, 0x24, 0x23, 0x40, 0x2E, 0x2D].contains($0) })
                 case .ipv4: acc.insert(where: isDigit)
-                case .msgid: acc.insert(where: { $0 &- 0x41 < 26 || $0 == 0x24 || $0 == 0x23 || $0 == 0x40 })
+                case .jobid: acc.insert(0x4A); acc.insert(0x53); acc.insert(0x54)
+                case .msgid, .msgtext: acc.insert(where: { $0 &- 0x41 < 26 || $0 == 0x24 || $0 == 0x23 || $0 == 0x40 })
                 case let .oneOf(index): for c in choices[index] { if let f = c.first { withCase(f).forEach { acc.insert($0) } } }
                 case let .time(index):
                     switch timeFormats[index].tokens.first {

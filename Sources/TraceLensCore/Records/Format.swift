@@ -123,10 +123,13 @@ public final class Format: @unchecked Sendable {
     /// Decode dump bytes as text (nil: dumps are shown as they are).
     public let dumpText: DumpText?
     public let dumpLists: [DumpList]
+    /// `print = "as-written"`: records are shown as their lines were written, decodes appended.
+    public let printAsWritten: Bool
 
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
-         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil) {
+         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false) {
+        self.printAsWritten = printAsWritten
         self.defaultLevel = defaultLevel
         self.idLevels = idLevels
         self.dumpText = dumpText

@@ -30,6 +30,9 @@ public struct Record: Sendable {
     public var dumpText: [UInt8] = []
     /// Raw level text as written (for levels the plugin did not map).
     public var rawLevel: Range<Int>?
+    /// Shown as its lines were written, with the decodes after the codes (the layout's
+    /// `print = "as-written"`), rather than rebuilt gsktrace-style from its fields.
+    public var asWritten = false
 
     public init() {}
 
@@ -66,6 +69,7 @@ public struct Record: Sendable {
         if !codes.isEmpty { codes.removeAll(keepingCapacity: true) }
         if !dumpText.isEmpty { dumpText.removeAll(keepingCapacity: true) }
         rawLevel = nil
+        asWritten = false
     }
 
     /// Appends a line to `bytes` (after a LF when not the first) and returns the offset it starts at.

@@ -214,6 +214,7 @@ public final class RecordReader {
         current.reset(source: source, line: number)
         pending = true
         pendingOffset = lineOffset
+        current.asWritten = format.printAsWritten
         let base = current.appendLine(line)
         var parts = TimeParts()
         var sawTime = false

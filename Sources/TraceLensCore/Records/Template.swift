@@ -14,7 +14,7 @@ import Darwin
 ///
 /// Kinds: `text` (the default: as little as possible up to the literal that follows, or the rest
 /// of the line), `rest`, `int`, `hex`, `hex(N)`, `hex(N-M)`, `word`, `ident`, `ipv4`, `msgid`,
-/// `one(A|B|C)` and `time(FORMAT)`. See docs/plugins.md.
+/// `msgtext` (the rest of the line, starting with a message id), `jobid`, `one(A|B|C)` and `time(FORMAT)`. See docs/plugins.md.
 ///
 /// Matching is a small backtracking machine over bytes. Only `text` fields and optional groups
 /// backtrack; every other kind is greedy. Swift `Regex` was measured at 6 MB/s here, this runs at
@@ -29,7 +29,7 @@ public final class Template: @unchecked Sendable {
     let leadingLiteral: [UInt8]
 
     enum Kind: Equatable {
-        case text, rest, int, hex(min: Int, max: Int), word, ident, ipv4, msgid
+        case text, rest, int, hex(min: Int, max: Int), word, ident, ipv4, msgid, msgtext, jobid
         case oneOf(Int)   // index into `choices`
         case time(Int)    // index into `timeFormats`
     }

@@ -189,6 +189,22 @@ struct Matcher {
             if p < n && line[p] &- 0x41 < 26 { p += 1 }
             if p < n && !isBlank(line[p]) { return nil }
             return p
+        case .msgtext:
+            // A message: the rest of the line, which must start with a message id (a layout
+            // whose lines start with the id, and that must not read any line at all). A JES job
+            // id (STC04588) has a message id's shape but starts a job log's line, not a message.
+            return scan(.msgid, pos) == nil || scan(.jobid, pos) != nil ? nil : n
+        case .jobid:
+            // A JES job id: JOB, STC or TSU and 5 digits, or J, S or T and 7 (never a message
+            // id: GLD1116E has a letter at the end, $HASP373 too few digits).
+            var letters = 0
+            while p < n && p - pos < 3 && line[p] &- 0x41 < 26 { p += 1; letters += 1 }
+            let word = letters == 3 ? (Int(line[pos]) << 16) | (Int(line[pos + 1]) << 8) | Int(line[pos + 2]) : 0
+            guard (letters == 1 && (line[pos] == 0x4A || line[pos] == 0x53 || line[pos] == 0x54))
+                || word == 0x4A4F42 || word == 0x535443 || word == 0x545355 else { return nil }
+            while p < n && isDigit(line[p]) { p += 1 }
+            guard p - pos == 8, p == n || isBlank(line[p]) else { return nil }
+            return p
         case .ipv4:
             for part in 0..<4 {
                 if part > 0 { guard p < n, line[p] == 0x2E else { return nil }; p += 1 }

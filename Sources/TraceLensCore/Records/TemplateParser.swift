@@ -121,6 +121,8 @@ struct TemplateParser {
         case "word" where arg == nil: return .word
         case "ident" where arg == nil: return .ident
         case "msgid" where arg == nil: return .msgid
+        case "msgtext" where arg == nil: return .msgtext
+        case "jobid" where arg == nil: return .jobid
         case "ipv4" where arg == nil: return .ipv4
         case "hex":
             guard let arg else { return .hex(min: 1, max: Int.max) }
@@ -142,7 +144,7 @@ struct TemplateParser {
             }
             return .time(timeFormats.count - 1)
         default:
-            throw fail("unknown field kind '\(text)' (kinds: text, rest, int, hex, hex(N), word, ident, ipv4, msgid, one(A|B), time(FORMAT))", at: column)
+            throw fail("unknown field kind '\(text)' (kinds: text, rest, int, hex, hex(N), word, ident, ipv4, msgid, msgtext, jobid, one(A|B), time(FORMAT))", at: column)
         }
     }
 }

@@ -56,7 +56,7 @@ extension Template {
     private static func bytesTakenGreedily(_ kind: Kind) -> ByteSet? {
         var s = ByteSet()
         switch kind {
-        case .rest: return .all
+        case .rest, .msgtext: return .all
         case .word: s.insert(where: { !isBlank($0) })
         case .int: s.insert(where: isDigit)
         case let .hex(_, maxCount) where maxCount == Int.max: s.insert(where: { hexValue($0) != nil })

@@ -1,6 +1,8 @@
 /// The date and time pieces a `time(...)` field found. A piece not in the format stays unset.
 public struct TimeParts: Equatable, Sendable {
     public var year = -1, month = -1, day = -1
+    /// `DDD` (z/OS `yyddd`): turned into month and day once the whole time is read.
+    public var dayOfYear = -1
     public var hour = -1, minute = -1, second = -1
     public var micros = 0
     /// How many fraction digits the source wrote (0 when none), kept for faithful display.
@@ -14,13 +16,13 @@ public struct TimeParts: Equatable, Sendable {
 
 /// A time format such as `MM/DD/YYYY-hh:mm:ss[.f]` or `DD MON YYYY`.
 ///
-/// Tokens: `YYYY` `YY` `MM` (month) `DD` `MON` (Jan..Dec) `hh` `mm` (minute) `ss` `f` (1 to 9
+/// Tokens: `YYYY` `YY` `MM` (month) `DD` `DDD` (day of the year) `MON` (Jan..Dec) `hh` `mm` (minute) `ss` `f` (1 to 9
 /// fraction digits) `TZ` (a zone word such as `GMT`, `BST` or `+0100`, skipped: sources are
 /// lined up by a clock offset, not by zone names); `[...]` is optional; a space matches one or
 /// more blanks; anything else matches itself. `MM`, `DD` and `hh` take one or two digits.
 public struct TimeFormat: Sendable, Equatable {
     /// Tokens in a flat list (no ARC on the hot path); `optional(n)` covers the next n tokens.
-    enum Token: Equatable { case year4, year2, month, day, monthName, hour, minute, second, fraction, zone, space, literal(UInt8), optional(Int) }
+    enum Token: Equatable { case year4, year2, month, day, dayOfYear, monthName, hour, minute, second, fraction, zone, space, literal(UInt8), optional(Int) }
     let tokens: [Token]
 
     struct FormatError: Error { let problem: String }
@@ -35,7 +37,7 @@ public struct TimeFormat: Sendable, Equatable {
                     if rest.hasPrefix(s) { out.append(t); i = text.index(i, offsetBy: s.count); return true }
                     return false
                 }
-                if take("YYYY", .year4) || take("YY", .year2) || take("MON", .monthName) || take("MM", .month) || take("DD", .day)
+                if take("YYYY", .year4) || take("YY", .year2) || take("MON", .monthName) || take("MM", .month) || take("DDD", .dayOfYear) || take("DD", .day)
                     || take("hh", .hour) || take("mm", .minute) || take("ss", .second) || take("TZ", .zone) { continue }
                 let c = text[i]
                 i = text.index(after: i)
@@ -66,11 +68,26 @@ public struct TimeFormat: Sendable, Equatable {
     /// layout and the time is marked `impossible` rather than read as another date.
     func scan(_ line: UnsafeBufferPointer<UInt8>, _ pos: Int, into parts: inout TimeParts) -> Int? {
         guard let end = tokens.withUnsafeBufferPointer({ Self.scan($0, 0, $0.count, line, pos, &parts) }) else { return nil }
+        if parts.dayOfYear >= 0 { Self.resolveDayOfYear(&parts) }
         if parts.month > 12 || parts.month == 0 || parts.hour > 23 || parts.minute > 59 || parts.second > 60 || parts.day == 0
             || parts.day > Self.daysIn(month: parts.month, year: parts.year) {
             parts.impossible = true
         }
         return end
+    }
+
+    /// Day 83 of 2022 is March 24. Day 0, day 366 of a common year, or a day of the year with
+    /// no year to count it in (month 0: impossible) names no date.
+    static func resolveDayOfYear(_ parts: inout TimeParts) {
+        parts.month = 0
+        parts.day = 1
+        guard parts.year >= 0, parts.dayOfYear >= 1 else { return }
+        var left = parts.dayOfYear
+        for month in 1...12 {
+            let days = daysIn(month: month, year: parts.year)
+            if left <= days { parts.month = month; parts.day = left; return }
+            left -= days
+        }
     }
 
     /// Days in a month (31 when the month is unknown; February has 29 when the year is unknown).
@@ -100,6 +117,8 @@ public struct TimeFormat: Sendable, Equatable {
             // Out-of-range values are checked by the caller (see `scan(_:_:into:)`).
             case .month: guard let v = digits(1, 2) else { return nil }; parts.month = v
             case .day: guard let v = digits(1, 2) else { return nil }; parts.day = v
+            // Day of the year (z/OS `yyddd`): kept in `day` with month 0 until the year is known.
+            case .dayOfYear: guard let v = digits(3, 3) else { return nil }; parts.dayOfYear = v
             case .hour: guard let v = digits(1, 2) else { return nil }; parts.hour = v
             case .minute: guard let v = digits(2, 2) else { return nil }; parts.minute = v
             case .second: guard let v = digits(2, 2) else { return nil }; parts.second = v

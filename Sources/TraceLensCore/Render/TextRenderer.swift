@@ -49,6 +49,7 @@ public struct TextRenderer {
                 out.append(0x0A)
                 return
             }
+            if r.asWritten { renderAsWritten(r, b, out); return }
             if let t = r.time {
                 if colour { out.append(ANSI.dim) }
                 writeTime(t, out)
