@@ -54,6 +54,9 @@ public struct IngestResult: Sendable, Equatable {
     public var fileSize: Int64 = 0
     /// The layout it was read with (nil: none recognised, lines stored as unparsed).
     public var layout: String?
+    /// How the layout was chosen and how sure that is, and the first lines nothing explained.
+    public var detection = Detection()
+    public var unexplainedLines: [Int] = []
     /// Damaged input (a truncated or corrupt `.gz`): where the read stopped. What came before
     /// is stored; the file counts as failed.
     public var damage: String?
@@ -261,7 +264,7 @@ public final class IngestRun {
         }
         sink.endProgress()
         if summary.format == nil && sink.unparsed > 0 && follow == nil {
-            Diagnostics.warn("\(displayPath): no known layout; its \(sink.unparsed) lines are stored as unparsed records")
+            Diagnostics.warn("\(displayPath): no known layout; its \(sink.unparsed) lines are stored as unparsed records" + RecordStream.closestLayoutHint(summary.detection))
         }
         var result = IngestResult(path: displayPath, kind: kind, source: sourceID, records: sink.records, unparsed: sink.unparsed,
                                   connections: sink.connectionsCreated, bytes: summary.bytes - (resume?.offset ?? 0),
@@ -269,6 +272,8 @@ public final class IngestRun {
         result.heldBytes = summary.heldBytes
         result.fileSize = identity?.size ?? 0
         result.layout = summary.format
+        result.detection = summary.detection
+        result.unexplainedLines = summary.unexplainedLines
         result.damage = summary.damage.map { FormatRun.damageReport($0, lines: summary.lines) }
         result.trailingJunk = summary.trailingJunk
         if summary.interrupted {
