@@ -161,11 +161,11 @@ final class IngestSink: RecordSink {
     /// Hands the batch, the connections it changed and the new offset to the writer thread.
     private func commit() throws {
         guard let writer else { return }
-        let changed = correlators.count > 1 ? correlators.flatMap { $0.takeChanges() } : correlator?.takeChanges() ?? []
+        let changed = correlators.count == 1 ? correlators[0].takeChanges() : correlators.flatMap { $0.takeChanges() }
         // The tail is redone from its start, so the lanes saved are those before it.
         // (A mixed file keeps the lanes of its first layout's rule: a later read goes on with it.)
         pending.lanes = inTail ? tailLanes : laneState(of: correlator ?? correlators.first)
-        connectionsCreated = correlators.count > 1 ? correlators.reduce(0) { $0 + $1.created } : correlator?.created ?? 0
+        connectionsCreated = correlators.reduce(0) { $0 + $1.created }
         let rows = changed.map { ConnectionRow($0, plugins: run.plugins, process: process) }
         if let observer, !changed.isEmpty { observer.connectionsChanged(changed, source: source, path: path) }
         try writer.submit(.init(batch: batch, connections: rows, progress: pending))

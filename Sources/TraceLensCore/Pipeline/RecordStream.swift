@@ -309,7 +309,8 @@ public final class RecordStream {
         for format in plugins.formats {
             let reader = RecordReader(format: format, source: 0)
             reader.quiet = true
-            reader.maxRecord = maxRecord
+            // A record cut at the record limit goes on as unparsed lines; they are still its layout's.
+            reader.maxRecord = .max
             var explained = [Bool](repeating: false, count: nonBlank.count)
             var starts = explained
             for l in lines {
@@ -347,7 +348,8 @@ public final class RecordStream {
         } else {
             let reader = MixedReader(formats: chosen, source: 0)
             reader.quiet = true
-            reader.maxRecord = maxRecord
+            // A record cut at the record limit goes on as unparsed lines; they are still its layout's.
+            reader.maxRecord = .max
             for l in lines {
                 l.line.withUnsafeBufferPointer { b in reader.feed(b, number: l.number) { r in if r.isUnparsed { explained -= 1 } } }
             }
