@@ -40,6 +40,19 @@ final class DetectionTests: XCTestCase {
         XCTAssertEqual(run.stdout, Self.proseWithOneTraceLine, "every line printed as written")
     }
 
+    /// In a folder, a file no layout explains is skipped, and the note says which came closest.
+    func testIngestOfAFolderSkipsTheUnsureFileAndSaysWhy() throws {
+        let dir = Fixtures.tempDir() + "/folder"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Self.proseWithOneTraceLine.write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
+        try Self.traceWithStrayLine.write(toFile: dir + "/gskssl.4242.trc", atomically: true, encoding: .utf8)
+        let run = try Fixtures.runTool(["ingest", "--db", Fixtures.tempDir() + "/f.db", dir])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("notes.txt: skipped, no known layout"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout gsktrace explains only 1 of 100 sampled lines (1%)"), run.stderr)
+        XCTAssertTrue(run.stdout.contains("gskssl.4242.trc: added 5 records (1 unparsed)"), run.stdout)
+    }
+
     func testLayoutStillForcesOne() throws {
         let path = Fixtures.write(Self.proseWithOneTraceLine, named: "notes.txt")
         let run = try Fixtures.runTool(["format", "--stats", "--layout", "gsktrace", path])

@@ -246,7 +246,8 @@ public final class IngestRun {
             }, into: sink)
         } catch is IngestSink.Skip {
             try? store.removeSource(sourceID)
-            Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)")
+            Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)"
+                             + RecordStream.closestLayoutHint(sink.detection))
             return IngestResult(path: displayPath, kind: .skipped, source: 0, records: 0, unparsed: 0, connections: 0, bytes: 0, seconds: 0)
         } catch let e as IngestInterrupted {
             sink.endProgress()

@@ -42,11 +42,14 @@ final class IngestSink: RecordSink {
     }
 
     struct Skip: Error {}
+    /// What detection found (for the note on a skipped file).
+    var detection = Detection()
     var skipUnknown = false
 
     /// The layout is known: record it, prepare the writer, and pick up open connections.
     func started(_ summary: SourceSummary) {
         process = summary.process
+        detection = summary.detection
         if skipUnknown && summary.format == nil { startError = Skip(); return }
         do {
             let store = run.store
