@@ -294,8 +294,8 @@ public final class RecordStream {
     /// Picks the layouts that read a file from its first lines. Each layout reads the whole
     /// sample as it would read the file; a line is explained by it when it becomes a record,
     /// continuation, context or header line (not an unparsed one). The layout explaining the
-    /// most lines comes first; others follow while each explains enough lines the earlier ones do
-    /// not (`mixedShare`); the choice stands only when, read together (mixed when several), they
+    /// most lines comes first; others follow while each reads, as its own record, header or
+    /// context lines, enough lines the earlier ones do not (`mixedShare`); the choice stands only when, read together (mixed when several), they
     /// explain at least `sureShare`% of the sampled lines.
     public func detectLayouts(_ lines: [(line: [UInt8], number: Int)]) -> (formats: [Format], detection: Detection) {
         var detection = Detection()
@@ -327,7 +327,9 @@ public final class RecordStream {
             let count = explained.count { $0 }
             if count > 0 { explains.append((format, explained, starts, count)) }
         }
-        // Stable: equal counts keep the plugins' order.
+        // Ranked by all the lines each explains, continuations too (ranking by record lines alone
+        // would let a layout matching two stray lines outrank a transcript whose one command line
+        // holds fifty lines of output). Stable: equal counts keep the plugins' order.
         explains = explains.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
         guard let first = explains.first else { return ([], detection) }
         var chosen = [first.format]
