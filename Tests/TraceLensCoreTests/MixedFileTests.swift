@@ -95,4 +95,22 @@ final class MixedFileTests: XCTestCase {
         let ids = try Fixtures.runTool(["sql", "--db", db, "SELECT count(*) = count(DISTINCT id) FROM connections"])
         XCTAssertTrue(ids.stdout.contains("1"), ids.stdout)
     }
+
+    /// The command that printed a trace, pasted above it: the prompt line is the transcript's,
+    /// the trace lines are gsktrace's (a transcript takes any line after a command as output
+    /// only when no other layout reads it as a record).
+    func testAPromptLineAboveATrace() throws {
+        let text = """
+        $ gsktrace /u/ops/gskssl.90210.trc
+        02/19/2023-17:40:01 Thd-2 ENTRY gsk_secure_socket_init(): ---> Handle 0x1F20A400
+        02/19/2023-17:40:02 Thd-2 ERROR validate_chain(): Certificate has expired
+        02/19/2023-17:40:02 Thd-2 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001a9 (425)
+
+        """
+        let (records, summary) = try Fixtures.records(Fixtures.write(text, named: "pasted.txt"))
+        XCTAssertEqual(summary.detection.layouts.sorted(), ["client-transcript", "gsktrace"], summary.detection.description)
+        XCTAssertEqual(records.map { "\($0.line):\($0.layout?.name ?? "-"):\($0.lineCount)" },
+                       ["1:client-transcript:1", "2:gsktrace:1", "3:gsktrace:1", "4:gsktrace:1"])
+        XCTAssertEqual(records.last.map(Fixtures.codes), ["ssl:425"])
+    }
 }
