@@ -113,4 +113,33 @@ final class MixedFileTests: XCTestCase {
                        ["1:client-transcript:1", "2:gsktrace:1", "3:gsktrace:1", "4:gsktrace:1"])
         XCTAssertEqual(records.last.map(Fixtures.codes), ["ssl:425"])
     }
+
+    /// A mixed file that grows goes on with the layouts of its first read, and each rule's open
+    /// connections carry on: the AT-TLS error appended later fails the connection mapped before.
+    func testAGrownMixedFileGoesOnWithItsLayouts() throws {
+        let path = Fixtures.write(Self.session, named: "session.txt")
+        let db = Fixtures.tempDir() + "/grow.db"
+        let first = try Fixtures.runTool(["ingest", "--db", db, path])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let more = """
+        04/03/2023-14:21:10.020 Thd-12 ENTRY gsk_secure_socket_close(): ---> Handle 0x1F20A400
+        Apr  3 14:21:10 ZOSB TCPIP[50462771]: EZD1287I TTLS Error RC: 5006 Initial Handshake LOCAL: 10.40.2.8..636 REMOTE: 10.40.7.31..49815 JOBNAME: DIRSRV RULE: DIRRULE USERID: DIRSRV GRPID: 00000004 ENVID: 00000002 CONNID: 000002C9
+
+        """
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(more.utf8))
+        try handle.close()
+        let second = try Fixtures.runTool(["ingest", "--db", db, path])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains("grew: added"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("(0 unparsed)"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("layout mixed: "), second.stdout)
+        XCTAssertTrue(second.stdout.contains("(kept from the earlier read of this file)"), second.stdout)
+        let attls = try Fixtures.runTool(["sql", "--db", db,
+                                          "SELECT count(*) || '/' || sum(outcome = 'failed') FROM connections WHERE rule = 'attls-conn'"])
+        XCTAssertTrue(attls.stdout.contains("2/2"), "two AT-TLS connections, both failed, none doubled: \(attls.stdout)")
+        let layout = try Fixtures.runTool(["sql", "--db", db, "SELECT layout FROM sources"])
+        XCTAssertTrue(layout.stdout.contains("+"), layout.stdout)
+    }
 }

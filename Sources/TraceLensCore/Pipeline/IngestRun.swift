@@ -185,6 +185,8 @@ public final class IngestRun {
         var kind = IngestResult.Kind.new
         var resume: ResumePoint?
         var layout: Format? = forcedFormat
+        // A mixed file read before goes on with the same layouts (kept as `a+b` in the store).
+        var keptLayouts: [Format] = []
         var sourceID: Int64 = 0
         var previous: StoredSource?
         do {
@@ -226,9 +228,13 @@ public final class IngestRun {
             var point = ResumePoint(offset: previous.offset, line: previous.line)
             point.setState(previous.readerState)
             resume = point
-            if layout == nil { layout = previous.layout.flatMap { plugins.format(named: $0) } }
-            if layout == nil && previous.layout != nil {
-                throw InputError.readFailed(path: displayPath, reason: "it was read with layout '\(previous.layout!)', which no loaded plugin defines now")
+            if layout == nil, let stored = previous.layout {
+                let names = stored.split(separator: "+").map(String.init)
+                keptLayouts = names.compactMap { plugins.format(named: $0) }
+                guard keptLayouts.count == names.count, !names.isEmpty else {
+                    throw InputError.readFailed(path: displayPath, reason: "it was read with layout '\(stored)', which no loaded plugin defines now")
+                }
+                layout = keptLayouts[0]
             }
         }
 
@@ -240,7 +246,7 @@ public final class IngestRun {
         // Dates written without a year (syslog) take the year of the latest time stored.
         stream.yearReference = (try? db.scalar("SELECT max(last_time) FROM sources WHERE last_time >= 86400000000")).flatMap { $0 }.map { Timestamp(micros: $0) }
         do {
-            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, resume: resume,
+            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, keptLayouts: keptLayouts, resume: resume,
                                       follow: follow.map { ($0.descriptor, $0.holdPartialLine) }, started: { s in
                 sink.started(s)
             }, into: sink)

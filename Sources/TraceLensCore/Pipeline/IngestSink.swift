@@ -74,9 +74,14 @@ final class IngestSink: RecordSink {
                 correlator = layoutCorrelators.first?.correlator
                 layoutCorrelators = []
             }
-            if resume != nil, let c = correlator ?? correlators.first {
+            if resume != nil, !correlators.isEmpty {
+                // Each correlator takes back its own rule's connections (and the lanes holding them).
                 let saved = try store.savedConnections(source: source, laneState: laneState, plugins: run.plugins)
-                c.restore(saved.connections, keys: saved.keys, laneState: laneState)
+                for c in correlators {
+                    let mine = saved.connections.filter { $0.rule == c.rule.name }
+                    let ids = Set(mine.map(\.id))
+                    c.restore(mine, keys: saved.keys.filter { ids.contains($0.conn) }, laneState: laneState)
+                }
             }
         } catch {
             startError = error
@@ -149,7 +154,7 @@ final class IngestSink: RecordSink {
         pending.resume = point
         try commit()
         inTail = true
-        tailLanes = laneState(of: correlator ?? correlators.first)
+        tailLanes = combinedLaneState
     }
 
     func finish(_ point: ResumePoint) throws {
@@ -166,8 +171,7 @@ final class IngestSink: RecordSink {
         guard let writer else { return }
         let changed = correlators.count == 1 ? correlators[0].takeChanges() : correlators.flatMap { $0.takeChanges() }
         // The tail is redone from its start, so the lanes saved are those before it.
-        // (A mixed file keeps the lanes of its first layout's rule: a later read goes on with it.)
-        pending.lanes = inTail ? tailLanes : laneState(of: correlator ?? correlators.first)
+        pending.lanes = inTail ? tailLanes : combinedLaneState
         connectionsCreated = correlators.reduce(0) { $0 + $1.created }
         let rows = changed.map { ConnectionRow($0, plugins: run.plugins, process: process) }
         if let observer, !changed.isEmpty { observer.connectionsChanged(changed, source: source, path: path) }
@@ -177,7 +181,13 @@ final class IngestSink: RecordSink {
         pending = SourceProgress(resume: pending.resume)
     }
 
-    private func laneState(of c: Correlator?) -> String? { c?.laneState }
+    /// The lanes of every correlator (a mixed file has one per rule); each takes back only the
+    /// lines naming its own connections.
+    private var combinedLaneState: String? {
+        if correlators.count == 1 { return correlators[0].laneState }
+        if correlators.isEmpty { return nil }
+        return correlators.map(\.laneState).filter { !$0.isEmpty }.joined(separator: "\n")
+    }
 
     /// Waits for the writer after a failure elsewhere (its error, if any, is the one to report).
     func abandon() { try? writer?.close() }

@@ -40,8 +40,10 @@ public struct SourceSummary: Sendable {
 public struct Detection: Sendable, Equatable {
     /// The layouts that read the file, best first; empty when none explains enough.
     public var layouts: [String] = []
-    /// The layout was named with `--layout` (or kept from an earlier read of the file).
+    /// The layout was named with `--layout`.
     public var forced = false
+    /// The layouts were chosen by an earlier read of the file (it grew; reading goes on).
+    public var kept = false
     /// Non-blank lines in the sample, and how many of them the chosen layouts explain.
     public var sampled = 0
     public var explained = 0
@@ -56,6 +58,7 @@ public struct Detection: Sendable, Equatable {
     /// `gsktrace (198/200 sampled lines explained, 99%)`, `mixed: a, b (…)`, `none (…)`, `forced`.
     public var description: String {
         if forced { return "\(layouts.first ?? "none") (forced with --layout)" }
+        if kept { return (layouts.count > 1 ? "mixed: " + layouts.joined(separator: ", ") : layouts.first ?? "none") + " (kept from the earlier read of this file)" }
         let sure = "\(explained)/\(sampled) sampled lines explained, \(percent)%"
         switch layouts.count {
         case 0:
@@ -136,7 +139,8 @@ public final class RecordStream {
     /// resume from, which is always at a record boundary.
     /// With `follow`, the file is read through a descriptor the caller holds, and a last line
     /// without its line end is left for a later read (`SourceSummary.heldBytes`).
-    public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, resume: ResumePoint? = nil,
+    /// `keptLayouts`: the layouts an earlier read of the file chose (it goes on with them).
+    public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, keptLayouts: [Format] = [], resume: ResumePoint? = nil,
                                        follow: (descriptor: Int32, holdPartialLine: Bool)? = nil,
                                        started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
         let reader: TextReader
@@ -165,7 +169,11 @@ public final class RecordStream {
             }
         }
         let chosen: [Format]
-        if let forcedFormat {
+        if !keptLayouts.isEmpty {
+            chosen = keptLayouts
+            summary.detection.layouts = keptLayouts.map(\.name)
+            summary.detection.kept = true
+        } else if let forcedFormat {
             chosen = [forcedFormat]
             summary.detection.layouts = [forcedFormat.name]
             summary.detection.forced = true

@@ -40,7 +40,7 @@ public final class ConnectionStory {
         var offsets: [Int64: Int64] = [:]
         let s = try db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
         while try s.step() {
-            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: $0) }, process: s.string(3))
+            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: String($0.split(separator: "+").first ?? "")) }, process: s.string(3))
             offsets[s.int64(0)] = s.int64(4)
         }
         let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1")
