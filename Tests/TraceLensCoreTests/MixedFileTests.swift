@@ -142,4 +142,26 @@ final class MixedFileTests: XCTestCase {
         let layout = try Fixtures.runTool(["sql", "--db", db, "SELECT layout FROM sources"])
         XCTAssertTrue(layout.stdout.contains("+"), layout.stdout)
     }
+
+    /// One trace record with its indented lines, pasted after a command's output: the command's
+    /// output does not swallow it, though the transcript would take any line as output.
+    func testAMultiLineRecordAfterACommandsOutput() throws {
+        var text = "$ ldapsearch -H ldaps://10.40.2.8:636 -x -b \"o=Acme\" \"(cn=*)\" cn\n"
+        for i in 1...18 { text += i % 3 == 0 ? "\n" : "cn: member \(i)\n" }
+        text += """
+        04/03/2023-14:22:41.007 Thd-9 ERROR gsk_secure_socket_init(): Handshake failed
+         peer sent alert 48
+         (unknown CA)
+         after 2 records
+
+        """
+        let (records, summary) = try Fixtures.records(Fixtures.write(text, named: "paste.txt"))
+        XCTAssertEqual(summary.detection.layouts.sorted(), ["client-transcript", "gsktrace"], summary.detection.description)
+        let trace = try XCTUnwrap(records.first { $0.layout?.name == "gsktrace" })
+        XCTAssertEqual(trace.line, 20)
+        XCTAssertEqual(trace.lineCount, 4, "the indented lines are the trace record's")
+        XCTAssertEqual(trace.field(.thread), "9")
+        XCTAssertEqual(records.filter { $0.layout?.name == "client-transcript" }.map(\.line), [1])
+        XCTAssertFalse(records[0].message.contains("Thd-9"), "the command's output stops before the trace")
+    }
 }

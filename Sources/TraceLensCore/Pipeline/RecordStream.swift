@@ -302,8 +302,8 @@ public final class RecordStream {
     /// Picks the layouts that read a file from its first lines. Each layout reads the whole
     /// sample as it would read the file; a line is explained by it when it becomes a record,
     /// continuation, context or header line (not an unparsed one). The layout explaining the
-    /// most lines comes first; others follow while each reads, as its own record, header or
-    /// context lines, enough lines the earlier ones do not (`mixedShare`); the choice stands only when, read together (mixed when several), they
+    /// most lines comes first; others follow while each explains enough lines (`mixedShare`) that
+    /// the earlier ones do not read as record, header or context lines; the choice stands only when, read together (mixed when several), they
     /// explain at least `sureShare`% of the sampled lines.
     public func detectLayouts(_ lines: [(line: [UInt8], number: Int)]) -> (formats: [Format], detection: Detection) {
         var detection = Detection()
@@ -342,12 +342,16 @@ public final class RecordStream {
         guard let first = explains.first else { return ([], detection) }
         var chosen = [first.format]
         var covered = first.starts
-        // A further layout must start or set lines the others do not: lines that a loose layout
-        // (a transcript taking any line after a command) holds only as continuations do not count.
+        // A further layout must explain enough lines that the others do not read as their own
+        // records, headers or context lines, and start at least one record there itself. Lines a
+        // loose layout holds only as continuations (a transcript taking any line after a command
+        // as its output) are not "read" by it: a console message pasted after a command counts
+        // for the console layout, its indented lines too.
         let needed = max(2, (nonBlank.count * Self.mixedShare + 99) / 100)
         for candidate in explains.dropFirst() {
-            let fresh = zip(candidate.starts, covered).count { $0 && !$1 }
-            guard fresh >= needed else { continue }
+            let freshStarts = zip(candidate.starts, covered).count { $0 && !$1 }
+            let fresh = zip(candidate.lines, covered).count { $0 && !$1 }
+            guard freshStarts >= 1, fresh >= needed else { continue }
             chosen.append(candidate.format)
             for i in covered.indices where candidate.starts[i] { covered[i] = true }
         }
