@@ -98,9 +98,17 @@ struct IngestCommand: ParsableCommand {
                     break
                 default:
                     let what = r.kind == .resumed ? "grew: added" : r.kind == .replaced ? "replaced: new source," : "added"
-                    print(String(format: "%@: %@ %d records (%d unparsed), %d connection%@, %.1f MB in %.2f s (%.0f MB/s)",
-                                 path, what, r.records, r.unparsed, r.connections, r.connections == 1 ? "" : "s",
-                                 Double(r.bytes) / 1_048_576, r.seconds, mbps))
+                    var line = String(format: "%@: %@ %d records (%d unparsed), %d connection%@, %.1f MB in %.2f s (%.0f MB/s)",
+                                      path, what, r.records, r.unparsed, r.connections, r.connections == 1 ? "" : "s",
+                                      Double(r.bytes) / 1_048_576, r.seconds, mbps)
+                    // Which layout read it and how sure that is; the lines nothing explained.
+                    line += "; layout " + r.detection.description
+                    if r.unparsed > 0, !r.unexplainedLines.isEmpty {
+                        let more = r.unparsed - r.unexplainedLines.count
+                        line += "; line\(r.unparsed == 1 ? "" : "s") nothing explained: " + r.unexplainedLines.map(String.init).joined(separator: ", ")
+                            + (more > 0 ? " (and \(more) more)" : "")
+                    }
+                    print(line)
                 }
             }
         }

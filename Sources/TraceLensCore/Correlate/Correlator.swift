@@ -46,7 +46,14 @@ public final class Correlator {
     public let rule: ConnectionRule
     let plugins: PluginSet
     let source: Int64
-    private var nextID: Int64
+    /// The next connection id, shared by the correlators of one source (a mixed file has one
+    /// per connection rule of its layouts) so their ids never collide.
+    final class IDs { var next: Int64; init(_ next: Int64) { self.next = next } }
+    private let ids: IDs
+    private var nextID: Int64 {
+        get { ids.next }
+        set { ids.next = newValue }
+    }
     /// Current connection of each lane.
     private var lanes: [String: LiveConnection] = [:]
     /// Connections by key value (`handle=2A53C018`): open ones, plus recently ended ones so a
@@ -65,11 +72,15 @@ public final class Correlator {
     private var lastLaneKey = ""
     private let laneless: Bool
 
-    public init(rule: ConnectionRule, plugins: PluginSet, source: Int64, firstID: Int64) {
+    public convenience init(rule: ConnectionRule, plugins: PluginSet, source: Int64, firstID: Int64) {
+        self.init(rule: rule, plugins: plugins, source: source, ids: IDs(firstID))
+    }
+
+    init(rule: ConnectionRule, plugins: PluginSet, source: Int64, ids: IDs) {
         self.rule = rule
         self.plugins = plugins
         self.source = source
-        nextID = firstID
+        self.ids = ids
         consequenceCatalogues = Set(rule.consequences.compactMap { plugins.catalogueIndex($0) })
         laneless = rule.lane.isEmpty
     }

@@ -81,9 +81,10 @@ public final class FormatRun {
                     Diagnostics.warn(Self.damageReport(damage, lines: summary.lines))
                     failures.append(path)
                 }
-                if options.verbose { Diagnostics.warn("\(path): \(summary.detected.description); layout \(summary.format ?? "none recognised")") }
+                if options.verbose { Diagnostics.warn("\(path): \(summary.detected.description); layout \(summary.detection.description)") }
                 if summary.format == nil && summary.counts.unparsed > 0 {
-                    Diagnostics.warn("\(path): no known layout; its \(summary.counts.unparsed) lines are shown as they are (see `tracelens plugins list`)")
+                    Diagnostics.warn("\(path): no known layout; its \(summary.counts.unparsed) lines are shown as they are (see `tracelens plugins list`)"
+                                     + RecordStream.closestLayoutHint(summary.detection))
                 }
             } catch is StopReading {
                 break
@@ -146,11 +147,58 @@ public final class FormatRun {
 
     func printStats() {
         for s in summaries {
+            if options.json { Self.writeError(Self.statsJSON(s)); continue }
             var line = "\(s.path): \(s.counts.records) records, \(s.counts.unparsed) unparsed lines, \(s.codes) codes (\(s.failureCodes) failures)"
-            line += ", \(s.counts.lines) lines, layout \(s.format ?? "none"), \(s.detected.description)"
+            line += ", \(s.counts.lines) lines, layout \(s.detection.description), \(s.detected.description)"
             if s.secretsMasked > 0 { line += ", \(s.secretsMasked) secrets masked" }
+            if let lines = Self.unexplainedText(s) { line += "; \(lines)" }
             Diagnostics.warn(line)
         }
         for f in failures { Diagnostics.warn("\(f): not read (see the error above)") }
+    }
+
+    /// `lines nothing explained: 3, 9, 12 (and 5 more)`; nil when every line was explained.
+    public static func unexplainedText(_ s: SourceSummary) -> String? {
+        guard s.counts.unparsed > 0, !s.unexplainedLines.isEmpty else { return nil }
+        let more = s.counts.unparsed - s.unexplainedLines.count
+        return "line\(s.counts.unparsed == 1 ? "" : "s") nothing explained: "
+            + s.unexplainedLines.map(String.init).joined(separator: ", ") + (more > 0 ? " (and \(more) more)" : "")
+    }
+
+    /// One JSON object per file (`--stats --json`), on standard error like the text form.
+    public static func statsJSON(_ s: SourceSummary) -> String {
+        let out = ByteBuffer()
+        let d = s.detection
+        func key(_ k: String) { out.append(Array(",\"\(k)\":".utf8)) }
+        out.append(Array("{\"path\":".utf8)); JSON.string(s.path, out)
+        for (k, v) in [("records", s.counts.records), ("unparsed", s.counts.unparsed), ("codes", s.codes),
+                       ("failures", s.failureCodes), ("lines", s.counts.lines)] {
+            key(k); out.append(Array(String(v).utf8))
+        }
+        key("layout")
+        if d.layouts.count > 1 { JSON.string("mixed", out) } else if let l = d.layouts.first { JSON.string(l, out) } else { out.append(Array("null".utf8)) }
+        key("layouts"); out.append(0x5B)
+        for (i, l) in d.layouts.enumerated() { if i > 0 { out.append(0x2C) }; JSON.string(l, out) }
+        out.append(0x5D)
+        key("forced"); out.append(Array((d.forced ? "true" : "false").utf8))
+        key("sampled"); out.append(Array(String(d.sampled).utf8))
+        key("explained"); out.append(Array(String(d.explained).utf8))
+        key("sure"); out.append(Array(String(d.percent).utf8))
+        if d.layouts.isEmpty, let best = d.best {
+            key("best"); JSON.string(best, out)
+            key("best_explained"); out.append(Array(String(d.bestExplained).utf8))
+        }
+        key("unexplained_lines"); out.append(0x5B)
+        for (i, l) in s.unexplainedLines.enumerated() { if i > 0 { out.append(0x2C) }; out.append(Array(String(l).utf8)) }
+        out.append(0x5D)
+        key("encoding"); JSON.string(s.detected.description, out)
+        if s.secretsMasked > 0 { key("secrets_masked"); out.append(Array(String(s.secretsMasked).utf8)) }
+        out.append(0x7D)
+        return out.string
+    }
+
+    static func writeError(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -54,6 +54,9 @@ public struct IngestResult: Sendable, Equatable {
     public var fileSize: Int64 = 0
     /// The layout it was read with (nil: none recognised, lines stored as unparsed).
     public var layout: String?
+    /// How the layout was chosen and how sure that is, and the first lines nothing explained.
+    public var detection = Detection()
+    public var unexplainedLines: [Int] = []
     /// Damaged input (a truncated or corrupt `.gz`): where the read stopped. What came before
     /// is stored; the file counts as failed.
     public var damage: String?
@@ -182,6 +185,8 @@ public final class IngestRun {
         var kind = IngestResult.Kind.new
         var resume: ResumePoint?
         var layout: Format? = forcedFormat
+        // A mixed file read before goes on with the same layouts (kept as `a+b` in the store).
+        var keptLayouts: [Format] = []
         var sourceID: Int64 = 0
         var previous: StoredSource?
         do {
@@ -223,9 +228,13 @@ public final class IngestRun {
             var point = ResumePoint(offset: previous.offset, line: previous.line)
             point.setState(previous.readerState)
             resume = point
-            if layout == nil { layout = previous.layout.flatMap { plugins.format(named: $0) } }
-            if layout == nil && previous.layout != nil {
-                throw InputError.readFailed(path: displayPath, reason: "it was read with layout '\(previous.layout!)', which no loaded plugin defines now")
+            if layout == nil, let stored = previous.layout {
+                let names = stored.split(separator: "+").map(String.init)
+                keptLayouts = names.compactMap { plugins.format(named: $0) }
+                guard keptLayouts.count == names.count, !names.isEmpty else {
+                    throw InputError.readFailed(path: displayPath, reason: "it was read with layout '\(stored)', which no loaded plugin defines now")
+                }
+                layout = keptLayouts[0]
             }
         }
 
@@ -237,13 +246,14 @@ public final class IngestRun {
         // Dates written without a year (syslog) take the year of the latest time stored.
         stream.yearReference = (try? db.scalar("SELECT max(last_time) FROM sources WHERE last_time >= 86400000000")).flatMap { $0 }.map { Timestamp(micros: $0) }
         do {
-            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, resume: resume,
+            summary = try stream.read(path, source: Int(sourceID), forcedFormat: layout, keptLayouts: keptLayouts, resume: resume,
                                       follow: follow.map { ($0.descriptor, $0.holdPartialLine) }, started: { s in
                 sink.started(s)
             }, into: sink)
         } catch is IngestSink.Skip {
             try? store.removeSource(sourceID)
-            Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)")
+            Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)"
+                             + RecordStream.closestLayoutHint(sink.detection))
             return IngestResult(path: displayPath, kind: .skipped, source: 0, records: 0, unparsed: 0, connections: 0, bytes: 0, seconds: 0)
         } catch let e as IngestInterrupted {
             sink.endProgress()
@@ -261,7 +271,7 @@ public final class IngestRun {
         }
         sink.endProgress()
         if summary.format == nil && sink.unparsed > 0 && follow == nil {
-            Diagnostics.warn("\(displayPath): no known layout; its \(sink.unparsed) lines are stored as unparsed records")
+            Diagnostics.warn("\(displayPath): no known layout; its \(sink.unparsed) lines are stored as unparsed records" + RecordStream.closestLayoutHint(summary.detection))
         }
         var result = IngestResult(path: displayPath, kind: kind, source: sourceID, records: sink.records, unparsed: sink.unparsed,
                                   connections: sink.connectionsCreated, bytes: summary.bytes - (resume?.offset ?? 0),
@@ -269,6 +279,8 @@ public final class IngestRun {
         result.heldBytes = summary.heldBytes
         result.fileSize = identity?.size ?? 0
         result.layout = summary.format
+        result.detection = summary.detection
+        result.unexplainedLines = summary.unexplainedLines
         result.damage = summary.damage.map { FormatRun.damageReport($0, lines: summary.lines) }
         result.trailingJunk = summary.trailingJunk
         if summary.interrupted {

@@ -42,11 +42,14 @@ final class IngestSink: RecordSink {
     }
 
     struct Skip: Error {}
+    /// What detection found (for the note on a skipped file).
+    var detection = Detection()
     var skipUnknown = false
 
     /// The layout is known: record it, prepare the writer, and pick up open connections.
     func started(_ summary: SourceSummary) {
         process = summary.process
+        detection = summary.detection
         if skipUnknown && summary.format == nil { startError = Skip(); return }
         do {
             let store = run.store
@@ -54,23 +57,50 @@ final class IngestSink: RecordSink {
             let w = BackgroundWriter(writer: try StoreWriter(store: run.store, plugins: run.plugins, source: source, process: summary.process))
             writer = w
             batch = try w.emptyBatch()
-            if let name = summary.format, let rule = run.plugins.connectionRule(forFormat: name) {
-                let c = Correlator(rule: rule, plugins: run.plugins, source: source, firstID: try store.nextConnectionID())
-                if resume != nil {
-                    let saved = try store.savedConnections(source: source, laneState: laneState, plugins: run.plugins)
-                    c.restore(saved.connections, keys: saved.keys, laneState: laneState)
+            // Each layout's records follow that layout's connection rule; layouts of a mixed file
+            // sharing a rule share its correlator (one connection may show in two wrappers).
+            let ids = Correlator.IDs(try store.nextConnectionID())
+            var byRule: [String: Correlator] = [:]
+            for name in summary.detection.layouts {
+                guard let format = run.plugins.format(named: name), let rule = run.plugins.connectionRule(forFormat: name) else { continue }
+                let c = byRule[rule.name] ?? Correlator(rule: rule, plugins: run.plugins, source: source, ids: ids)
+                if byRule[rule.name] == nil {
+                    byRule[rule.name] = c
+                    correlators.append(c)
                 }
-                correlator = c
+                layoutCorrelators.append((format, c))
+            }
+            if summary.detection.layouts.count < 2 {
+                correlator = layoutCorrelators.first?.correlator
+                layoutCorrelators = []
+            }
+            if resume != nil, !correlators.isEmpty {
+                // Each correlator takes back its own rule's connections (and the lanes holding them).
+                let saved = try store.savedConnections(source: source, laneState: laneState, plugins: run.plugins)
+                for c in correlators {
+                    let mine = saved.connections.filter { $0.rule == c.rule.name }
+                    let ids = Set(mine.map(\.id))
+                    c.restore(mine, keys: saved.keys.filter { ids.contains($0.conn) }, laneState: laneState)
+                }
             }
         } catch {
             startError = error
         }
     }
     private var startError: Error?
+    /// A mixed file: the correlator of each layout that has a connection rule (empty otherwise:
+    /// `correlator` serves the one layout, without a look-up per record).
+    private var layoutCorrelators: [(layout: Format, correlator: Correlator)] = []
+    private var correlators: [Correlator] = []
+
+    private func correlator(for record: Record) -> Correlator? {
+        guard let layout = record.layout else { return nil }
+        return layoutCorrelators.first { $0.layout === layout }?.correlator
+    }
 
     func consume(_ r: inout Record) throws {
         if let startError { throw startError }
-        let conn = correlator?.assign(r)
+        let conn = layoutCorrelators.isEmpty ? correlator?.assign(r) : correlator(for: r)?.assign(r)
         let start = batch.text.count
         r.bytes.withUnsafeBufferPointer { batch.text.append($0) }
         var failures = 0
@@ -124,7 +154,7 @@ final class IngestSink: RecordSink {
         pending.resume = point
         try commit()
         inTail = true
-        tailLanes = correlator?.laneState
+        tailLanes = combinedLaneState
     }
 
     func finish(_ point: ResumePoint) throws {
@@ -139,16 +169,24 @@ final class IngestSink: RecordSink {
     /// Hands the batch, the connections it changed and the new offset to the writer thread.
     private func commit() throws {
         guard let writer else { return }
-        let changed = correlator?.takeChanges() ?? []
+        let changed = correlators.count == 1 ? correlators[0].takeChanges() : correlators.flatMap { $0.takeChanges() }
         // The tail is redone from its start, so the lanes saved are those before it.
-        pending.lanes = inTail ? tailLanes : correlator?.laneState
-        connectionsCreated = correlator?.created ?? 0
+        pending.lanes = inTail ? tailLanes : combinedLaneState
+        connectionsCreated = correlators.reduce(0) { $0 + $1.created }
         let rows = changed.map { ConnectionRow($0, plugins: run.plugins, process: process) }
         if let observer, !changed.isEmpty { observer.connectionsChanged(changed, source: source, path: path) }
         try writer.submit(.init(batch: batch, connections: rows, progress: pending))
         commits += 1
         batch = try writer.emptyBatch()
         pending = SourceProgress(resume: pending.resume)
+    }
+
+    /// The lanes of every correlator (a mixed file has one per rule); each takes back only the
+    /// lines naming its own connections.
+    private var combinedLaneState: String? {
+        if correlators.count == 1 { return correlators[0].laneState }
+        if correlators.isEmpty { return nil }
+        return correlators.map(\.laneState).filter { !$0.isEmpty }.joined(separator: "\n")
     }
 
     /// Waits for the writer after a failure elsewhere (its error, if any, is the one to report).

@@ -28,6 +28,47 @@ public struct SourceSummary: Sendable {
     public var interrupted = false
     /// Lines read (the last line number handed out).
     public var lines = 0
+    /// How the layout was chosen and how sure that is.
+    public var detection = Detection()
+    /// The first lines no layout explained (their count is `counts.unparsed`).
+    public var unexplainedLines: [Int] = []
+}
+
+/// How a file's layout was chosen: the layouts that read it (several: a mixed file), and how
+/// many of the sampled non-blank lines they explain (read as records, continuations, context
+/// or header lines of the layout).
+public struct Detection: Sendable, Equatable {
+    /// The layouts that read the file, best first; empty when none explains enough.
+    public var layouts: [String] = []
+    /// The layout was named with `--layout`.
+    public var forced = false
+    /// The layouts were chosen by an earlier read of the file (it grew; reading goes on).
+    public var kept = false
+    /// Non-blank lines in the sample, and how many of them the chosen layouts explain.
+    public var sampled = 0
+    public var explained = 0
+    /// When no layout was chosen: the one that explained the most lines, and how many.
+    public var best: String?
+    public var bestExplained = 0
+
+    public init() {}
+
+    public var percent: Int { sampled == 0 ? 0 : explained * 100 / sampled }
+
+    /// `gsktrace (198/200 sampled lines explained, 99%)`, `mixed: a, b (…)`, `none (…)`, `forced`.
+    public var description: String {
+        if forced { return "\(layouts.first ?? "none") (forced with --layout)" }
+        if kept { return (layouts.count > 1 ? "mixed: " + layouts.joined(separator: ", ") : layouts.first ?? "none") + " (kept from the earlier read of this file)" }
+        let sure = "\(explained)/\(sampled) sampled lines explained, \(percent)%"
+        switch layouts.count {
+        case 0:
+            guard let best else { return sampled == 0 ? "none (no lines to sample)" : "none (no layout explains any of \(sampled) sampled lines)" }
+            let share = sampled == 0 ? 0 : bestExplained * 100 / sampled
+            return "none (best: \(best) explains \(bestExplained)/\(sampled) sampled lines, \(share)%, not most)"
+        case 1: return "\(layouts[0]) (\(sure))"
+        default: return "mixed: \(layouts.joined(separator: ", ")) (\(sure))"
+        }
+    }
 }
 
 /// Where the records of a stream go: the format renderer or the store writer.
@@ -98,7 +139,8 @@ public final class RecordStream {
     /// resume from, which is always at a record boundary.
     /// With `follow`, the file is read through a descriptor the caller holds, and a last line
     /// without its line end is left for a later read (`SourceSummary.heldBytes`).
-    public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, resume: ResumePoint? = nil,
+    /// `keptLayouts`: the layouts an earlier read of the file chose (it goes on with them).
+    public func read<Sink: RecordSink>(_ path: String, source: Int, forcedFormat: Format? = nil, keptLayouts: [Format] = [], resume: ResumePoint? = nil,
                                        follow: (descriptor: Int32, holdPartialLine: Bool)? = nil,
                                        started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
         let reader: TextReader
@@ -126,12 +168,32 @@ public final class RecordStream {
                 return nonBlank < detectionLines && bytes < detectionBytes
             }
         }
-        let format = forcedFormat ?? detect(sample.map(\.line))
+        let chosen: [Format]
+        if !keptLayouts.isEmpty {
+            chosen = keptLayouts
+            summary.detection.layouts = keptLayouts.map(\.name)
+            summary.detection.kept = true
+        } else if let forcedFormat {
+            chosen = [forcedFormat]
+            summary.detection.layouts = [forcedFormat.name]
+            summary.detection.forced = true
+        } else {
+            (chosen, summary.detection) = detectLayouts(sample.map { ($0.line, $0.number) })
+        }
+        let format = chosen.first
         let records = RecordReader(format: format, source: source)
+        // Several layouts: each line is read by the one that explains it (nil: one layout).
+        let mixed = chosen.count > 1 ? MixedReader(formats: chosen, source: source) : nil
         records.maxRecord = maxRecord
         records.sourceName = path
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
+        if let mixed {
+            mixed.maxRecord = maxRecord
+            mixed.sourceName = path
+            if let resume { mixed.restore(resume) }
+            mixed.yearReference = records.yearReference
+        }
         summary.format = format?.name
         summary.process = format?.process(fromFileName: path)
         started(summary)
@@ -141,14 +203,16 @@ public final class RecordStream {
         // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
         var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
         func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
-            var point = records.resumePoint(afterLine: line, offset: offset)
+            var point = mixed?.resumePoint(afterLine: line, offset: offset) ?? records.resumePoint(afterLine: line, offset: offset)
             point.maskState = maskCarry.state
             return point
         }
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
-            if !r.isUnparsed {
-                finder.decode(&r, layout: format, captures: &scratch)
+            if r.isUnparsed {
+                if summary.unexplainedLines.count < Self.unexplainedShown { summary.unexplainedLines.append(r.line) }
+            } else {
+                finder.decode(&r, layout: mixed == nil ? format : r.layout, captures: &scratch)
                 summary.codes += r.codes.count
                 for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
             }
@@ -162,8 +226,13 @@ public final class RecordStream {
                 tail = point
                 try sink.beginTail(point)
             }
-            records.lineOffset = offset
-            try records.feed(line, number: number, emit: emit)
+            if let mixed {
+                mixed.lineOffset = offset
+                try mixed.feed(line, number: number, emit: emit)
+            } else {
+                records.lineOffset = offset
+                try records.feed(line, number: number, emit: emit)
+            }
             if checkpoints && tail == nil && sink.wantsCheckpoint {
                 try sink.checkpoint(resumePoint(afterLine: number, offset: reader.bytesRead))
             }
@@ -176,14 +245,19 @@ public final class RecordStream {
         try reader.forEachLine { (line: UnsafeBufferPointer<UInt8>, number: Int) throws -> Void in
             try feed(line, number, reader.lineStart, unterminated: reader.lastLineUnterminated, checkpoints: true)
         }
-        if tail == nil && records.hasPending {
+        if tail == nil && (mixed?.hasPending ?? records.hasPending) {
             // The last record may still get continuation lines.
             let point = resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
             tail = point
             try sink.beginTail(point)
         }
-        try records.flush(emit: emit)
-        summary.counts = records.counts
+        if let mixed {
+            try mixed.flush(emit: emit)
+            summary.counts = mixed.counts
+        } else {
+            try records.flush(emit: emit)
+            summary.counts = records.counts
+        }
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
         summary.heldBytes = reader.heldBytes
@@ -202,26 +276,106 @@ public final class RecordStream {
         return Timestamp(micros: Int64(st.st_mtim.tv_sec) * 1_000_000)
     }
 
-    /// Picks the format whose record, context and header lines match most of the sample lines.
+    /// Said after "no known layout": the layout that came closest, for `--layout`.
+    public static func closestLayoutHint(_ d: Detection) -> String {
+        guard let best = d.best, d.sampled > 0 else { return "" }
+        return "; layout \(best) explains only \(d.bestExplained) of \(d.sampled) sampled lines (\(d.bestExplained * 100 / d.sampled)%): name it with --layout to read the file with it"
+    }
+
+    /// How many unexplained line numbers a summary names.
+    static let unexplainedShown = 5
+
+    /// A layout is chosen only when the chosen layouts together explain at least this share (%)
+    /// of the sampled non-blank lines: "most" of them. Below it the file is read as unparsed
+    /// lines (codes are still found) and the summary says which layout came closest.
+    public static let sureShare = 50
+    /// A further layout joins (the file is then read mixed) only when it explains at least this
+    /// share (%) of the sampled lines, and at least two lines, that the layouts before it do not:
+    /// a layout matching one stray line in a hundred is not a wrapper of the file.
+    public static let mixedShare = 5
+
+    /// Picks the format that best explains the sample (see `detectLayouts`).
     public func detect(_ lines: [[UInt8]]) -> Format? {
-        var best: (format: Format, score: Int)?
-        var caps = Captures()
+        detectLayouts(lines.enumerated().map { ($0.element, $0.offset + 1) }).formats.first
+    }
+
+    /// Picks the layouts that read a file from its first lines. Each layout reads the whole
+    /// sample as it would read the file; a line is explained by it when it becomes a record,
+    /// continuation, context or header line (not an unparsed one). The layout explaining the
+    /// most lines comes first; others follow while each explains enough lines (`mixedShare`) that
+    /// the earlier ones do not read as record, header or context lines; the choice stands only when, read together (mixed when several), they
+    /// explain at least `sureShare`% of the sampled lines.
+    public func detectLayouts(_ lines: [(line: [UInt8], number: Int)]) -> (formats: [Format], detection: Detection) {
+        var detection = Detection()
+        let nonBlank = lines.filter { $0.line.contains { !isBlank($0) } }
+        detection.sampled = nonBlank.count
+        guard !nonBlank.isEmpty else { return ([], detection) }
+        let index = Dictionary(nonBlank.enumerated().map { ($0.element.number, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        // Which sampled lines each layout explains: `starts` as its record, header or context
+        // lines, `lines` also as continuations of its records.
+        var explains: [(format: Format, lines: [Bool], starts: [Bool], count: Int)] = []
         for format in plugins.formats {
-            var score = 0
-            let rules = format.records + format.contexts + format.headers
-            for line in lines {
-                line.withUnsafeBufferPointer { l in
-                    var indent = 0
-                    while indent < l.count && isBlank(l[indent]) { indent += 1 }
-                    guard indent < l.count else { return }
-                    for rule in rules where rule.template.match(l, from: rule.needsIndent ? 0 : indent, captures: &caps) != nil {
-                        score += 1
-                        return
-                    }
-                }
+            let reader = RecordReader(format: format, source: 0)
+            reader.quiet = true
+            // A record cut at the record limit goes on as unparsed lines; they are still its layout's.
+            reader.maxRecord = .max
+            var explained = [Bool](repeating: false, count: nonBlank.count)
+            var starts = explained
+            for l in lines {
+                let before = reader.counts
+                l.line.withUnsafeBufferPointer { b in reader.feed(b, number: l.number) { _ in } }
+                guard let i = index[l.number] else { continue }
+                let after = reader.counts
+                if after.unparsed != before.unparsed || after.blank != before.blank { continue }
+                explained[i] = true
+                // Not a continuation: a record line (counted when it ends), a header or a context line.
+                starts[i] = after.continuations == before.continuations
             }
-            if score > 0 && score > (best?.score ?? 0) { best = (format, score) }
+            reader.flush { _ in }
+            let count = explained.count { $0 }
+            if count > 0 { explains.append((format, explained, starts, count)) }
         }
-        return best?.format
+        // Ranked by all the lines each explains, continuations too (ranking by record lines alone
+        // would let a layout matching two stray lines outrank a transcript whose one command line
+        // holds fifty lines of output). Stable: equal counts keep the plugins' order.
+        explains = explains.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
+        guard let first = explains.first else { return ([], detection) }
+        var chosen = [first.format]
+        var covered = first.starts
+        // A further layout must explain enough lines that the others do not read as their own
+        // records, headers or context lines, and start at least one record there itself. Lines a
+        // loose layout holds only as continuations (a transcript taking any line after a command
+        // as its output) are not "read" by it: a console message pasted after a command counts
+        // for the console layout, its indented lines too.
+        let needed = max(2, (nonBlank.count * Self.mixedShare + 99) / 100)
+        for candidate in explains.dropFirst() {
+            let freshStarts = zip(candidate.starts, covered).count { $0 && !$1 }
+            let fresh = zip(candidate.lines, covered).count { $0 && !$1 }
+            guard freshStarts >= 1, fresh >= needed else { continue }
+            chosen.append(candidate.format)
+            for i in covered.indices where candidate.starts[i] { covered[i] = true }
+        }
+        // How the chosen layouts really read the sample together.
+        var explained = nonBlank.count
+        if chosen.count == 1 {
+            explained = first.count
+        } else {
+            let reader = MixedReader(formats: chosen, source: 0)
+            reader.quiet = true
+            // A record cut at the record limit goes on as unparsed lines; they are still its layout's.
+            reader.maxRecord = .max
+            for l in lines {
+                l.line.withUnsafeBufferPointer { b in reader.feed(b, number: l.number) { r in if r.isUnparsed { explained -= 1 } } }
+            }
+            reader.flush { _ in }
+        }
+        guard explained * 100 >= nonBlank.count * Self.sureShare else {
+            detection.best = first.format.name
+            detection.bestExplained = first.count
+            return ([], detection)
+        }
+        detection.layouts = chosen.map(\.name)
+        detection.explained = explained
+        return (chosen, detection)
     }
 }

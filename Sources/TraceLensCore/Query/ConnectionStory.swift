@@ -40,7 +40,7 @@ public final class ConnectionStory {
         var offsets: [Int64: Int64] = [:]
         let s = try db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
         while try s.step() {
-            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: $0) }, process: s.string(3))
+            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: String($0.split(separator: "+").first ?? "")) }, process: s.string(3))
             offsets[s.int64(0)] = s.int64(4)
         }
         let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1")
@@ -86,7 +86,7 @@ public final class ConnectionStory {
             if let stored = row.time, record.time?.hasDate != true {
                 record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
             }
-            if !record.isUnparsed { stream.finder.decode(&record, layout: info.layout, captures: &scratch) }
+            if !record.isUnparsed { stream.finder.decode(&record, layout: record.layout, captures: &scratch) }
             switch style {
             case .text:
                 if manySources { out.append("[\(TerminalText.visible(StoreQueries.fileName(info.path))):\(row.line)] ") }
@@ -139,7 +139,14 @@ public final class ConnectionStory {
     }
 
     /// A stored record read again with its layout.
+    /// A record of a mixed file may be of another layout than the source's first one: a story
+    /// holds only records a layout read, so the other layouts are tried when the first fails.
     func reparse(_ text: [UInt8], layout: Format?, source: Int, line: Int) -> Record? {
-        RecordReader.records(in: text, format: layout, source: source, firstLine: line).first
+        let record = RecordReader.records(in: text, format: layout, source: source, firstLine: line).first
+        guard record?.isUnparsed == true else { return record }
+        for other in plugins.formats where other !== layout {
+            if let r = RecordReader.records(in: text, format: other, source: source, firstLine: line).first, !r.isUnparsed { return r }
+        }
+        return record
     }
 }

@@ -15,6 +15,9 @@ public struct Record: Sendable {
     public var level: Level = .other
     /// True for a line no layout recognised; `bytes` then holds the line as it was.
     public var isUnparsed = false
+    /// The layout that read the record (nil for an unparsed line). In a mixed file records of
+    /// several layouts alternate: renderers, codes and connection rules follow this one.
+    public var layout: Format?
     /// The record's lines, as read (continuation lines follow the first, each after a LF).
     public var bytes: [UInt8] = []
     var standard = StandardRanges()

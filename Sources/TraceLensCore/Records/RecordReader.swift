@@ -54,6 +54,8 @@ public final class RecordReader {
     public var sourceName = ""
     /// The first line a layout template gave up on (reported once per file).
     public private(set) var gaveUpAt: (template: String, line: Int)?
+    /// Detection reads the sample with every layout: no warnings then (the real read gives them).
+    var quiet = false
     private var lineNumber = 0
 
     private var current = Record()
@@ -110,22 +112,47 @@ public final class RecordReader {
         while indent < line.count && isBlank(line[indent]) { indent += 1 }
         if indent == line.count { counts.blank += 1; return }
         guard let format else { try emitUnparsed(line, number, emit); return }
+        if try take(line, number: number, indent: indent, format: format, emit: emit) { return }
+        if pending { try finish(emit) }
+        try emitUnparsed(line, number, emit)
+    }
 
+    /// Reads a non-blank line as this layout's header, record, context or continuation line;
+    /// false when the layout does not explain it (nothing is emitted then). The mixed reader
+    /// asks each of its layouts in turn.
+    @inline(__always)
+    func take(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format,
+              continuation: Bool = true, emit: (inout Record) throws -> Void) rethrows -> Bool {
+        if try startsOrSets(line, number: number, indent: indent, format: format, emit: emit) { return true }
+        return continuation && self.continuation(line, number: number, indent: indent, format: format)
+    }
+
+    /// The line is a header, record or context line of the layout (read as such).
+    @inline(__always)
+    func startsOrSets(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format,
+                      emit: (inout Record) throws -> Void) rethrows -> Bool {
+        lineNumber = number
         // Header lines first: a title or a prompt line (`$ date`) may look like a record.
         for rule in format.headers where matches(rule, line, indent) {
             counts.headers += 1
-            return
+            return true
         }
         if let i = firstMatch(format.records, line, indent) {
             if pending { try finish(emit) }
             format.records.withUnsafeBufferPointer { start($0[i], line, number, format) }
-            return
+            return true
         }
         for rule in format.contexts where matches(rule, line, indent) {
             applyContext(rule, line)
             counts.headers += 1
-            return
+            return true
         }
+        return false
+    }
+
+    /// The line continues the record being built (attached to it).
+    @inline(__always)
+    func continuation(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format) -> Bool {
         if pending {
             for (rule, role) in format.continuations where matches(rule, line, indent) {
                 // A record never grows past the record limit: the lines after go on as unparsed
@@ -134,12 +161,20 @@ public final class RecordReader {
                 attach(rule, role, line)
                 current.lineCount = number - current.line + 1
                 counts.continuations += 1
-                return
+                return true
             }
         }
-        if pending { try finish(emit) }
-        try emitUnparsed(line, number, emit)
+        return false
     }
+
+    /// Emits the record being built, if any (the mixed reader calls it when another layout
+    /// takes the next line, so records come out in file order).
+    func finishPending(_ emit: (inout Record) throws -> Void) rethrows {
+        if pending { try finish(emit) }
+    }
+
+    /// Counts a line the mixed reader saw (read by another layout, blank, or unparsed).
+    func countLine() { counts.lines += 1 }
 
     /// Reads text already in memory (LF-separated lines, numbered from `firstLine`; a trailing CR
     /// is dropped as `TextReader` drops it) and returns copies of its records. For samples and
@@ -191,6 +226,7 @@ public final class RecordReader {
     private func noteGaveUp(_ template: Template) {
         guard gaveUpAt == nil else { return }
         gaveUpAt = (template.source, lineNumber)
+        if quiet { return }
         let layout = format.map { "\($0.plugin)/\($0.name)" } ?? "?"
         Diagnostics.warn("\(sourceName.isEmpty ? "input" : sourceName) line \(lineNumber): gave up matching layout \(layout) template '\(template.source)' (too costly for this line; read as not matching it; later lines are not reported)")
     }
@@ -205,6 +241,7 @@ public final class RecordReader {
         counts.unparsed += 1
         unparsed.reset(source: source, line: number)
         unparsed.isUnparsed = true
+        unparsed.layout = nil
         let at = unparsed.appendLine(line)
         unparsed.messageLines.append(at..<unparsed.bytes.count)
         try emit(&unparsed)
@@ -212,6 +249,7 @@ public final class RecordReader {
 
     private func start(_ rule: LineRule, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ format: Format) {
         current.reset(source: source, line: number)
+        current.layout = format
         pending = true
         pendingOffset = lineOffset
         current.asWritten = format.printAsWritten

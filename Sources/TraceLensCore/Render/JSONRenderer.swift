@@ -1,5 +1,5 @@
 /// One JSON object per record (JSON Lines), for scripts:
-/// `source`, `line`, `time` (ISO 8601, no zone: traces carry none), `process`, `thread`, `level`,
+/// `source`, `line`, `layout` (the layout that read the record), `time` (ISO 8601, no zone: traces carry none), `process`, `thread`, `level`,
 /// `function`, `message`, `codes` (`kind`, `code`, `name`, `text`); plus `job`, `fields` and `dump`
 /// when present. A line no layout recognised has `"unparsed": true` and its text in `message`.
 public struct JSONRenderer {
@@ -11,6 +11,7 @@ public struct JSONRenderer {
     enum Key {
         static let source: [UInt8] = Array("{\"source\":".utf8)
         static let line: [UInt8] = Array(",\"line\":".utf8)
+        static let layout: [UInt8] = Array(",\"layout\":".utf8)
         static let unparsed: [UInt8] = Array(",\"unparsed\":true,\"message\":".utf8)
         static let time: [UInt8] = Array(",\"time\":".utf8)
         static let process: [UInt8] = Array(",\"process\":".utf8)
@@ -35,6 +36,7 @@ public struct JSONRenderer {
             out.append(Key.end)
             return
         }
+        if let layout = r.layout { out.append(Key.layout); JSON.string(layout.name, out) }
         out.append(Key.time)
         if let t = r.time { out.append(0x22); t.write(iso: true, to: out); out.append(0x22) } else { out.append(Key.null) }
         // An impossible time: `time` is null and the text is kept as written.

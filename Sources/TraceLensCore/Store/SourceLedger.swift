@@ -40,7 +40,9 @@ extension Store {
     func recordLayout(source: Int64, _ summary: SourceSummary) throws {
         try db.transaction {
             let s = try db.prepare("UPDATE sources SET layout = ?2, encoding = ?3, process = ?4 WHERE id = ?1")
-            try s.bind([.int(source), summary.format.map(SQLValue.text) ?? .null, .text(summary.detected.description),
+            // A mixed file keeps all its layouts, best first (`client-transcript+gsktrace`).
+            let layout = summary.detection.layouts.count > 1 ? summary.detection.layouts.joined(separator: "+") : summary.format
+            try s.bind([.int(source), layout.map(SQLValue.text) ?? .null, .text(summary.detected.description),
                         summary.process.map(SQLValue.text) ?? .null])
             try s.run()
         }

@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+@testable import TraceLensCore
+
+/// A layout is chosen only when it explains most of the sampled lines; `--stats` and `ingest`
+/// say how sure that is and which lines nothing explained; `--layout` still forces one.
+final class DetectionTests: XCTestCase {
+    /// Release notes in prose, with one line that happens to have gsktrace's shape.
+    static var proseWithOneTraceLine: String {
+        var lines = (1...99).map { "Note \($0): the directory server was restarted after the key ring change on host plex\($0 % 7)." }
+        lines.insert("11/02/2023-08:15:44 Thd-4 INFO gsk_environment_init(): pasted by mistake", at: 40)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let traceWithStrayLine = """
+    02/19/2023-17:40:01 Thd-2 ENTRY gsk_secure_socket_init(): ---> Handle 0x1F20A400
+    02/19/2023-17:40:01 Thd-2 INFO gsk_secure_socket_init(): Peer address 10.8.0.14[50211]
+    >>> copied from the operator's notes
+    02/19/2023-17:40:02 Thd-2 ERROR validate_chain(): Certificate has expired
+    02/19/2023-17:40:02 Thd-2 EXIT gsk_secure_socket_init(): <--- Exit status 0x000001a9 (425)
+
+    """
+
+    func testOneMatchingLineInAHundredDoesNotChooseTheLayout() throws {
+        let path = Fixtures.write(Self.proseWithOneTraceLine, named: "notes.txt")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertNil(summary.format)
+        XCTAssertEqual(summary.detection.layouts, [])
+        XCTAssertEqual(summary.detection.best, "gsktrace")
+        XCTAssertEqual(summary.detection.bestExplained, 1)
+        XCTAssertEqual(summary.detection.sampled, 100)
+        XCTAssertTrue(records.allSatisfy(\.isUnparsed), "no record is read as gsktrace's")
+
+        let run = try Fixtures.runTool(["format", "--stats", path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout none (best: gsktrace explains 1/100 sampled lines, 1%, not most)"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("lines nothing explained: 1, 2, 3, 4, 5 (and 95 more)"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("no known layout; its 100 lines are shown as they are"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("name it with --layout"), run.stderr)
+        XCTAssertEqual(run.stdout, Self.proseWithOneTraceLine, "every line printed as written")
+    }
+
+    /// In a folder, a file no layout explains is skipped, and the note says which came closest.
+    func testIngestOfAFolderSkipsTheUnsureFileAndSaysWhy() throws {
+        let dir = Fixtures.tempDir() + "/folder"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Self.proseWithOneTraceLine.write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
+        try Self.traceWithStrayLine.write(toFile: dir + "/gskssl.4242.trc", atomically: true, encoding: .utf8)
+        let run = try Fixtures.runTool(["ingest", "--db", Fixtures.tempDir() + "/f.db", dir])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("notes.txt: skipped, no known layout"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout gsktrace explains only 1 of 100 sampled lines (1%)"), run.stderr)
+        XCTAssertTrue(run.stdout.contains("gskssl.4242.trc: added 5 records (1 unparsed)"), run.stdout)
+    }
+
+    func testLayoutStillForcesOne() throws {
+        let path = Fixtures.write(Self.proseWithOneTraceLine, named: "notes.txt")
+        let run = try Fixtures.runTool(["format", "--stats", "--layout", "gsktrace", path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("1 records, 99 unparsed lines"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout gsktrace (forced with --layout)"), run.stderr)
+        XCTAssertTrue(run.stdout.contains("Thd-4 INFO gsk_environment_init(): pasted by mistake"), run.stdout)
+
+        let json = try Fixtures.runTool(["format", "--json", "--layout", "gsktrace", path])
+        let parsed = json.stdout.split(separator: "\n").filter { $0.contains("\"layout\"") }
+        XCTAssertEqual(parsed.count, 1)
+        XCTAssertTrue(parsed[0].contains("\"line\":41,\"layout\":\"gsktrace\""), String(parsed[0]))
+    }
+
+    func testStatsSaySureAndNameTheLinesNothingExplained() throws {
+        let path = Fixtures.write(Self.traceWithStrayLine, named: "gskssl.4242.trc")
+        let run = try Fixtures.runTool(["format", "--stats", path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("4 records, 1 unparsed lines"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout gsktrace (4/5 sampled lines explained, 80%)"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("; line nothing explained: 3\n"), run.stderr)
+
+        let json = try Fixtures.runTool(["format", "--stats", "--json", path])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let line = try XCTUnwrap(json.stderr.split(separator: "\n").last)
+        let stats = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(stats["layout"] as? String, "gsktrace")
+        XCTAssertEqual(stats["layouts"] as? [String], ["gsktrace"])
+        XCTAssertEqual(stats["sampled"] as? Int, 5)
+        XCTAssertEqual(stats["explained"] as? Int, 4)
+        XCTAssertEqual(stats["sure"] as? Int, 80)
+        XCTAssertEqual(stats["unexplained_lines"] as? [Int], [3])
+        XCTAssertEqual(stats["unparsed"] as? Int, 1)
+        XCTAssertEqual(stats["forced"] as? Bool, false)
+
+        let db = Fixtures.tempDir() + "/d.db"
+        let ingest = try Fixtures.runTool(["ingest", "--db", db, path])
+        XCTAssertEqual(ingest.status, 0, ingest.stderr)
+        XCTAssertTrue(ingest.stdout.contains("; layout gsktrace (4/5 sampled lines explained, 80%); line nothing explained: 3"), ingest.stdout)
+    }
+
+    func testTextWithNoKnownLayoutStaysUnparsedWithoutErrors() throws {
+        let text = """
+        Meeting notes, 14 March
+        - renew the server certificate before it expires in May
+        - ask the network team about port 636 on the new firewall
+
+        Nobody owns the CRL distribution point yet.
+
+        """
+        let path = Fixtures.write(text, named: "notes.md")
+        let run = try Fixtures.runTool(["format", "--stats", path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        for line in text.split(separator: "\n") { XCTAssertTrue(run.stdout.contains(line), "\(line) printed as written") }
+        XCTAssertTrue(run.stderr.contains("0 records, 4 unparsed lines, 0 codes (0 failures)"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("layout none (no layout explains any of 4 sampled lines)"), run.stderr)
+        XCTAssertFalse(run.stderr.contains("error"), run.stderr)
+
+        let db = Fixtures.tempDir() + "/n.db"
+        let ingest = try Fixtures.runTool(["ingest", "--db", db, path])
+        XCTAssertEqual(ingest.status, 0, ingest.stderr)
+        XCTAssertTrue(ingest.stdout.contains("added 4 records (4 unparsed)"), ingest.stdout)
+        let failures = try Fixtures.runTool(["sql", "--db", db, "SELECT count(*) FROM records WHERE failure"])
+        XCTAssertTrue(failures.stdout.contains("0"), failures.stdout)
+    }
+
+    /// A whole trace still reads as before: one layout, sure, every record its own.
+    func testAPlainTraceIsOneLayoutNotMixed() throws {
+        let (records, summary) = try Fixtures.records(Fixtures.sample("revoked-client-cert/gskssl.65567.trc"))
+        XCTAssertEqual(summary.detection.layouts, ["gsktrace"])
+        XCTAssertEqual(summary.detection.percent, 100)
+        XCTAssertTrue(records.allSatisfy { $0.layout?.name == "gsktrace" })
+        for name in ["client.txt", "gldsrv.joblog", "gldsrv.dsout", "gldsrv-sdsf.txt"] {
+            let (_, s) = try Fixtures.records(Fixtures.sample("revoked-client-cert/" + name))
+            XCTAssertEqual(s.detection.layouts.count, 1, "\(name): \(s.detection.description)")
+            XCTAssertGreaterThanOrEqual(s.detection.percent, 90, "\(name): \(s.detection.description)")
+        }
+    }
+}
