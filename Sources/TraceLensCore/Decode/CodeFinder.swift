@@ -16,8 +16,15 @@ public struct CodePattern: Sendable {
     let codeKind: CodeKind
     enum CodeKind: Sendable { case decimal, hex, text }
     let leading: [UInt8]
-    /// Formats the pattern applies to; empty for all.
+    /// Formats the pattern applies to; empty for all (and the only ones for lines no layout read).
     let formats: Set<String>
+    /// A carried code counts only where the message also holds one of these literals (any case):
+    /// `Return code 435` is System SSL's when the message names a `gsk_` function. Empty: always.
+    var context: [[UInt8]] = []
+    /// True: a value no catalogue row (or range row) knows is not taken for a code at all.
+    var knownOnly = false
+    /// Bits of `context` in `CodeFinder.contextFilter` (set by the finder).
+    var contextMask: UInt64 = 0
 }
 
 /// Finds codes in the message lines of a record: one prefilter pass per line for all patterns'
@@ -26,24 +33,57 @@ public final class CodeFinder: @unchecked Sendable {
     let patterns: [CodePattern]
     let catalogues: [Catalogue]
     let prefilter: LiteralPrefilter
+    /// Every context literal of every pattern (at most 64: one bit each in a mask).
+    let contextFilter: LiteralPrefilter
+    let hasContext: Bool
 
     let catalogueIndex: [String: Int]
 
+    /// What the last lines no layout read said, for context that comes a line or two before the
+    /// code (a console message wrapped over several lines, each line read on its own).
+    public struct RecentLines: Sendable {
+        var masks: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        public init() {}
+        var any: UInt64 { masks.0 | masks.1 | masks.2 | masks.3 }
+        mutating func push(_ m: UInt64) { masks = (m, masks.0, masks.1, masks.2) }
+        mutating func clear() { masks = (0, 0, 0, 0) }
+    }
+
     public init(plugins: PluginSet) {
-        patterns = plugins.codePatterns
+        var patterns = plugins.codePatterns
+        var literals: [[UInt8]] = []
+        for i in patterns.indices {
+            for c in patterns[i].context {
+                let lower = c.map(lowerASCII)
+                let at = literals.firstIndex(of: lower) ?? { literals.append(lower); return literals.count - 1 }()
+                // Past 64 literals a pattern's context could not be told apart: it then never applies.
+                patterns[i].contextMask |= at < 64 ? 1 << UInt64(at) : 0
+            }
+        }
+        self.patterns = patterns
         catalogues = plugins.catalogues
         catalogueIndex = plugins.catalogueIndex
         prefilter = LiteralPrefilter(patterns.map(\.leading))
+        contextFilter = LiteralPrefilter(literals, ignoringCase: literals.map { _ in true })
+        hasContext = !literals.isEmpty
     }
 
     public func decode(_ record: inout Record, layout: Format?) {
         var caps = Captures()
-        decode(&record, layout: layout, captures: &caps)
+        var recent = RecentLines()
+        decode(&record, layout: layout, captures: &caps, recent: &recent)
     }
 
     /// As `decode(_:layout:)`, reusing the caller's scratch captures (no allocation per record).
     public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures) {
-        decodeMessage(&record, format: layout?.name, captures: &caps)
+        var recent = RecentLines()
+        decode(&record, layout: layout, captures: &caps, recent: &recent)
+    }
+
+    /// As `decode(_:layout:captures:)`; `recent` carries the context of the unparsed lines just
+    /// before this record (the caller keeps one per file).
+    public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures, recent: inout RecentLines) {
+        decodeMessage(&record, format: layout?.name, captures: &caps, recent: &recent)
         if let layout, layout.dumpText != nil, !record.dumpLines.isEmpty { decodeDump(&record, layout, &caps) }
     }
 
@@ -71,21 +111,46 @@ public final class CodeFinder: @unchecked Sendable {
         }
     }
 
-    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures) {
+    /// The context literals (as bits) found in a record's message lines.
+    func contextMask(_ record: Record, _ all: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var mask: UInt64 = 0
+        for lineRange in record.messageLines {
+            contextFilter.scan(UnsafeBufferPointer(rebasing: all[lineRange])) { i, hit in
+                if i < 64 { mask |= 1 << UInt64(i) }
+                return hit + 1
+            }
+        }
+        return mask
+    }
+
+    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures, recent: inout RecentLines) {
         let lines = record.messageLines.count
         guard lines > 0 else { return }
         let before = record.codes.count
+        let unparsed = record.isUnparsed
         // A second reference to the bytes lets the codes be appended while the text is read.
         let bytes = record.bytes
         bytes.withUnsafeBufferPointer { all in
+            // Context of this record: found once, when a pattern needs it (or to remember it for
+            // the next unparsed lines). Lines no layout read share the context of the few before.
+            var context: UInt64? = nil
+            if unparsed && hasContext { context = contextMask(record, all) }
+            let earlier = unparsed ? recent.any : 0
             for li in 0..<lines {
                 let lineRange = record.messageLines[li]
                 let text = UnsafeBufferPointer(rebasing: all[lineRange])
                 prefilter.scan(text) { i, hit in
                     let pattern = patterns[i]
-                    if !pattern.formats.isEmpty, let format, !pattern.formats.contains(format) { return hit + 1 }
+                    if !pattern.formats.isEmpty {
+                        // A pattern of a layout's fields does not apply to lines no layout read.
+                        guard !unparsed, let format, pattern.formats.contains(format) else { return hit + 1 }
+                    }
                     guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps),
                           !Self.splitsToken(text, hit, end) else { return hit + 1 }
+                    if !pattern.context.isEmpty {
+                        if context == nil { context = contextMask(record, all) }
+                        guard (context! | earlier) & pattern.contextMask != 0 else { return hit + 1 }
+                    }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
                     let v: CodeValue
@@ -96,11 +161,14 @@ public final class CodeFinder: @unchecked Sendable {
                     case .text:
                         v = .text(String(decoding: digits, as: UTF8.self).uppercased())
                     }
-                    let c = pattern.catalogues.first { catalogues[$0].entry(v) != nil || catalogues[$0].rangeEntry(v) != nil } ?? pattern.catalogues.last!
+                    let known = pattern.catalogues.first { catalogues[$0].entry(v) != nil || catalogues[$0].rangeEntry(v) != nil }
+                    if pattern.knownOnly && known == nil { return hit + 1 }
+                    let c = known ?? pattern.catalogues.last!
                     record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
                     return end
                 }
             }
+            if unparsed { recent.push(context ?? 0) } else { recent.clear() }
         }
         if record.codes.count > max(before, 1) { record.codes.sort { $0.end < $1.end } }
     }

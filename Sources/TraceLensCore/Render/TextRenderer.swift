@@ -45,7 +45,8 @@ public struct TextRenderer {
     public mutating func render(_ r: Record, into out: ByteBuffer) {
         r.bytes.withUnsafeBufferPointer { b in
             if r.isUnparsed {
-                appendText(b, out)
+                // As written, each code's label right after it (as on every other line).
+                appendMessageLine(r, b, 0..<b.count, codeIndex: 0, out)
                 out.append(0x0A)
                 return
             }
@@ -81,17 +82,7 @@ public struct TextRenderer {
             var codeIndex = 0
             for (i, line) in r.messageLines.enumerated() {
                 if i > 0 { out.append(Self.continuation) }
-                var pos = line.lowerBound
-                while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
-                    let code = r.codes[codeIndex]
-                    if code.end >= pos {
-                        appendText(slice(b, pos..<code.end), out)
-                        pos = code.end
-                        appendLabel(code, out)
-                    }
-                    codeIndex += 1
-                }
-                appendText(slice(b, pos..<line.upperBound), out)
+                codeIndex = appendMessageLine(r, b, line, codeIndex: codeIndex, out)
             }
             out.append(0x0A)
             for d in r.dumpLines {
@@ -100,6 +91,25 @@ public struct TextRenderer {
             }
             if !r.dumpText.isEmpty { renderDumpText(r, out) }
         }
+    }
+
+    /// One line of text with the label of each code found in it after the code; returns the
+    /// index of the first code of a later line.
+    @discardableResult
+    mutating func appendMessageLine(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, codeIndex start: Int, _ out: ByteBuffer) -> Int {
+        var codeIndex = start
+        var pos = line.lowerBound
+        while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
+            let code = r.codes[codeIndex]
+            if code.end >= pos {
+                appendText(slice(b, pos..<code.end), out)
+                pos = code.end
+                appendLabel(code, out)
+            }
+            codeIndex += 1
+        }
+        appendText(slice(b, pos..<line.upperBound), out)
+        return codeIndex
     }
 
     static let dumpTextPrefix: [UInt8] = Array("    text: \"".utf8)
