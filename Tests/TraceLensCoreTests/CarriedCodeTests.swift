@@ -79,16 +79,18 @@ final class CarriedCodeTests: XCTestCase {
 
     /// Negative: product reason codes, return codes of other functions and port numbers.
     func testAProductsOwnCodeIsNotASystemSSLCode() throws {
-        let text = """
-            IGD17272I VOLUME SELECTION HAS FAILED FOR INSUFFICIENT SPACE RC=8 REASON=0x0000002c
-            DFHFC0301 CICSQA2 Return code 8 received from function OPEN of file PAYFILE.
-            PARM1: 00000191 PARM2: 00000000 PARM3: 00000000
-            Return code 9999 received from function 'gsk_secure_socket_init' of System SSL.
-            listening on 10.1.2.3 port 4031, gsk_handle size=16384
-            RC: 431 from the batch step
-
-            """
-        XCTAssertEqual(try codes(text), ["zos:DFHFC0301"])
+        // Each case in a file of its own: none may borrow another's context.
+        let cases: [(String, [String])] = [
+            ("IGD17272I VOLUME SELECTION HAS FAILED FOR INSUFFICIENT SPACE RC=8 REASON=0x0000002c\n", []),
+            ("DFHFC0301 CICSQA2 Return code 8 received from function OPEN of file PAYFILE.\n", ["zos:DFHFC0301"]),
+            ("PARM1: 00000191 PARM2: 00000000 PARM3: 00000000\n", []),
+            ("Return code 9999 received from function 'gsk_secure_socket_init' of System SSL.\n", []),
+            ("listening on 10.1.2.3 port 4031, gsk_handle size=16384\n", []),
+            ("RC: 431 from the batch step\n", []),
+        ]
+        for (n, (text, expected)) in cases.enumerated() {
+            XCTAssertEqual(try codes(text, named: "negative\(n).txt"), expected, text)
+        }
     }
 
     func testTextWithoutCodesGivesNoFailures() throws {

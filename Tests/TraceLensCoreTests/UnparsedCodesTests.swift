@@ -28,7 +28,7 @@ final class UnparsedCodesTests: XCTestCase {
         let lines = run.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 4)
         XCTAssertEqual(lines[0], "Ticket 4471: payroll client cannot reach the directory after the key ring change.")
-        XCTAssertTrue(lines[1].hasPrefix("The app log says gsk_environment_init=202 [ssl 202: "), lines[1])
+        XCTAssertTrue(lines[1].hasPrefix("The app log says gsk_environment_init=202 [SSL 202: "), lines[1])
         XCTAssertTrue(lines[1].hasSuffix("] right after start."), lines[1])
         XCTAssertTrue(lines[2].hasPrefix("Operator saw IEF453I [IEF453I: MVS job management message] PAYRL07"), lines[2])
         XCTAssertEqual(lines[3], "Nothing else looked wrong; port 8443 answers.")
@@ -70,7 +70,7 @@ final class UnparsedCodesTests: XCTestCase {
         let file = Fixtures.write(Self.notes, named: "notes.txt")
         let ingest = try Fixtures.runTool(["ingest", "--db", store, file])
         XCTAssertEqual(ingest.status, 0)
-        let db = try SQLite(path: store, mode: .readOnly)
+        let db = try Database(path: store, mode: .readOnly)
         var kinds: [String] = []
         let statement = try db.prepare("SELECT codes FROM records WHERE codes IS NOT NULL ORDER BY line")
         while try statement.step() { kinds.append(statement.string(0) ?? "") }

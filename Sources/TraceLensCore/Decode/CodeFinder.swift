@@ -136,8 +136,11 @@ public final class CodeFinder: @unchecked Sendable {
             var context: UInt64? = nil
             if unparsed && hasContext { context = contextMask(record, all) }
             let earlier = unparsed ? recent.any : 0
-            for li in 0..<lines {
-                let lineRange = record.messageLines[li]
+            // A layout that reads the message id in column 1 as its `job` field (an SDSF capture)
+            // still has it decoded: the job field is read first, like a message line.
+            let job = record.range(.job)
+            for li in (job == nil ? 0 : -1)..<lines {
+                let lineRange = li < 0 ? job! : record.messageLines[li]
                 let text = UnsafeBufferPointer(rebasing: all[lineRange])
                 prefilter.scan(text) { i, hit in
                     let pattern = patterns[i]

@@ -59,8 +59,10 @@ public struct TextRenderer {
                 // The trace's own text, marked: an impossible date is never shown as another one.
                 out.append(Self.badTimeOpen); out.append(slice(b, bad)); out.append(Self.badTimeClose)
             }
+            var codeIndex = 0
             if let job = r.range(.job) {
-                appendText(slice(b, job), out); out.append(0x20)
+                // A message id read as the job (column 1 of an SDSF capture) gets its label too.
+                codeIndex = appendMessageLine(r, b, job, codeIndex: 0, out); out.append(0x20)
                 if let p = r.range(.process) { appendText(slice(b, p), out); out.append(0x20) }
             }
             if let th = r.range(.thread) { out.append(Self.thd); appendText(slice(b, th), out); out.append(0x20) }
@@ -79,7 +81,6 @@ public struct TextRenderer {
                     out.append(0x20)
                 }
             }
-            var codeIndex = 0
             for (i, line) in r.messageLines.enumerated() {
                 if i > 0 { out.append(Self.continuation) }
                 codeIndex = appendMessageLine(r, b, line, codeIndex: codeIndex, out)
