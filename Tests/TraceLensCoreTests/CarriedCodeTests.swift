@@ -20,6 +20,12 @@ final class CarriedCodeTests: XCTestCase {
 
             """
         XCTAssertEqual(try codes(wrapped), ["zos:DFHSO0123", "ssl:435"])
+        let wrappedEarly = """
+            DFHSO0123 CICSQA2 Return code 407 received
+               from function 'gsk_secure_socket_init' of System SSL. Reason: Key label not found.
+
+            """
+        XCTAssertEqual(try codes(wrappedEarly, named: "early.txt"), ["zos:DFHSO0123", "ssl:407"])
     }
 
     func testTN3270DebugMessageWithTheCodeInHex() throws {

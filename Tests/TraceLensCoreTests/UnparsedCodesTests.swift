@@ -48,6 +48,14 @@ final class UnparsedCodesTests: XCTestCase {
         XCTAssertEqual(codes.map { $0["failure"] as? Bool }, [true, false])
     }
 
+    func testErrorsShowsAnUnparsedLineThatCarriesAFailure() throws {
+        let run = try Fixtures.runTool(["format", "--errors", "--color", "never", Fixtures.write(Self.notes, named: "notes.txt")])
+        XCTAssertEqual(run.status, 0)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 1, run.stdout)
+        XCTAssertTrue(lines.first?.hasPrefix("The app log says gsk_environment_init=202 [SSL 202: ") ?? false, run.stdout)
+    }
+
     /// A line in a gsktrace that the layout does not explain keeps its codes.
     func testAnUnparsedLineInsideAKnownLayoutIsDecoded() throws {
         let trace = """
@@ -77,5 +85,26 @@ final class UnparsedCodesTests: XCTestCase {
         XCTAssertEqual(kinds.count, 2, "\(kinds)")
         XCTAssertTrue(kinds[0].contains("202"), kinds[0])
         XCTAssertTrue(kinds[1].contains("IEF453I"), kinds[1])
+    }
+}
+
+/// Client library lines pasted without a prompt (no layout reads them) still give their codes.
+final class UnparsedClientCodesTests: XCTestCase {
+    func testLibldapAndMozNSSErrorsWithoutACommandLine() throws {
+        let text = """
+            [admin@ldap02 ~]# ldapwhoami -x -H ldaps://dir.example.net
+            TLS: cannot open certdb '/etc/pki/ldap', error -8018:Unknown PKCS #11 error.
+            TLS: certificate [CN=dir.example.net] is not valid - error -8179:Peer's Certificate issuer is not recognized..
+            TLS: error: connect - force handshake failure: errno 0 - moznss error -8179
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+
+            """
+        let (records, _) = try Fixtures.records(Fixtures.write(text, named: "paste.txt"))
+        XCTAssertEqual(records.flatMap(Fixtures.codes), ["nss:-8018", "nss:-8179", "nss:-8179", "ldaprc:-1"])
+    }
+
+    func testAnErrorNumberOutsideTLSLinesIsNotAnNSSCode() throws {
+        let (records, _) = try Fixtures.records(Fixtures.write("backup: error -8179: tape not mounted\n", named: "backup.txt"))
+        XCTAssertEqual(records.flatMap(Fixtures.codes), [])
     }
 }
