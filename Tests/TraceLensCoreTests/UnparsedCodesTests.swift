@@ -72,6 +72,15 @@ final class UnparsedCodesTests: XCTestCase {
         XCTAssertEqual(Fixtures.codes(records[2]), ["ssl:414"])
     }
 
+    /// A pattern written for one layout's fields (`(49)` in a client transcript) does not apply
+    /// to lines no layout read.
+    func testALayoutsOwnPatternDoesNotReadUnparsedLines() throws {
+        let (records, _) = try Fixtures.records(Fixtures.write("Review moved to room (49) on the second floor, result: 32 votes\n", named: "memo.txt"))
+        XCTAssertEqual(records.count, 1)
+        XCTAssertTrue(records[0].isUnparsed)
+        XCTAssertEqual(Fixtures.codes(records[0]), [])
+    }
+
     /// Ingest of a file named on the command line with no known layout stores its lines with codes.
     func testIngestKeepsTheCodesOfUnparsedLines() throws {
         let store = Fixtures.tempDir() + "/codes.db"

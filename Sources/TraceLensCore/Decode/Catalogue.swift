@@ -124,6 +124,13 @@ public final class Catalogue: @unchecked Sendable {
         return nil
     }
 
+    /// True when a row (exact, or a prefix row) decodes `value`; copies no entry (the finder asks
+    /// this for every code it finds).
+    @inline(__always) func hasEntry(_ value: CodeValue) -> Bool {
+        if entries.index(forKey: value) != nil { return true }
+        return byPrefix && entry(value) != nil
+    }
+
     /// The row written for exactly this value (no prefix row).
     func exactEntry(_ value: CodeValue) -> CatalogueEntry? { entries[value] }
 

@@ -164,7 +164,7 @@ public final class CodeFinder: @unchecked Sendable {
                     case .text:
                         v = .text(String(decoding: digits, as: UTF8.self).uppercased())
                     }
-                    let known = pattern.catalogues.first { catalogues[$0].entry(v) != nil || catalogues[$0].rangeEntry(v) != nil }
+                    let known = pattern.catalogues.first { catalogues[$0].hasEntry(v) || catalogues[$0].rangeEntry(v) != nil }
                     if pattern.knownOnly && known == nil { return hit + 1 }
                     let c = known ?? pattern.catalogues.last!
                     record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))

@@ -96,7 +96,7 @@ public struct TextRenderer {
 
     /// One line of text with the label of each code found in it after the code; returns the
     /// index of the first code of a later line.
-    @discardableResult
+    @discardableResult @inline(__always)
     mutating func appendMessageLine(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, codeIndex start: Int, _ out: ByteBuffer) -> Int {
         var codeIndex = start
         var pos = line.lowerBound
