@@ -8,7 +8,7 @@ import Darwin
 /// `Error 0x{code:hex(8)}` → `cms`. With several catalogues, the first that has a row (or a range
 /// row) for the value decodes it, and the last one takes values nobody knows: `Exit status` carries
 /// a CMS status code on inner functions and a System SSL return code on API functions.
-public struct CodePattern: Sendable {
+public final class CodePattern: Sendable {
     public let template: Template
     public let catalogues: [Int]
     /// The `{code}` field; nil when the whole match is the code (message ids such as `GLD1116E`).
@@ -20,11 +20,23 @@ public struct CodePattern: Sendable {
     let formats: Set<String>
     /// A carried code counts only where the message also holds one of these literals (any case):
     /// `Return code 435` is System SSL's when the message names a `gsk_` function. Empty: always.
-    var context: [[UInt8]] = []
+    let context: [[UInt8]]
     /// True: a value no catalogue row (or range row) knows is not taken for a code at all.
-    var knownOnly = false
-    /// Bits of `context` in `CodeFinder.contextFilter` (set by the finder).
-    var contextMask: UInt64 = 0
+    let knownOnly: Bool
+
+    // A class: the finder reads a pattern for every literal it finds, and a struct this size
+    // would be copied (a retain per field) each time.
+    init(template: Template, catalogues: [Int], codeSlot: Int?, codeKind: CodeKind, leading: [UInt8], formats: Set<String>,
+         context: [[UInt8]] = [], knownOnly: Bool = false) {
+        self.template = template
+        self.catalogues = catalogues
+        self.codeSlot = codeSlot
+        self.codeKind = codeKind
+        self.leading = leading
+        self.formats = formats
+        self.context = context
+        self.knownOnly = knownOnly
+    }
 }
 
 /// Finds codes in the message lines of a record: one prefilter pass per line for all patterns'
@@ -36,6 +48,8 @@ public final class CodeFinder: @unchecked Sendable {
     /// Every context literal of every pattern (at most 64: one bit each in a mask).
     let contextFilter: LiteralPrefilter
     let hasContext: Bool
+    /// Per pattern: the bits of its context literals in `contextFilter`.
+    let contextMasks: [UInt64]
 
     let catalogueIndex: [String: Int]
 
@@ -50,17 +64,19 @@ public final class CodeFinder: @unchecked Sendable {
     }
 
     public init(plugins: PluginSet) {
-        var patterns = plugins.codePatterns
+        let patterns = plugins.codePatterns
         var literals: [[UInt8]] = []
+        var masks = [UInt64](repeating: 0, count: patterns.count)
         for i in patterns.indices {
             for c in patterns[i].context {
                 let lower = c.map(lowerASCII)
                 let at = literals.firstIndex(of: lower) ?? { literals.append(lower); return literals.count - 1 }()
                 // Past 64 literals a pattern's context could not be told apart: it then never applies.
-                patterns[i].contextMask |= at < 64 ? 1 << UInt64(at) : 0
+                masks[i] |= at < 64 ? 1 << UInt64(at) : 0
             }
         }
         self.patterns = patterns
+        contextMasks = masks
         catalogues = plugins.catalogues
         catalogueIndex = plugins.catalogueIndex
         prefilter = LiteralPrefilter(patterns.map(\.leading))
@@ -152,7 +168,7 @@ public final class CodeFinder: @unchecked Sendable {
                           !Self.splitsToken(text, hit, end) else { return hit + 1 }
                     if !pattern.context.isEmpty {
                         if context == nil { context = contextMask(record, all) }
-                        guard (context! | earlier) & pattern.contextMask != 0 else { return hit + 1 }
+                        guard (context! | earlier) & contextMasks[i] != 0 else { return hit + 1 }
                     }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
