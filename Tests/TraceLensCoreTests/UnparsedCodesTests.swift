@@ -112,6 +112,13 @@ final class UnparsedClientCodesTests: XCTestCase {
         XCTAssertEqual(records.flatMap(Fixtures.codes), ["nss:-8018", "nss:-8179", "nss:-8179", "ldaprc:-1"])
     }
 
+    func testAnApplicationQuotingALibldapError() throws {
+        let (records, _) = try Fixtures.records(Fixtures.write("LDAP - Bind error 49  (Invalid credentials)\n", named: "app.txt"))
+        XCTAssertEqual(records.flatMap(Fixtures.codes), ["ldaprc:49"])
+        let (other, _) = try Fixtures.records(Fixtures.write("Printer - Feed error 49  (Paper jam)\n", named: "printer.txt"))
+        XCTAssertEqual(other.flatMap(Fixtures.codes), [], "without LDAP in the line, 49 is not an LDAP result code")
+    }
+
     func testAnErrorNumberOutsideTLSLinesIsNotAnNSSCode() throws {
         let (records, _) = try Fixtures.records(Fixtures.write("backup: error -8179: tape not mounted\n", named: "backup.txt"))
         XCTAssertEqual(records.flatMap(Fixtures.codes), [])
