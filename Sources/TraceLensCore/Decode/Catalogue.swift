@@ -109,7 +109,30 @@ public final class Catalogue: @unchecked Sendable {
         }
     }
 
-    public func entry(_ value: CodeValue) -> CatalogueEntry? { entries[value] }
+    /// True: rows are keyed by the start of a code (`IEF` for `IEF403I`), the longest one that
+    /// starts a value decodes it. For families of message ids known by product, not one by one.
+    public var byPrefix = false
+
+    public func entry(_ value: CodeValue) -> CatalogueEntry? {
+        if let e = entries[value] { return e }
+        guard byPrefix, case let .text(t) = value else { return nil }
+        var start = Substring(t)
+        while start.count > 1 {
+            start = start.dropLast()
+            if let e = entries[.text(String(start))] { return e }
+        }
+        return nil
+    }
+
+    /// True when a row (exact, or a prefix row) decodes `value`; copies no entry (the finder asks
+    /// this for every code it finds).
+    @inline(__always) func hasEntry(_ value: CodeValue) -> Bool {
+        if entries.index(forKey: value) != nil { return true }
+        return byPrefix && entry(value) != nil
+    }
+
+    /// The row written for exactly this value (no prefix row).
+    func exactEntry(_ value: CodeValue) -> CatalogueEntry? { entries[value] }
 
     /// The range row covering `value`, when no exact row exists.
     public func rangeEntry(_ value: CodeValue) -> CatalogueEntry? {

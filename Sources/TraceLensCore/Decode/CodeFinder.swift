@@ -8,7 +8,7 @@ import Darwin
 /// `Error 0x{code:hex(8)}` → `cms`. With several catalogues, the first that has a row (or a range
 /// row) for the value decodes it, and the last one takes values nobody knows: `Exit status` carries
 /// a CMS status code on inner functions and a System SSL return code on API functions.
-public struct CodePattern: Sendable {
+public final class CodePattern: Sendable {
     public let template: Template
     public let catalogues: [Int]
     /// The `{code}` field; nil when the whole match is the code (message ids such as `GLD1116E`).
@@ -16,8 +16,27 @@ public struct CodePattern: Sendable {
     let codeKind: CodeKind
     enum CodeKind: Sendable { case decimal, hex, text }
     let leading: [UInt8]
-    /// Formats the pattern applies to; empty for all.
+    /// Formats the pattern applies to; empty for all (and the only ones for lines no layout read).
     let formats: Set<String>
+    /// A carried code counts only where the message also holds one of these literals (any case):
+    /// `Return code 435` is System SSL's when the message names a `gsk_` function. Empty: always.
+    let context: [[UInt8]]
+    /// True: a value no catalogue row (or range row) knows is not taken for a code at all.
+    let knownOnly: Bool
+
+    // A class: the finder reads a pattern for every literal it finds, and a struct this size
+    // would be copied (a retain per field) each time.
+    init(template: Template, catalogues: [Int], codeSlot: Int?, codeKind: CodeKind, leading: [UInt8], formats: Set<String>,
+         context: [[UInt8]] = [], knownOnly: Bool = false) {
+        self.template = template
+        self.catalogues = catalogues
+        self.codeSlot = codeSlot
+        self.codeKind = codeKind
+        self.leading = leading
+        self.formats = formats
+        self.context = context
+        self.knownOnly = knownOnly
+    }
 }
 
 /// Finds codes in the message lines of a record: one prefilter pass per line for all patterns'
@@ -26,24 +45,61 @@ public final class CodeFinder: @unchecked Sendable {
     let patterns: [CodePattern]
     let catalogues: [Catalogue]
     let prefilter: LiteralPrefilter
+    /// Every context literal of every pattern (at most 64: one bit each in a mask).
+    let contextFilter: LiteralPrefilter
+    let hasContext: Bool
+    /// Per pattern: the bits of its context literals in `contextFilter`.
+    let contextMasks: [UInt64]
 
     let catalogueIndex: [String: Int]
 
+    /// What the last lines no layout read said, for context that comes a line or two before the
+    /// code (a console message wrapped over several lines, each line read on its own).
+    public struct RecentLines: Sendable {
+        var masks: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        public init() {}
+        var any: UInt64 { masks.0 | masks.1 | masks.2 | masks.3 }
+        mutating func push(_ m: UInt64) { masks = (m, masks.0, masks.1, masks.2) }
+        mutating func clear() { masks = (0, 0, 0, 0) }
+    }
+
     public init(plugins: PluginSet) {
-        patterns = plugins.codePatterns
+        let patterns = plugins.codePatterns
+        var literals: [[UInt8]] = []
+        var masks = [UInt64](repeating: 0, count: patterns.count)
+        for i in patterns.indices {
+            for c in patterns[i].context {
+                let lower = c.map(lowerASCII)
+                let at = literals.firstIndex(of: lower) ?? { literals.append(lower); return literals.count - 1 }()
+                // Past 64 literals a pattern's context could not be told apart: it then never applies.
+                masks[i] |= at < 64 ? 1 << UInt64(at) : 0
+            }
+        }
+        self.patterns = patterns
+        contextMasks = masks
         catalogues = plugins.catalogues
         catalogueIndex = plugins.catalogueIndex
         prefilter = LiteralPrefilter(patterns.map(\.leading))
+        contextFilter = LiteralPrefilter(literals, ignoringCase: literals.map { _ in true })
+        hasContext = !literals.isEmpty
     }
 
     public func decode(_ record: inout Record, layout: Format?) {
         var caps = Captures()
-        decode(&record, layout: layout, captures: &caps)
+        var recent = RecentLines()
+        decode(&record, layout: layout, captures: &caps, recent: &recent)
     }
 
     /// As `decode(_:layout:)`, reusing the caller's scratch captures (no allocation per record).
     public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures) {
-        decodeMessage(&record, format: layout?.name, captures: &caps)
+        var recent = RecentLines()
+        decode(&record, layout: layout, captures: &caps, recent: &recent)
+    }
+
+    /// As `decode(_:layout:captures:)`; `recent` carries the context of the unparsed lines just
+    /// before this record (the caller keeps one per file).
+    public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures, recent: inout RecentLines) {
+        decodeMessage(&record, format: layout?.name, captures: &caps, recent: &recent)
         if let layout, layout.dumpText != nil, !record.dumpLines.isEmpty { decodeDump(&record, layout, &caps) }
     }
 
@@ -71,21 +127,49 @@ public final class CodeFinder: @unchecked Sendable {
         }
     }
 
-    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures) {
+    /// The context literals (as bits) found in a record's message lines.
+    func contextMask(_ record: Record, _ all: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var mask: UInt64 = 0
+        for lineRange in record.messageLines {
+            contextFilter.scan(UnsafeBufferPointer(rebasing: all[lineRange])) { i, hit in
+                if i < 64 { mask |= 1 << UInt64(i) }
+                return hit + 1
+            }
+        }
+        return mask
+    }
+
+    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures, recent: inout RecentLines) {
         let lines = record.messageLines.count
         guard lines > 0 else { return }
         let before = record.codes.count
+        let unparsed = record.isUnparsed
         // A second reference to the bytes lets the codes be appended while the text is read.
         let bytes = record.bytes
         bytes.withUnsafeBufferPointer { all in
-            for li in 0..<lines {
-                let lineRange = record.messageLines[li]
+            // Context of this record: found once, when a pattern needs it (or to remember it for
+            // the next unparsed lines). Lines no layout read share the context of the few before.
+            var context: UInt64? = nil
+            if unparsed && hasContext { context = contextMask(record, all) }
+            let earlier = unparsed ? recent.any : 0
+            // A layout that reads the message id in column 1 as its `job` field (an SDSF capture)
+            // still has it decoded: the job field is read first, like a message line.
+            let job = record.range(.job)
+            for li in (job == nil ? 0 : -1)..<lines {
+                let lineRange = li < 0 ? job! : record.messageLines[li]
                 let text = UnsafeBufferPointer(rebasing: all[lineRange])
                 prefilter.scan(text) { i, hit in
                     let pattern = patterns[i]
-                    if !pattern.formats.isEmpty, let format, !pattern.formats.contains(format) { return hit + 1 }
+                    if !pattern.formats.isEmpty {
+                        // A pattern of a layout's fields does not apply to lines no layout read.
+                        guard !unparsed, let format, pattern.formats.contains(format) else { return hit + 1 }
+                    }
                     guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps),
                           !Self.splitsToken(text, hit, end) else { return hit + 1 }
+                    if !pattern.context.isEmpty {
+                        if context == nil { context = contextMask(record, all) }
+                        guard (context! | earlier) & contextMasks[i] != 0 else { return hit + 1 }
+                    }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
                     let v: CodeValue
@@ -96,11 +180,14 @@ public final class CodeFinder: @unchecked Sendable {
                     case .text:
                         v = .text(String(decoding: digits, as: UTF8.self).uppercased())
                     }
-                    let c = pattern.catalogues.first { catalogues[$0].entry(v) != nil || catalogues[$0].rangeEntry(v) != nil } ?? pattern.catalogues.last!
+                    let known = pattern.catalogues.first { catalogues[$0].hasEntry(v) || catalogues[$0].rangeEntry(v) != nil }
+                    if pattern.knownOnly && known == nil { return hit + 1 }
+                    let c = known ?? pattern.catalogues.last!
                     record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
                     return end
                 }
             }
+            if unparsed { recent.push(context ?? 0) } else { recent.clear() }
         }
         if record.codes.count > max(before, 1) { record.codes.sort { $0.end < $1.end } }
     }

@@ -190,7 +190,7 @@ public struct Doctor {
     func story(sample text: String, layout: Format) -> StoryRecords {
         var story = StoryRecords()
         for var r in RecordReader.records(in: Array(text.utf8), format: layout) {
-            if !r.isUnparsed { finder.decode(&r, layout: layout) }
+            finder.decode(&r, layout: layout)
             let codes = Set(r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" })
             story.items.append(.init(file: "sample", line: r.line, text: String(decoding: r.bytes, as: UTF8.self), codes: codes))
         }

@@ -199,6 +199,7 @@ public final class RecordStream {
         started(summary)
 
         var scratch = Captures()
+        var recentLines = CodeFinder.RecentLines()
         // A dump announced by one record is masked in the lines after it, in this read and,
         // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
         var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
@@ -209,13 +210,11 @@ public final class RecordStream {
         }
         func emit(_ r: inout Record) throws {
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
-            if r.isUnparsed {
-                if summary.unexplainedLines.count < Self.unexplainedShown { summary.unexplainedLines.append(r.line) }
-            } else {
-                finder.decode(&r, layout: mixed == nil ? format : r.layout, captures: &scratch)
-                summary.codes += r.codes.count
-                for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
-            }
+            if r.isUnparsed && summary.unexplainedLines.count < Self.unexplainedShown { summary.unexplainedLines.append(r.line) }
+            // Every line gets its codes: lines no layout read too (they are printed as written).
+            finder.decode(&r, layout: mixed == nil ? format : r.layout, captures: &scratch, recent: &recentLines)
+            summary.codes += r.codes.count
+            for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
             try sink.consume(&r)
         }
         var tail: ResumePoint?

@@ -40,12 +40,15 @@ extension PluginLoader {
         }
         let files = t.strings("file", &problems)
         let flags = t.bool("flags", &problems)
-        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags"])
+        let byPrefix = t.bool("prefix", &problems)
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix"])
+        if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
 
         let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
                                   words: words.isEmpty ? (existing?.words ?? [id]) : words,
                                   accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts)
         catalogue.flags = flags ?? existing?.flags ?? false
+        catalogue.byPrefix = (byPrefix ?? existing?.byPrefix ?? false) && radix == .text
         if let existing {
             for e in existing.entries.values { catalogue.add(e) }
             for r in existing.ranges { catalogue.addRange(low: r.low, high: r.high, entry: r.entry) }
@@ -126,7 +129,7 @@ extension PluginLoader {
                 problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code \(code)", message: "appears twice in this file"))
                 continue
             }
-            if hadExisting && catalogue.entry(value) != nil { replaced += 1 }
+            if hadExisting && catalogue.exactEntry(value) != nil { replaced += 1 }
             catalogue.add(makeEntry(value))
         }
         if header == nil { problems.append(PluginProblem(file: file, entry: "", message: "is empty: a catalogue needs a header line and rows")) }

@@ -8,6 +8,8 @@ extension PluginLoader {
         var template: Template
         var catalogues: [String]
         var formats: [String]
+        var context: [String]
+        var knownOnly: Bool
     }
 
     /// A `[[list]]` entry waiting for its catalogue.
@@ -24,7 +26,13 @@ extension PluginLoader {
         let find = t.string("find", &problems, required: true)
         let catalogues = t.strings("catalogue", &problems)
         let formats = t.strings("formats", &problems)
-        problems += t.unknownKeys(known: ["find", "catalogue", "formats"])
+        let context = t.strings("context", &problems)
+        let knownOnly = t.bool("known", &problems) ?? false
+        problems += t.unknownKeys(known: ["find", "catalogue", "formats", "context", "known"])
+        if context.contains(where: \.isEmpty) {
+            problems.append(t.problem("a 'context' entry is empty: give the literal text the message must also hold, e.g. 'gsk_'"))
+            return nil
+        }
         guard let find else { return nil }
         guard !catalogues.isEmpty else {
             problems.append(t.problem("'catalogue' is required: the catalogue id (or a list of ids) that decodes the code"))
@@ -37,7 +45,8 @@ extension PluginLoader {
                 problems.append(PluginProblem(file: file, entry: entry, message: "must start with literal text, so it can be searched for fast"))
                 return nil
             }
-            return PendingCode(file: file, entry: entry, template: template, catalogues: catalogues, formats: formats)
+            return PendingCode(file: file, entry: entry, template: template, catalogues: catalogues, formats: formats,
+                               context: context, knownOnly: knownOnly)
         } catch {
             problems.append(PluginProblem(file: file, entry: entry, message: error.description))
             return nil
@@ -63,7 +72,8 @@ extension PluginLoader {
             problems.append(PluginProblem(file: p.file, entry: p.entry, message: "catalogue '\(set.catalogues[numeric].id)' has numeric codes: give the pattern a {code:int} or {code:hex} field"))
             return nil
         }
-        return CodePattern(template: p.template, catalogues: indices, codeSlot: slot, codeKind: kind, leading: p.template.leadingLiteral, formats: Set(p.formats))
+        return CodePattern(template: p.template, catalogues: indices, codeSlot: slot, codeKind: kind, leading: p.template.leadingLiteral, formats: Set(p.formats),
+                           context: p.context.map { Array($0.utf8) }, knownOnly: p.knownOnly)
     }
 
     static func readList(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> PendingList? {

@@ -86,7 +86,7 @@ public final class ConnectionStory {
             if let stored = row.time, record.time?.hasDate != true {
                 record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
             }
-            if !record.isUnparsed { stream.finder.decode(&record, layout: record.layout, captures: &scratch) }
+            stream.finder.decode(&record, layout: record.layout, captures: &scratch)
             switch style {
             case .text:
                 if manySources { out.append("[\(TerminalText.visible(StoreQueries.fileName(info.path))):\(row.line)] ") }

@@ -1,7 +1,7 @@
 /// One JSON object per record (JSON Lines), for scripts:
 /// `source`, `line`, `layout` (the layout that read the record), `time` (ISO 8601, no zone: traces carry none), `process`, `thread`, `level`,
 /// `function`, `message`, `codes` (`kind`, `code`, `name`, `text`); plus `job`, `fields` and `dump`
-/// when present. A line no layout recognised has `"unparsed": true` and its text in `message`.
+/// when present. A line no layout recognised has `"unparsed": true`, its text in `message` and its `codes`.
 public struct JSONRenderer {
     public let plugins: PluginSet
 
@@ -32,7 +32,9 @@ public struct JSONRenderer {
         out.append(Key.source); JSON.string(source.path, out)
         out.append(Key.line); appendInt(r.line, out)
         if r.isUnparsed {
+            // The line as written, and the codes found in it (scripts count them).
             out.append(Key.unparsed); JSON.bytes(r.bytes[...], out)
+            appendCodes(r, out)
             out.append(Key.end)
             return
         }
@@ -55,20 +57,7 @@ public struct JSONRenderer {
             JSON.escaped(r.bytes[m], out)
         }
         out.append(0x22)
-        out.append(Key.codes)
-        for (i, c) in r.codes.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            let cat = plugins.catalogues[c.catalogue]
-            let entry = cat.entry(c.value) ?? cat.rangeEntry(c.value)
-            out.append(Array("{\"kind\":".utf8)); JSON.string(cat.id, out)
-            out.append(Array(",\"code\":".utf8)); JSON.string(cat.display(c.value), out)
-            out.append(Array(",\"name\":".utf8)); JSON.string(entry?.name ?? "", out)
-            out.append(Array(",\"text\":".utf8)); JSON.string(entry?.text ?? "", out)
-            out.append(Array(",\"failure\":\(cat.isFailure(c.value))".utf8))
-            if let entry, !entry.verified { out.append(Array(",\"verified\":false".utf8)) }
-            out.append(0x7D)
-        }
-        out.append(0x5D)
+        appendCodes(r, out)
         if let j = r.range(.job) { field(Key.job, j, r, out) }
         if !r.extras.isEmpty {
             out.append(Key.fields)
@@ -91,6 +80,24 @@ public struct JSONRenderer {
             JSON.bytes(r.dumpText.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }[...], out)
         }
         out.append(Key.end)
+    }
+
+    /// `"codes":[...]`: each code with its kind, name, text and whether it marks a failure.
+    private func appendCodes(_ r: Record, _ out: ByteBuffer) {
+        out.append(Key.codes)
+        for (i, c) in r.codes.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            let cat = plugins.catalogues[c.catalogue]
+            let entry = cat.entry(c.value) ?? cat.rangeEntry(c.value)
+            out.append(Array("{\"kind\":".utf8)); JSON.string(cat.id, out)
+            out.append(Array(",\"code\":".utf8)); JSON.string(cat.display(c.value), out)
+            out.append(Array(",\"name\":".utf8)); JSON.string(entry?.name ?? "", out)
+            out.append(Array(",\"text\":".utf8)); JSON.string(entry?.text ?? "", out)
+            out.append(Array(",\"failure\":\(cat.isFailure(c.value))".utf8))
+            if let entry, !entry.verified { out.append(Array(",\"verified\":false".utf8)) }
+            out.append(0x7D)
+        }
+        out.append(0x5D)
     }
 
     private func appendInt(_ n: Int, _ out: ByteBuffer) {

@@ -105,7 +105,11 @@ public struct ErrorContext {
     /// Feeds a record; `show` is called for each record to print, in an order that keeps every
     /// thread's records in file order.
     public mutating func process(_ r: inout Record, show: (inout Record) throws -> Void) rethrows {
-        guard !r.isUnparsed else { return }
+        if r.isUnparsed {
+            // A line no layout read belongs to no call: shown when it carries a failure code.
+            if isFailure(r) { try show(&r) }
+            return
+        }
         let key = (r.field(.process) ?? "") + "/" + (r.field(.thread) ?? "")
         let function = r.field(.function) ?? ""
         let failing = isFailure(r)

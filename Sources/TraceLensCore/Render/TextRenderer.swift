@@ -45,7 +45,8 @@ public struct TextRenderer {
     public mutating func render(_ r: Record, into out: ByteBuffer) {
         r.bytes.withUnsafeBufferPointer { b in
             if r.isUnparsed {
-                appendText(b, out)
+                // As written, each code's label right after it (as on every other line).
+                appendMessageLine(r, b, 0..<b.count, codeIndex: 0, out)
                 out.append(0x0A)
                 return
             }
@@ -59,8 +60,10 @@ public struct TextRenderer {
                 // The trace's own text, marked: an impossible date is never shown as another one.
                 out.append(Self.badTimeOpen); out.append(slice(b, bad)); out.append(Self.badTimeClose)
             }
+            var codeIndex = 0
             if let job = r.range(.job) {
-                appendText(slice(b, job), out); out.append(0x20)
+                // A message id read as the job (column 1 of an SDSF capture) gets its label too.
+                codeIndex = appendMessageLine(r, b, job, codeIndex: 0, out); out.append(0x20)
                 if let p = r.range(.process) { appendText(slice(b, p), out); out.append(0x20) }
             }
             if let th = r.range(.thread) { out.append(Self.thd); appendText(slice(b, th), out); out.append(0x20) }
@@ -79,20 +82,9 @@ public struct TextRenderer {
                     out.append(0x20)
                 }
             }
-            var codeIndex = 0
             for (i, line) in r.messageLines.enumerated() {
                 if i > 0 { out.append(Self.continuation) }
-                var pos = line.lowerBound
-                while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
-                    let code = r.codes[codeIndex]
-                    if code.end >= pos {
-                        appendText(slice(b, pos..<code.end), out)
-                        pos = code.end
-                        appendLabel(code, out)
-                    }
-                    codeIndex += 1
-                }
-                appendText(slice(b, pos..<line.upperBound), out)
+                codeIndex = appendMessageLine(r, b, line, codeIndex: codeIndex, out)
             }
             out.append(0x0A)
             for d in r.dumpLines {
@@ -101,6 +93,25 @@ public struct TextRenderer {
             }
             if !r.dumpText.isEmpty { renderDumpText(r, out) }
         }
+    }
+
+    /// One line of text with the label of each code found in it after the code; returns the
+    /// index of the first code of a later line.
+    @discardableResult @inline(__always)
+    mutating func appendMessageLine(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, codeIndex start: Int, _ out: ByteBuffer) -> Int {
+        var codeIndex = start
+        var pos = line.lowerBound
+        while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
+            let code = r.codes[codeIndex]
+            if code.end >= pos {
+                appendText(slice(b, pos..<code.end), out)
+                pos = code.end
+                appendLabel(code, out)
+            }
+            codeIndex += 1
+        }
+        appendText(slice(b, pos..<line.upperBound), out)
+        return codeIndex
     }
 
     static let dumpTextPrefix: [UInt8] = Array("    text: \"".utf8)
