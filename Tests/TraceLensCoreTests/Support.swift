@@ -5,7 +5,21 @@ import CZlib
 
 /// Shared fixtures: the built-in plugins (loaded once), sample paths and temporary files.
 enum Fixtures {
-    static let loaded: (PluginSet, [PluginProblem]) = PluginLoader.loadAll(userDirectories: [])
+    static let loaded: (PluginSet, [PluginProblem]) = {
+        keepToolStderr()
+        return PluginLoader.loadAll(userDirectories: [])
+    }()
+
+    /// Tests that run the tool's code in this process keep its warnings (written to fd 2) out of
+    /// the test log: they go to a file. Children started by `runTool` have their own pipes, and
+    /// XCTest reports on standard output.
+    private static func keepToolStderr() {
+        let path = NSTemporaryDirectory() + "tracelens-tests-stderr-\(getpid()).log"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { return }
+        dup2(fd, 2)
+        close(fd)
+    }
     static var plugins: PluginSet { loaded.0 }
 
     static let root: String = {
