@@ -83,6 +83,9 @@ public final class ConnectionRule: @unchecked Sendable {
         /// cipher read from a dump) becomes field `codeField`.
         public var codeCatalogue: String? = nil
         public var codeField: String? = nil
+        /// Fields a matching message template implies (`server_port = "636"` for an `ldaps://`
+        /// URL without a port): set after the captured ones, so a captured value wins.
+        public var values: [(name: String, value: String)] = []
     }
 
     public let name: String
@@ -95,6 +98,12 @@ public final class ConnectionRule: @unchecked Sendable {
     /// continues the lane's connection when that one has only passed earlier starts.
     public let starts: [RecordSelector]
     public let ends: [RecordSelector]
+    /// Records that open a connection only when their lane has none open; otherwise they join
+    /// it (a client's error lines with no command line before them).
+    public let startsIfNone: [RecordSelector]
+    /// False: a failure code on an outcome record fails the connection but does not end it (a
+    /// client goes on printing after a verify error); the next start ends it.
+    public let failureEnds: Bool
     /// Records whose codes decide the outcome: a failure code fails (and ends) the connection.
     public let outcomes: [RecordSelector]
     public let captures: [Capture]
@@ -108,7 +117,9 @@ public final class ConnectionRule: @unchecked Sendable {
     public let consequences: [String]
 
     init(name: String, plugin: String, formats: [String], lane: [StandardField], starts: [RecordSelector], ends: [RecordSelector],
-         outcomes: [RecordSelector], captures: [Capture], keys: [String], decode: [String: String], consequences: [String]) {
+         outcomes: [RecordSelector], captures: [Capture], keys: [String], decode: [String: String], consequences: [String],
+         startsIfNone: [RecordSelector] = [], failureEnds: Bool = true) {
+        self.startsIfNone = startsIfNone; self.failureEnds = failureEnds
         self.name = name; self.plugin = plugin; self.formats = formats; self.lane = lane
         self.starts = starts; self.ends = ends; self.outcomes = outcomes; self.captures = captures; self.keys = keys
         self.decode = decode

@@ -164,6 +164,11 @@ public final class Correlator {
                     conn = open(lane: lane, r: r, b: b, stage: stage)
                 }
             }
+            if conn == nil || conn!.ended, startStage == nil, !routed, !rule.startsIfNone.isEmpty,
+               rule.startsIfNone.contains(where: { $0.matches(r, b, &captures) }) {
+                // Stage -1: any start record that follows continues this connection.
+                conn = open(lane: lane, r: r, b: b, stage: -1)
+            }
             guard let c = conn else { return nil }
 
             c.records += 1
@@ -187,7 +192,7 @@ public final class Correlator {
             if rule.outcomes.contains(where: { $0.matches(r, b, &captures) }) {
                 if failed {
                     c.outcome = .failed
-                    end(c, lane: lane)
+                    if rule.failureEnds { end(c, lane: lane) }
                 } else {
                     if c.outcome == .open { c.outcome = .ok }
                     // The handshake is done: the session goes on in calls that name its handle,
@@ -280,6 +285,7 @@ public final class Correlator {
                         guard let range = captures.range(slot) else { continue }
                         found.append((name, Self.normalise(message, range, tpl.slotKinds[slot]), capture.role))
                     }
+                    for v in capture.values { found.append((v.name, v.value, capture.role)) }
                     break lines
                 }
             }

@@ -34,11 +34,13 @@ extension PluginLoader {
         if starts.isEmpty { problems.append(t.problem("'start' is required: the records a connection starts at")); ok = false }
         let ends = selectors("end")
         let outcomes = selectors("outcome")
+        let startsIfNone = selectors("start-if-none")
+        let failureEnds = t.bool("failure-ends", &problems) ?? true
         let keys = t.strings("keys", &problems)
         var captures: [ConnectionRule.Capture] = []
         for (i, c) in t.tables("capture", &problems).enumerated() {
             guard var ct = TableReader(c, file: file, entry: "\(entry), capture \(i + 1)") else { continue }
-            defer { problems += ct.unknownKeys(known: ["on", "message", "role", "code", "field"]) }
+            defer { problems += ct.unknownKeys(known: ["on", "message", "role", "code", "field", "values", "ignore-case"]) }
             guard let on = ct.string("on", &problems, required: true) else { ok = false; continue }
             let selector: ConnectionRule.RecordSelector
             switch ConnectionRule.RecordSelector.parse(on) {
@@ -55,11 +57,13 @@ extension PluginLoader {
                 continue
             }
             var templates: [Template] = []
+            let ignoreCase = ct.bool("ignore-case", &problems) ?? false
+            let hasValues = ct.node("values") != nil
             for src in ct.strings("message", &problems) {
                 do {
-                    let tpl = try Template(src)
+                    let tpl = try Template(src, caseInsensitive: ignoreCase)
                     let named = tpl.fieldNames.filter { !$0.isEmpty }
-                    if named.isEmpty { problems.append(ct.problem("message '\(src)' captures no field")); ok = false }
+                    if named.isEmpty && !hasValues { problems.append(ct.problem("message '\(src)' captures no field (and the capture gives no 'values')")); ok = false }
                     if role != .describe, let bad = named.first(where: { !keys.contains($0) }) {
                         problems.append(ct.problem("a \(role.rawValue) capture may only capture keys; '\(bad)' is not in keys \(keys)")); ok = false
                     }
@@ -69,7 +73,19 @@ extension PluginLoader {
                 }
             }
             if templates.isEmpty { problems.append(ct.problem("'message' (or 'code' with 'field') is required")); ok = false; continue }
-            captures.append(.init(selector: selector, messages: templates, role: role))
+            // values = { server_port = "636" }: fields a matching template implies (a URL's
+            // default port), set when no capture gave them.
+            var values: [(name: String, value: String)] = []
+            if let node = ct.node("values") {
+                guard case let .table(map, _) = node, role == .describe else {
+                    problems.append(ct.problem("'values' must be a table of field = \"value\" on a describe capture")); ok = false; continue
+                }
+                for (field, value) in map.sorted(by: { $0.key < $1.key }) {
+                    guard case let .string(text) = value else { problems.append(ct.problem("values.\(field) must be a string")); ok = false; continue }
+                    values.append((field, text))
+                }
+            }
+            captures.append(.init(selector: selector, messages: templates, role: role, values: values))
         }
         var decode: [String: String] = [:]
         if let node = t.node("decode") {
@@ -82,9 +98,10 @@ extension PluginLoader {
             }
         }
         let consequences = t.strings("consequences", &problems)
-        problems += t.unknownKeys(known: ["name", "formats", "lane", "start", "end", "outcome", "keys", "capture", "decode", "consequences"])
+        problems += t.unknownKeys(known: ["name", "formats", "lane", "start", "start-if-none", "end", "outcome", "failure-ends", "keys", "capture", "decode", "consequences"])
         guard ok else { return nil }
         return ConnectionRule(name: name, plugin: plugin, formats: formats, lane: lane, starts: starts, ends: ends,
-                              outcomes: outcomes, captures: captures, keys: keys, decode: decode, consequences: consequences)
+                              outcomes: outcomes, captures: captures, keys: keys, decode: decode, consequences: consequences,
+                              startsIfNone: startsIfNone, failureEnds: failureEnds)
     }
 }

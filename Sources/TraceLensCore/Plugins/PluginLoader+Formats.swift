@@ -80,12 +80,21 @@ extension PluginLoader {
             default: problems.append(t.problem("print '\(text)' is not one of fields, as-written")); ok = false
             }
         }
+        var wholeLineMessage = false
+        if let text = t.string("message", &problems) {
+            switch text {
+            case "whole-line": wholeLineMessage = true
+            case "field": wholeLineMessage = false
+            default: problems.append(t.problem("message '\(text)' is not one of field, whole-line")); ok = false
+            }
+        }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
-                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten)
+                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
+                      wholeLineMessage: wholeLineMessage)
     }
 }

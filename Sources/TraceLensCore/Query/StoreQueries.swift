@@ -197,10 +197,16 @@ public final class StoreQueries {
                 values.append(.text(spelling))
                 placeholders.append("?\(values.count)")
             }
-            conditions.append("c.peer_ip IN (\(placeholders.joined(separator: ", ")))")
+            // A client's attempt names the server it went to (server_ip or server_host, and
+            // server_port, in conn_keys): that is its peer.
+            let list = placeholders.joined(separator: ", ")
+            let server = "EXISTS (SELECT 1 FROM conn_keys k WHERE k.conn = c.id AND k.name IN ('server_ip', 'server_host') AND k.value IN (\(list)) COLLATE NOCASE)"
             if let port = address.port {
                 values.append(.int(port))
-                conditions.append("c.peer_port = ?\(values.count)")
+                values.append(.text(String(port)))
+                conditions.append("((c.peer_ip IN (\(list)) AND c.peer_port = ?\(values.count - 1)) OR (\(server) AND EXISTS (SELECT 1 FROM conn_keys p WHERE p.conn = c.id AND p.name = 'server_port' AND p.value = ?\(values.count))))")
+            } else {
+                conditions.append("(c.peer_ip IN (\(list)) OR \(server))")
             }
         }
         for (bound, op) in [(filter.since, ">="), (filter.until, "<=")] {
@@ -219,7 +225,10 @@ public final class StoreQueries {
             SELECT c.id, c.start_time, c.end_time, c.peer_ip, c.peer_port, c.process, c.thread, c.protocol, c.cipher,
                    c.subject, c.issuer, c.outcome, c.error, c.related, s.path, c.records,
                    (SELECT group_concat(l.id || ' ' || ls.path, '|') FROM connections l JOIN sources ls ON ls.id = l.source WHERE l.story = c.id),
-                   c.story
+                   c.story,
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_host' LIMIT 1),
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_ip' LIMIT 1),
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_port' LIMIT 1)
             FROM connections c JOIN sources s ON s.id = c.source
             """
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
@@ -231,7 +240,8 @@ public final class StoreQueries {
         while try q.step() {
             table.rows.append([
                 .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
-                .text(peer(q.string(3), q.isNull(4) ? nil : q.int(4))), q.value(5), q.value(6), q.value(11),
+                .text(q.isNull(3) ? peer(q.string(18) ?? q.string(19), q.string(20).flatMap { Int($0) }) : peer(q.string(3), q.isNull(4) ? nil : q.int(4))),
+                q.value(5), q.value(6), q.value(11),
                 errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null,
                 q.value(7), q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10),
                 .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),

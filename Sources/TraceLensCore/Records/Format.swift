@@ -125,11 +125,15 @@ public final class Format: @unchecked Sendable {
     public let dumpLists: [DumpList]
     /// `print = "as-written"`: records are shown as their lines were written, decodes appended.
     public let printAsWritten: Bool
+    /// `message = "whole-line"`: a record's message is its whole first line (codes, connection
+    /// captures and selectors read all of it), whatever part the template captured.
+    public let wholeLineMessage: Bool
 
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
-         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false) {
+         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false, wholeLineMessage: Bool = false) {
         self.printAsWritten = printAsWritten
+        self.wholeLineMessage = wholeLineMessage
         self.defaultLevel = defaultLevel
         self.idLevels = idLevels
         self.dumpText = dumpText

@@ -279,6 +279,14 @@ public final class RecordReader {
                 }
             }
         }
+        if format.wholeLineMessage {
+            var lo = base, hi = current.bytes.count
+            while lo < hi && isBlank(current.bytes[lo]) { lo += 1 }
+            while hi > lo && isBlank(current.bytes[hi - 1]) { hi -= 1 }
+            current.set(.message, lo..<hi)
+            current.messageLines.removeAll(keepingCapacity: true)
+            current.messageLines.append(lo..<hi)
+        }
         if sawTime { current.time = timestamp(parts) } else if let t = contextTime { current.time = t }
         if current.rawLevel == nil, !format.idLevels.isEmpty, let id = messageID(),
            let level = format.idLevels[current.bytes[id.upperBound - 1]] {
