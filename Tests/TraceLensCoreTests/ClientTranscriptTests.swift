@@ -252,6 +252,26 @@ final class ClientTranscriptTests: XCTestCase {
             """).map(\.outcome), ["ok"])
     }
 
+    func testDoctorSaysNothingSpokeTLS() throws {
+        let path = Fixtures.write("""
+            kim@lab07:~$ openssl s_client -connect dir.example.org:389
+            CONNECTED(00000003)
+            write:errno=0
+            ---
+            no peer certificate available
+            ---
+            SSL handshake has read 0 bytes and written 300 bytes
+            ---
+            New, (NONE), Cipher is (NONE)
+            Verify return code: 0 (ok)
+
+            """, named: "client.txt")
+        let run = try Fixtures.runTool(["doctor", path])
+        XCTAssertTrue(run.stdout.contains("connection 1: server dir.example.org:389"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("[no-tls-session]"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("read 0 bytes of handshake"), run.stdout)
+    }
+
     func testSClientMsgAlertAndFragments() throws {
         let msg = """
             openssl s_client -msg -connect 192.0.2.90:4636

@@ -238,6 +238,16 @@ extension Doctor {
                     error = conn.string(8)
                     var peer = conn.string(2) ?? "peer unknown"
                     if !conn.isNull(3) { peer += ":\(conn.int64(3))" }
+                    if conn.isNull(2) {
+                        // A client's attempt names the server it went to instead.
+                        let k = try db.prepare("SELECT name, value FROM conn_keys WHERE conn = ?1 AND name IN ('server_host', 'server_ip', 'server_port')")
+                        try k.bind([.int(conn.int64(0))])
+                        var server: [String: String] = [:]
+                        while try k.step() { server[k.string(0) ?? ""] = k.string(1) }
+                        if let host = server["server_host"] ?? server["server_ip"] {
+                            peer = "server " + host + (server["server_port"].map { ":" + $0 } ?? "")
+                        }
+                    }
                     let when = conn.isNull(10) ? "" : ", " + Timestamp(micros: conn.int64(10)).string(iso: true)
                     summary = "connection \(head): \(peer), \(paths[conn.int64(1)] ?? "?")" + (conn.string(11).map { " thread \($0)" } ?? "") + when
                         + " (\(conn.string(12) ?? "?"))"

@@ -131,8 +131,10 @@ public final class LivePrinter: FollowObserver {
     /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  ssl 431: certificate revoked (…)`
     func verdict(_ c: LiveConnection, path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        var peer = c.field("peer_ip") ?? "peer unknown"
-        if let port = c.field("peer_port") { peer += ":" + port }
+        // A client's attempt names the server it went to instead (server_host or server_ip).
+        let server = c.field("peer_ip") == nil ? c.field("server_host") ?? c.field("server_ip") : nil
+        var peer = c.field("peer_ip") ?? server ?? "peer unknown"
+        if let port = server == nil ? c.field("peer_port") : c.field("server_port") { peer += ":" + port }
         let outcome = c.outcome == .failed ? "FAILED" : c.outcome == .ok ? "ok" : "ended"
         var line = "== \(outcome) \(peer)  \(name) conn \(c.id)"
         if let t = c.startTime { line += " " + t.string(iso: false) }
