@@ -174,10 +174,16 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Find catalogue rows whose code, name or text contain all these words.", valueName: "words"))
     var search: String?
 
-    @Argument(help: ArgumentHelp("Codes or NAME=VALUE lists.", valueName: "code"))
+    // Negative codes (`-1`, `-8179`) are codes, not options: whatever the parser does not know
+    // as an option comes here.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Codes or NAME=VALUE lists.", valueName: "code"))
     var codes: [String] = []
 
     func run() throws {
+        let codes = self.codes.filter { $0 != "--" }
+        if let option = codes.first(where: { $0.hasPrefix("-") && Explainer.bareNumber($0) == nil }) {
+            throw ValidationError("unknown option '\(option)'")
+        }
         let set = try plugins.load()
         let run = ExplainRun(plugins: set)
         if let kind, Explainer(plugins: set).catalogue(forWord: kind) == nil {
