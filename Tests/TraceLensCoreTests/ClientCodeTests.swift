@@ -214,6 +214,17 @@ final class ClientCodeTests: XCTestCase {
         XCTAssertEqual(try codes("ssl.SSLError: [SSL: SOMETHING_NEW] something new (_ssl.c:1000)\n", named: "py2.txt"), [])
     }
 
+    func testProtocolVersionsAndCipherSuitesByName() throws {
+        let text = """
+            New, TLSv1.2, Cipher is ECDHE-RSA-AES256-GCM-SHA384
+                Protocol  : TLSv1.2
+            *** ServerHello, TLSv1.1
+
+            """
+        // OpenSSL's own cipher names are not the IANA names the catalogue has: no code for them.
+        XCTAssertEqual(try codes(text, named: "versions.txt"), ["tlsversion:0303", "tlsversion:0303", "tlsversion:0302"])
+    }
+
     // MARK: Negative lines
 
     func testUnrelatedNumbersAreNotCodes() throws {
@@ -225,8 +236,8 @@ final class ClientCodeTests: XCTestCase {
             Connecting to 10.20.30.40 (60) ...
             depth=2 CN = Sample Root CA
             verify return:1
-            Protocol  : TLSv1.3
             Server Temp Key: X25519, 253 bits
+            New, (NONE), Cipher is (NONE)
 
             """
         XCTAssertEqual(try codes(text, named: "quiet.txt"), [])

@@ -71,6 +71,8 @@ final class ExplainClientTests: XCTestCase {
     }
 
     func testNamesAndTextCodes() {
+        XCTAssertEqual(refs("certificate_unknown"), ["alert:46"])
+        XCTAssertEqual(refs("TLSv1.2"), ["tlsversion:0303"])
         XCTAssertEqual(refs("TLSV1_ALERT_UNKNOWN_CA"), ["opensslreason:TLSV1_ALERT_UNKNOWN_CA"])
         XCTAssertEqual(refs("jsse PKIX_PATH_BUILDING_FAILED"), ["jsse:PKIX_PATH_BUILDING_FAILED"])
         let long = ExplainPresenter(plugins: Fixtures.plugins, long: true).text(explainer.readings("TLSV1_ALERT_UNKNOWN_CA")[0])

@@ -110,6 +110,8 @@ public struct Explainer {
                 }
             }
             if values.isEmpty, only != nil, let v = c.value(fromCatalogueText: text) { values.append(v) }
+            // A name or text as tools print it: `certificate_unknown`, `TLSv1.2`, `wrong version number`.
+            if values.isEmpty, bare == nil, let v = c.value(forName: text) { values.append(v) }
             // A bare decimal number (`20`, `-1`, `-8179`; not `0023`) is read in every decimal
             // catalogue, whatever forms it accepts: `explain` lists every reading.
             if only == nil, c.radix == .decimal, let n = bare, !values.contains(.number(n)) { values.append(.number(n)) }
