@@ -243,6 +243,14 @@ final class ClientCodeTests: XCTestCase {
         XCTAssertEqual(try codes(text, named: "quiet.txt"), [])
     }
 
+    func testALongLineOfRepeatedLiteralsIsReadQuickly() throws {
+        let line = String(repeating: "SSL routines:x:", count: 7_000) + String(repeating: "[SSL: ", count: 10_000)
+            + String(repeating: "Received fatal alert: ", count: 5_000) + "\n"
+        let start = Date()
+        XCTAssertEqual(try codes(line, named: "hostile.txt"), [])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+
     // MARK: The engine: names
 
     func testNameKeysIgnoreCaseUnderscoresAndTrailingStops() {

@@ -84,6 +84,8 @@ public final class Catalogue: @unchecked Sendable {
     /// `nameKey`: for `[[code]]` patterns with `by = "name"` (`tlsv1 alert unknown ca`,
     /// `certificate_unknown`, `unable to get local issuer certificate`).
     public private(set) var names: [String: CodeValue] = [:]
+    /// The longest name or text indexed, in bytes: how far `longestName(in:)` looks.
+    private(set) var longestNameBytes = 0
 
     public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
     /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
@@ -102,17 +104,20 @@ public final class Catalogue: @unchecked Sendable {
         for key in keys {
             let k = Self.nameKey(key)
             if !k.isEmpty && names[k] == nil { names[k] = entry.value }
+            longestNameBytes = max(longestNameBytes, key.utf8.count)
         }
         if radix == .text { names[Self.nameKey(entry.code)] = entry.value }
     }
 
     /// A name or text as looked up by `value(forName:)`: ASCII letters in lower case, `_`, `-`
     /// and runs of blanks as one space, no blanks or full stops at either end.
-    public static func nameKey<S: StringProtocol>(_ text: S) -> String {
+    public static func nameKey<S: StringProtocol>(_ text: S) -> String { nameKey(bytes: text.utf8) }
+
+    static func nameKey<C: Collection>(bytes text: C) -> String where C.Element == UInt8 {
         var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count)
+        out.reserveCapacity(text.count)
         var gap = false
-        for b in text.utf8 {
+        for b in text {
             if b == 0x20 || b == 0x09 || b == 0x5F || b == 0x2D {
                 gap = !out.isEmpty
                 continue
@@ -127,6 +132,22 @@ public final class Catalogue: @unchecked Sendable {
     /// The row whose code, name or text (any case, `_` `-` and blanks alike) is `text`.
     public func value<S: StringProtocol>(forName text: S) -> CodeValue? {
         names[Self.nameKey(text)]
+    }
+
+    /// The longest start of `field` that is a row's name or text and ends where a word ends
+    /// (`certificate verify failed` in `certificate verify failed:../ssl/statem...`), and how many
+    /// bytes it takes. Looks no further than the longest name, so a long line costs little.
+    func longestName(in field: UnsafeBufferPointer<UInt8>) -> (value: CodeValue, length: Int)? {
+        guard !names.isEmpty else { return nil }
+        let limit = min(field.count, longestNameBytes + 16)
+        var best: (CodeValue, Int)?
+        var i = 1
+        while i <= limit {
+            let ends = i == field.count || !CodeFinder.isWordByte(field[i])
+            if ends, !isBlank(field[i - 1]), let v = names[Self.nameKey(bytes: field[0..<i])] { best = (v, i) }
+            i += 1
+        }
+        return best
     }
 
     func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {

@@ -177,13 +177,14 @@ public final class CodeFinder: @unchecked Sendable {
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
                     if pattern.byName {
-                        // The label goes right after the name, and the scan goes on from the
-                        // name: it may start a code of its own (`certificate verify failed
-                        // (unable to get local issuer certificate)` after `SSL routines::`).
-                        let name = String(decoding: digits, as: UTF8.self)
+                        // The field's longest start that is a row's name is the code (the field
+                        // may run on: `certificate verify failed:../ssl/...`). Its label goes right
+                        // after the name, and the scan goes on from the name: it may start a code
+                        // of its own (`certificate verify failed (unable to get local issuer
+                        // certificate)` after `SSL routines::`).
                         for c in pattern.catalogues {
-                            guard let v = catalogues[c].value(forName: name) else { continue }
-                            record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + r.upperBound))
+                            guard let found = catalogues[c].longestName(in: digits) else { continue }
+                            record.codes.append(FoundCode(catalogue: c, value: found.value, end: lineRange.lowerBound + r.lowerBound + found.length))
                             return max(r.lowerBound, hit + 1)
                         }
                         return hit + 1
