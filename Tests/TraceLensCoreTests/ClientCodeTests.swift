@@ -190,6 +190,18 @@ final class ClientCodeTests: XCTestCase {
             "jsse:REMOTE_HOST_TERMINATED_HANDSHAKE F", "jsse:UNSUPPORTED_SSL_MESSAGE F",
             "alert:40 F", "alert:42 F", "cipher:C02F",
         ])
+        // Java 11+ debug output spreads a message over lines; the alert's context is a line before.
+        let debug = """
+            javax.net.ssl|DEBUG|10|main|2025-02-11 09:14:02.331 UTC|ServerHello.java:1095|Consuming ServerHello handshake message (
+              "cipher suite"        : "TLS_AES_128_GCM_SHA256(0x1301)",
+            javax.net.ssl|WARNING|10|main|2025-02-11 09:14:02.335 UTC|Alert.java:232|Received alert message (
+            "Alert": {
+              "level"      : "fatal",
+              "description": "certificate_expired"
+            }
+
+            """
+        XCTAssertEqual(try codes(debug, named: "java11.txt"), ["cipher:1301", "alert:45 F"])
         // "description" outside an alert, and a word that is no alert name, are not codes.
         XCTAssertEqual(try codes("{\"description\" : \"handshake_failure\"}\nReceived fatal alert: something_else\n", named: "java2.txt"), [])
     }
