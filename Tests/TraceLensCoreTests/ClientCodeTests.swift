@@ -28,9 +28,15 @@ final class ClientCodeTests: XCTestCase {
             $ ldapsearch -ZZ -x -H ldap://10.20.30.40:1389 -b o=sample
             ldap_start_tls: Connect error (-11)
             \tadditional info: (unknown error code)
+            $ ldapsearch -LLL -x -H ldap://10.20.30.40:1389 -b ou=gone,o=sample
+            No such object (32)
+            Matched DN: o=sample
+            $ ldapwhoami -x -H ldaps://10.20.30.40:1636 -D cn=reader,o=sample -w ********
+            ldap_bind: Invalid credentials (49)
+            \tadditional info: R004069 Password is not valid
 
             """
-        XCTAssertEqual(try codes(text, named: "transcript.txt"), ["ldaprc:-1 F", "ldaprc:-11 F"])
+        XCTAssertEqual(try codes(text, named: "transcript.txt"), ["ldaprc:-1 F", "ldaprc:-11 F", "ldaprc:32 F", "ldaprc:49 F"])
     }
 
     func testLDIFResultLinesAreReadByTheirTextInAnyLayout() throws {
