@@ -149,9 +149,12 @@ struct ExplainCommand: ParsableCommand {
         discussion: """
             Accepts the forms users meet: 431, 0x1AF, 1af, 134CC1AF (System SSL), 03353041 or \
             0x0335306f (CMS), alert 42, C02C or 35 (cipher specs), 0601 (signature pairs), \
-            0023 (groups), GSK_TRACE (variables). A value with several readings lists each one \
-            with its kind; --kind picks one. A kind word before a code picks it too: alert 42, \
-            cipher 35.
+            0023 (groups), GSK_TRACE (variables); the client's -1 (libldap), -8179 (NSS), \
+            0x42 (GnuTLS verify status), curl 60, verify 20, TLSV1_ALERT_UNKNOWN_CA, \
+            certificate_unknown. A value with several readings lists each one with its kind, \
+            most likely first (a bare number is read in every catalogue); --kind picks one. A \
+            kind word before a code picks it too: alert 42, cipher 35. Negative numbers are \
+            codes, not options.
 
             A GSK variable holding a list is decoded element by element:
 
@@ -162,7 +165,7 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
-    @Option(help: ArgumentHelp("Read codes as this kind only: ssl, cms, alert, cipher, sigalg, group, keytype, env (or any catalogue id).", valueName: "kind"))
+    @Option(help: ArgumentHelp("Read codes as this kind only: ssl, cms, alert, cipher, sigalg, group, keytype, env, ldaprc, x509verify, nss, curl, gnutls, gnutlserr, opensslreason, jsse, tlsversion (or any catalogue id).", valueName: "kind"))
     var kind: String?
 
     @Flag(help: "Add the explanation, the action, related codes and extra details.")
@@ -174,10 +177,16 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Find catalogue rows whose code, name or text contain all these words.", valueName: "words"))
     var search: String?
 
-    @Argument(help: ArgumentHelp("Codes or NAME=VALUE lists.", valueName: "code"))
+    // Negative codes (`-1`, `-8179`) are codes, not options: whatever the parser does not know
+    // as an option comes here.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Codes or NAME=VALUE lists.", valueName: "code"))
     var codes: [String] = []
 
     func run() throws {
+        let codes = self.codes.filter { $0 != "--" }
+        if let option = codes.first(where: { $0.hasPrefix("-") && Explainer.bareNumber($0) == nil }) {
+            throw ValidationError("unknown option '\(option)'")
+        }
         let set = try plugins.load()
         let run = ExplainRun(plugins: set)
         if let kind, Explainer(plugins: set).catalogue(forWord: kind) == nil {

@@ -77,6 +77,15 @@ public final class Catalogue: @unchecked Sendable {
     /// The codes are bits that combine into a set (`ERROR+CONNS` = x8008): `explain` reads
     /// keyword and number expressions with `+` and `-` and lists the bits set.
     public var flags = false
+    /// How often a bare number (`explain 20`) means this catalogue: readings of one value are
+    /// listed highest rank first (ties in plugin order).
+    public var rank = 0
+    /// Rows by their code, name, text and older wordings (`text_*` columns), normalised by
+    /// `nameKey`: for `[[code]]` patterns with `by = "name"` (`tlsv1 alert unknown ca`,
+    /// `certificate_unknown`, `unable to get local issuer certificate`).
+    public private(set) var names: [String: CodeValue] = [:]
+    /// The longest name or text indexed, in bytes: how far `longestName(in:)` looks.
+    private(set) var longestNameBytes = 0
 
     public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
     /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
@@ -90,6 +99,55 @@ public final class Catalogue: @unchecked Sendable {
     /// Adds or replaces a row (a later plugin overrides an earlier one).
     func add(_ entry: CatalogueEntry) {
         entries[entry.value] = entry
+        var keys = [entry.name, entry.text] + entry.details.filter { $0.column.hasPrefix("text") }.map(\.value)
+        if radix == .text { keys.append(entry.code) }
+        for key in keys {
+            let k = Self.nameKey(key)
+            if !k.isEmpty && names[k] == nil { names[k] = entry.value }
+            longestNameBytes = max(longestNameBytes, key.utf8.count)
+        }
+        if radix == .text { names[Self.nameKey(entry.code)] = entry.value }
+    }
+
+    /// A name or text as looked up by `value(forName:)`: ASCII letters in lower case, `_`, `-`
+    /// and runs of blanks as one space, no blanks or full stops at either end.
+    public static func nameKey<S: StringProtocol>(_ text: S) -> String { nameKey(bytes: text.utf8) }
+
+    static func nameKey<C: Collection>(bytes text: C) -> String where C.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var gap = false
+        for b in text {
+            if b == 0x20 || b == 0x09 || b == 0x5F || b == 0x2D {
+                gap = !out.isEmpty
+                continue
+            }
+            if gap { out.append(0x20); gap = false }
+            out.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)
+        }
+        while let last = out.last, last == 0x2E || last == 0x20 { out.removeLast() }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The row whose code, name or text (any case, `_` `-` and blanks alike) is `text`.
+    public func value<S: StringProtocol>(forName text: S) -> CodeValue? {
+        names[Self.nameKey(text)]
+    }
+
+    /// The longest start of `field` that is a row's name or text and ends where a word ends
+    /// (`certificate verify failed` in `certificate verify failed:../ssl/statem...`), and how many
+    /// bytes it takes. Looks no further than the longest name, so a long line costs little.
+    func longestName(in field: UnsafeBufferPointer<UInt8>) -> (value: CodeValue, length: Int)? {
+        guard !names.isEmpty else { return nil }
+        let limit = min(field.count, longestNameBytes + 16)
+        var best: (CodeValue, Int)?
+        var i = 1
+        while i <= limit {
+            let ends = i == field.count || !CodeFinder.isWordByte(field[i])
+            if ends, !isBlank(field[i - 1]), let v = names[Self.nameKey(bytes: field[0..<i])] { best = (v, i) }
+            i += 1
+        }
+        return best
     }
 
     func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {
@@ -115,6 +173,7 @@ public final class Catalogue: @unchecked Sendable {
 
     public func entry(_ value: CodeValue) -> CatalogueEntry? {
         if let e = entries[value] { return e }
+        if flags, case let .number(n) = value { return flagsEntry(n) }
         guard byPrefix, case let .text(t) = value else { return nil }
         var start = Substring(t)
         while start.count > 1 {
@@ -128,7 +187,26 @@ public final class Catalogue: @unchecked Sendable {
     /// this for every code it finds).
     @inline(__always) func hasEntry(_ value: CodeValue) -> Bool {
         if entries.index(forKey: value) != nil { return true }
-        return byPrefix && entry(value) != nil
+        return (byPrefix || flags) && entry(value) != nil
+    }
+
+    /// A set of bits in a `flags` catalogue with no row of its own: one made of the rows of its
+    /// single bits (`INVALID+SIGNER_NOT_FOUND`), when every bit set has one.
+    func flagsEntry(_ n: Int64) -> CatalogueEntry? {
+        guard n > 0 else { return nil }
+        var parts: [CatalogueEntry] = []
+        var rest = n
+        while rest != 0 {
+            let bit = rest & -rest
+            guard let e = entries[.number(bit)] else { return nil }
+            parts.append(e)
+            rest &= rest - 1
+        }
+        guard parts.count > 1 else { return parts.first }
+        return CatalogueEntry(value: .number(n), code: display(.number(n)), name: parts.map(\.name).joined(separator: "+"),
+                              text: parts.map(\.text).joined(separator: "; "), explanation: parts.map(\.explanation).filter { !$0.isEmpty }.joined(separator: " "),
+                              action: parts.map(\.action).filter { !$0.isEmpty }.joined(separator: " "), verified: parts.allSatisfy(\.verified),
+                              related: parts.flatMap(\.related), details: [], origin: parts.map(\.origin).joined(separator: ", "))
     }
 
     /// The row written for exactly this value (no prefix row).
@@ -155,7 +233,8 @@ public final class Catalogue: @unchecked Sendable {
     public func display(_ value: CodeValue) -> String {
         switch (value, radix) {
         case let (.text(t), _): return t
-        case let (.number(n), .hex): return pad(String(n, radix: 16, uppercase: true))
+        // A hex catalogue with no fixed width (a status bit mask) shows the 0x: `0x42`.
+        case let (.number(n), .hex): return digits == 0 && n >= 0 ? "0x" + String(n, radix: 16, uppercase: true) : pad(String(n, radix: 16, uppercase: true))
         case let (.number(n), _): return n < 0 ? String(n) : pad(String(n))
         }
     }
@@ -164,7 +243,8 @@ public final class Catalogue: @unchecked Sendable {
     public func alternate(_ value: CodeValue) -> String? {
         guard case let .number(n) = value else { return nil }
         switch radix {
-        case .decimal: return "0x" + String(n, radix: 16, uppercase: true)
+        // No hex form for a negative code (`-1`, `-8179`): nobody writes them so.
+        case .decimal: return n < 0 ? nil : "0x" + String(n, radix: 16, uppercase: true)
         case .hex: return String(n)
         case .text: return nil
         }
@@ -191,7 +271,7 @@ public final class Catalogue: @unchecked Sendable {
             case "name": out += entry.map { $0.name.isEmpty ? $0.text : $0.name } ?? "unknown"
             case "text": out += entry.map { $0.text.isEmpty ? $0.name : $0.text } ?? "not in the \(title.lowercased()) catalogue"
             case "dec": if case let .number(n) = value { out += String(n) } else { out += display(value) }
-            case "hex": if case let .number(n) = value { out += "0x" + String(n, radix: 16, uppercase: true) } else { out += display(value) }
+            case "hex": if case let .number(n) = value, n >= 0 { out += "0x" + String(n, radix: 16, uppercase: true) } else { out += display(value) }
             case "title": out += title
             default: out += "{" + key + "}"
             }

@@ -23,11 +23,14 @@ public final class CodePattern: Sendable {
     let context: [[UInt8]]
     /// True: a value no catalogue row (or range row) knows is not taken for a code at all.
     let knownOnly: Bool
+    /// True (`by = "name"`): the code field (or the whole match) is a row's name or text
+    /// (`tlsv1 alert unknown ca`, `certificate_unknown`), looked up with `Catalogue.nameKey`.
+    let byName: Bool
 
     // A class: the finder reads a pattern for every literal it finds, and a struct this size
     // would be copied (a retain per field) each time.
     init(template: Template, catalogues: [Int], codeSlot: Int?, codeKind: CodeKind, leading: [UInt8], formats: Set<String>,
-         context: [[UInt8]] = [], knownOnly: Bool = false) {
+         context: [[UInt8]] = [], knownOnly: Bool = false, byName: Bool = false) {
         self.template = template
         self.catalogues = catalogues
         self.codeSlot = codeSlot
@@ -36,6 +39,7 @@ public final class CodePattern: Sendable {
         self.formats = formats
         self.context = context
         self.knownOnly = knownOnly
+        self.byName = byName
     }
 }
 
@@ -172,6 +176,19 @@ public final class CodeFinder: @unchecked Sendable {
                     }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
+                    if pattern.byName {
+                        // The field's longest start that is a row's name is the code (the field
+                        // may run on: `certificate verify failed:../ssl/...`). Its label goes right
+                        // after the name, and the scan goes on from the name: it may start a code
+                        // of its own (`certificate verify failed (unable to get local issuer
+                        // certificate)` after `SSL routines::`).
+                        for c in pattern.catalogues {
+                            guard let found = catalogues[c].longestName(in: digits) else { continue }
+                            record.codes.append(FoundCode(catalogue: c, value: found.value, end: lineRange.lowerBound + r.lowerBound + found.length))
+                            return max(r.lowerBound, hit + 1)
+                        }
+                        return hit + 1
+                    }
                     let v: CodeValue
                     switch pattern.codeKind {
                     case .decimal, .hex:

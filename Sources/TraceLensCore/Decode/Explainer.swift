@@ -88,7 +88,8 @@ public struct Explainer {
             only = c
             text = String(text[space...]).trimmingBlanks()
         }
-        let candidates = only.map { [$0] } ?? plugins.catalogues
+        let candidates = only.map { [$0] } ?? plugins.catalogues.enumerated().sorted { ($0.element.rank, -$0.offset) > ($1.element.rank, -$1.offset) }.map(\.element)
+        let bare = Self.bareNumber(text)
         var out: [Reading] = []
         var seen: Set<String> = []
         let bytes = Array(text.utf8)
@@ -109,8 +110,17 @@ public struct Explainer {
                 }
             }
             if values.isEmpty, only != nil, let v = c.value(fromCatalogueText: text) { values.append(v) }
+            // A name or text as tools print it: `certificate_unknown`, `TLSv1.2`, `wrong version number`.
+            if values.isEmpty, bare == nil, let v = c.value(forName: text) { values.append(v) }
+            // A bare decimal number (`20`, `-1`, `-8179`; not `0023`) is read in every decimal
+            // catalogue, whatever forms it accepts: `explain` lists every reading.
+            if only == nil, c.radix == .decimal, let n = bare, !values.contains(.number(n)) { values.append(.number(n)) }
             var known: [Reading] = []
             for v in values {
+                // A flags catalogue reads an unnamed value as a set of bits only when its bits are
+                // failures (a status word such as GnuTLS's 0x42, met in messages), not for a
+                // setting such as a debug level, typed with its kind word.
+                if c.flags, only == nil, c.failure == .none, c.exactEntry(v) == nil { continue }
                 if let e = c.entry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: false)) }
                 else if let e = c.rangeEntry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: true)) }
             }
@@ -119,6 +129,15 @@ public struct Explainer {
             for reading in known where seen.insert(reading.ref).inserted { out.append(reading) }
         }
         return out
+    }
+
+    /// A plain decimal number: digits with an optional `-`, no leading zero (`0023` is a
+    /// 4-digit code form, not the number 23).
+    public static func bareNumber(_ text: String) -> Int64? {
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              digits == "0" || !digits.hasPrefix("0") else { return nil }
+        return Int64(text)
     }
 
     /// Rows whose code, name, text or explanation contain every word of `words`.

@@ -41,7 +41,8 @@ extension PluginLoader {
         let files = t.strings("file", &problems)
         let flags = t.bool("flags", &problems)
         let byPrefix = t.bool("prefix", &problems)
-        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix"])
+        let rank = t.int("rank", &problems)
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank"])
         if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
 
         let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
@@ -49,6 +50,7 @@ extension PluginLoader {
                                   accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts)
         catalogue.flags = flags ?? existing?.flags ?? false
         catalogue.byPrefix = (byPrefix ?? existing?.byPrefix ?? false) && radix == .text
+        catalogue.rank = rank ?? existing?.rank ?? 0
         if let existing {
             for e in existing.entries.values { catalogue.add(e) }
             for r in existing.ranges { catalogue.addRange(low: r.low, high: r.high, entry: r.entry) }

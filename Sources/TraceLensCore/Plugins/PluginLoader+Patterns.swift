@@ -10,6 +10,7 @@ extension PluginLoader {
         var formats: [String]
         var context: [String]
         var knownOnly: Bool
+        var byName: Bool
     }
 
     /// A `[[list]]` entry waiting for its catalogue.
@@ -28,7 +29,12 @@ extension PluginLoader {
         let formats = t.strings("formats", &problems)
         let context = t.strings("context", &problems)
         let knownOnly = t.bool("known", &problems) ?? false
-        problems += t.unknownKeys(known: ["find", "catalogue", "formats", "context", "known"])
+        let by = t.string("by", &problems) ?? "code"
+        problems += t.unknownKeys(known: ["find", "catalogue", "formats", "context", "known", "by"])
+        guard by == "code" || by == "name" else {
+            problems.append(t.problem("by '\(by)' is not one of code, name: 'name' looks the matched text up in the rows' names and texts"))
+            return nil
+        }
         if context.contains(where: \.isEmpty) {
             problems.append(t.problem("a 'context' entry is empty: give the literal text the message must also hold, e.g. 'gsk_'"))
             return nil
@@ -46,7 +52,7 @@ extension PluginLoader {
                 return nil
             }
             return PendingCode(file: file, entry: entry, template: template, catalogues: catalogues, formats: formats,
-                               context: context, knownOnly: knownOnly)
+                               context: context, knownOnly: knownOnly, byName: by == "name")
         } catch {
             problems.append(PluginProblem(file: file, entry: entry, message: error.description))
             return nil
@@ -68,12 +74,12 @@ extension PluginLoader {
         case .int?: kind = .decimal
         default: kind = .text
         }
-        if kind == .text, let numeric = indices.first(where: { set.catalogues[$0].radix != .text }) {
+        if kind == .text, !p.byName, let numeric = indices.first(where: { set.catalogues[$0].radix != .text }) {
             problems.append(PluginProblem(file: p.file, entry: p.entry, message: "catalogue '\(set.catalogues[numeric].id)' has numeric codes: give the pattern a {code:int} or {code:hex} field"))
             return nil
         }
         return CodePattern(template: p.template, catalogues: indices, codeSlot: slot, codeKind: kind, leading: p.template.leadingLiteral, formats: Set(p.formats),
-                           context: p.context.map { Array($0.utf8) }, knownOnly: p.knownOnly)
+                           context: p.context.map { Array($0.utf8) }, knownOnly: p.knownOnly || p.byName, byName: p.byName)
     }
 
     static func readList(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> PendingList? {

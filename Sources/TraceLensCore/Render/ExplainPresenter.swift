@@ -45,7 +45,10 @@ public struct ExplainPresenter {
         var fields: [String] = [
             "\"kind\":\(JSON.quote(c.id))", "\"title\":\(JSON.quote(c.title))", "\"code\":\(JSON.quote(c.display(r.value)))",
         ]
-        if case let .number(n) = r.value { fields += ["\"decimal\":\(n)", "\"hex\":\(JSON.quote("0x" + String(n, radix: 16, uppercase: true)))"] }
+        if case let .number(n) = r.value {
+            fields.append("\"decimal\":\(n)")
+            if n >= 0 { fields.append("\"hex\":\(JSON.quote("0x" + String(n, radix: 16, uppercase: true)))") }
+        }
         if let e = r.entry {
             fields += [
                 "\"name\":\(JSON.quote(e.name))", "\"text\":\(JSON.quote(e.text))", "\"explanation\":\(JSON.quote(e.explanation))",

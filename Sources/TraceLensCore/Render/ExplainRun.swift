@@ -73,7 +73,9 @@ public struct ExplainRun {
             }
             if !request.json, let flags = explainer.decodeFlags(query, kind: request.kind) {
                 let names = flags.bits.compactMap { $0.entry?.name }.joined(separator: "+")
-                result.output.append("\(flags.catalogue.title) \(shown) = \(flags.value) (x\(String(flags.value, radix: 16, uppercase: true))): \(flags.bits.count) level\(flags.bits.count == 1 ? "" : "s") \(names)")
+                // Debug levels count levels; other bit masks (a verify status) count bits.
+                let unit = flags.catalogue.title.lowercased().hasSuffix("level") ? "level" : "bit"
+                result.output.append("\(flags.catalogue.title) \(shown) = \(flags.value) (x\(String(flags.value, radix: 16, uppercase: true))): \(flags.bits.count) \(unit)\(flags.bits.count == 1 ? "" : "s") \(names)")
                 result.output += flags.bits.map { "  " + presenter.text($0) }
                 continue
             }

@@ -6,7 +6,7 @@ extension TextRenderer {
         for code in r.codes where code.end >= pos {
             TerminalText.append(slice(b, pos..<code.end), to: out, keepingNewlines: true)
             pos = code.end
-            appendLabel(code, out)
+            appendLabel(code, out, before: slice(b, 0..<code.end))
         }
         TerminalText.append(slice(b, pos..<b.count), to: out, keepingNewlines: true)
         out.append(0x0A)

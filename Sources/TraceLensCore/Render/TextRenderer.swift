@@ -106,7 +106,7 @@ public struct TextRenderer {
             if code.end >= pos {
                 appendText(slice(b, pos..<code.end), out)
                 pos = code.end
-                appendLabel(code, out)
+                appendLabel(code, out, before: slice(b, line.lowerBound..<code.end))
             }
             codeIndex += 1
         }
@@ -173,8 +173,14 @@ public struct TextRenderer {
         TerminalText.append(bytes, to: out)
     }
 
-    mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer) {
+    /// `before`: the text up to the code's end. A label that only repeats the text it follows
+    /// (`Cipher is TLS_AES_256_GCM_SHA384`, a code found by its name) is left out.
+    mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer, before: UnsafeBufferPointer<UInt8>) {
         let label = labels.label(code, plugins)
+        let n = label.bytes.count
+        if n > 0, n <= before.count,
+           zip(label.bytes, before[(before.count - n)...]).allSatisfy({ lowerASCII($0) == lowerASCII($1) }),
+           before.count == n || !CodeFinder.isWordByte(before[before.count - n - 1]) { return }
         out.append(0x20)
         if colour { out.append(label.failure ? ANSI.red : ANSI.cyan) }
         out.append(0x5B)
