@@ -18,6 +18,8 @@ public struct CodeRef: Hashable, Sendable, CustomStringConvertible {
     public var catalogue: String
     public var code: String
     public var description: String { "\(catalogue):\(code)" }
+    /// `alert:*` in a diagnosis rule: any code of the catalogue.
+    public var isWildcard: Bool { code == "*" }
 
     public init(catalogue: String, code: String) { self.catalogue = catalogue; self.code = code }
 

@@ -8,7 +8,8 @@ public struct DiagnosisRule: Sendable {
     public var id: String
     public var plugin: String
     public var title: String
-    /// The rule applies when the story has any of these codes (`cms:03353041`).
+    /// The rule applies when the story has any of these codes (`cms:03353041`; `alert:*` is any
+    /// code of that catalogue).
     public var when: [CodeRef]
     /// Searched in every record of the story; the first match of each field wins.
     public var facts: [Template]
@@ -100,8 +101,13 @@ public struct Doctor {
     }
 
     public func apply(_ rule: DiagnosisRule, _ story: StoryRecords) -> Diagnosis.Finding? {
-        let wanted = Set(rule.when.map(normalised))
-        guard story.items.contains(where: { !$0.codes.isDisjoint(with: wanted) }) else { return nil }
+        // `alert:*`: any code of that catalogue.
+        let wanted = Set(rule.when.filter { !$0.isWildcard }.map(normalised))
+        let anyOf = Set(rule.when.filter(\.isWildcard).map(\.catalogue))
+        func hits(_ codes: Set<String>) -> Set<String> {
+            codes.filter { wanted.contains($0) || (!anyOf.isEmpty && anyOf.contains(String($0.prefix(while: { $0 != ":" })))) }
+        }
+        guard story.items.contains(where: { !hits($0.codes).isEmpty }) else { return nil }
         var caps = Captures()
         func matches(_ template: Template, _ text: String) -> Bool {
             var bytes = Array(text.utf8)
@@ -118,9 +124,9 @@ public struct Doctor {
         // apply, and the first such record of every other source (a job log, a client).
         var codesQuoted = Set<String>(), filesQuoted = Set<String>()
         for item in story.items {
-            let hits = item.codes.intersection(wanted)
-            var quoted = !hits.isSubset(of: codesQuoted) || (!hits.isEmpty && !filesQuoted.contains(item.file))
-            codesQuoted.formUnion(hits)
+            let matched = hits(item.codes)
+            var quoted = !matched.isSubset(of: codesQuoted) || (!matched.isEmpty && !filesQuoted.contains(item.file))
+            codesQuoted.formUnion(matched)
             var bytes = Array(item.text.utf8)
             bytes.withUnsafeMutableBufferPointer { b in
                 let line = UnsafeBufferPointer(b)
@@ -140,6 +146,13 @@ public struct Doctor {
             }
         }
         for (k, v) in environment { fields["env." + k] = v }
+        // {code.alert}: the first code of that catalogue in the story, as its inline label says it.
+        for item in story.items {
+            for code in item.codes.sorted() {
+                guard let ref = CodeRef(Substring(code)), fields["code." + ref.catalogue] == nil, let r = plugins.resolve(ref) else { continue }
+                fields["code." + ref.catalogue] = String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self)
+            }
+        }
         // A distinguished name also in the form RACDCERT MAP SDNFILTER wants: CN=a.O=b.C=c.
         for (k, v) in fields where v.contains("=") && v.contains(",") && !k.hasPrefix("env.") {
             fields[k + ".sdnfilter"] = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ".")

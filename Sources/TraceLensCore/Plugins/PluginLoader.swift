@@ -366,7 +366,7 @@ public enum PluginLoader {
         var doctor = Doctor(plugins: set)
         for rule in set.diagnosisRules {
             let entry = "[[diagnosis]] \(rule.id)"
-            for ref in rule.when where set.resolve(ref) == nil {
+            for ref in rule.when where ref.isWildcard ? set.catalogue(ref.catalogue) == nil : set.resolve(ref) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "when names '\(ref)', which is in no catalogue"))
             }
             guard let layout = set.format(named: rule.sampleLayout) else {
