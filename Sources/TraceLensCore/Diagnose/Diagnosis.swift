@@ -17,6 +17,9 @@ public struct DiagnosisRule: Sendable {
     public var unless: [Template] = []
     /// Applies only when no other rule does (a general reading of a client-side failure).
     public var fallback = false
+    /// Connection rules (`client-attempt`) whose records alone may carry the `when` codes: a TLS
+    /// alert the client reports means something else than one in the server's own trace.
+    public var from: [String] = []
     public var cause: String
     public var action: String
     /// Used instead of `action` when the user gave the environment file (`--env`); it may name
@@ -62,6 +65,8 @@ public struct StoryRecords {
         public var line: Int
         public var text: String
         public var codes: Set<String>
+        /// The connection rule that made the record's connection (`gsk-session`).
+        public var rule: String? = nil
     }
     public var items: [Item] = []
     /// Connection fields: peer_ip, peer_port, subject, issuer, cipher, protocol, error...
@@ -107,7 +112,9 @@ public struct Doctor {
         func hits(_ codes: Set<String>) -> Set<String> {
             codes.filter { wanted.contains($0) || (!anyOf.isEmpty && anyOf.contains(String($0.prefix(while: { $0 != ":" })))) }
         }
-        guard story.items.contains(where: { !hits($0.codes).isEmpty }) else { return nil }
+        // A sample's records belong to no connection: they count.
+        func counts(_ item: StoryRecords.Item) -> Bool { rule.from.isEmpty || (item.rule.map(rule.from.contains) ?? true) }
+        guard story.items.contains(where: { counts($0) && !hits($0.codes).isEmpty }) else { return nil }
         var caps = Captures()
         func matches(_ template: Template, _ text: String) -> Bool {
             var bytes = Array(text.utf8)
@@ -124,9 +131,13 @@ public struct Doctor {
         // apply, and the first such record of every other source (a job log, a client).
         var codesQuoted = Set<String>(), filesQuoted = Set<String>()
         for item in story.items {
-            let matched = hits(item.codes)
+            let matched = counts(item) ? hits(item.codes) : []
             var quoted = !matched.isSubset(of: codesQuoted) || (!matched.isEmpty && !filesQuoted.contains(item.file))
             codesQuoted.formUnion(matched)
+            // {code}: the code that made the rule apply, as its inline label says it.
+            if fields["code"] == nil, let first = matched.sorted().first, let ref = CodeRef(Substring(first)), let r = plugins.resolve(ref) {
+                fields["code"] = String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self)
+            }
             var bytes = Array(item.text.utf8)
             bytes.withUnsafeMutableBufferPointer { b in
                 let line = UnsafeBufferPointer(b)
@@ -228,7 +239,7 @@ extension Doctor {
         let s = try db.prepare("SELECT id, path FROM sources")
         while try s.step() { paths[s.int64(0)] = (s.string(1) ?? "").split(separator: "/").last.map(String.init) ?? "" }
         let conn = try db.prepare("""
-            SELECT id, source, peer_ip, peer_port, subject, issuer, cipher, protocol, error, related, start_time, thread, outcome
+            SELECT id, source, peer_ip, peer_port, subject, issuer, cipher, protocol, error, related, start_time, thread, outcome, rule
             FROM connections WHERE id = ?1 OR story = ?1 ORDER BY (id = ?1) DESC, start_time
             """)
         let recs = try db.prepare("SELECT source, line, text, codes FROM records WHERE conn = ?1 ORDER BY source, line")
@@ -236,11 +247,11 @@ extension Doctor {
         for head in heads {
             try conn.bind([.int(head)])
             var story = StoryRecords()
-            var members: [Int64] = []
+            var members: [(id: Int64, rule: String?)] = []
             var summary = "", error: String?
             var first = true
             while try conn.step() {
-                members.append(conn.int64(0))
+                members.append((conn.int64(0), conn.string(13)))
                 let names = ["peer_ip", "peer_port", "subject", "issuer", "cipher", "protocol"]
                 for (i, name) in names.enumerated() where story.fields[name] == nil {
                     let v = conn.value(Int32(2 + i))
@@ -258,7 +269,9 @@ extension Doctor {
                         var server: [String: String] = [:]
                         while try k.step() { server[k.string(0) ?? ""] = k.string(1) }
                         if let host = server["server_host"] ?? server["server_ip"] {
-                            peer = "server " + host + (server["server_port"].map { ":" + $0 } ?? "")
+                            let address = host + (server["server_port"].map { ":" + $0 } ?? "")
+                            peer = "server " + address
+                            story.fields["server"] = address
                         }
                     }
                     let when = conn.isNull(10) ? "" : ", " + Timestamp(micros: conn.int64(10)).string(iso: true)
@@ -268,11 +281,11 @@ extension Doctor {
             }
             guard !members.isEmpty else { continue }
             for m in members {
-                try recs.bind([.int(m)])
+                try recs.bind([.int(m.id)])
                 while try recs.step() {
                     let codes = (recs.string(3) ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
                         .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" !")) }
-                    story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes)))
+                    story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes), rule: m.rule))
                 }
             }
             out.append(Diagnosis(connection: head, summary: summary, error: error, findings: findings(story)))

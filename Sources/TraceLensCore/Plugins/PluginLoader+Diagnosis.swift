@@ -20,6 +20,7 @@ extension PluginLoader {
             do { unless.append(try Template(text)) } catch { problems.append(t.problem("unless: \(error)")) }
         }
         let fallback = t.bool("fallback", &problems) ?? false
+        let from = t.strings("from", &problems)
         let cause = t.string("cause", &problems, required: true)
         let action = t.string("action", &problems, required: true)
         let actionWithEnv = t.string("action-with-env", &problems)
@@ -28,12 +29,13 @@ extension PluginLoader {
         let layout = t.string("sample-layout", &problems, required: true)
         let bad = t.string("bad", &problems, required: true)
         let good = t.string("good", &problems, required: true)
-        problems += t.unknownKeys(known: ["id", "title", "when", "facts", "unless", "fallback", "cause", "action", "action-with-env", "doc", "order", "sample-layout", "bad", "good"])
+        problems += t.unknownKeys(known: ["id", "title", "when", "facts", "unless", "fallback", "from", "cause", "action", "action-with-env", "doc", "order", "sample-layout", "bad", "good"])
         guard !when.isEmpty, let title, let cause, let action, let doc, let layout, let bad, let good else { return nil }
         var rule = DiagnosisRule(id: id, plugin: plugin, title: title, when: when, facts: facts, cause: cause, action: action, actionWithEnv: actionWithEnv,
                                  doc: doc, order: order, sampleLayout: layout, bad: bad, good: good)
         rule.unless = unless
         rule.fallback = fallback
+        rule.from = from
         return rule
     }
 }

@@ -366,6 +366,9 @@ public enum PluginLoader {
         var doctor = Doctor(plugins: set)
         for rule in set.diagnosisRules {
             let entry = "[[diagnosis]] \(rule.id)"
+            for name in rule.from where !set.connectionRules.contains(where: { $0.name == name }) {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "from names '\(name)', which is no connection rule"))
+            }
             for ref in rule.when where ref.isWildcard ? set.catalogue(ref.catalogue) == nil : set.resolve(ref) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "when names '\(ref)', which is in no catalogue"))
             }
