@@ -87,6 +87,14 @@ public enum ContinuationRole: String, Sendable {
     case dump
 }
 
+/// A continuation line that names the message it belongs to (see `Format.continuationKeys`).
+public struct ContinuationKey: Sendable {
+    /// The template slot holding the number.
+    let slot: Int
+    /// The line ends its message.
+    let ends: Bool
+}
+
 /// How the bytes of a layout's data dump lines are text, when they are (the LDAP server's dumps
 /// are IBM-1047 EBCDIC: `c3f0f2c3` is "C02C").
 public enum DumpText: String, Sendable { case ascii, ebcdic }
@@ -107,6 +115,14 @@ public final class Format: @unchecked Sendable {
     public let plugin: String
     let records: [LineRule]
     let continuations: [(rule: LineRule, role: ContinuationRole)]
+    /// Per continuation: the field holding the number of the message it belongs to (a SYSLOG
+    /// `D`/`E` line's message number), and whether it is the message's last line; nil: the line
+    /// continues the record above it.
+    let continuationKeys: [ContinuationKey?]
+    /// First lines of records that take their number from the first keyed continuation line
+    /// after them (a SYSLOG `M` line): later lines with that number join them even when other
+    /// records came between.
+    let keyedRecords: [LineRule]
     /// Lines that set the date for the records that follow (`**** 11/14/2005`).
     let contexts: [LineRule]
     /// Lines that belong to the file's layout but carry no record (titles, column headings).
@@ -128,7 +144,10 @@ public final class Format: @unchecked Sendable {
 
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
-         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false) {
+         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
+         continuationKeys: [ContinuationKey?] = [], keyedRecords: [Template] = []) {
+        self.continuationKeys = continuationKeys.count == continuations.count ? continuationKeys : continuations.map { _ in nil }
+        self.keyedRecords = keyedRecords.map(LineRule.init)
         self.printAsWritten = printAsWritten
         self.defaultLevel = defaultLevel
         self.idLevels = idLevels
