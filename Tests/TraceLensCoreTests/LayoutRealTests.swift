@@ -243,6 +243,62 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertTrue(codes.contains("5004"), "\(items[0])")
     }
 
+    /// The logs REST API's reply pasted as one line of JSON: one record per item, each `\r` a
+    /// line of its message, as in the pretty-printed reply.
+    static let oneLineReply = #"{"items":[{"cart":"","color":"red","jobName":"TCPIP","message":" EZD1287I TTLS Error RC: 5004 Initial Handshake\r   LOCAL: ::FFFF:10.30.0.2..3974\r   REMOTE: ::FFFF:10.30.0.9..8804\r   JOBNAME: WEBSRV RULE: ClientRule\r   USERID: WEBUSR GRPID: 00000003 ENVID: 00000001 CONNID: 0002AB10","messageId":"EZD1287I","replyId":"","system":"SYSC","timestamp":1796375411000,"type":"HARDCOPY"},{"cart":"","color":"green","jobName":"GLDSRV","message":" GLD1116E Unable to initialize an SSL connection with 10.30.0.9: 414 - Certificate is not valid.","messageId":"GLD1116E","system":"SYSC","type":"HARDCOPY"}],"source":"OPERLOG","totalitems":2}"# + "\n"
+
+    func testZosmfReplyOnOneLineIsOneRecordPerItem() throws {
+        let path = Fixtures.write(Self.oneLineReply, named: "reply.json")
+        // Detected without --layout: the one line is explained whole.
+        let all = try json([path])
+        XCTAssertEqual(all.count, 2, "\(all)")
+        XCTAssertTrue(all.allSatisfy { $0["unparsed"] == nil }, "\(all)")
+        let first = all[0]["message"] as? String ?? ""
+        XCTAssertTrue(first.contains("EZD1287I TTLS Error RC: 5004 Initial Handshake\\r\nLOCAL: ::FFFF:10.30.0.2..3974"), first)
+        XCTAssertTrue((all[1]["message"] as? String ?? "").contains("GLD1116E Unable"), "\(all[1])")
+        let text = try Fixtures.runTool(["format", path]).stdout
+        XCTAssertEqual(text.split(separator: "\n").count, 6, text)
+        XCTAssertTrue(text.contains("\n   REMOTE: ::FFFF:10.30.0.9..8804\\r\n"), text)
+        let db = Fixtures.tempDir() + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, path]).status, 0)
+        let conns = try connections(db)
+        XCTAssertTrue(conns.contains("10.30.0.9:8804") && conns.contains("AT-TLS 5004"), conns)
+        XCTAssertTrue(conns.contains("SSL 414"), conns)
+    }
+
+    func testPrettyPrintedReplyStillReadsTheSame() throws {
+        let pretty = """
+            {
+              "items": [
+                {
+                  "cart": "",
+                  "message": " EZD1287I TTLS Error RC: 5004 Initial Handshake\\r   LOCAL: ::FFFF:10.30.0.2..3975\\r   USERID: WEBUSR GRPID: 00000003 ENVID: 00000001 CONNID: 0002AB11",
+                  "messageId": "EZD1287I"
+                }
+              ],
+              "totalitems": 1
+            }
+
+            """
+        let records = try json(["--layout", "zosmf-logs-json", Fixtures.write(pretty, named: "reply.json")]).filter { $0["unparsed"] == nil }
+        XCTAssertEqual(records.count, 1)
+        XCTAssertTrue((records[0]["message"] as? String ?? "").contains("CONNID: 0002AB11"), "\(records)")
+    }
+
+    func testJSONThatIsNoZosmfReplyIsNotReadAsOne() throws {
+        // An application's JSON lines with a "message" key, a reply cut off in the middle, and a
+        // line of lone \r: nothing is lost, and the app log is no z/OSMF reply.
+        let app = Fixtures.write(#"{"time":"2026-12-04T09:00:00Z","level":"error","message":"bind failed rc=49"}"# + "\n" + #"{"time":"2026-12-04T09:00:01Z","level":"info","message":"retry"}"# + "\n", named: "app.json")
+        let appRecords = try json([app])
+        XCTAssertEqual(appRecords.count, 2, "\(appRecords)")
+        XCTAssertTrue((appRecords[0]["message"] as? String ?? "").contains(#"{"time":"2026-12-04T09:00:00Z","level":"error","message":"bind failed rc=49"}"#), "\(appRecords)")
+        let cut = Fixtures.write(String(Self.oneLineReply.prefix(180)) + "\n" + #"\r\r\r"# + "\n", named: "cut.json")
+        let run = try Fixtures.runTool(["format", "--layout", "zosmf-logs-json", cut])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("LOCAL: ::FFFF:10.30.0.2..3974"), run.stdout)
+        XCTAssertTrue(run.stdout.contains(#"\r\r\r"#) || run.stdout.contains(#"\r"#), run.stdout)
+    }
+
     // MARK: z/OS UNIX utilities
 
     func testUtilityOutput() throws {

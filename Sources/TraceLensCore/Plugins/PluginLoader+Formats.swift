@@ -97,13 +97,16 @@ extension PluginLoader {
         if !keyedRecords.isEmpty && !continuationKeys.contains(where: { $0 != nil }) {
             problems.append(t.problem("'keyed-record' needs a continuation with a 'key'")); ok = false
         }
+        let splitBefore = t.strings("split-before", &problems), splitAfter = t.strings("split-after", &problems)
+        if (splitBefore + splitAfter).contains(where: \.isEmpty) { problems.append(t.problem("'split-before'/'split-after' texts must not be empty")); ok = false }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "keyed-record"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "keyed-record", "split-before", "split-after"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
-                      continuationKeys: continuationKeys, keyedRecords: keyedRecords)
+                      continuationKeys: continuationKeys, keyedRecords: keyedRecords,
+                      splitBefore: splitBefore, splitAfter: splitAfter)
     }
 }

@@ -131,6 +131,23 @@ public final class RecordReader {
         while indent < line.count && isBlank(line[indent]) { indent += 1 }
         if indent == line.count { counts.blank += 1; return }
         guard let format else { try emitUnparsed(line, number, emit); return }
+        if format.splits {
+            try format.forEachPiece(line) { piece, afterBreak in
+                var indent = 0
+                while indent < piece.count && isBlank(piece[indent]) { indent += 1 }
+                // A piece of blanks only (between two cuts) is kept with nothing: there is no text.
+                if indent == piece.count { return }
+                if afterBreak, try startsOrSets(piece, number: number, indent: indent, format: format, emit: emit) { return }
+                if afterBreak, continueText(piece, number: number) { return }
+                try feedLine(piece, number: number, indent: indent, format: format, emit: emit)
+            }
+            return
+        }
+        try feedLine(line, number: number, indent: indent, format: format, emit: emit)
+    }
+
+    @inline(__always)
+    private func feedLine(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format, emit: (inout Record) throws -> Void) rethrows {
         if try take(line, number: number, indent: indent, format: format, emit: emit) { return }
         if pending { try finish(emit) }
         try emitUnparsed(line, number, emit)
@@ -232,6 +249,19 @@ public final class RecordReader {
             return true
         }
         return false
+    }
+
+    /// A piece of a line after a line break written inside it (`\r`): a further line of the
+    /// record being built's message.
+    func continueText(_ piece: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+        guard pending, current.bytes.count + piece.count < maxRecord else { return false }
+        var indent = 0
+        while indent < piece.count && isBlank(piece[indent]) { indent += 1 }
+        let base = current.appendLine(piece)
+        current.messageLines.append((base + indent)..<current.bytes.count)
+        current.lineCount = number - current.line + 1
+        counts.continuations += 1
+        return true
     }
 
     /// Emits the record being built, if any (the mixed reader calls it when another layout
