@@ -227,6 +227,16 @@ public final class Format: @unchecked Sendable {
         }
     }
 
+    /// True when `line` is a record line of this layout (see `RecordStream`: a layout that first
+    /// appears after the detection sample).
+    func readsAsRecord(_ line: UnsafeBufferPointer<UInt8>, captures: inout Captures) -> Bool {
+        var indent = 0
+        while indent < line.count && isBlank(line[indent]) { indent += 1 }
+        guard indent < line.count else { return false }
+        for r in records where r.template.match(line, from: r.needsIndent ? 0 : indent, captures: &captures) != nil { return true }
+        return false
+    }
+
     /// The process id from a file name, if the format says where it is.
     public func process(fromFileName path: String) -> String? {
         guard let fileName else { return nil }
