@@ -127,6 +127,20 @@ final class SecretTests: XCTestCase {
         for line in Self.noSecretForms { XCTAssertEqual(masked(line), line, line) }
     }
 
+    func testALongWordOfManyCredentialsIsMaskedInLinearTime() {
+        // One 240 KB word holding 20,000 URL passwords: each is masked, and the look back for
+        // an open quote and a token's reach are bounded, so this stays linear, not quadratic.
+        let line = String(repeating: "ldap://u:pw@", count: 20_000)
+        let started = Date()
+        let out = masked(line)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+        XCTAssertFalse(out.contains(":pw@"))
+        XCTAssertTrue(out.hasPrefix("ldap://u:**@ldap://u:**@"), String(out.prefix(40)))
+        // An open quote far back in a long word: the value is masked to the end of the line.
+        let quoted = "\"" + String(repeating: "a", count: 1_000) + " x -w s3cret"
+        XCTAssertEqual(masked(quoted), "\"" + String(repeating: "a", count: 1_000) + " x -w ******")
+    }
+
     func testAFoldedLDIFPasswordIsMaskedOnItsFoldedLinesToo() throws {
         let ldif = """
             dn: uid=jdoe,ou=people,o=example

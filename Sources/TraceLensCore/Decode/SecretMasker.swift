@@ -130,9 +130,12 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
             let close = closingQuote(line, quote, from: r.lowerBound + 1)
             return r.lowerBound..<min(close + 1, line.count)
         }
-        // A quote left open between the start of the matched word and the value.
+        // A quote left open between the start of the matched word and the value (the word is
+        // looked back into for at most `quoteLookBack` bytes: a line of one long word with many
+        // secrets in it stays linear).
         var p = min(matchStart, r.lowerBound)
-        while p > 0 && !isBlank(line[p - 1]) { p -= 1 }
+        let floor = max(0, p - Self.quoteLookBack)
+        while p > floor && !isBlank(line[p - 1]) { p -= 1 }
         var open: UInt8? = nil
         while p < r.lowerBound {
             let b = line[p]
@@ -147,6 +150,8 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
         guard let quote = open else { return r }
         return r.lowerBound..<max(r.lowerBound, closingQuote(line, quote, from: r.lowerBound))
     }
+
+    static let quoteLookBack = 256
 
     /// Where `quote` closes from `p` on (the line's end when it never does); `\"` is skipped.
     static func closingQuote(_ line: UnsafeBufferPointer<UInt8>, _ quote: UInt8, from start: Int) -> Int {

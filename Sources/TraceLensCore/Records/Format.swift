@@ -201,12 +201,15 @@ public final class Format: @unchecked Sendable {
         // Not before the line's own first text: its indentation stays with it.
         each(splitBefore) { q, _ in if q > indent { out.append(q) } }
         each(splitAfter) { q, n in if q + n < line.count { out.append(q + n) } }
-        guard !out.isEmpty else { return out }
+        // A line of nothing but separators is not cut into a million pieces.
+        guard !out.isEmpty, out.count <= Self.maxCuts else { return [] }
         out.sort()
         var unique: [Int] = []
         for c in out where unique.last != c { unique.append(c) }
         return unique
     }
+
+    static let maxCuts = 65_536
 
     /// Calls `body` with each piece of `line` (the line itself when it has no cut), and whether
     /// the piece follows a `splitAfter` text (a line break written inside a string: the piece

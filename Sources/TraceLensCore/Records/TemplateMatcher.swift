@@ -107,6 +107,9 @@ struct Matcher {
     }
 
     /// A `text` field: the shortest run after which the rest of the template matches.
+    /// The longest `token` field.
+    static let tokenMax = 512
+
     /// A `token` field (`blanks` false) is the same without blanks: the literal that follows must
     /// start before the first blank after `pos`.
     mutating func lazyText(_ pc: Int, _ slot: Int, _ pos: Int, _ caps: inout Captures, blanks: Bool = true) -> Int? {
@@ -122,8 +125,11 @@ struct Matcher {
         // Ends at or after `limit` were all tried by an earlier, failed try of this field.
         var limit = min(failedFrom?[pc] ?? Int.max, line.count + 1)
         if !blanks {
+            // A token ends before the first blank, and within `tokenMax` bytes: many tokens in
+            // one long word (or a line without the literal) stay linear.
             var b = pos
-            while b < line.count && !isBlank(line[b]) { b += 1 }
+            let cap = min(line.count, pos + Self.tokenMax)
+            while b < cap && !isBlank(line[b]) { b += 1 }
             limit = min(limit, b + 1)
         }
         if pos >= limit { return nil }
