@@ -48,9 +48,29 @@ final class DetectionTests: XCTestCase {
         try Self.traceWithStrayLine.write(toFile: dir + "/gskssl.4242.trc", atomically: true, encoding: .utf8)
         let run = try Fixtures.runTool(["ingest", "--db", Fixtures.tempDir() + "/f.db", dir])
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertTrue(run.stderr.contains("notes.txt: skipped, no known layout"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("skipped 1 file with no known layout: \(dir)/notes.txt (name a file itself"), run.stderr)
         XCTAssertTrue(run.stderr.contains("layout gsktrace explains only 1 of 100 sampled lines (1%)"), run.stderr)
         XCTAssertTrue(run.stdout.contains("gskssl.4242.trc: added 5 records (1 unparsed)"), run.stdout)
+    }
+
+    func testFilesSkippedInAFolderAreSaidInOneLine() throws {
+        let dir = Fixtures.tempDir() + "/case"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["a.txt", "b.md", "c.log"] { try "a note with no trace in it\n".write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        try Self.traceWithStrayLine.write(toFile: dir + "/gskssl.4242.trc", atomically: true, encoding: .utf8)
+        // An empty file and a binary one are no trace either; the binary is said apart (not text).
+        try "".write(toFile: dir + "/empty.txt", atomically: true, encoding: .utf8)
+        try Data([0, 1, 2, 0xFF, 0, 0, 7]).write(to: URL(fileURLWithPath: dir + "/blob.bin"))
+        let run = try Fixtures.runTool(["ingest", "--db", Fixtures.tempDir() + "/f.db", dir])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stderr.split(separator: "\n").filter { $0.contains("no known layout") }
+        XCTAssertEqual(lines.count, 1, run.stderr)
+        XCTAssertTrue(lines[0].contains("skipped 3 files with no known layout: \(dir)/a.txt, \(dir)/b.md, \(dir)/c.log (") || lines[0].contains("skipped 4 files"), run.stderr)
+        XCTAssertTrue(lines[0].hasSuffix("or use --layout to force one)"), run.stderr)
+        XCTAssertTrue(run.stdout.contains("gskssl.4242.trc: added 5 records"), run.stdout)
+        // A file named on its own is stored anyway, as before.
+        let named = try Fixtures.runTool(["ingest", "--db", Fixtures.tempDir() + "/g.db", dir + "/a.txt"])
+        XCTAssertTrue(named.stderr.contains("a.txt: no known layout; its 1 lines are stored as unparsed records"), named.stderr)
     }
 
     func testLayoutStillForcesOne() throws {

@@ -76,6 +76,74 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(fields(records[2])["request_type"], "C")
     }
 
+    /// Two multi-line messages with other messages logged between their lines (a real SYSLOG
+    /// does this): each D/E line joins the message whose number it carries; the M line has no
+    /// number, its first D/E line gives it one.
+    static let interleaved = """
+        M 0000000 SYSB     26338 11:20:04.31 STC00812 00000090  EZD1287I TTLS Error RC:  435 Initial Handshake
+        D                                         731 00000090    LOCAL: 10.20.1.5..389
+        N 0000000 SYSB     26338 11:20:04.32 STC00233 00000090  IEF196I first line logged between
+        D                                         731 00000090    REMOTE: 10.20.7.9..51744
+        M 0000000 SYSB     26338 11:20:04.33 JOB01234 00000090  IEE114I 11.20.04 2026.338 ACTIVITY
+        N 0000000 SYSB     26338 11:20:04.33 STC00233 00000090  IEF196I second line logged between
+           732 00000090   JOBS     M/S    TS USERS
+        E                                         731 00000090    USERID: LDAPSRV GRPID: 00000001 ENVID: 0000000A CONNID: 00000B2C
+        E                                         732 00000090   00003    00019    00002
+        N 0000000 SYSB     26338 11:20:05.00 STC00233 00000090  IEF196I after both
+
+        """
+
+    func testSyslogInterleavedMultiLineMessagesJoinByTheirNumber() throws {
+        let path = Fixtures.write(Self.interleaved, named: "syslog.txt")
+        let records = try json(["--layout", "zos-syslog", path])
+        XCTAssertEqual(records.count, 5, "\(records)")
+        let messages = records.map { $0["message"] as? String ?? "" }
+        XCTAssertTrue(messages[0].hasPrefix("EZD1287I TTLS Error RC:  435"), messages[0])
+        XCTAssertTrue(messages[0].contains("LOCAL: 10.20.1.5..389") && messages[0].contains("REMOTE: 10.20.7.9..51744"), messages[0])
+        XCTAssertTrue(messages[0].hasSuffix("CONNID: 00000B2C"), messages[0])
+        XCTAssertTrue(messages[1].hasPrefix("IEF196I first line logged between"), messages[1])
+        XCTAssertFalse(messages[1].contains("REMOTE"), messages[1])
+        XCTAssertTrue(messages[2].hasPrefix("IEE114I") && messages[2].contains("JOBS     M/S") && messages[2].hasSuffix("00003    00019    00002"), messages[2])
+        XCTAssertFalse(messages[2].contains("USERID"), messages[2])
+        XCTAssertEqual(messages[3], "IEF196I second line logged between")
+        XCTAssertEqual(messages[4], "IEF196I after both")
+        // In file order of their first lines, printed as written with their own lines together.
+        let text = try Fixtures.runTool(["format", "--layout", "zos-syslog", path]).stdout
+        let lines = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 10, text)
+        XCTAssertTrue(lines[3].hasPrefix("E                                         731 00000090    USERID: LDAPSRV"), text)
+        // The AT-TLS connection has its addresses and its CONNID from lines logged apart.
+        let db = Fixtures.tempDir() + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, "--layout", "zos-syslog", path]).status, 0)
+        let conns = try connections(db)
+        XCTAssertTrue(conns.contains("10.20.7.9"), conns)
+        let stored = try Fixtures.runTool(["sql", "--db", db, "select count(*) from records"]).stdout
+        XCTAssertEqual(stored.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces), "5", stored)
+    }
+
+    func testSyslogNumberedLinesWithoutTheirMessageAndMessagesThatNeverEndLoseNothing() throws {
+        // D lines whose message is not in the file (it began before the copy), and an M line
+        // that never gets its lines, followed by many messages: every line is read, in order.
+        var text = """
+            D                                         901 00000090    LOCAL: 10.20.1.5..389
+            E                                         901 00000090    USERID: LDAPSRV CONNID: 00000B2D
+            M 0000000 SYSB     26338 11:21:00.00 STC00812 00000090  EZD1287I TTLS Error RC:  435 Initial Handshake
+
+            """
+        for i in 0..<300 { text += "N 0000000 SYSB     26338 11:21:\(String(format: "%02d", i % 60)).00 STC00233 00000090  IEF196I line \(i)\n" }
+        text += "D                                         902 00000090    REMOTE: 10.20.7.9..51745\n"
+        let path = Fixtures.write(text, named: "syslog.txt")
+        let records = try json(["--layout", "zos-syslog", path])
+        XCTAssertEqual(records.filter { $0["unparsed"] != nil }.count, 2, "the two lines before any message")
+        let read = records.filter { $0["unparsed"] == nil }.map { $0["message"] as? String ?? "" }
+        XCTAssertEqual(read.count, 301)
+        XCTAssertTrue(read[0].hasPrefix("EZD1287I"), read[0])
+        XCTAssertEqual(read[1], "IEF196I line 0")
+        XCTAssertEqual(read[300], "IEF196I line 299\nREMOTE: 10.20.7.9..51745")
+        let lines = records.compactMap { $0["line"] as? Int }
+        XCTAssertEqual(lines, lines.sorted(), "records come out in file order")
+    }
+
     func testSyslogCenturyDates() throws {
         let path = Fixtures.write(Self.syslogCentury, named: "operlog.txt")
         let records = try json(["--layout", "zos-syslog", path])
@@ -173,6 +241,62 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(all.filter { $0["unparsed"] != nil }.compactMap { ($0["message"] as? String)?.trimmingCharacters(in: .whitespaces) }, ["{", "{"])
         let codes = (items[0]["codes"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
         XCTAssertTrue(codes.contains("5004"), "\(items[0])")
+    }
+
+    /// The logs REST API's reply pasted as one line of JSON: one record per item, each `\r` a
+    /// line of its message, as in the pretty-printed reply.
+    static let oneLineReply = #"{"items":[{"cart":"","color":"red","jobName":"TCPIP","message":" EZD1287I TTLS Error RC: 5004 Initial Handshake\r   LOCAL: ::FFFF:10.30.0.2..3974\r   REMOTE: ::FFFF:10.30.0.9..8804\r   JOBNAME: WEBSRV RULE: ClientRule\r   USERID: WEBUSR GRPID: 00000003 ENVID: 00000001 CONNID: 0002AB10","messageId":"EZD1287I","replyId":"","system":"SYSC","timestamp":1796375411000,"type":"HARDCOPY"},{"cart":"","color":"green","jobName":"GLDSRV","message":" GLD1116E Unable to initialize an SSL connection with 10.30.0.9: 414 - Certificate is not valid.","messageId":"GLD1116E","system":"SYSC","type":"HARDCOPY"}],"source":"OPERLOG","totalitems":2}"# + "\n"
+
+    func testZosmfReplyOnOneLineIsOneRecordPerItem() throws {
+        let path = Fixtures.write(Self.oneLineReply, named: "reply.json")
+        // Detected without --layout: the one line is explained whole.
+        let all = try json([path])
+        XCTAssertEqual(all.count, 2, "\(all)")
+        XCTAssertTrue(all.allSatisfy { $0["unparsed"] == nil }, "\(all)")
+        let first = all[0]["message"] as? String ?? ""
+        XCTAssertTrue(first.contains("EZD1287I TTLS Error RC: 5004 Initial Handshake\\r\nLOCAL: ::FFFF:10.30.0.2..3974"), first)
+        XCTAssertTrue((all[1]["message"] as? String ?? "").contains("GLD1116E Unable"), "\(all[1])")
+        let text = try Fixtures.runTool(["format", path]).stdout
+        XCTAssertEqual(text.split(separator: "\n").count, 6, text)
+        XCTAssertTrue(text.contains("\n   REMOTE: ::FFFF:10.30.0.9..8804\\r\n"), text)
+        let db = Fixtures.tempDir() + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, path]).status, 0)
+        let conns = try connections(db)
+        XCTAssertTrue(conns.contains("10.30.0.9:8804") && conns.contains("AT-TLS 5004"), conns)
+        XCTAssertTrue(conns.contains("SSL 414"), conns)
+    }
+
+    func testPrettyPrintedReplyStillReadsTheSame() throws {
+        let pretty = """
+            {
+              "items": [
+                {
+                  "cart": "",
+                  "message": " EZD1287I TTLS Error RC: 5004 Initial Handshake\\r   LOCAL: ::FFFF:10.30.0.2..3975\\r   USERID: WEBUSR GRPID: 00000003 ENVID: 00000001 CONNID: 0002AB11",
+                  "messageId": "EZD1287I"
+                }
+              ],
+              "totalitems": 1
+            }
+
+            """
+        let records = try json(["--layout", "zosmf-logs-json", Fixtures.write(pretty, named: "reply.json")]).filter { $0["unparsed"] == nil }
+        XCTAssertEqual(records.count, 1)
+        XCTAssertTrue((records[0]["message"] as? String ?? "").contains("CONNID: 0002AB11"), "\(records)")
+    }
+
+    func testJSONThatIsNoZosmfReplyIsNotReadAsOne() throws {
+        // An application's JSON lines with a "message" key, a reply cut off in the middle, and a
+        // line of lone \r: nothing is lost, and the app log is no z/OSMF reply.
+        let app = Fixtures.write(#"{"time":"2026-12-04T09:00:00Z","level":"error","message":"bind failed rc=49"}"# + "\n" + #"{"time":"2026-12-04T09:00:01Z","level":"info","message":"retry"}"# + "\n", named: "app.json")
+        let appRecords = try json([app])
+        XCTAssertEqual(appRecords.count, 2, "\(appRecords)")
+        XCTAssertTrue((appRecords[0]["message"] as? String ?? "").contains(#"{"time":"2026-12-04T09:00:00Z","level":"error","message":"bind failed rc=49"}"#), "\(appRecords)")
+        let cut = Fixtures.write(String(Self.oneLineReply.prefix(180)) + "\n" + #"\r\r\r"# + "\n", named: "cut.json")
+        let run = try Fixtures.runTool(["format", "--layout", "zosmf-logs-json", cut])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("LOCAL: ::FFFF:10.30.0.2..3974"), run.stdout)
+        XCTAssertTrue(run.stdout.contains(#"\r\r\r"#) || run.stdout.contains(#"\r"#), run.stdout)
     }
 
     // MARK: z/OS UNIX utilities

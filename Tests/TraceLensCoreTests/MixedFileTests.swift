@@ -59,6 +59,50 @@ final class MixedFileTests: XCTestCase {
         XCTAssertEqual(records.reduce(0) { $0 + $1.lineCount }, 13)
     }
 
+    /// A trace whose first 300 lines are gsktrace, then a SYSLOG excerpt pasted after them: the
+    /// detection sample never sees it, the SYSLOG lines are still read as SYSLOG records.
+    func lateText() -> String {
+        var text = ""
+        for i in 0..<300 { text += "04/03/2026-10:\(String(format: "%02d", i / 60)):\(String(format: "%02d", i % 60)).100 Thd-3 INFO read_v3_client_hello(): hello \(i)\n" }
+        text += """
+            M 0000000 SYSD     26093 10:05:00.10 STC00640 00000090  EZD1287I TTLS Error RC:  414 Initial Handshake
+            D                                         611 00000090    REMOTE: 10.61.4.20..50212
+            E                                         611 00000090    USERID: DIRSRV GRPID: 00000004 ENVID: 00000002 CONNID: 000003D1
+            N 0000000 SYSD     26093 10:05:01.00 STC00641 00000090  GLD1004I LDAP server is ready for requests.
+            04/03/2026-10:05:02.000 Thd-3 EXIT gsk_secure_socket_init(): <--- Exit status 0x0000019e (414)
+
+            """
+        return text
+    }
+
+    func testALayoutThatFirstAppearsAfterTheSampleStillReadsItsLines() throws {
+        let path = Fixtures.write(lateText(), named: "late.trc")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertEqual(summary.counts.unparsed, 0, "\(summary.unexplainedLines)")
+        XCTAssertEqual(summary.detection.layouts, ["gsktrace", "zos-syslog"], summary.detection.description)
+        XCTAssertTrue(summary.detection.description.hasSuffix("; joined later: zos-syslog at line 301"), summary.detection.description)
+        XCTAssertEqual(records.count, 303)
+        let m = try XCTUnwrap(records.first { $0.line == 301 })
+        XCTAssertEqual(m.layout?.name, "zos-syslog")
+        XCTAssertEqual(m.lineCount, 3, "its D and E lines joined it")
+        XCTAssertEqual(records.first { $0.line == 304 }?.layout?.name, "zos-syslog")
+        XCTAssertEqual(records.last?.layout?.name, "gsktrace")
+        XCTAssertEqual(summary.counts.lines, 305)
+        // The summary says so; --layout still reads with the one layout named.
+        let stats = try Fixtures.runTool(["format", "--stats", path])
+        XCTAssertTrue(stats.stderr.contains("joined later: zos-syslog at line 301"), stats.stderr)
+        let forced = try Fixtures.runTool(["format", "--stats", "--layout", "gsktrace", path])
+        XCTAssertTrue(forced.stderr.contains("4 unparsed lines"), forced.stderr)
+    }
+
+    func testLinesNoLayoutReadsAfterTheSampleStayUnparsed() throws {
+        var text = lateText()
+        text += "free text nobody reads\n   indented note\n#### 42\n"
+        let (records, summary) = try Fixtures.records(Fixtures.write(text, named: "late.trc"))
+        XCTAssertEqual(summary.counts.unparsed, 3)
+        XCTAssertEqual(records.filter(\.isUnparsed).map(\.line), [306, 307, 308])
+    }
+
     func testJSONNamesTheLayoutOfEachRecord() throws {
         let path = Fixtures.write(Self.session, named: "session.txt")
         let run = try Fixtures.runTool(["format", "--json", path])

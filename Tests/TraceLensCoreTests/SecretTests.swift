@@ -74,6 +74,126 @@ final class SecretTests: XCTestCase {
         for (line, want) in cases { XCTAssertEqual(masked(line), want, line) }
     }
 
+    /// Every form a user pastes a password in (issue 14): options in every quoting, openssl,
+    /// Java system properties, curl, keytool, environment variables, JSON, LDIF, URLs.
+    static let pastedForms: [(String, String)] = [
+        ("$ ldapsearch -x -D cn=admin -w s3cretA -b o=x", "$ ldapsearch -x -D cn=admin -w ******* -b o=x"),
+        ("$ ldapsearch -x -D cn=admin -w \"sec retB\" -b o=x", "$ ldapsearch -x -D cn=admin -w ********** -b o=x"),
+        ("$ ldapsearch -x -D cn=admin -w 'sec retC' -b o=x", "$ ldapsearch -x -D cn=admin -w ********** -b o=x"),
+        ("$ ldapsearch -x -wGluedD -b o=x", "$ ldapsearch -x -w****** -b o=x"),
+        ("$ openssl enc -aes256 -pass pass:OsslE1 -in a", "$ openssl enc -aes256 -pass pass:****** -in a"),
+        ("$ openssl pkcs12 -passin pass:OsslF1 -passout 'pass:two wordsF2'", "$ openssl pkcs12 -passin pass:****** -passout 'pass:***********'"),
+        ("$ openssl enc --pass pass:OsslG1 -in a", "$ openssl enc --pass pass:****** -in a"),
+        ("$ openssl pkcs12 -password pass:OsslH1 -in k.p12", "$ openssl pkcs12 -password pass:****** -in k.p12"),
+        ("$ java -Djavax.net.ssl.keyStorePassword=JksI1 -jar c.jar", "$ java -Djavax.net.ssl.keyStorePassword=***** -jar c.jar"),
+        ("$ java \"-Djavax.net.ssl.trustStorePassword=two wordsJ\" -jar c.jar", "$ java \"-Djavax.net.ssl.trustStorePassword=**********\" -jar c.jar"),
+        ("$ java -Djavax.net.ssl.trustStorePassword='two wordsK' -jar c.jar", "$ java -Djavax.net.ssl.trustStorePassword=************ -jar c.jar"),
+        ("$ curl -u admin:CurlL1 https://h/", "$ curl -u admin:****** https://h/"),
+        ("$ curl -u \"admin:two wordsM\" https://h/", "$ curl -u \"admin:**********\" https://h/"),
+        ("$ curl --user 'admin@example.com:CurlN1' https://h/", "$ curl --user 'admin@example.com:******' https://h/"),
+        ("$ keytool -list -keystore t.p12 -storepass KtO1 -keypass KtO2", "$ keytool -list -keystore t.p12 -storepass **** -keypass ****"),
+        ("$ keytool -importkeystore -srcstorepass KtP1 -deststorepass \"two wordsP\"", "$ keytool -importkeystore -srcstorepass **** -deststorepass ************"),
+        ("$ LDAP_PASSWORD=EnvQ1 python3 bind.py", "$ LDAP_PASSWORD=***** python3 bind.py"),
+        ("export LDAP_PASSWORD=\"two wordsR\"", "export LDAP_PASSWORD=************"),
+        ("{\"user\": \"cn=admin\", \"password\": \"x yS\"}", "{\"user\": \"cn=admin\", \"password\": ******}"),
+        ("{\"bindPassword\":\"JsonT1\",\"port\":636}", "{\"bindPassword\":********,\"port\":636}"),
+        ("{\"password\" : \"a\\\"quotedU\\\" b\", \"n\": 1}", "{\"password\" : ****************, \"n\": 1}"),
+        ("{'host': 'h', 'password': 'two wordsV'}", "{'host': 'h', 'password': ************}"),
+        ("userPassword: LdifW1", "userPassword: ******"),
+        ("userPassword:: TGRpZlgxLWJhc2U2NA==", "userPassword:: ********************"),
+        ("olcRootPW: {SSHA}RootY1", "olcRootPW: ************"),
+        ("olcRootPW:: e1NTSEF9Um9vdFoy", "olcRootPW:: ****************"),
+        ("rootpw   secretZ3", "rootpw   ********"),
+        ("$ ldapsearch -H ldaps://cn=admin:UrlA1@ldap.example.com:636 -b o=x", "$ ldapsearch -H ldaps://cn=admin:*****@ldap.example.com:636 -b o=x"),
+        ("GET https://admin:UrlB1@zosmf.example.com/zosmf/", "GET https://admin:*****@zosmf.example.com/zosmf/"),
+    ]
+
+    /// Lines that hold no password and must come out as written.
+    static let noSecretForms = [
+        "$ ldapsearch -x -D cn=admin -W -b o=x",
+        "$ ldapsearch -x -D cn=admin -y /etc/ldap/bind.pw -b o=x",
+        "$ ldapwhoami -x -D cn=admin -y/etc/ldap/bind.pw",
+        "Enter LDAP Password:",
+        "Password:",
+        "the password policy of the directory locks an account after 3 failures",
+        "$ keytool -list -keystore t.p12 -storepass:env KSPW",
+        "$ openssl pkcs12 -passin file:/etc/pki/p12.pw -in k.p12",
+        "$ ldapsearch -H ldaps://ldap.example.com:636 -b o=x cn=user@example.com",
+        "userPassword:",
+    ]
+
+    func testEveryPastedFormIsMasked() {
+        for (line, want) in Self.pastedForms { XCTAssertEqual(masked(line), want, line) }
+        for line in Self.noSecretForms { XCTAssertEqual(masked(line), line, line) }
+    }
+
+    func testALongWordOfManyCredentialsIsMaskedInLinearTime() {
+        // One 240 KB word holding 20,000 URL passwords: each is masked, and the look back for
+        // an open quote and a token's reach are bounded, so this stays linear, not quadratic.
+        let line = String(repeating: "ldap://u:pw@", count: 20_000)
+        let started = Date()
+        let out = masked(line)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+        XCTAssertFalse(out.contains(":pw@"))
+        XCTAssertTrue(out.hasPrefix("ldap://u:**@ldap://u:**@"), String(out.prefix(40)))
+        // An open quote far back in a long word: the value is masked to the end of the line.
+        let quoted = "\"" + String(repeating: "a", count: 1_000) + " x -w s3cret"
+        XCTAssertEqual(masked(quoted), "\"" + String(repeating: "a", count: 1_000) + " x -w ******")
+    }
+
+    func testAFoldedLDIFPasswordIsMaskedOnItsFoldedLinesToo() throws {
+        let ldif = """
+            dn: uid=jdoe,ou=people,o=example
+            userPassword:: e1NTSEF9Rm9sZGVkUGFzc3dvcmRIYXNoV2l0aFNhbHRWYWx1ZUxvbmdFbm91Z2hUb1dy
+             YXBGb2xkZWQx
+            mail: jdoe@example.com
+             continued mail is no password
+            """
+        let out = masked(ldif).split(separator: "\n").map(String.init)
+        XCTAssertEqual(out[1], "userPassword:: " + String(repeating: "*", count: 68))
+        XCTAssertEqual(out[2], " " + String(repeating: "*", count: 12))
+        XCTAssertEqual(out[3], "mail: jdoe@example.com")
+        XCTAssertEqual(out[4], " continued mail is no password")
+        // Read as a file, one line at a time, the folded line is masked too.
+        let (records, _) = try Fixtures.records(Fixtures.write(ldif, named: "people.ldif"))
+        let all = records.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: "\n")
+        XCTAssertFalse(all.contains("YXBGb2xkZWQx") || all.contains("e1NTSEF9"), all)
+        XCTAssertTrue(all.contains("continued mail is no password"), all)
+    }
+
+    /// The pasted forms as one session file: none of their secrets is printed (text and JSON)
+    /// or stored, and the lines without secrets come out whole.
+    func testPastedFormsNeverReachOutputOrTheStore() throws {
+        let dir = Fixtures.tempDir()
+        let path = dir + "/pasted.txt"
+        let text = (Self.pastedForms.map(\.0) + Self.noSecretForms).joined(separator: "\n") + "\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let secrets = ["s3cretA", "retB", "retC", "GluedD", "OsslE1", "OsslF1", "wordsF2", "OsslG1", "OsslH1", "JksI1", "wordsJ",
+                       "wordsK", "CurlL1", "wordsM", "CurlN1", "KtO1", "KtO2", "KtP1", "wordsP", "EnvQ1", "wordsR", "x yS", "JsonT1",
+                       "quotedU", "wordsV", "LdifW1", "TGRpZlgx", "RootY1", "e1NTSEF9Um9v", "secretZ3", "UrlA1", "UrlB1"]
+        for args in [["format", path], ["format", "--json", path]] {
+            let run = try Fixtures.runTool(args)
+            XCTAssertEqual(run.status, 0, args.joined(separator: " "))
+            assertNoSecret(run.stdout + run.stderr, secrets, args.joined(separator: " "))
+            XCTAssertTrue(run.stdout.contains("-y /etc/ldap/bind.pw"), run.stdout)
+            XCTAssertTrue(run.stdout.contains("password policy of the directory"), run.stdout)
+            XCTAssertTrue(run.stdout.contains("-storepass:env KSPW"), run.stdout)
+        }
+        let db = dir + "/t.db"
+        let ingest = try Fixtures.runTool(["ingest", "--db", db, path])
+        XCTAssertEqual(ingest.status, 0, ingest.stderr)
+        assertNoSecret(ingest.stdout + ingest.stderr, secrets, "ingest")
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            guard let data = FileManager.default.contents(atPath: db + suffix) else { continue }
+            for s in secrets { XCTAssertNil(data.range(of: Data(s.utf8)), "\(s) is in the store file\(suffix)") }
+        }
+        let sql = try Fixtures.runTool(["sql", "--db", db, "select text from records"])
+        XCTAssertEqual(sql.status, 0)
+        assertNoSecret(sql.stdout, secrets, "sql")
+        XCTAssertTrue(sql.stdout.contains("-W -b o=x"), sql.stdout)
+        XCTAssertTrue(sql.stdout.contains("ldaps://cn=admin:*****@ldap.example.com:636"), sql.stdout)
+    }
+
     func testKeyLogLinesWithAnySeparator() {
         let random = String(repeating: "5a", count: 32)
         let secret = String(repeating: "9f", count: 48)

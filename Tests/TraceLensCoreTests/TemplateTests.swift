@@ -23,6 +23,25 @@ final class TemplateTests: XCTestCase {
         XCTAssertNil(t.match("x.y.z.end"))
     }
 
+    func testATokenIsLazyTextThatNeverCrossesABlank() throws {
+        let t = try Template("ldap{?s}://{user:token}:{pw:token}@{host:rest}")
+        let f = try XCTUnwrap(t.match("ldaps://cn=admin:pa:ss@host:636"))
+        XCTAssertEqual(f["user"], "cn=admin")
+        XCTAssertEqual(f["pw"], "pa:ss")
+        // A URL without credentials: the @ further on, past a blank, is not reached.
+        XCTAssertNil(t.match("ldap://host:389/ o=x mail=a@example.com"))
+        XCTAssertEqual(t.match("ldap://u:p@h")?["host"], "h")
+        // A later start past a blank is still tried (a failed token says nothing of it).
+        let find = try Template("x{v:token}@")
+        var bytes = Array("xa b xc@".utf8)
+        var caps = Captures()
+        let end = bytes.withUnsafeMutableBufferPointer { b in find.match(UnsafeBufferPointer(b), from: 5, wholeLine: false, captures: &caps) }
+        XCTAssertEqual(end, 8)
+        // A token must be followed by literal text.
+        XCTAssertThrowsError(try Template("{a:token} {b:word}"))
+        XCTAssertThrowsError(try Template("{a:token}"))
+    }
+
     func testBlanksMatchOneOrMore() throws {
         let t = try Template("Job {job:word} Process {process:hex}")
         XCTAssertEqual(t.match("Job TCP341     Process 00020032")?["process"], "00020032")

@@ -10,6 +10,9 @@ public struct SecretRule: Sendable {
     public enum Following: String, Sendable {
         /// The hex dump lines after the matched line (`00000000: 979781a2 ... *pass...*`).
         case dump
+        /// The folded lines after the matched one, each starting with one blank (an LDIF value
+        /// such as `userPassword:: <base64>` wrapped at 76 columns).
+        case folded
     }
     let template: Template
     /// The `{secret}` field, if the rule has one.
@@ -35,11 +38,12 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
     public struct Carry: Sendable {
         var dumpPending = false
         var dumpStarted = false
+        var foldPending = false
         public init() {}
 
         /// As kept in a resume point (`ResumePoint.maskState`).
-        public init(state: Int64) { dumpPending = state & 1 != 0; dumpStarted = state & 2 != 0 }
-        public var state: Int64 { (dumpPending ? 1 : 0) | (dumpStarted ? 2 : 0) }
+        public init(state: Int64) { dumpPending = state & 1 != 0; dumpStarted = state & 2 != 0; foldPending = state & 4 != 0 }
+        public var state: Int64 { (dumpPending ? 1 : 0) | (dumpStarted ? 2 : 0) | (foldPending ? 4 : 0) }
     }
 
     public init(plugins: PluginSet) {
@@ -75,6 +79,14 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
                     lineEnd = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                 }
                 defer { lineStart = lineEnd + 1 }
+                if carry.foldPending {
+                    // A folded line: one blank, then more of the value.
+                    if lineEnd - lineStart > 1 && buf[lineStart] == 0x20 && !isBlank(buf[lineStart + 1]) {
+                        for k in (lineStart + 1)..<lineEnd where buf[k] != 0x0D { buf[k] = 0x2A }
+                        continue
+                    }
+                    carry.foldPending = false
+                }
                 if carry.dumpPending {
                     if Self.maskDumpLine(buf, lineStart, lineEnd) {
                         if !carry.dumpStarted { masked += 1; carry.dumpStarted = true }
@@ -88,9 +100,10 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
                     if rule.wordStart && hit > 0 && !Self.endsWord(line[hit - 1]) { return hit + 1 }
                     guard let end = rule.template.match(line, from: hit, wholeLine: false, captures: &caps) else { return hit + 1 }
                     if rule.following == .dump { carry.dumpPending = true; carry.dumpStarted = false }
+                    if rule.following == .folded { carry.foldPending = true }
                     // A rule that only announces a dump leaves the rest of its line to the others.
                     guard let slot = rule.slot, var r = caps.range(slot) else { return rule.following != nil ? hit + 1 : max(end, hit + 1) }
-                    r = Self.throughClosingQuote(line, r)
+                    r = Self.throughClosingQuote(line, r, matchStart: hit)
                     for k in r { buf[lineStart + k] = 0x2A }
                     if !r.isEmpty { masked += 1 }
                     return max(end, r.upperBound, hit + 1)
@@ -106,13 +119,47 @@ public final class SecretMasker: @unchecked Sendable {   // immutable after init
     }
 
     /// A value that opens with a quote runs to its closing quote, blanks included
-    /// (`-w "two words"`); without one, to the end of the line.
-    static func throughClosingQuote(_ line: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
-        guard !r.isEmpty, line[r.lowerBound] == 0x22 || line[r.lowerBound] == 0x27 else { return r }
-        let quote = line[r.lowerBound]
-        var p = r.lowerBound + 1
-        while p < line.count && line[p] != quote { p += 1 }
-        return r.lowerBound..<max(r.upperBound, min(p + 1, line.count))
+    /// (`-w "two words"`, `"bindPassword":"x","port":636` ends after `"x"`); without one, to the
+    /// end of the line. A value inside a quote opened
+    /// earlier in its word (`-u "admin:two words"`, `"-Dx.keyStorePassword=two words"`) runs to
+    /// that quote's closing one, which stays. Inside double quotes `\"` does not close them.
+    static func throughClosingQuote(_ line: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, matchStart: Int = 0) -> Range<Int> {
+        guard !r.isEmpty else { return r }
+        if line[r.lowerBound] == 0x22 || line[r.lowerBound] == 0x27 {
+            let quote = line[r.lowerBound]
+            let close = closingQuote(line, quote, from: r.lowerBound + 1)
+            return r.lowerBound..<min(close + 1, line.count)
+        }
+        // A quote left open between the start of the matched word and the value (the word is
+        // looked back into for at most `quoteLookBack` bytes: a line of one long word with many
+        // secrets in it stays linear).
+        var p = min(matchStart, r.lowerBound)
+        let floor = max(0, p - Self.quoteLookBack)
+        while p > floor && !isBlank(line[p - 1]) { p -= 1 }
+        var open: UInt8? = nil
+        while p < r.lowerBound {
+            let b = line[p]
+            if let q = open {
+                if b == 0x5C && q == 0x22 { p += 2; continue }
+                if b == q { open = nil }
+            } else if b == 0x22 || b == 0x27 {
+                open = b
+            }
+            p += 1
+        }
+        guard let quote = open else { return r }
+        return r.lowerBound..<max(r.lowerBound, closingQuote(line, quote, from: r.lowerBound))
+    }
+
+    static let quoteLookBack = 256
+
+    /// Where `quote` closes from `p` on (the line's end when it never does); `\"` is skipped.
+    static func closingQuote(_ line: UnsafeBufferPointer<UInt8>, _ quote: UInt8, from start: Int) -> Int {
+        var p = start
+        while p < line.count && line[p] != quote {
+            p += quote == 0x22 && line[p] == 0x5C ? 2 : 1
+        }
+        return min(p, line.count)
     }
 
     /// Masks a hex dump line (`    00000000: 979781a2 a2f0999d  *passw0rd*`): every hex digit

@@ -122,6 +122,8 @@ public final class IngestRun {
         case let .success(f): forced = f
         case let .failure(e): Diagnostics.warn("\(e)"); return 2
         }
+        skippedUnknown = []
+        defer { reportSkipped() }
         for path in paths {
             var isDir: ObjCBool = false
             let inFolder = FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
@@ -143,6 +145,23 @@ public final class IngestRun {
 
     private var stopped = false
     private var interrupted = false
+    /// Files found in folders that no layout reads, said in one line when the run ends (with
+    /// the closest layout when there is one file); nil: each is said as it is skipped (`watch`).
+    private var skippedUnknown: [(path: String, hint: String)]?
+
+    /// Names shown in the line about skipped files; the rest are counted.
+    static let skippedShown = 10
+
+    /// `skipped 3 files with no known layout: a.txt, b.txt, c.txt (...)`, once per run.
+    private func reportSkipped() {
+        guard let skipped = skippedUnknown, !skipped.isEmpty else { return }
+        skippedUnknown = []
+        let names = skipped.prefix(Self.skippedShown).map(\.path).joined(separator: ", ")
+            + (skipped.count > Self.skippedShown ? ", … (and \(skipped.count - Self.skippedShown) more)" : "")
+        Diagnostics.warn("skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") with no known layout: \(names) "
+                         + "(name a file itself to store its lines as unparsed records, or use --layout to force one)"
+                         + (skipped.count == 1 ? skipped[0].hint : ""))
+    }
 
     private func ingestReporting(_ path: String, forced: Format?, skipUnknown: Bool) {
             do {
@@ -252,8 +271,12 @@ public final class IngestRun {
             }, into: sink)
         } catch is IngestSink.Skip {
             try? store.removeSource(sourceID)
-            Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)"
-                             + RecordStream.closestLayoutHint(sink.detection))
+            if skippedUnknown != nil {
+                skippedUnknown?.append((displayPath, RecordStream.closestLayoutHint(sink.detection)))
+            } else {
+                Diagnostics.warn("\(displayPath): skipped, no known layout (name the file itself to store its lines as unparsed records)"
+                                 + RecordStream.closestLayoutHint(sink.detection))
+            }
             return IngestResult(path: displayPath, kind: .skipped, source: 0, records: 0, unparsed: 0, connections: 0, bytes: 0, seconds: 0)
         } catch let e as IngestInterrupted {
             sink.endProgress()

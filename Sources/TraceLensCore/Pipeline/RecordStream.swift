@@ -50,6 +50,8 @@ public struct Detection: Sendable, Equatable {
     /// When no layout was chosen: the one that explained the most lines, and how many.
     public var best: String?
     public var bestExplained = 0
+    /// Layouts that joined after the sample, where their first record is (`zos-syslog at line 412`).
+    public var joinedLater: [String] = []
 
     public init() {}
 
@@ -57,6 +59,11 @@ public struct Detection: Sendable, Equatable {
 
     /// `gsktrace (198/200 sampled lines explained, 99%)`, `mixed: a, b (…)`, `none (…)`, `forced`.
     public var description: String {
+        let base = baseDescription
+        return joinedLater.isEmpty ? base : base + "; joined later: " + joinedLater.joined(separator: ", ")
+    }
+
+    private var baseDescription: String {
         if forced { return "\(layouts.first ?? "none") (forced with --layout)" }
         if kept { return (layouts.count > 1 ? "mixed: " + layouts.joined(separator: ", ") : layouts.first ?? "none") + " (kept from the earlier read of this file)" }
         let sure = "\(explained)/\(sampled) sampled lines explained, \(percent)%"
@@ -69,6 +76,27 @@ public struct Detection: Sendable, Equatable {
         default: return "mixed: \(layouts.joined(separator: ", ")) (\(sure))"
         }
     }
+}
+
+/// The readers of one stream that may change while it is read (a layout joining after the
+/// detection sample), and what that needs.
+final class LiveReaders {
+    var mixed: MixedReader?
+    /// The layouts not reading the file yet.
+    var late: [Format] = []
+    /// Lines from here on may bring a layout in (the sample's lines were judged by detection).
+    var lateFrom = 0
+    var captures = Captures()
+    /// The layout that reads the line just left unparsed, and the line.
+    var joining: (format: Format, line: [UInt8], number: Int)?
+    /// Lines counted by readers that were replaced.
+    var retired = RecordReader.Counts()
+    var lateTries = 0
+    /// The line being fed (an unparsed record of an earlier line, held back behind a multi-line
+    /// message, is not tried: it is too late to read it another way).
+    var feeding = 0
+
+    init(mixed: MixedReader?) { self.mixed = mixed }
 }
 
 /// Where the records of a stream go: the format renderer or the store writer.
@@ -183,12 +211,21 @@ public final class RecordStream {
         let format = chosen.first
         let records = RecordReader(format: format, source: source)
         // Several layouts: each line is read by the one that explains it (nil: one layout).
-        let mixed = chosen.count > 1 ? MixedReader(formats: chosen, source: source) : nil
+        // One reference holds what changes when a layout joins late (the closures below capture
+        // it once, not a box per variable: they are formed for every line).
+        let live = LiveReaders(mixed: chosen.count > 1 ? MixedReader(formats: chosen, source: source) : nil)
+        // A layout that first appears after the sample: a line the chosen layouts leave unparsed
+        // is tried as a record of the others; the first that reads it joins, and the file is read
+        // mixed from that line on. Only unparsed lines pay for this; `--layout` forces one.
+        live.late = forcedFormat == nil ? plugins.formats.filter { f in !chosen.contains { $0 === f } } : []
+        // The sample's lines were judged by detection (a layout matching one stray line in a
+        // hundred does not join): only lines after it may bring a layout in.
+        live.lateFrom = (sample.last?.number ?? 0) + 1
         records.maxRecord = maxRecord
         records.sourceName = path
         if let resume { records.restore(resume) }
         records.yearReference = yearReference ?? Self.modificationTime(path)
-        if let mixed {
+        if let mixed = live.mixed {
             mixed.maxRecord = maxRecord
             mixed.sourceName = path
             if let resume { mixed.restore(resume) }
@@ -204,15 +241,24 @@ public final class RecordStream {
         // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
         var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
         func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
-            var point = mixed?.resumePoint(afterLine: line, offset: offset) ?? records.resumePoint(afterLine: line, offset: offset)
+            var point = live.mixed?.resumePoint(afterLine: line, offset: offset) ?? records.resumePoint(afterLine: line, offset: offset)
             point.maskState = maskCarry.state
             return point
         }
         func emit(_ r: inout Record) throws {
+            if r.isUnparsed && r.line == live.feeding && r.line >= live.lateFrom && !live.late.isEmpty && live.joining == nil && live.lateTries < Self.lateTryLimit {
+                live.lateTries += 1
+                let line = r.bytes
+                if let f = line.withUnsafeBufferPointer({ b in live.late.first { $0.readsAsRecord(b, captures: &live.captures) } }) {
+                    // Not consumed: the line is read again by the mixed reader that takes it.
+                    live.joining = (f, line, r.line)
+                    return
+                }
+            }
             summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
             if r.isUnparsed && summary.unexplainedLines.count < Self.unexplainedShown { summary.unexplainedLines.append(r.line) }
             // Every line gets its codes: lines no layout read too (they are printed as written).
-            finder.decode(&r, layout: mixed == nil ? format : r.layout, captures: &scratch, recent: &recentLines)
+            finder.decode(&r, layout: live.mixed == nil ? format : r.layout, captures: &scratch, recent: &recentLines)
             summary.codes += r.codes.count
             for c in r.codes where plugins.catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
             try sink.consume(&r)
@@ -225,12 +271,37 @@ public final class RecordStream {
                 tail = point
                 try sink.beginTail(point)
             }
-            if let mixed {
+            live.feeding = number
+            if let mixed = live.mixed {
                 mixed.lineOffset = offset
                 try mixed.feed(line, number: number, emit: emit)
             } else {
                 records.lineOffset = offset
                 try records.feed(line, number: number, emit: emit)
+            }
+            if let join = live.joining {
+                let mixed = live.mixed
+                // The line was left unparsed (nothing of it pending): a reader with the new
+                // layout goes on from here, with the date state read so far.
+                let point = mixed?.resumePoint(afterLine: number, offset: offset) ?? records.resumePoint(afterLine: number, offset: offset)
+                let counts = mixed?.counts ?? records.counts
+                live.retired.lines += counts.lines; live.retired.records += counts.records; live.retired.continuations += counts.continuations
+                live.retired.unparsed += counts.unparsed; live.retired.blank += counts.blank; live.retired.headers += counts.headers
+                // The line itself is counted by the reader that reads it now.
+                live.retired.unparsed -= 1; live.retired.lines -= 1
+                let formats = (mixed?.formats ?? (format.map { [$0] } ?? [])) + [join.format]
+                let next = MixedReader(formats: formats, source: source)
+                next.maxRecord = maxRecord
+                next.sourceName = path
+                next.restore(point)
+                next.yearReference = records.yearReference
+                next.lineOffset = offset
+                live.mixed = next
+                live.late.removeAll { $0 === join.format }
+                summary.detection.layouts.append(join.format.name)
+                summary.detection.joinedLater.append("\(join.format.name) at line \(join.number)")
+                live.joining = nil
+                try join.line.withUnsafeBufferPointer { try next.feed($0, number: number, emit: emit) }
             }
             if checkpoints && tail == nil && sink.wantsCheckpoint {
                 try sink.checkpoint(resumePoint(afterLine: number, offset: reader.bytesRead))
@@ -244,15 +315,19 @@ public final class RecordStream {
         try reader.forEachLine { (line: UnsafeBufferPointer<UInt8>, number: Int) throws -> Void in
             try feed(line, number, reader.lineStart, unterminated: reader.lastLineUnterminated, checkpoints: true)
         }
-        if tail == nil && (mixed?.hasPending ?? records.hasPending) {
+        if tail == nil && (live.mixed?.hasPending ?? records.hasPending) {
             // The last record may still get continuation lines.
             let point = resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
             tail = point
             try sink.beginTail(point)
         }
-        if let mixed {
+        if let mixed = live.mixed {
+            let retired = live.retired
             try mixed.flush(emit: emit)
             summary.counts = mixed.counts
+            summary.counts.lines += retired.lines; summary.counts.records += retired.records
+            summary.counts.continuations += retired.continuations; summary.counts.unparsed += retired.unparsed
+            summary.counts.blank += retired.blank; summary.counts.headers += retired.headers
         } else {
             try records.flush(emit: emit)
             summary.counts = records.counts
@@ -280,6 +355,10 @@ public final class RecordStream {
         guard let best = d.best, d.sampled > 0 else { return "" }
         return "; layout \(best) explains only \(d.bestExplained) of \(d.sampled) sampled lines (\(d.bestExplained * 100 / d.sampled)%): name it with --layout to read the file with it"
     }
+
+    /// Unparsed lines tried as records of the layouts not chosen (a file no layout reads pays
+    /// for this many tries at most).
+    static let lateTryLimit = 100_000
 
     /// How many unexplained line numbers a summary names.
     static let unexplainedShown = 5

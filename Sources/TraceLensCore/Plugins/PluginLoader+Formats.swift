@@ -22,16 +22,29 @@ extension PluginLoader {
         let contexts = compile(t.strings("context", &problems), "context")
         let headers = compile(t.strings("header", &problems), "header")
         var continuations: [(Template, ContinuationRole)] = []
+        var continuationKeys: [ContinuationKey?] = []
         for (i, c) in t.tables("continuation", &problems).enumerated() {
             guard var ct = TableReader(c, file: file, entry: "\(entry), continuation \(i + 1)") else { continue }
             let roleText = ct.string("role", &problems) ?? "text"
             guard let role = ContinuationRole(rawValue: roleText) else {
                 problems.append(ct.problem("role '\(roleText)' is not one of text, fields, dump")); ok = false; continue
             }
+            let keyName = ct.string("key", &problems)
+            let ends = ct.bool("ends", &problems) ?? false
             if let src = ct.string("template", &problems, required: true), let tpl = compile([src], "continuation").first {
+                var key: ContinuationKey?
+                if let keyName {
+                    guard let slot = tpl.slot(named: keyName) else {
+                        problems.append(ct.problem("key '\(keyName)' is no field of the template")); ok = false; continue
+                    }
+                    key = ContinuationKey(slot: slot, ends: ends)
+                } else if ends {
+                    problems.append(ct.problem("'ends' needs 'key' (the field naming the message the line ends)")); ok = false; continue
+                }
                 continuations.append((tpl, role))
+                continuationKeys.append(key)
             }
-            problems += ct.unknownKeys(known: ["template", "role"])
+            problems += ct.unknownKeys(known: ["template", "role", "key", "ends"])
         }
         var levels: [String: Level] = [:]
         if case let .table(map, _)? = t.node("levels") {
@@ -88,13 +101,20 @@ extension PluginLoader {
             default: problems.append(t.problem("message '\(text)' is not one of field, whole-line")); ok = false
             }
         }
+        let keyedRecords = compile(t.strings("keyed-record", &problems), "keyed-record")
+        if !keyedRecords.isEmpty && !continuationKeys.contains(where: { $0 != nil }) {
+            problems.append(t.problem("'keyed-record' needs a continuation with a 'key'")); ok = false
+        }
+        let splitBefore = t.strings("split-before", &problems), splitAfter = t.strings("split-after", &problems)
+        if (splitBefore + splitAfter).contains(where: \.isEmpty) { problems.append(t.problem("'split-before'/'split-after' texts must not be empty")); ok = false }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
-                      wholeLineMessage: wholeLineMessage)
+                      continuationKeys: continuationKeys, keyedRecords: keyedRecords,
+                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage)
     }
 }

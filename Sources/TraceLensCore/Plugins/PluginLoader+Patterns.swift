@@ -109,7 +109,7 @@ extension PluginLoader {
         var following: SecretRule.Following?
         if let followingText {
             following = SecretRule.Following(rawValue: followingText)
-            if following == nil { problems.append(t.problem("following '\(followingText)' is not one of: dump")); return nil }
+            if following == nil { problems.append(t.problem("following '\(followingText)' is not one of: dump, folded")); return nil }
         }
         if (sample == nil) != (masked == nil) {
             problems.append(t.problem("give 'sample' and 'masked' together: the line as written and as it must be shown"))

@@ -68,7 +68,7 @@ struct FirstBytes {
                 case .text, .rest: return (.all, true)
                 case .int: acc.insert(where: { isDigit($0) || $0 == 0x2D })
                 case .hex: acc.insert(where: { hexValue($0) != nil })
-                case .word: acc.insert(where: { !isBlank($0) })
+                case .word, .token: acc.insert(where: { !isBlank($0) })
                 case .ident: acc.insert(where: { isDigit($0) || lowerASCII($0) &- 0x61 < 26 || [0x5F, 0x24, 0x23, 0x40, 0x2E, 0x2D].contains($0) })
                 case .ipv4: acc.insert(where: isDigit)
                 case .jobid: acc.insert(0x4A); acc.insert(0x53); acc.insert(0x54)

@@ -87,6 +87,14 @@ public enum ContinuationRole: String, Sendable {
     case dump
 }
 
+/// A continuation line that names the message it belongs to (see `Format.continuationKeys`).
+public struct ContinuationKey: Sendable {
+    /// The template slot holding the number.
+    let slot: Int
+    /// The line ends its message.
+    let ends: Bool
+}
+
 /// How the bytes of a layout's data dump lines are text, when they are (the LDAP server's dumps
 /// are IBM-1047 EBCDIC: `c3f0f2c3` is "C02C").
 public enum DumpText: String, Sendable { case ascii, ebcdic }
@@ -107,6 +115,20 @@ public final class Format: @unchecked Sendable {
     public let plugin: String
     let records: [LineRule]
     let continuations: [(rule: LineRule, role: ContinuationRole)]
+    /// Per continuation: the field holding the number of the message it belongs to (a SYSLOG
+    /// `D`/`E` line's message number), and whether it is the message's last line; nil: the line
+    /// continues the record above it.
+    let continuationKeys: [ContinuationKey?]
+    /// First lines of records that take their number from the first keyed continuation line
+    /// after them (a SYSLOG `M` line): later lines with that number join them even when other
+    /// records came between.
+    let keyedRecords: [LineRule]
+    /// Where one physical line holds several of the layout's lines (JSON pasted on one line, line
+    /// breaks written `\r` inside a string): cut before each `splitBefore` text and after each
+    /// `splitAfter` text; each piece is then read as a line.
+    let splitBefore: [[UInt8]]
+    let splitAfter: [[UInt8]]
+    var splits: Bool { !splitBefore.isEmpty || !splitAfter.isEmpty }
     /// Lines that set the date for the records that follow (`**** 11/14/2005`).
     let contexts: [LineRule]
     /// Lines that belong to the file's layout but carry no record (titles, column headings).
@@ -131,7 +153,12 @@ public final class Format: @unchecked Sendable {
 
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
-         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false, wholeLineMessage: Bool = false) {
+         dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
+         continuationKeys: [ContinuationKey?] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false) {
+        self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
+        self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }
+        self.continuationKeys = continuationKeys.count == continuations.count ? continuationKeys : continuations.map { _ in nil }
+        self.keyedRecords = keyedRecords.map(LineRule.init)
         self.printAsWritten = printAsWritten
         self.wholeLineMessage = wholeLineMessage
         self.defaultLevel = defaultLevel
@@ -157,6 +184,64 @@ public final class Format: @unchecked Sendable {
             if word.withUnsafeBufferPointer({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) == 0 }) { return level }
         }
         return .other
+    }
+
+    /// Where `line` is cut into pieces (see `splitBefore`): the start of each piece after the
+    /// first, in order; empty when the line is one piece.
+    func cuts(_ line: UnsafeBufferPointer<UInt8>) -> [Int] {
+        var out: [Int] = []
+        guard let base = line.baseAddress, line.count > 1 else { return out }
+        func each(_ texts: [[UInt8]], _ body: (Int, Int) -> Void) {
+            for t in texts {
+                var p = 0
+                while p + t.count <= line.count, let hit = memchr(base + p, Int32(t[0]), line.count - p - t.count + 1) {
+                    let q = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + q, t, t.count) == 0 { body(q, t.count); p = q + t.count } else { p = q + 1 }
+                }
+            }
+        }
+        var indent = 0
+        while indent < line.count && isBlank(line[indent]) { indent += 1 }
+        // Not before the line's own first text: its indentation stays with it.
+        each(splitBefore) { q, _ in if q > indent { out.append(q) } }
+        each(splitAfter) { q, n in if q + n < line.count { out.append(q + n) } }
+        // A line of nothing but separators is not cut into a million pieces.
+        guard !out.isEmpty, out.count <= Self.maxCuts else { return [] }
+        out.sort()
+        var unique: [Int] = []
+        for c in out where unique.last != c { unique.append(c) }
+        return unique
+    }
+
+    static let maxCuts = 65_536
+
+    /// Calls `body` with each piece of `line` (the line itself when it has no cut), and whether
+    /// the piece follows a `splitAfter` text (a line break written inside a string: the piece
+    /// goes on with the record the piece before it is in).
+    func forEachPiece(_ line: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, Bool) throws -> Void) rethrows {
+        let cuts = splits ? self.cuts(line) : []
+        if cuts.isEmpty { try body(line, false); return }
+        var start = 0
+        for c in cuts + [line.count] {
+            try body(UnsafeBufferPointer(rebasing: line[start..<c]), start > 0 && endsWithSplitAfter(line, start))
+            start = c
+        }
+    }
+
+    private func endsWithSplitAfter(_ line: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
+        splitAfter.contains { t in
+            end >= t.count && t.indices.allSatisfy { line[end - t.count + $0] == t[$0] }
+        }
+    }
+
+    /// True when `line` is a record line of this layout (see `RecordStream`: a layout that first
+    /// appears after the detection sample).
+    func readsAsRecord(_ line: UnsafeBufferPointer<UInt8>, captures: inout Captures) -> Bool {
+        var indent = 0
+        while indent < line.count && isBlank(line[indent]) { indent += 1 }
+        guard indent < line.count else { return false }
+        for r in records where r.template.match(line, from: r.needsIndent ? 0 : indent, captures: &captures) != nil { return true }
+        return false
     }
 
     /// The process id from a file name, if the format says where it is.

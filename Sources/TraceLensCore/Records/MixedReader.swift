@@ -66,7 +66,22 @@ public final class MixedReader {
 
     public func restore(_ point: ResumePoint) { for r in readers { r.restore(point) } }
 
+    /// The first layout that cuts lines into pieces (JSON pasted on one line), if any.
+    private lazy var splitter: Format? = formats.first { $0.splits }
+
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int, emit: (inout Record) throws -> Void) rethrows {
+        if let splitter, !splitter.cuts(line).isEmpty {
+            // Each piece is a line to every layout (a blank piece holds no text).
+            try splitter.forEachPiece(line) { piece, afterBreak in
+                guard piece.contains(where: { !isBlank($0) }) else { return }
+                try feedLine(piece, number: number, afterBreak: afterBreak, emit: emit)
+            }
+            return
+        }
+        try feedLine(line, number: number, emit: emit)
+    }
+
+    private func feedLine(_ line: UnsafeBufferPointer<UInt8>, number: Int, afterBreak: Bool = false, emit: (inout Record) throws -> Void) rethrows {
         var indent = 0
         while indent < line.count && isBlank(line[indent]) { indent += 1 }
         if indent == line.count {
@@ -94,7 +109,8 @@ public final class MixedReader {
             }
         }
         // Continuation lines attach only to a record of their own layout.
-        if current.continuation(line, number: number, indent: indent, format: formats[active]) {
+        if current.continuation(line, number: number, indent: indent, format: formats[active])
+            || (afterBreak && current.continueText(line, number: number)) {
             current.countLine()
             return
         }

@@ -69,6 +69,24 @@ public final class RecordReader {
     private var contextTime: Timestamp?
     private var unparsed = Record()
 
+    /// Multi-line messages whose lines name their message (see `Format.keyedRecords`): a record
+    /// that may still get lines is held, and so is every record after it, so that records still
+    /// come out in file order. `currentKey`/`currentOpen` are the record being built's.
+    private struct Held {
+        var record: Record
+        var offset: Int
+        var key: [UInt8]?
+        var open: Bool
+    }
+    private var held: [Held] = []
+    private var heldBytes = 0
+    private var currentKey: [UInt8]?
+    private var currentOpen = false
+    /// Past these, held records go out (their messages' later lines then join the record above
+    /// them, as without numbers): memory stays bounded and output is not held back for long.
+    static let holdRecords = 256
+    static let holdBytes = 1 << 20
+
     /// Dates written without a year (`Mar 24 10:07:19` in syslog) take the year of this time,
     /// or the year before when that would put them more than a day after it. The store passes
     /// the latest time it holds, `format` the file's modification time.
@@ -85,13 +103,14 @@ public final class RecordReader {
     /// record still being built, or else just after the last line fed.
     public func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
         var point = pending ? ResumePoint(offset: pendingOffset, line: current.line - 1) : ResumePoint(offset: offset, line: line)
+        if let h = held.first { point = ResumePoint(offset: h.offset, line: h.record.line - 1) }
         point.contextDay = contextDay
         point.lastMicrosOfDay = lastMicrosOfDay
         return point
     }
 
     /// True while a record is being built (its continuation lines may still come).
-    public var hasPending: Bool { pending }
+    public var hasPending: Bool { pending || !held.isEmpty }
 
     /// Continues with the date state of an earlier read.
     public func restore(_ point: ResumePoint) {
@@ -112,6 +131,23 @@ public final class RecordReader {
         while indent < line.count && isBlank(line[indent]) { indent += 1 }
         if indent == line.count { counts.blank += 1; return }
         guard let format else { try emitUnparsed(line, number, emit); return }
+        if format.splits {
+            try format.forEachPiece(line) { piece, afterBreak in
+                var indent = 0
+                while indent < piece.count && isBlank(piece[indent]) { indent += 1 }
+                // A piece of blanks only (between two cuts) is kept with nothing: there is no text.
+                if indent == piece.count { return }
+                if afterBreak, try startsOrSets(piece, number: number, indent: indent, format: format, emit: emit) { return }
+                if afterBreak, continueText(piece, number: number) { return }
+                try feedLine(piece, number: number, indent: indent, format: format, emit: emit)
+            }
+            return
+        }
+        try feedLine(line, number: number, indent: indent, format: format, emit: emit)
+    }
+
+    @inline(__always)
+    private func feedLine(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format, emit: (inout Record) throws -> Void) rethrows {
         if try take(line, number: number, indent: indent, format: format, emit: emit) { return }
         if pending { try finish(emit) }
         try emitUnparsed(line, number, emit)
@@ -153,6 +189,7 @@ public final class RecordReader {
     /// The line continues the record being built (attached to it).
     @inline(__always)
     func continuation(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format) -> Bool {
+        if !format.keyedRecords.isEmpty { return keyedContinuation(line, number: number, indent: indent, format: format) }
         if pending {
             for (rule, role) in format.continuations where matches(rule, line, indent) {
                 // A record never grows past the record limit: the lines after go on as unparsed
@@ -167,10 +204,84 @@ public final class RecordReader {
         return false
     }
 
+    /// `continuation` for a layout whose continuation lines may name their message: a line
+    /// with a number joins the record that has it (held or being built); the first numbered line
+    /// after a keyed record (a SYSLOG `M` line) gives the newest such record without a number
+    /// its number; a line naming no known message continues the record above it.
+    private func keyedContinuation(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format) -> Bool {
+        guard pending || !held.isEmpty else { return false }
+        for (k, entry) in format.continuations.enumerated() where matches(entry.rule, line, indent) {
+            let keyed = format.continuationKeys[k]
+            // -1: the record being built; otherwise an index into `held`.
+            var target: Int? = pending ? -1 : nil
+            var key: [UInt8]?
+            if let keyed, let r = captures.range(keyed.slot), !r.isEmpty {
+                let value = Array(line[r])
+                key = value
+                if pending && currentKey == value && currentOpen {
+                    target = -1
+                } else if let i = held.lastIndex(where: { $0.open && $0.key == value }) {
+                    target = i
+                } else if pending && currentOpen && currentKey == nil {
+                    target = -1
+                } else if let i = held.lastIndex(where: { $0.open && $0.key == nil }) {
+                    target = i
+                }
+            }
+            guard let t = target else { return false }
+            if t >= 0 { swap(&current, &held[t].record) }
+            defer { if t >= 0 { swap(&current, &held[t].record) } }
+            if current.bytes.count + line.count >= maxRecord { return false }
+            let before = current.bytes.count
+            attach(entry.rule, entry.role, line)
+            current.lineCount = number - current.line + 1
+            counts.continuations += 1
+            // A record taking its number: older ones still without one will not get one now.
+            let newKey = key != nil && (t < 0 ? currentOpen && currentKey == nil : held[t].open && held[t].key == nil)
+            if newKey { for i in held.indices where i != t && held[i].open && held[i].key == nil { held[i].open = false } }
+            if t < 0 {
+                // A line without a number closes a message that has none (a copy cut at the left).
+                if currentOpen, let key { currentKey = key; if keyed?.ends == true { currentOpen = false } } else if currentKey == nil { currentOpen = false }
+            } else {
+                heldBytes += current.bytes.count - before
+                if held[t].open, let key { held[t].key = key; if keyed?.ends == true { held[t].open = false } }
+            }
+            return true
+        }
+        return false
+    }
+
+    /// A piece of a line after a line break written inside it (`\r`): a further line of the
+    /// record being built's message.
+    func continueText(_ piece: UnsafeBufferPointer<UInt8>, number: Int) -> Bool {
+        guard pending, current.bytes.count + piece.count < maxRecord else { return false }
+        var indent = 0
+        while indent < piece.count && isBlank(piece[indent]) { indent += 1 }
+        let base = current.appendLine(piece)
+        current.messageLines.append((base + indent)..<current.bytes.count)
+        current.lineCount = number - current.line + 1
+        counts.continuations += 1
+        return true
+    }
+
     /// Emits the record being built, if any (the mixed reader calls it when another layout
-    /// takes the next line, so records come out in file order).
+    /// takes the next line, so records come out in file order), and every record held.
     func finishPending(_ emit: (inout Record) throws -> Void) rethrows {
         if pending { try finish(emit) }
+        if !held.isEmpty { try release(emit, all: true) }
+    }
+
+    /// Emits the held records from the first on, up to the first that may still get lines
+    /// (`all`: every one).
+    private func release(_ emit: (inout Record) throws -> Void, all: Bool) rethrows {
+        var n = 0
+        while n < held.count && (all || !held[n].open) {
+            try emit(&held[n].record)
+            heldBytes -= held[n].record.bytes.count
+            n += 1
+        }
+        held.removeFirst(n)
+        if held.isEmpty { heldBytes = 0 }
     }
 
     /// Counts a line the mixed reader saw (read by another layout, blank, or unparsed).
@@ -201,6 +312,7 @@ public final class RecordReader {
     /// Emits the record still being built, if any. Call at the end of the input.
     public func flush(emit: (inout Record) throws -> Void) rethrows {
         if pending { try finish(emit) }
+        if !held.isEmpty { try release(emit, all: true) }
     }
 
     /// Index of the first rule that matches (iterating through a buffer avoids copying rules).
@@ -234,7 +346,16 @@ public final class RecordReader {
     private func finish(_ emit: (inout Record) throws -> Void) rethrows {
         pending = false
         counts.records += 1
-        try emit(&current)
+        if held.isEmpty && !currentOpen { try emit(&current); return }
+        try hold(current, offset: pendingOffset, key: currentKey, open: currentOpen, emit)
+        currentOpen = false
+        currentKey = nil
+    }
+
+    private func hold(_ record: Record, offset: Int, key: [UInt8]?, open: Bool, _ emit: (inout Record) throws -> Void) rethrows {
+        held.append(Held(record: record, offset: offset, key: key, open: open))
+        heldBytes += record.bytes.count
+        try release(emit, all: held.count > Self.holdRecords || heldBytes > Self.holdBytes)
     }
 
     private func emitUnparsed(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ emit: (inout Record) throws -> Void) rethrows {
@@ -244,6 +365,7 @@ public final class RecordReader {
         unparsed.layout = nil
         let at = unparsed.appendLine(line)
         unparsed.messageLines.append(at..<unparsed.bytes.count)
+        if !held.isEmpty { try hold(unparsed, offset: lineOffset, key: nil, open: false, emit); return }
         try emit(&unparsed)
     }
 
@@ -288,6 +410,13 @@ public final class RecordReader {
             current.messageLines.append(lo..<hi)
         }
         if sawTime { current.time = timestamp(parts) } else if let t = contextTime { current.time = t }
+        currentKey = nil
+        currentOpen = false
+        if !format.keyedRecords.isEmpty {
+            var indent = 0
+            while indent < line.count && isBlank(line[indent]) { indent += 1 }
+            currentOpen = format.keyedRecords.contains { matches($0, line, indent) }
+        }
         if current.rawLevel == nil, !format.idLevels.isEmpty, let id = messageID(),
            let level = format.idLevels[current.bytes[id.upperBound - 1]] {
             current.level = level

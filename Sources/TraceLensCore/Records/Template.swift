@@ -29,7 +29,7 @@ public final class Template: @unchecked Sendable {
     let leadingLiteral: [UInt8]
 
     enum Kind: Equatable {
-        case text, rest, int, hex(min: Int, max: Int), word, ident, ipv4, msgid, msgtext, jobid
+        case text, token, rest, int, hex(min: Int, max: Int), word, ident, ipv4, msgid, msgtext, jobid
         case oneOf(Int)   // index into `choices`
         case time(Int)    // index into `timeFormats`
     }
@@ -112,7 +112,7 @@ public final class Template: @unchecked Sendable {
 
     private static func backtracks(_ ops: [Op]) -> Bool {
         ops.indices.contains { k in
-            guard case .field(_, .text) = ops[k] else { return false }
+            guard case let .field(_, kind) = ops[k], kind == .text || kind == .token else { return false }
             var next = k + 1
             while next < ops.count, ops[next] == .groupEnd { next += 1 }
             return next < ops.count

@@ -84,7 +84,7 @@ struct Matcher {
                 pc = skipTo
                 continue
             case let .field(slot, kind):
-                if kind == .text { return lazyText(pc, slot, pos, &caps) }
+                if kind == .text || kind == .token { return lazyText(pc, slot, pos, &caps, blanks: kind == .text) }
                 if case let .time(index) = kind {
                     var parts = TimeParts()
                     guard let end = t.timeFormats[index].scan(line, pos, into: &parts) else { return nil }
@@ -107,7 +107,12 @@ struct Matcher {
     }
 
     /// A `text` field: the shortest run after which the rest of the template matches.
-    mutating func lazyText(_ pc: Int, _ slot: Int, _ pos: Int, _ caps: inout Captures) -> Int? {
+    /// The longest `token` field.
+    static let tokenMax = 512
+
+    /// A `token` field (`blanks` false) is the same without blanks: the literal that follows must
+    /// start before the first blank after `pos`.
+    mutating func lazyText(_ pc: Int, _ slot: Int, _ pos: Int, _ caps: inout Captures, blanks: Bool = true) -> Int? {
         var next = pc + 1
         while next < ops.count, ops[next] == .groupEnd { next += 1 }
         if next >= ops.count {
@@ -118,7 +123,15 @@ struct Matcher {
             return line.count
         }
         // Ends at or after `limit` were all tried by an earlier, failed try of this field.
-        let limit = min(failedFrom?[pc] ?? Int.max, line.count + 1)
+        var limit = min(failedFrom?[pc] ?? Int.max, line.count + 1)
+        if !blanks {
+            // A token ends before the first blank, and within `tokenMax` bytes: many tokens in
+            // one long word (or a line without the literal) stay linear.
+            var b = pos
+            let cap = min(line.count, pos + Self.tokenMax)
+            while b < cap && !isBlank(line[b]) { b += 1 }
+            limit = min(limit, b + 1)
+        }
         if pos >= limit { return nil }
         switch ops[next] {
         case let .literal(o, c):
@@ -146,7 +159,8 @@ struct Matcher {
         default:
             return nil  // rejected when the template is compiled
         }
-        failedFrom?[pc] = pos
+        // A token's failure says nothing of ends past its blank, which a later start may reach.
+        if blanks { failedFrom?[pc] = pos }
         return nil
     }
 
@@ -155,7 +169,7 @@ struct Matcher {
         var p = pos
         let n = line.count
         switch kind {
-        case .text:
+        case .text, .token:
             return nil
         case .rest:
             return n

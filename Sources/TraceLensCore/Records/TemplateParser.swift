@@ -60,13 +60,15 @@ struct TemplateParser {
         if let g = groupStarts.last { throw fail("'{?' is never closed", at: g.column) }
         // A text field must be followed by literal text, a blank or the end of the template.
         for (k, op) in ops.enumerated() {
-            guard case .field(_, .text) = op else { continue }
+            guard case let .field(_, kind) = op, kind == .text || kind == .token else { continue }
             var n = k + 1
             while n < ops.count, ops[n] == .groupEnd { n += 1 }
+            if n >= ops.count && kind == .token { throw fail("a token field must be followed by literal text", at: 0) }
             if n < ops.count {
                 switch ops[n] {
-                case .literal, .space: break
-                default: throw fail("a text field must be followed by literal text, a space or the end; give the field a kind (int, word, hex, ...)", at: 0)
+                case .literal: break
+                case .space where kind == .text: break
+                default: throw fail(kind == .token ? "a token field must be followed by literal text" : "a text field must be followed by literal text, a space or the end; give the field a kind (int, word, hex, ...)", at: 0)
                 }
             }
         }
@@ -116,6 +118,7 @@ struct TemplateParser {
         }
         switch base {
         case "text" where arg == nil: return .text
+        case "token" where arg == nil: return .token
         case "rest" where arg == nil: return .rest
         case "int" where arg == nil, "dec" where arg == nil: return .int
         case "word" where arg == nil: return .word
@@ -144,7 +147,7 @@ struct TemplateParser {
             }
             return .time(timeFormats.count - 1)
         default:
-            throw fail("unknown field kind '\(text)' (kinds: text, rest, int, hex, hex(N), word, ident, ipv4, msgid, msgtext, jobid, one(A|B), time(FORMAT))", at: column)
+            throw fail("unknown field kind '\(text)' (kinds: text, token, rest, int, hex, hex(N), word, ident, ipv4, msgid, msgtext, jobid, one(A|B), time(FORMAT))", at: column)
         }
     }
 }
