@@ -39,6 +39,42 @@ final class ClientCodeTests: XCTestCase {
         XCTAssertEqual(try codes(text, named: "transcript.txt"), ["ldaprc:-1 F", "ldaprc:-11 F", "ldaprc:32 F", "ldaprc:49 F"])
     }
 
+    func testAResultTextAloneOnItsLineIsACodeOnlyWhenTheWholeLineIsOne() throws {
+        let text = """
+            $ ldapsearch -LLL -x -H ldap://192.0.2.77:389 -D cn=app,o=corp -W -b ou=none,o=corp (objectclass=*)
+            Enter LDAP Password:
+            Insufficient access (50)
+            Matched DN: o=corp
+            $ ldapsearch -x -H ldap://192.0.2.77:389 -b o=corp (objectclass=*)
+            # numEntries: 2
+            (objectclass=*)
+            Size limit exceeded (4) more
+            Timelimit (3)
+            CONNECTED(00000003)
+
+            """
+        XCTAssertEqual(try codes(text, named: "transcript2.txt"), ["ldaprc:50 F"])
+        // Only in a client transcript: the same line in another file is no code.
+        XCTAssertEqual(try codes("Some notes\nNo such object (32)\n", named: "notes.txt"), [])
+    }
+
+    func testLibldapHostNameChecksAreCodes() throws {
+        let text = """
+            $ ldapwhoami -x -H ldaps://dir.corp.example:636 -D cn=app,o=corp -w ********
+            TLS: hostname (dir.corp.example) does not match common name in certificate (zos7.corp.example).
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+            $ ldapwhoami -x -H ldaps://192.0.2.80:636
+            TLS: unable to get CN from peer certificate
+            TLS: unable to get common name from peer certificate
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+
+            """
+        XCTAssertEqual(try codes(text, named: "hostcheck.txt"),
+                       ["libldap:HOSTNAME_MISMATCH F", "ldaprc:-1 F", "libldap:NO_PEER_CN F", "libldap:NO_PEER_CN F", "ldaprc:-1 F"])
+        // The same words without libldap's TLS: prefix are no code.
+        XCTAssertEqual(try codes("note: the name does not match common name in certificate checks\n", named: "prose.txt"), [])
+    }
+
     func testLDIFResultLinesAreReadByTheirTextInAnyLayout() throws {
         let text = """
             # search result

@@ -156,6 +156,30 @@ final class ClientTranscriptTests: XCTestCase {
         ])
     }
 
+    func testIPv6Servers() throws {
+        let text = """
+            $ ldapsearch -x -H ldaps://[2001:db8::5]:1636 -b o=acme
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+            $ ldapsearch -x -H ldap://[2001:db8:10::7] -b o=acme
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+            $ ldapsearch -d1 -x -H ldaps://localhost -b o=acme
+            ldap_connect_to_host: TCP localhost:636
+            ldap_connect_to_host: Trying ::1 636
+            ldap_pvt_connect: fd: 3 tm: -1 async: 0
+            ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)
+
+            """
+        let store = try ingest([("client.txt", text)])
+        let q = try store.db.prepare("""
+            SELECT (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_ip'),
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_port')
+            FROM connections c WHERE c.rule = 'client-attempt' ORDER BY c.id
+            """)
+        var got: [String] = []
+        while try q.step() { got.append("\(q.string(0) ?? "-") \(q.string(1) ?? "-")") }
+        XCTAssertEqual(got, ["2001:db8::5 1636", "2001:db8:10::7 389", "::1 636"])
+    }
+
     func testLdapsearchDebugTrace() throws {
         let text = """
             [kim@lab07 ~]# ldapsearch -d1 -x -H ldaps://192.0.2.33 -b ou=people,o=acme

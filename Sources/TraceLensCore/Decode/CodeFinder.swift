@@ -26,11 +26,14 @@ public final class CodePattern: Sendable {
     /// True (`by = "name"`): the code field (or the whole match) is a row's name or text
     /// (`tlsv1 alert unknown ca`, `certificate_unknown`), looked up with `Catalogue.nameKey`.
     let byName: Bool
+    /// True (`whole-line = true`): the template is matched once against each whole line, from its
+    /// first byte to its end, so it may start with a field (`{code:text} ({:int})`).
+    let wholeLine: Bool
 
     // A class: the finder reads a pattern for every literal it finds, and a struct this size
     // would be copied (a retain per field) each time.
     init(template: Template, catalogues: [Int], codeSlot: Int?, codeKind: CodeKind, leading: [UInt8], formats: Set<String>,
-         context: [[UInt8]] = [], knownOnly: Bool = false, byName: Bool = false) {
+         context: [[UInt8]] = [], knownOnly: Bool = false, byName: Bool = false, wholeLine: Bool = false) {
         self.template = template
         self.catalogues = catalogues
         self.codeSlot = codeSlot
@@ -40,13 +43,20 @@ public final class CodePattern: Sendable {
         self.context = context
         self.knownOnly = knownOnly
         self.byName = byName
+        self.wholeLine = wholeLine
     }
 }
 
 /// Finds codes in the message lines of a record: one prefilter pass per line for all patterns'
 /// leading literals, then the pattern's template where a literal occurs.
 public final class CodeFinder: @unchecked Sendable {
+    /// Patterns searched for by their leading literal.
     let patterns: [CodePattern]
+    /// `whole-line` patterns, tried once per line.
+    let linePatterns: [CodePattern]
+    /// Per pattern: where its template's memo starts in the finder's scratch (`Captures`).
+    let memoOffsets: [Int]
+    let memoTotal: Int
     let catalogues: [Catalogue]
     let prefilter: LiteralPrefilter
     /// Every context literal of every pattern (at most 64: one bit each in a mask).
@@ -54,6 +64,7 @@ public final class CodeFinder: @unchecked Sendable {
     let hasContext: Bool
     /// Per pattern: the bits of its context literals in `contextFilter`.
     let contextMasks: [UInt64]
+    let lineContextMasks: [UInt64]
 
     let catalogueIndex: [String: Int]
 
@@ -68,11 +79,17 @@ public final class CodeFinder: @unchecked Sendable {
     }
 
     public init(plugins: PluginSet) {
-        let patterns = plugins.codePatterns
+        let patterns = plugins.codePatterns.filter { !$0.wholeLine }
+        linePatterns = plugins.codePatterns.filter(\.wholeLine)
+        var offsets: [Int] = [], total = 0
+        for p in patterns { offsets.append(total); total += p.template.memoSize }
+        memoOffsets = offsets
+        memoTotal = total
         var literals: [[UInt8]] = []
-        var masks = [UInt64](repeating: 0, count: patterns.count)
-        for i in patterns.indices {
-            for c in patterns[i].context {
+        let all = patterns + linePatterns
+        var masks = [UInt64](repeating: 0, count: all.count)
+        for i in all.indices {
+            for c in all[i].context {
                 let lower = c.map(lowerASCII)
                 let at = literals.firstIndex(of: lower) ?? { literals.append(lower); return literals.count - 1 }()
                 // Past 64 literals a pattern's context could not be told apart: it then never applies.
@@ -80,7 +97,8 @@ public final class CodeFinder: @unchecked Sendable {
             }
         }
         self.patterns = patterns
-        contextMasks = masks
+        contextMasks = Array(masks[0..<patterns.count])
+        lineContextMasks = Array(masks[patterns.count...])
         catalogues = plugins.catalogues
         catalogueIndex = plugins.catalogueIndex
         prefilter = LiteralPrefilter(patterns.map(\.leading))
@@ -150,6 +168,8 @@ public final class CodeFinder: @unchecked Sendable {
         let unparsed = record.isUnparsed
         // A second reference to the bytes lets the codes be appended while the text is read.
         let bytes = record.bytes
+        let scratch = caps.storage
+        scratch.prepareFinder(patterns: patterns.count, memo: memoTotal)
         bytes.withUnsafeBufferPointer { all in
             // Context of this record: found once, when a pattern needs it (or to remember it for
             // the next unparsed lines). Lines no layout read share the context of the few before.
@@ -162,17 +182,14 @@ public final class CodeFinder: @unchecked Sendable {
             for li in (job == nil ? 0 : -1)..<lines {
                 let lineRange = li < 0 ? job! : record.messageLines[li]
                 let text = UnsafeBufferPointer(rebasing: all[lineRange])
-                prefilter.scan(text) { i, hit in
-                    let pattern = patterns[i]
-                    if !pattern.formats.isEmpty {
-                        // A pattern of a layout's fields does not apply to lines no layout read.
-                        guard !unparsed, let format, pattern.formats.contains(format) else { return hit + 1 }
-                    }
-                    guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps),
-                          !Self.splitsToken(text, hit, end) else { return hit + 1 }
+                // A new line: every pattern's memo and work allowance start afresh on first use.
+                scratch.line &+= 1
+                let serial = scratch.line
+                /// What a match found: its code appended; returns where the search goes on.
+                func take(_ pattern: CodePattern, _ needs: UInt64, _ hit: Int, _ end: Int) -> Int {
                     if !pattern.context.isEmpty {
                         if context == nil { context = contextMask(record, all) }
-                        guard (context! | earlier) & contextMasks[i] != 0 else { return hit + 1 }
+                        guard (context! | earlier) & needs != 0 else { return hit + 1 }
                     }
                     let r = pattern.codeSlot.flatMap { caps.range($0) } ?? (hit..<end)
                     let digits = UnsafeBufferPointer(rebasing: text[r])
@@ -183,7 +200,8 @@ public final class CodeFinder: @unchecked Sendable {
                         // of its own (`certificate verify failed (unable to get local issuer
                         // certificate)` after `SSL routines::`).
                         for c in pattern.catalogues {
-                            guard let found = catalogues[c].longestName(in: digits) else { continue }
+                            guard let found = catalogues[c].longestName(in: digits),
+                                  !pattern.wholeLine || found.length == digits.count else { continue }
                             record.codes.append(FoundCode(catalogue: c, value: found.value, end: lineRange.lowerBound + r.lowerBound + found.length))
                             return max(r.lowerBound, hit + 1)
                         }
@@ -203,10 +221,43 @@ public final class CodeFinder: @unchecked Sendable {
                     record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
                     return end
                 }
+                func applies(_ pattern: CodePattern) -> Bool {
+                    // A pattern of a layout's fields does not apply to lines no layout read.
+                    pattern.formats.isEmpty || (!unparsed && format.map { pattern.formats.contains($0) } == true)
+                }
+                for (k, pattern) in linePatterns.enumerated() where applies(pattern) {
+                    if let end = pattern.template.match(text, from: 0, wholeLine: true, captures: &caps) {
+                        _ = take(pattern, lineContextMasks[k], 0, end)
+                    }
+                }
+                prefilter.scan(text) { i, hit in
+                    let pattern = patterns[i]
+                    guard applies(pattern) else { return hit + 1 }
+                    let memo = scratch.memo + memoOffsets[i]
+                    if scratch.stamps[i] != serial {
+                        scratch.stamps[i] = serial
+                        memo.update(repeating: Int.max, count: pattern.template.memoSize)
+                        scratch.allowances[i] = Self.allowance(pattern.template, text.count)
+                    }
+                    let before = scratch.allowances[i]
+                    let found = pattern.template.match(text, from: hit, captures: &caps, memo: memo, allowance: &scratch.allowances[i])
+                    scratch.finderWork &+= before - scratch.allowances[i]
+                    if caps.gaveUp && before >= 0 { scratch.finderGaveUp += 1 }
+                    guard let end = found, !Self.splitsToken(text, hit, end) else { return hit + 1 }
+                    return take(pattern, contextMasks[i], hit, end)
+                }
             }
             if unparsed { recent.push(context ?? 0) } else { recent.clear() }
         }
         if record.codes.count > max(before, 1) { record.codes.sort { $0.end < $1.end } }
+    }
+
+    /// The work (tries and bytes scanned) one pattern may spend on one line, across all the
+    /// starts of its leading literal there: room for each part of the template to go over the
+    /// line a few times, and a floor for short lines. A line that needs more is hostile; the
+    /// pattern then finds nothing more on that line.
+    @inline(__always) static func allowance(_ t: Template, _ length: Int) -> Int {
+        Template.baseStepBudget + 4 * t.memoSize * (length + 1)
     }
 
     /// True when the match `start..<end` would cut a word in two (`0x033530410000` read as

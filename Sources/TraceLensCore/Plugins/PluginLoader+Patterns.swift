@@ -11,6 +11,7 @@ extension PluginLoader {
         var context: [String]
         var knownOnly: Bool
         var byName: Bool
+        var wholeLine: Bool
     }
 
     /// A `[[list]]` entry waiting for its catalogue.
@@ -30,7 +31,8 @@ extension PluginLoader {
         let context = t.strings("context", &problems)
         let knownOnly = t.bool("known", &problems) ?? false
         let by = t.string("by", &problems) ?? "code"
-        problems += t.unknownKeys(known: ["find", "catalogue", "formats", "context", "known", "by"])
+        let wholeLine = t.bool("whole-line", &problems) ?? false
+        problems += t.unknownKeys(known: ["find", "catalogue", "formats", "context", "known", "by", "whole-line"])
         guard by == "code" || by == "name" else {
             problems.append(t.problem("by '\(by)' is not one of code, name: 'name' looks the matched text up in the rows' names and texts"))
             return nil
@@ -47,12 +49,12 @@ extension PluginLoader {
         let entry = "[[code]] '\(find)'"
         do {
             let template = try Template(find)
-            guard template.startsWithLiteral else {
-                problems.append(PluginProblem(file: file, entry: entry, message: "must start with literal text, so it can be searched for fast"))
+            guard template.startsWithLiteral || wholeLine else {
+                problems.append(PluginProblem(file: file, entry: entry, message: "must start with literal text, so it can be searched for fast (or match whole lines: whole-line = true)"))
                 return nil
             }
             return PendingCode(file: file, entry: entry, template: template, catalogues: catalogues, formats: formats,
-                               context: context, knownOnly: knownOnly, byName: by == "name")
+                               context: context, knownOnly: knownOnly, byName: by == "name", wholeLine: wholeLine)
         } catch {
             problems.append(PluginProblem(file: file, entry: entry, message: error.description))
             return nil
@@ -79,7 +81,7 @@ extension PluginLoader {
             return nil
         }
         return CodePattern(template: p.template, catalogues: indices, codeSlot: slot, codeKind: kind, leading: p.template.leadingLiteral, formats: Set(p.formats),
-                           context: p.context.map { Array($0.utf8) }, knownOnly: p.knownOnly || p.byName, byName: p.byName)
+                           context: p.context.map { Array($0.utf8) }, knownOnly: p.knownOnly || p.byName, byName: p.byName, wholeLine: p.wholeLine)
     }
 
     static func readList(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> PendingList? {

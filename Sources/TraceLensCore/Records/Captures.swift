@@ -15,7 +15,31 @@ public struct Captures {
             capacity = n
         }
 
-        deinit { starts.deallocate(); ends.deallocate(); times.deallocate() }
+        deinit { starts.deallocate(); ends.deallocate(); times.deallocate(); memo.deallocate(); stamps.deallocate(); allowances.deallocate() }
+
+        // A code finder's scratch for one line (see `CodeFinder.decodeMessage`): per pattern, the
+        // line it was last tried on, the work it has left there, and its template's memo.
+        var memo: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        var memoCapacity = 0
+        var stamps: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        var allowances: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        var patternCapacity = 0
+        /// Counts lines, so a stamp from an earlier line never matches.
+        var line = 0
+        /// Work the finder spent (tries and bytes scanned by templates), for tests and benchmarks.
+        var finderWork = 0
+        /// Times a pattern ran out of work on a line.
+        var finderGaveUp = 0
+
+        func prepareFinder(patterns: Int, memo size: Int) {
+            if memoCapacity < size { memo.deallocate(); memo = .allocate(capacity: size); memoCapacity = size }
+            if patternCapacity < patterns {
+                stamps.deallocate(); allowances.deallocate()
+                stamps = .allocate(capacity: patterns); stamps.initialize(repeating: -1, count: patterns)
+                allowances = .allocate(capacity: patterns); allowances.initialize(repeating: 0, count: patterns)
+                patternCapacity = patterns
+            }
+        }
     }
 
     let storage = Storage()

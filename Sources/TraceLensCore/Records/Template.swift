@@ -94,7 +94,7 @@ public final class Template: @unchecked Sendable {
             return end
         }
         // The memo lives on the stack: no allocation per line.
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: opsView.count) { memo in
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: memoSize) { memo in
             memo.initialize(repeating: Int.max)
             var m = Matcher(t: self, ops: opsView, lits: lits, line: line, wholeLine: wholeLine, failedFrom: memo.baseAddress, budget: budget)
             let end = m.run(0, from, &captures)
@@ -102,6 +102,31 @@ public final class Template: @unchecked Sendable {
             return end
         }
     }
+
+    /// Matches at `from` for a caller that tries the template at many starts of one line (a code
+    /// finder, at every occurrence of its leading literal). What one start learns holds for every
+    /// start in the same line, so `memo` (`memoSize` ints, set to `Int.max` by the caller once per
+    /// line) keeps it: where each text field failed from and the run each greedy field scanned. A
+    /// later start then skips what an earlier one proved, and `allowance`, the work left for this
+    /// template on this line (tries and bytes scanned), is spent across all the starts: the work
+    /// per line stays near linear in its length, whatever the line holds. When it runs out, the
+    /// match fails with `captures.gaveUp` set.
+    func match(_ line: UnsafeBufferPointer<UInt8>, from: Int, captures: inout Captures,
+               memo: UnsafeMutablePointer<Int>, allowance: inout Int) -> Int? {
+        captures.gaveUp = false
+        if from < line.count && !firstBytes.contains(line[from]) { return nil }
+        if allowance < 0 { captures.gaveUp = true; return nil }
+        captures.reset(count: fieldNames.count)
+        var m = Matcher(t: self, ops: UnsafeBufferPointer(opsBuffer), lits: UnsafeBufferPointer(literalBuffer), line: line,
+                        wholeLine: false, failedFrom: memo, budget: allowance, shared: true)
+        let end = m.run(0, from, &captures)
+        allowance = m.budget
+        captures.gaveUp = m.gaveUp
+        return end
+    }
+
+    /// Ints `match(_:from:captures:memo:allowance:)` needs for its memo.
+    var memoSize: Int { 3 * ops.count }
 
     /// Tries every match may spend on top of ops × line length before it gives up.
     static let baseStepBudget = 100_000

@@ -23,11 +23,33 @@ struct Matcher {
     let failedFrom: UnsafeMutablePointer<Int>?
     /// Tries (of a text field end or an optional group) left before the match gives up.
     var budget: Int
+    /// `failedFrom`, when given, holds 3 × ops ints: the memo and then, per op, the last run a
+    /// greedy field or blanks scanned (start, end), so a later try from inside that run reuses its
+    /// end. Shared mode (a code finder trying the template at many starts of one line, see
+    /// `Template.match(_:from:captures:memo:allowance:)`): every byte scanned costs budget too.
+    let shared: Bool
 
     init(t: Template, ops: UnsafeBufferPointer<Template.Op>, lits: UnsafeBufferPointer<UInt8>, line: UnsafeBufferPointer<UInt8>,
-         wholeLine: Bool, failedFrom: UnsafeMutablePointer<Int>?, budget: Int) {
+         wholeLine: Bool, failedFrom: UnsafeMutablePointer<Int>?, budget: Int, shared: Bool = false) {
         self.t = t; self.ops = ops; self.lits = lits; self.line = line; self.wholeLine = wholeLine
-        self.failedFrom = failedFrom; self.budget = budget
+        self.failedFrom = failedFrom; self.budget = budget; self.shared = shared
+    }
+
+    /// The end of the run that op `pc` scanned from `pos` on an earlier start, if
+    /// `pos` lies in it (an `ident`, `word` or digit run, or blanks, ends in the same place from
+    /// any byte inside it).
+    @inline(__always) func cachedRun(_ pc: Int, _ pos: Int) -> Int? {
+        guard let m = failedFrom else { return nil }
+        let n = ops.count
+        return pos >= m[n + pc] && pos < m[2 * n + pc] ? m[2 * n + pc] : nil
+    }
+
+    /// Remembers the run op `pc` scanned (and in shared mode charges its bytes to the budget).
+    @inline(__always) mutating func scanned(_ pc: Int, _ pos: Int, _ end: Int) {
+        guard let m = failedFrom else { return }
+        let n = ops.count
+        m[n + pc] = pos; m[2 * n + pc] = end
+        if shared { budget -= end - pos }
     }
 
     /// True once the budget is spent: every pending try then fails at once.
@@ -71,8 +93,11 @@ struct Matcher {
                 pos += c
             case .space:
                 guard pos < line.count, isBlank(line[pos]) else { return nil }
+                if let end = cachedRun(pc, pos) { pos = end; break }
+                let from = pos
                 pos += 1
                 while pos < line.count && isBlank(line[pos]) { pos += 1 }
+                scanned(pc, from, pos)
             case .groupEnd:
                 break
             case let .optional(skipTo, firstSlot, slotCount):
@@ -92,7 +117,22 @@ struct Matcher {
                     pos = end
                     break
                 }
-                guard let end = scan(kind, pos) else { return nil }
+                let end: Int
+                switch kind {
+                case .ident, .word, .int:
+                    // A sign is not part of the digit run: the run is cached from the first digit.
+                    let runStart = kind == .int && pos < line.count && line[pos] == 0x2D ? pos + 1 : pos
+                    if let e = cachedRun(pc, runStart) {
+                        end = e
+                    } else {
+                        guard let e = scan(kind, pos) else { return nil }
+                        end = e
+                        scanned(pc, runStart, e)
+                    }
+                default:
+                    guard let e = scan(kind, pos) else { return nil }
+                    end = e
+                }
                 if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end }
                 pos = end
             }
@@ -117,8 +157,8 @@ struct Matcher {
         while next < ops.count, ops[next] == .groupEnd { next += 1 }
         if next >= ops.count {
             var end = line.count
-            if !wholeLine { end = line.count }
             while end > pos && isBlank(line[end - 1]) { end -= 1 }
+            if shared { budget -= line.count - end }
             if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = end }
             return line.count
         }
@@ -137,6 +177,7 @@ struct Matcher {
         case let .literal(o, c):
             var from = pos
             while let q = findLiteral(o, c, from: from, below: limit) {
+                if shared { budget -= q - from }
                 if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
                 budget -= 1
                 if gaveUp { return nil }
@@ -149,13 +190,18 @@ struct Matcher {
             while q < line.count && q < limit {
                 if isBlank(line[q]) {
                     if slot >= 0 { caps.starts[slot] = pos; caps.ends[slot] = q }
-                    budget -= 1
+                    budget -= shared ? 1 + q - pos : 1
                     if gaveUp { return nil }
                     if let end = run(next, q, &caps) { return end }
                     if gaveUp { return nil }
+                    if shared { budget += q - pos }
+                    // The blank run from q ends where it would from any blank after q in it, and
+                    // the rest of the template goes on from there: those ends fail alike.
+                    while q + 1 < line.count && q + 1 < limit && isBlank(line[q + 1]) { q += 1 }
                 }
                 q += 1
             }
+            if shared { budget -= q - pos }
         default:
             return nil  // rejected when the template is compiled
         }
