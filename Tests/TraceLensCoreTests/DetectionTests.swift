@@ -21,6 +21,35 @@ final class DetectionTests: XCTestCase {
 
     """
 
+    /// A page of prose that quotes one message id at the start of a line: the console layout's
+    /// wrapped lines continue a message for a screenful at most, so the page is no console log.
+    func testProseQuotingOneMessageIdIsNoConsoleLog() throws {
+        var lines = (1...60).map { "Step \($0): compare the key ring of plex\($0 % 5) with the one the server names." }
+        lines.insert("EZD1287I text is what the operator saw at that moment, so the notes go on below it.", at: 5)
+        let path = Fixtures.write(lines.joined(separator: "\n") + "\n", named: "notes.md")
+        let (records, summary) = try Fixtures.records(path)
+        XCTAssertNil(summary.format, "\(summary.detection)")
+        XCTAssertTrue(records.allSatisfy(\.isUnparsed))
+        // A real wrapped console message still joins, line by line.
+        let wrapped = ["EZZ6035I TN3270E DEBUG CONN DETAIL 451"] + (1...12).map { "PARM\($0): 0000000\($0 % 10) WRAPPED AT THE SCREEN EDGE" }
+        let (console, _) = try Fixtures.records(Fixtures.write(wrapped.joined(separator: "\n") + "\n", named: "console.txt"), format: "zos-console")
+        XCTAssertEqual(console.count, 1)
+        XCTAssertEqual(console.first?.lineCount, 13)
+    }
+
+    func testMaxLinesBelowTwoIsAPluginProblem() throws {
+        let problems = try Fixtures.loadProblems(withPlugin: """
+            [[format]]
+            name = "mine"
+            title = "x"
+            record = ['MINE {message:rest}']
+            [[format.continuation]]
+            template = '{message:rest}'
+            max-lines = 1
+            """)
+        XCTAssertTrue(problems.contains("max-lines must be 2 or more"), problems)
+    }
+
     func testOneMatchingLineInAHundredDoesNotChooseTheLayout() throws {
         let path = Fixtures.write(Self.proseWithOneTraceLine, named: "notes.txt")
         let (records, summary) = try Fixtures.records(path)

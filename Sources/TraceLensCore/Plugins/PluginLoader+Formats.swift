@@ -23,6 +23,7 @@ extension PluginLoader {
         let headers = compile(t.strings("header", &problems), "header")
         var continuations: [(Template, ContinuationRole)] = []
         var continuationKeys: [ContinuationKey?] = []
+        var continuationMaxLines: [Int] = []
         for (i, c) in t.tables("continuation", &problems).enumerated() {
             guard var ct = TableReader(c, file: file, entry: "\(entry), continuation \(i + 1)") else { continue }
             let roleText = ct.string("role", &problems) ?? "text"
@@ -31,6 +32,8 @@ extension PluginLoader {
             }
             let keyName = ct.string("key", &problems)
             let ends = ct.bool("ends", &problems) ?? false
+            let maxLines = ct.int("max-lines", &problems)
+            if let maxLines, maxLines < 2 { problems.append(ct.problem("max-lines must be 2 or more (the record's first line counts)")); ok = false; continue }
             if let src = ct.string("template", &problems, required: true), let tpl = compile([src], "continuation").first {
                 var key: ContinuationKey?
                 if let keyName {
@@ -43,8 +46,9 @@ extension PluginLoader {
                 }
                 continuations.append((tpl, role))
                 continuationKeys.append(key)
+                continuationMaxLines.append(maxLines ?? Int.max)
             }
-            problems += ct.unknownKeys(known: ["template", "role", "key", "ends"])
+            problems += ct.unknownKeys(known: ["template", "role", "key", "ends", "max-lines"])
         }
         var levels: [String: Level] = [:]
         if case let .table(map, _)? = t.node("levels") {
@@ -114,7 +118,7 @@ extension PluginLoader {
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
-                      continuationKeys: continuationKeys, keyedRecords: keyedRecords,
+                      continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
                       splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage)
     }
 }

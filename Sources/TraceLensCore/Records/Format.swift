@@ -119,6 +119,10 @@ public final class Format: @unchecked Sendable {
     /// `D`/`E` line's message number), and whether it is the message's last line; nil: the line
     /// continues the record above it.
     let continuationKeys: [ContinuationKey?]
+    /// Per continuation: the most lines a record may span for it to apply (`max-lines`). A
+    /// catch-all continuation (a console's wrapped lines) would otherwise take a whole page of
+    /// prose after one message id as that message.
+    let continuationMaxLines: [Int]
     /// First lines of records that take their number from the first keyed continuation line
     /// after them (a SYSLOG `M` line): later lines with that number join them even when other
     /// records came between.
@@ -154,11 +158,12 @@ public final class Format: @unchecked Sendable {
     init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
          dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
-         continuationKeys: [ContinuationKey?] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false) {
+         continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false) {
         self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.continuationKeys = continuationKeys.count == continuations.count ? continuationKeys : continuations.map { _ in nil }
         self.keyedRecords = keyedRecords.map(LineRule.init)
+        self.continuationMaxLines = continuationMaxLines.count == continuations.count ? continuationMaxLines : continuations.map { _ in Int.max }
         self.printAsWritten = printAsWritten
         self.wholeLineMessage = wholeLineMessage
         self.defaultLevel = defaultLevel

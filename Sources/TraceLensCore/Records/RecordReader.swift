@@ -191,7 +191,7 @@ public final class RecordReader {
     func continuation(_ line: UnsafeBufferPointer<UInt8>, number: Int, indent: Int, format: Format) -> Bool {
         if !format.keyedRecords.isEmpty { return keyedContinuation(line, number: number, indent: indent, format: format) }
         if pending {
-            for (rule, role) in format.continuations where matches(rule, line, indent) {
+            for (k, (rule, role)) in format.continuations.enumerated() where number - current.line < format.continuationMaxLines[k] && matches(rule, line, indent) {
                 // A record never grows past the record limit: the lines after go on as unparsed
                 // records (kept, in order), so memory stays bounded however long a dump is.
                 if current.bytes.count + line.count >= maxRecord { break }
