@@ -121,7 +121,7 @@ public final class CodeFinder: @unchecked Sendable {
     /// As `decode(_:layout:captures:)`; `recent` carries the context of the unparsed lines just
     /// before this record (the caller keeps one per file).
     public func decode(_ record: inout Record, layout: Format?, captures caps: inout Captures, recent: inout RecentLines) {
-        decodeMessage(&record, format: layout?.name, captures: &caps, recent: &recent)
+        decodeMessage(&record, layout: layout, captures: &caps, recent: &recent)
         if let layout, layout.dumpText != nil, !record.dumpLines.isEmpty { decodeDump(&record, layout, &caps) }
     }
 
@@ -161,7 +161,8 @@ public final class CodeFinder: @unchecked Sendable {
         return mask
     }
 
-    func decodeMessage(_ record: inout Record, format: String?, captures caps: inout Captures, recent: inout RecentLines) {
+    func decodeMessage(_ record: inout Record, layout: Format?, captures caps: inout Captures, recent: inout RecentLines) {
+        let format = layout?.name
         let lines = record.messageLines.count
         guard lines > 0 else { return }
         let before = record.codes.count
@@ -170,6 +171,20 @@ public final class CodeFinder: @unchecked Sendable {
         let bytes = record.bytes
         let scratch = caps.storage
         scratch.prepareFinder(patterns: patterns.count, memo: memoTotal)
+        // The whole-line patterns that apply to this record's layout (a bit each, at most 64):
+        // found again only when the layout changes, not looked up per line.
+        var lineMask: UInt64 = 0
+        if !linePatterns.isEmpty {
+            let key = unparsed ? nil : layout.map(ObjectIdentifier.init)
+            if scratch.lineMaskFinder == ObjectIdentifier(self) && scratch.lineMaskLayout == key {
+                lineMask = scratch.lineMask
+            } else {
+                for (k, p) in linePatterns.enumerated() where k < 64 {
+                    if p.formats.isEmpty || (!unparsed && format.map { p.formats.contains($0) } == true) { lineMask |= 1 << UInt64(k) }
+                }
+                scratch.lineMask = lineMask; scratch.lineMaskLayout = key; scratch.lineMaskFinder = ObjectIdentifier(self)
+            }
+        }
         bytes.withUnsafeBufferPointer { all in
             // Context of this record: found once, when a pattern needs it (or to remember it for
             // the next unparsed lines). Lines no layout read share the context of the few before.
@@ -225,7 +240,11 @@ public final class CodeFinder: @unchecked Sendable {
                     // A pattern of a layout's fields does not apply to lines no layout read.
                     pattern.formats.isEmpty || (!unparsed && format.map { pattern.formats.contains($0) } == true)
                 }
-                for (k, pattern) in linePatterns.enumerated() where applies(pattern) {
+                var pending = lineMask
+                while pending != 0 {
+                    let k = pending.trailingZeroBitCount
+                    pending &= pending - 1
+                    let pattern = linePatterns[k]
                     if let end = pattern.template.match(text, from: 0, wholeLine: true, captures: &caps) {
                         _ = take(pattern, lineContextMasks[k], 0, end)
                     }

@@ -28,6 +28,10 @@ public struct Captures {
         var line = 0
         /// Work the finder spent (tries and bytes scanned by templates), for tests and benchmarks.
         var finderWork = 0
+        /// The whole-line patterns that apply to the last layout seen (`CodeFinder`).
+        var lineMask: UInt64 = 0
+        var lineMaskLayout: ObjectIdentifier?
+        var lineMaskFinder: ObjectIdentifier?
         /// Times a pattern ran out of work on a line.
         var finderGaveUp = 0
 

@@ -94,7 +94,7 @@ public final class Template: @unchecked Sendable {
             return end
         }
         // The memo lives on the stack: no allocation per line.
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: memoSize) { memo in
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: opsView.count) { memo in
             memo.initialize(repeating: Int.max)
             var m = Matcher(t: self, ops: opsView, lits: lits, line: line, wholeLine: wholeLine, failedFrom: memo.baseAddress, budget: budget)
             let end = m.run(0, from, &captures)

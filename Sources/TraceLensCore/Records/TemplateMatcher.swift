@@ -23,10 +23,10 @@ struct Matcher {
     let failedFrom: UnsafeMutablePointer<Int>?
     /// Tries (of a text field end or an optional group) left before the match gives up.
     var budget: Int
-    /// `failedFrom`, when given, holds 3 × ops ints: the memo and then, per op, the last run a
-    /// greedy field or blanks scanned (start, end), so a later try from inside that run reuses its
-    /// end. Shared mode (a code finder trying the template at many starts of one line, see
-    /// `Template.match(_:from:captures:memo:allowance:)`): every byte scanned costs budget too.
+    /// Shared mode (a code finder trying the template at many starts of one line, see
+    /// `Template.match(_:from:captures:memo:allowance:)`): `failedFrom` holds 3 × ops ints, the
+    /// memo and then, per op, the last run a greedy field or blanks scanned (start, end), so a
+    /// later start inside that run reuses its end; and every byte scanned costs budget too.
     let shared: Bool
 
     init(t: Template, ops: UnsafeBufferPointer<Template.Op>, lits: UnsafeBufferPointer<UInt8>, line: UnsafeBufferPointer<UInt8>,
@@ -35,21 +35,21 @@ struct Matcher {
         self.failedFrom = failedFrom; self.budget = budget; self.shared = shared
     }
 
-    /// The end of the run that op `pc` scanned from `pos` on an earlier start, if
+    /// Shared mode: the end of the run that op `pc` scanned from `pos` on an earlier start, if
     /// `pos` lies in it (an `ident`, `word` or digit run, or blanks, ends in the same place from
     /// any byte inside it).
     @inline(__always) func cachedRun(_ pc: Int, _ pos: Int) -> Int? {
-        guard let m = failedFrom else { return nil }
+        guard shared, let m = failedFrom else { return nil }
         let n = ops.count
         return pos >= m[n + pc] && pos < m[2 * n + pc] ? m[2 * n + pc] : nil
     }
 
-    /// Remembers the run op `pc` scanned (and in shared mode charges its bytes to the budget).
+    /// Shared mode: remembers the run op `pc` scanned, and charges its bytes to the budget.
     @inline(__always) mutating func scanned(_ pc: Int, _ pos: Int, _ end: Int) {
-        guard let m = failedFrom else { return }
+        guard shared, let m = failedFrom else { return }
         let n = ops.count
         m[n + pc] = pos; m[2 * n + pc] = end
-        if shared { budget -= end - pos }
+        budget -= end - pos
     }
 
     /// True once the budget is spent: every pending try then fails at once.
