@@ -254,6 +254,18 @@ public final class CodeFinder: @unchecked Sendable {
                     guard applies(pattern) else { return hit + 1 }
                     let memo = scratch.memo + memoOffsets[i]
                     if scratch.stamps[i] != serial {
+                        // Most lines hold a pattern's literal once: its first start on a line is
+                        // matched on its own (the template's own memo and budget); a second start
+                        // sets up the memo and allowance the later starts share.
+                        if scratch.stamps[i] != -serial {
+                            scratch.stamps[i] = -serial
+                            guard let end = pattern.template.match(text, from: hit, wholeLine: false, captures: &caps) else {
+                                if caps.gaveUp { scratch.finderGaveUp += 1 }
+                                return hit + 1
+                            }
+                            guard !Self.splitsToken(text, hit, end) else { return hit + 1 }
+                            return take(pattern, contextMasks[i], hit, end)
+                        }
                         scratch.stamps[i] = serial
                         memo.update(repeating: Int.max, count: pattern.template.memoSize)
                         scratch.allowances[i] = Self.allowance(pattern.template, text.count)

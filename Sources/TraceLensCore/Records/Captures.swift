@@ -39,7 +39,7 @@ public struct Captures {
             if memoCapacity < size { memo.deallocate(); memo = .allocate(capacity: size); memoCapacity = size }
             if patternCapacity < patterns {
                 stamps.deallocate(); allowances.deallocate()
-                stamps = .allocate(capacity: patterns); stamps.initialize(repeating: -1, count: patterns)
+                stamps = .allocate(capacity: patterns); stamps.initialize(repeating: 0, count: patterns)
                 allowances = .allocate(capacity: patterns); allowances.initialize(repeating: 0, count: patterns)
                 patternCapacity = patterns
             }
