@@ -17,6 +17,20 @@ final class ClientCodeTests: XCTestCase {
         }
     }
 
+    // MARK: Active Directory's detail
+
+    func testActiveDirectoryDataDetailIsDecodedOnlyInItsMessage() throws {
+        let text = """
+            LDAP - Bind error 49  (Invalid credentials)
+            res_errno: 49, res_error: <80090308: LdapErr: DSID-0C090439, comment: AcceptSecurityContext error, data 532, v4f7c>, res_matched: <>
+            res_errno: 1, res_error: <000004DC: LdapErr: DSID-0C090A37, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4f7c>, res_matched: <>
+            backup job: wrote 12 files, data 532, verified
+
+            """
+        // 532 (password expired) is a failure; 0 (no detail) is not; the backup line has no LdapErr.
+        XCTAssertEqual(try codes(text, named: "app.log"), ["ldaprc:49 F", "addata:532 F", "addata:000"])
+    }
+
     // MARK: libldap and its callers
 
     func testLibldapErrorFormsAreLDAPResultCodes() throws {
