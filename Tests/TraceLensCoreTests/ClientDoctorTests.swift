@@ -73,6 +73,19 @@ final class ClientDoctorTests: XCTestCase {
         XCTAssertTrue(got[1].cause.contains("to ldaps://10.44.0.11"), got[1].cause)
     }
 
+    func testAnExpiredServerCertificateInEachClientsWords() throws {
+        let text = """
+            ops@bastion:~$ curl https://dir.site.example:9443/health
+            curl: (60) SSL certificate problem: certificate has expired
+            ops@bastion:~$ ./ldapsync
+            2025/02/03 08:00:01 LDAP Result Code 200 "Network Error": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2025-02-03T08:00:01Z is after 2025-01-31T23:59:59Z
+
+            """
+        let got = try findings(text)
+        XCTAssertEqual(got.map(\.rules), [["client-certificate-expired"], ["client-certificate-expired"]], "\(got)")
+        XCTAssertTrue(got[0].cause.contains("verify 10"), got[0].cause)
+    }
+
     func testASuccessfulSessionIsNoFailureAndAFilterErrorNoTLSFinding() throws {
         let text = """
             ops@bastion:~$ openssl s_client -connect 10.44.0.12:636 -CAfile site-ca.pem
