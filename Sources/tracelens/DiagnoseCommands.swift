@@ -1,6 +1,11 @@
 import ArgumentParser
 import Foundation
-import TraceLensCore
+import TraceLensInput
+import TraceLensRecords
+import TraceLensStore
+import TraceLensDiagnose
+import TraceLensCommands
+
 
 struct LintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

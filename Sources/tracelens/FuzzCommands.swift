@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import TraceLensCore
+import TraceLensDiagnose
+import TraceLensBench
+
 
 /// `bench --only fuzz` options: how long, from which seed, which targets, where the corpus is.
 struct FuzzOptions: ParsableArguments {
@@ -13,7 +15,7 @@ struct FuzzOptions: ParsableArguments {
     @Option(name: .customLong("fuzz-target"), help: ArgumentHelp("fuzz: run this target only (template, gzip, ebcdic, records, plugin, cert). Repeatable.", valueName: "name"))
     var fuzzTargets: [String] = []
 
-    @Option(help: ArgumentHelp("fuzz: corpus folder (a sub-folder per target); inputs that crash or hang are saved there. Default: Tests/TraceLensCoreTests/FuzzCorpus when run in the source tree, else a temporary folder.", valueName: "dir"))
+    @Option(help: ArgumentHelp("fuzz: corpus folder (a sub-folder per target); inputs that crash or hang are saved there. Default: Tests/TraceLensTests/FuzzCorpus when run in the source tree, else a temporary folder.", valueName: "dir"))
     var corpus: String?
 
     @Option(help: ArgumentHelp("fuzz: seconds one input may take before it counts as a hang.", valueName: "n"))
@@ -25,7 +27,7 @@ struct FuzzOptions: ParsableArguments {
         o.seed = seed
         o.targets = fuzzTargets
         o.budgetSeconds = hangSeconds
-        let inTree = "Tests/TraceLensCoreTests/FuzzCorpus"
+        let inTree = "Tests/TraceLensTests/FuzzCorpus"
         o.corpus = corpus ?? (FileManager.default.fileExists(atPath: inTree) ? inTree : nil)
         let tool = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let (report, found) = try FuzzCampaign.run(o, tool: tool)
@@ -59,7 +61,7 @@ struct FuzzChildCommand: ParsableCommand {
         o.budgetSeconds = budget
         o.stopAfterSeconds = stopAfter
         // Built-in plugins only: a user's plugin folder must not change what a seed means.
-        let plugins = PluginLoader.loadAll(userDirectories: []).0
+        let plugins = CheckedPlugins.loadAll(userDirectories: []).0
         print(try FuzzChild.run(o, plugins: plugins))
     }
 }

@@ -1,6 +1,14 @@
 import ArgumentParser
 import Foundation
-import TraceLensCore
+import TraceLensInput
+import TraceLensRecords
+import TraceLensPlugins
+import TraceLensStore
+import TraceLensRender
+import TraceLensFollow
+import TraceLensDiagnose
+import TraceLensCommands
+
 
 /// Options `watch` and `daemon` share on the command line.
 struct FollowingOptions: ParsableArguments {
@@ -153,7 +161,7 @@ struct DaemonCommand: ParsableCommand {
             print(TerminalText.visible("\(config): ok; follows \(cfg.paths.joined(separator: ", ")) into \(cfg.db)"))
             return
         }
-        let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: cfg.plugins))
+        let (set, problems) = CheckedPlugins.loadAll(userDirectories: PluginLoader.userDirectories(explicit: cfg.plugins))
         let log = FollowLog(level: cfg.logLevel)
         for p in problems { log(.warn, "plugin-problem", ["problem": "\(p)"]) }
         let observer = VerdictLogger(plugins: set, log: log)

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Foundation
-import TraceLensCore
+import TraceLensInput
+import TraceLensRecords
+import TraceLensStore
+import TraceLensRender
+import TraceLensQuery
+import TraceLensCommands
+
 
 /// The store every store command uses.
 struct StoreOptions: ParsableArguments {

@@ -1,6 +1,13 @@
 import ArgumentParser
 import Foundation
-import TraceLensCore
+import TraceLensInput
+import TraceLensRecords
+import TraceLensPlugins
+import TraceLensRender
+import TraceLensDiagnose
+import TraceLensCommands
+import TraceLensBench
+
 
 @main
 struct TraceLens: ParsableCommand {
@@ -51,7 +58,7 @@ struct PluginOptions: ParsableArguments {
     /// Loads the plugins. Problems are printed and the broken entries left out; the rest is used
     /// (a typo in a user plugin must not stop the user reading a trace).
     func load() throws -> PluginSet {
-        let (set, problems) = PluginLoader.loadAll(userDirectories: PluginLoader.userDirectories(explicit: directories))
+        let (set, problems) = CheckedPlugins.loadAll(userDirectories: PluginLoader.userDirectories(explicit: directories))
         for p in problems { Diagnostics.warn("plugin problem: \(p)") }
         return set
     }

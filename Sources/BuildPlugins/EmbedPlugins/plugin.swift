@@ -1,7 +1,7 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds every file under the package's `Plugins/` folder into the TraceLensCore module.
+/// Embeds every file under the package's `Plugins/` folder into the TraceLensPlugins module.
 ///
 /// The files are listed as inputs so that editing one, or adding a new one, regenerates the
 /// Swift source on the next build. Resource bundles were measured not to survive a binary being

@@ -1,0 +1,230 @@
+import Foundation
+import SwiftASN1
+import TraceLensInput
+import TraceLensRecords
+import TraceLensDecode
+import TraceLensPlugins
+import TraceLensRender
+import TraceLensDiagnose
+
+/// The fuzz targets: one per parser that reads untrusted bytes.
+package enum FuzzTargets {
+    package static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert]
+
+    // MARK: Targets
+
+    /// Template parsing and matching: the first line is the template, the others are matched.
+    package static let template = FuzzTarget(
+        name: "template", about: "layout templates: parsing, then matching the lines that follow", inputName: "input.template",
+        maxSize: 16 * 1024,
+        dictionary: ["{", "}", "{?", "{text}", "{:int}", "{x:hex(8)}", "{y:hex(2-4)}", "{w:word}", "{i:ident}", "{a:ipv4}", "{m:msgid}",
+                     "{r:rest}", "{o:one(A|B|C)}", "{t:time(MM/DD/YYYY-hh:mm:ss.f)}", "{t:time(Mon DD hh:mm:ss)}", "\\", " ", "  ", "\n"].map { Array($0.utf8) },
+        seeds: { plugins in
+            var seeds: [[UInt8]] = []
+            let texts = sampleTexts(plugins)
+            for (i, format) in plugins.formats.enumerated() {
+                let rules = format.records + format.contexts + format.headers + format.continuations.map(\.rule)
+                for rule in rules {
+                    seeds.append(Array((rule.template.source + "\n").utf8) + texts[i % texts.count].prefix(2048))
+                }
+            }
+            for p in plugins.codePatterns.prefix(40) { seeds.append(Array((p.template.source + "\n").utf8) + texts[0].prefix(2048)) }
+            return seeds
+        },
+        shape: nil,
+        run: { _, input in
+            let lines = input.split(separator: 0x0A, omittingEmptySubsequences: false)
+            guard let first = lines.first else { return }
+            let source = String(decoding: first, as: UTF8.self)
+            for caseInsensitive in [false, true] {
+                let t = try Template(source, caseInsensitive: caseInsensitive)
+                var caps = Captures()
+                for line in lines.dropFirst() {
+                    Array(line).withUnsafeBufferPointer { b in
+                        if t.match(b, captures: &caps) != nil {
+                            for slot in t.timeSlots { _ = t.time(in: b, slot: slot, captures: caps) }
+                        }
+                        _ = t.match(b, from: b.count / 2, wholeLine: false, captures: &caps)
+                    }
+                }
+                _ = t.match(String(decoding: lines.last ?? [], as: UTF8.self))
+            }
+        })
+
+    /// The gzip reader: members, damage, truncation, trailing junk.
+    package static let gzip = FuzzTarget(
+        name: "gzip", about: "gzip reader (TextReader over .gz: members, damage, cut-short data, junk after the end)", inputName: "input.gz",
+        maxSize: 256 * 1024, dictionary: [[0x1F, 0x8B, 0x08, 0x00], [0x1F, 0x8B], [0x03, 0x00], [0x00, 0x00, 0xFF, 0xFF]],
+        seeds: { plugins in
+            let texts = sampleTexts(plugins)
+            return texts.prefix(6).map { Fuzz.gzip(Array($0.prefix(8192))) } + [Fuzz.gzip(texts[0]) + Fuzz.gzip(texts[texts.count - 1])]
+        },
+        shape: { input, r in
+            // Half the inputs are well-formed gzip of mutated text, then damaged the way files are.
+            guard r.below(2) == 0 else { return input }
+            let plain = Fuzz.gunzipPrefix(input)
+            var out = Fuzz.gzip(plain.isEmpty ? input : plain)
+            switch r.below(5) {
+            case 0: out.removeSubrange(r.below(out.count + 1)...)                   // cut short
+            case 1: out += (0..<(1 + r.below(64))).map { _ in UInt8(truncatingIfNeeded: r.next()) }  // trailing junk
+            case 2: out += Fuzz.gzip(Array(input.prefix(512)))                      // another member
+            case 3 where out.count > 20: out[10 + r.below(out.count - 10)] ^= 0xFF  // damage inside
+            default: break
+            }
+            return out
+        },
+        run: { context, _ in
+            let reader = try TextReader(path: context.work + "/input.gz", chunkSize: 4096)
+            var lines = 0
+            try reader.forEachLine { _, _ in lines += 1 }
+        })
+
+    /// EBCDIC detection and decoding, then the whole record path over the decoded text.
+    package static let ebcdic = FuzzTarget(
+        name: "ebcdic", about: "EBCDIC (IBM-1047) detection and decoding, then records read from it", inputName: "input.trc",
+        maxSize: 64 * 1024, dictionary: [[0x15], [0x25], [0x0D, 0x25], [0x40], [0x4B], [0xC5, 0xD9, 0xD9, 0xD6, 0xD9]],
+        seeds: { plugins in
+            sampleTexts(plugins).flatMap { text in [toEBCDIC(Array(text.prefix(8192)), lineEnd: 0x15), toEBCDIC(Array(text.prefix(4096)), lineEnd: 0x25)] }
+        },
+        shape: nil,
+        run: { context, input in
+            _ = input.withUnsafeBufferPointer { EncodingDetector.detect($0) }
+            _ = input.withUnsafeBufferPointer { EncodingDetector.validUTF8($0) }
+            let decoded = UnsafeMutablePointer<UInt8>.allocate(capacity: input.count * 2 + 1)
+            defer { decoded.deallocate() }
+            let n = input.withUnsafeBufferPointer { TextReader.translateEBCDIC($0.baseAddress ?? UnsafePointer(decoded), $0.count, into: decoded) }
+            try checkUTF8(UnsafeBufferPointer(start: decoded, count: n), "EBCDIC decoded to invalid UTF-8")
+            try readAndRender(context, context.work + "/input.trc")
+        })
+
+    /// The record reader with every built-in layout, code decoding, masking and both renderers.
+    package static let records = FuzzTarget(
+        name: "records", about: "record reader over random bytes with each built-in layout, rendered as text and JSON", inputName: "input.trc",
+        maxSize: 64 * 1024,
+        dictionary: ["\n", "\r\n", "Thd-", "ERROR", "ENTRY", "EXIT", "INFO", "): ", "0x", "rc=", "00000000: ", "--", "password=", "GSK_"].map { Array($0.utf8) },
+        seeds: { plugins in sampleTexts(plugins).map { Array($0.prefix(16 * 1024)) } },
+        shape: nil,
+        run: { context, input in
+            let json = JSONRenderer(plugins: context.plugins)
+            let out = ByteBuffer(capacity: 1 << 16)
+            var caps = Captures()
+            let summary = SourceSummary(path: "input.trc", detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "LF"))
+            for format in context.plugins.formats + [nil] {
+                var text = TextRenderer(plugins: context.plugins, colour: format == nil)
+                var carry = SecretMasker.Carry()
+                for var r in RecordReader.records(in: input, format: format) {
+                    _ = context.masker.mask(&r.bytes, captures: &caps, carry: &carry)
+                    context.finder.decode(&r, layout: format, captures: &caps)
+                    out.removeAll()
+                    text.render(r, into: out)
+                    out.removeAll()
+                    json.render(r, source: summary, into: out)
+                    try checkJSON(out)
+                }
+            }
+            try readAndRender(context, context.work + "/input.trc")
+        })
+
+    /// The TOML plugin loader: a plugin folder whose plugin.toml is the input.
+    package static let plugin = FuzzTarget(
+        name: "plugin", about: "TOML plugin loader (TOMLNode, PluginLoader) on a folder with a mutated plugin.toml", inputName: "plugin/plugin.toml",
+        maxSize: 64 * 1024,
+        dictionary: ["[plugin]\n", "[[format]]\n", "[[catalogue]]\n", "[[code]]\n", "[[sample]]\n", "[[secret]]\n", "[[list]]\n", "[[connection]]\n",
+                     "name = ", "\"\"\"", "'''", "= [", "]", "{ ", " }", "=", "\"", "\n", "1979-05-27T07:32:00Z", "inf", "nan", "0x7FFFFFFFFFFFFFFF",
+                     "[a.b.c]\n", "[[a.b]]\n", "template = \"{text}\"", "record = \"{time:time(hh:mm:ss)} {level:word} {message}\""].map { Array($0.utf8) },
+        seeds: { _ in
+            PluginLoader.builtInSources().compactMap { $0.files[PluginLoader.manifest].map { Array($0.utf8) } }
+        },
+        shape: nil,
+        run: { context, input in
+            _ = try? TOMLNode.parse(String(decoding: input, as: UTF8.self))
+            let dir = context.work + "/plugin"
+            // The built-in plugins' catalogue files sit beside the manifest, so a mutated
+            // built-in manifest still finds the files it names.
+            if !FileManager.default.fileExists(atPath: dir + "/.catalogues-written") {
+                for source in PluginLoader.builtInSources() {
+                    for (rel, text) in source.files where rel != PluginLoader.manifest {
+                        let path = dir + "/" + rel
+                        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        try? text.write(toFile: path, atomically: false, encoding: .utf8)
+                    }
+                }
+                _ = FileManager.default.createFile(atPath: dir + "/.catalogues-written", contents: nil)
+            }
+            let (set, _) = CheckedPlugins.load(try PluginLoader.sources(inDirectory: dir))
+            _ = set.formats.count
+        })
+
+    /// Certificates and CRLs, PEM or DER, and the report written from them.
+    package static let cert = FuzzTarget(
+        name: "cert", about: "certificate and CRL reader (PEM and DER) and its text and JSON reports", inputName: "input.crt",
+        maxSize: 32 * 1024, dictionary: ["-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n", "-----BEGIN X509 CRL-----\n", "-----END X509 CRL-----\n",
+                                         "\u{30}\u{00}", "\u{30}\u{80}", "\u{06}\u{03}\u{55}\u{1D}\u{15}"].map { Array($0.utf8) },
+        seeds: { _ in [] },
+        shape: { input, r in
+            // Half the inputs are DER wrapped as PEM (the form users have).
+            guard r.below(2) == 0, !input.starts(with: Array("-----".utf8)) else { return input }
+            let label = r.below(2) == 0 ? "CERTIFICATE" : "X509 CRL"
+            return Array("-----BEGIN \(label)-----\n\(Data(input).base64EncodedString(options: .lineLength64Characters))\n-----END \(label)-----\n".utf8)
+        },
+        run: { context, _ in
+            let inspector = CertificateInspector(plugins: context.plugins, now: Date(timeIntervalSince1970: 1_700_000_000))
+            var reports = [try inspector.inspect(path: context.work + "/input.crt")]
+            inspector.checkRevocation(&reports, against: reports.flatMap(\.items).filter { $0.kind == "CRL" })
+            _ = CertificateInspector.text(reports)
+            _ = CertificateInspector.jsonLines(reports)
+        })
+
+    // MARK: Helpers
+
+    /// Small real texts: the built-in plugins' samples and a generated GSK trace.
+    package static func sampleTexts(_ plugins: PluginSet) -> [[UInt8]] {
+        var texts: [[UInt8]] = []
+        for s in plugins.samples { if case let .lines(_, text) = s.kind { texts.append(Array(text.utf8)) } }
+        let path = NSTemporaryDirectory() + "tracelens-fuzz-seed-\(getpid()).trc"
+        if (try? SyntheticTrace(threads: 3, seed: 7).write(to: path, targetBytes: 6000)) != nil, let data = FileManager.default.contents(atPath: path) {
+            texts.append(Array(data))
+        }
+        try? FileManager.default.removeItem(atPath: path)
+        return texts.isEmpty ? [Array("10:07:19 ERROR x(): rc=431\n".utf8)] : texts
+    }
+
+    /// Latin-1 text to IBM-1047 with the given line end.
+    package static func toEBCDIC(_ text: [UInt8], lineEnd: UInt8) -> [UInt8] {
+        var reverse = [UInt8](repeating: 0x6F, count: 256)
+        for (e, a) in EBCDIC.toLatin1.enumerated() where e != 0x15 && e != 0x25 { reverse[Int(a)] = UInt8(e) }
+        return text.map { $0 == 0x0A ? lineEnd : reverse[Int($0)] }
+    }
+
+    /// Reads a file through the record stream (detection, decoding, masking) and renders it.
+    package static func readAndRender(_ context: FuzzContext, _ path: String) throws {
+        var text = TextRenderer(plugins: context.plugins, colour: false)
+        let json = JSONRenderer(plugins: context.plugins)
+        let out = ByteBuffer(capacity: 1 << 16)
+        var summary: SourceSummary?
+        var failure: FuzzOracleFailure?
+        _ = try context.stream.read(path, source: 0, started: { summary = $0 }) { r in
+            out.removeAll()
+            text.render(r, into: out)
+            out.removeAll()
+            json.render(r, source: summary!, into: out)
+            if failure == nil { do { try checkJSON(out) } catch let f as FuzzOracleFailure { failure = f } catch {} }
+        }
+        if let failure { throw failure }
+    }
+
+    /// JSON output must be valid UTF-8, and each line one JSON object.
+    package static func checkJSON(_ out: ByteBuffer) throws {
+        let bytes = UnsafeBufferPointer(start: out.base, count: out.count)
+        try checkUTF8(bytes, "JSON output is not valid UTF-8")
+        for line in bytes.split(separator: 0x0A) {
+            guard (try? JSONSerialization.jsonObject(with: Data(line))) is [String: Any] else {
+                throw FuzzOracleFailure(description: "JSON output does not parse: \(String(decoding: line.prefix(200), as: UTF8.self))")
+            }
+        }
+    }
+
+    package static func checkUTF8(_ bytes: UnsafeBufferPointer<UInt8>, _ message: String) throws {
+        if String(validating: bytes, as: UTF8.self) == nil { throw FuzzOracleFailure(description: message) }
+    }
+}

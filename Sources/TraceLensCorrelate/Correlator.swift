@@ -1,0 +1,329 @@
+import TraceLensRecords
+import TraceLensDecode
+import TraceLensPlugins
+
+/// One connection (TLS session) as correlation builds it. Written to the store when it changes.
+public final class LiveConnection {
+    public enum Outcome: String, Sendable { case open, ok, failed }
+
+    public let id: Int64
+    public let source: Int64
+    public let rule: String
+    public var lane: String
+    public var process: String?
+    public var thread: String?
+    public var startTime: Timestamp?
+    public var endTime: Timestamp?
+    public var firstLine: Int
+    public var lastLine: Int
+    /// Captured values by name, first one wins (`peer_ip`, `cipher`, `handle`, ...).
+    public var fields: [(name: String, value: String)] = []
+    /// Keys not yet written to the store.
+    package var newKeys: [(name: String, value: String)] = []
+    /// Distinct failure codes in the order seen, except that the primary error (the first code
+    /// that is not a consequence, such as an alert sent) is moved to the front.
+    public var failures: [(catalogue: Int, value: CodeValue)] = []
+    package var primaryIsCause = false
+    public var outcome: Outcome = .open
+    public var ended = false
+    /// Index of the last start rule this connection passed (open = 0, init = 1, ...).
+    package var stage: Int
+    public var records = 0
+    package var dirty = true
+
+    package init(id: Int64, source: Int64, rule: String, lane: String, line: Int, stage: Int) {
+        self.id = id; self.source = source; self.rule = rule; self.lane = lane
+        firstLine = line; lastLine = line; self.stage = stage
+    }
+
+    public func field(_ name: String) -> String? { fields.first { $0.name == name }?.value }
+}
+
+/// Assigns each record of one source to a connection, following a plugin's `ConnectionRule`.
+///
+/// A lane (a thread, named by the rule's lane fields) carries at most one connection at a time
+/// and many over its life. A start record opens a connection on its lane; captures describe it;
+/// a route capture (a handle seen on another thread) moves a lane to the connection that holds
+/// the value; an outcome record with a failure code fails and ends it; an end record ends it.
+/// Records on a lane with no connection stay unlinked.
+public final class Correlator {
+    public let rule: ConnectionRule
+    package let plugins: PluginSet
+    package let source: Int64
+    /// The next connection id, shared by the correlators of one source (a mixed file has one
+    /// per connection rule of its layouts) so their ids never collide.
+    package final class IDs { package var next: Int64; package init(_ next: Int64) { self.next = next } }
+    private let ids: IDs
+    private var nextID: Int64 {
+        get { ids.next }
+        set { ids.next = newValue }
+    }
+    /// Current connection of each lane.
+    private var lanes: [String: LiveConnection] = [:]
+    /// Connections by key value (`handle=2A53C018`): open ones, plus recently ended ones so a
+    /// close after a failed handshake still finds its connection.
+    private var byKey: [String: LiveConnection] = [:]
+    private var recentlyEnded: [LiveConnection] = []
+    private let recentLimit = 4096
+    /// Connections changed since the last `takeChanges()`.
+    private var changed: [LiveConnection] = []
+    private var captures = Captures()
+    private let consequenceCatalogues: Set<Int>
+    /// Connections opened so far in this run.
+    public private(set) var created = 0
+    private var laneScratch: [UInt8] = []
+    private var lastLaneBytes: [UInt8] = []
+    private var lastLaneKey = ""
+    private let laneless: Bool
+
+    public convenience init(rule: ConnectionRule, plugins: PluginSet, source: Int64, firstID: Int64) {
+        self.init(rule: rule, plugins: plugins, source: source, ids: IDs(firstID))
+    }
+
+    package init(rule: ConnectionRule, plugins: PluginSet, source: Int64, ids: IDs) {
+        self.rule = rule
+        self.plugins = plugins
+        self.source = source
+        self.ids = ids
+        consequenceCatalogues = Set(rule.consequences.compactMap { plugins.catalogueIndex($0) })
+        laneless = rule.lane.isEmpty
+    }
+
+    /// Which connection each lane holds, as kept in the store between runs: `lane<TAB>id` lines.
+    public var laneState: String {
+        lanes.sorted { $0.key < $1.key }.map { "\($0.key)\t\($0.value.id)" }.joined(separator: "\n")
+    }
+
+    /// Ids named by a saved lane state.
+    public static func connectionIDs(inLaneState state: String?) -> [Int64] {
+        (state ?? "").split(separator: "\n").compactMap { $0.split(separator: "\t").last.flatMap { Int64($0) } }
+    }
+
+    /// Connections carried over from an earlier run over the same source (open ones, the last
+    /// ended one of each lane, and those the saved lanes hold), so a grown file continues
+    /// exactly where it stopped.
+    public func restore(_ connections: [LiveConnection], keys: [(conn: Int64, name: String, value: String)], laneState: String?) {
+        let byID = Dictionary(connections.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for c in connections {
+            c.dirty = false
+            c.primaryIsCause = c.failures.first.map { !consequenceCatalogues.contains($0.catalogue) } ?? false
+            if c.ended { recentlyEnded.append(c) }
+            nextID = max(nextID, c.id + 1)
+        }
+        for line in (laneState ?? "").split(separator: "\n") {
+            let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count == 2, let id = Int64(parts[1]), let c = byID[id] else { continue }
+            lanes[String(parts[0])] = c
+        }
+        for k in keys where rule.keys.contains(k.name) {
+            if let c = byID[k.conn] { byKey[k.name + "=" + k.value] = c }
+        }
+    }
+
+    /// Links `record` to a connection; returns its id, or nil when the record belongs to none.
+    public func assign(_ r: Record) -> Int64? {
+        if r.isUnparsed { return nil }
+        return r.bytes.withUnsafeBufferPointer { b -> Int64? in
+            let lane = laneKey(r, b)
+            // Without lane fields a record joins only what a start record or a key says.
+            var conn = laneless ? nil : lanes[lane]
+
+            // A start record opens a connection unless the lane's one has only passed earlier starts.
+            var startStage: Int?
+            for (i, s) in rule.starts.enumerated() where s.matches(r, b, &captures) { startStage = i; break }
+
+            // Captured values: route ones may move the lane to another connection first.
+            var found: [(name: String, value: String, role: ConnectionRule.CaptureRole)] = []
+            if !rule.captures.isEmpty { collectCaptures(r, b, into: &found) }
+            var routed = false
+            for f in found where f.role == .route {
+                guard let target = byKey[f.name + "=" + f.value] else { continue }
+                // An ended connection's handle may be reused by the next one: a start record
+                // never goes back to an ended connection.
+                if startStage != nil && target.ended { continue }
+                if target !== conn { conn = target; lanes[lane] = target }
+                if let s = startStage { target.stage = max(target.stage, s) }
+                routed = true
+                break
+            }
+            for f in found where f.role == .identify && !routed {
+                if let target = byKey[f.name + "=" + f.value], !(startStage != nil && target.ended) {
+                    if target !== conn { conn = target; if !laneless { lanes[lane] = target } }
+                    if let s = startStage { target.stage = max(target.stage, s) }
+                    routed = true
+                } else if startStage == nil {
+                    // A value not seen before names the lane's connection, unless that one
+                    // already has another: then it is a new connection.
+                    if let c = conn, !c.ended, c.field(f.name) == nil { routed = true } else {
+                        conn = open(lane: lane, r: r, b: b, stage: 0)
+                        routed = true
+                    }
+                }
+                break
+            }
+            if let stage = startStage, !routed {
+                if let c = conn, !c.ended, c.stage < stage {
+                    c.stage = stage
+                } else {
+                    conn = open(lane: lane, r: r, b: b, stage: stage)
+                }
+            }
+            if conn == nil || conn!.ended, startStage == nil, !routed, !rule.startsIfNone.isEmpty,
+               rule.startsIfNone.contains(where: { $0.matches(r, b, &captures) }) {
+                // Stage -1: any start record that follows continues this connection.
+                conn = open(lane: lane, r: r, b: b, stage: -1)
+            }
+            guard let c = conn else { return nil }
+
+            c.records += 1
+            c.lastLine = r.line + max(r.lineCount, 1) - 1
+            if let t = r.time { if c.startTime == nil { c.startTime = t }; c.endTime = t }
+            for f in found where f.role != .route { describe(c, f.name, f.value) }
+            var failed = false
+            for code in r.codes where plugins.catalogues[code.catalogue].isFailure(code.value) {
+                failed = true
+                if !c.failures.contains(where: { $0.catalogue == code.catalogue && $0.value == code.value }) {
+                    let isCause = !consequenceCatalogues.contains(code.catalogue)
+                    if isCause && !c.primaryIsCause {
+                        c.failures.insert((code.catalogue, code.value), at: 0)
+                        c.primaryIsCause = true
+                    } else {
+                        c.failures.append((code.catalogue, code.value))
+                    }
+                }
+            }
+            markChanged(c)
+            if rule.outcomes.contains(where: { $0.matches(r, b, &captures) }) {
+                if failed {
+                    c.outcome = .failed
+                    if rule.failureEnds { end(c, lane: lane) }
+                } else {
+                    if c.outcome == .open { c.outcome = .ok }
+                    // The handshake is done: the session goes on in calls that name its handle,
+                    // on this thread or another, so the lane is free until one does.
+                    if hasKey(c), lanes[lane] === c { lanes[lane] = nil }
+                }
+            }
+            if rule.ends.contains(where: { $0.matches(r, b, &captures) }) { end(c, lane: lane) }
+            return c.id
+        }
+    }
+
+    /// Connections created or changed since the last call, to write to the store.
+    public func takeChanges() -> [LiveConnection] {
+        let out = changed
+        for c in out { c.dirty = false }
+        changed.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    private func hasKey(_ c: LiveConnection) -> Bool {
+        c.fields.contains { rule.keys.contains($0.name) }
+    }
+
+    private func markChanged(_ c: LiveConnection) {
+        if !c.dirty { c.dirty = true; changed.append(c) }
+    }
+
+    private func open(lane: String, r: Record, b: UnsafeBufferPointer<UInt8>, stage: Int) -> LiveConnection {
+        // A connection still open on this lane stays open, reachable by its keys: a server
+        // thread may start the next handshake before the last one's close.
+        let c = LiveConnection(id: nextID, source: source, rule: rule.name, lane: lane, line: r.line, stage: stage)
+        nextID += 1
+        created += 1
+        c.process = r.field(.process)
+        c.thread = r.field(.thread)
+        c.dirty = false
+        markChanged(c)
+        lanes[lane] = c
+        return c
+    }
+
+    private func end(_ c: LiveConnection, lane: String) {
+        if c.outcome == .open { c.outcome = c.failures.isEmpty ? .ok : .failed }
+        if lanes[lane] === c { lanes[lane] = nil }
+        guard !c.ended else { return }
+        c.ended = true
+        recentlyEnded.append(c)
+        if recentlyEnded.count > recentLimit * 2 {
+            // Forget the oldest ended connections' keys (a reused handle now names a new one).
+            for old in recentlyEnded.prefix(recentLimit) {
+                for (name, value) in old.fields where rule.keys.contains(name) {
+                    let k = name + "=" + value
+                    if byKey[k] === old { byKey[k] = nil }
+                }
+            }
+            recentlyEnded.removeFirst(recentLimit)
+        }
+    }
+
+    private func describe(_ c: LiveConnection, _ name: String, _ value: String) {
+        if rule.keys.contains(name) {
+            let k = name + "=" + value
+            if byKey[k] !== c {
+                byKey[k] = c
+                c.newKeys.append((name, value))
+            }
+        }
+        if !c.fields.contains(where: { $0.name == name }) {
+            c.fields.append((name, value))
+            // Values without a column of their own are kept with the keys, so nothing captured is lost.
+            if !rule.keys.contains(name) && !ConnectionRule.columns.contains(name) { c.newKeys.append((name, value)) }
+        }
+    }
+
+    private func collectCaptures(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, into found: inout [(name: String, value: String, role: ConnectionRule.CaptureRole)]) {
+        guard r.range(.message) != nil else { return }
+        for capture in rule.captures where capture.selector.matches(r, b, &captures) {
+            if let catalogue = capture.codeCatalogue, let field = capture.codeField {
+                guard let index = plugins.catalogueIndex(catalogue), let code = r.codes.first(where: { $0.catalogue == index }) else { continue }
+                found.append((field, Self.normalise(code.value, plugins.catalogues[index]), capture.role))
+                continue
+            }
+            // Every message line: a console message puts its fields on continuation lines
+            // (EZD1287I's LOCAL:, REMOTE:, ... CONNID: under the first line).
+            lines: for line in r.messageLines {
+                let message = UnsafeBufferPointer(rebasing: b[line])
+                for tpl in capture.messages where tpl.match(message, captures: &captures) != nil {
+                    for (slot, name) in tpl.fieldNames.enumerated() where !name.isEmpty {
+                        guard let range = captures.range(slot) else { continue }
+                        found.append((name, Self.normalise(message, range, tpl.slotKinds[slot]), capture.role))
+                    }
+                    for v in capture.values { found.append((v.name, v.value, capture.role)) }
+                    break lines
+                }
+            }
+        }
+    }
+
+    /// A code as a captured value: hex catalogues as hex digits without leading zeros (as a
+    /// `{cipher:hex}` capture gives them), others as they are shown.
+    package static func normalise(_ v: CodeValue, _ c: Catalogue) -> String {
+        if case let .number(n) = v, c.radix == .hex { return String(n, radix: 16).uppercased() }
+        return c.display(v)
+    }
+
+    /// Hex values compare without case or leading zeros (`0x0A` and `a` name the same handle).
+    package static func normalise(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ kind: Template.Kind) -> String {
+        if case .hex = kind {
+            var s = String(decoding: b[r], as: UTF8.self).uppercased()
+            while s.count > 1 && s.hasPrefix("0") { s.removeFirst() }
+            return s
+        }
+        return String(decoding: b[r], as: UTF8.self)
+    }
+
+    /// The lane's name: the rule's lane fields joined. Consecutive records usually share a lane,
+    /// so the last key is reused without building a string.
+    private func laneKey(_ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> String {
+        laneScratch.removeAll(keepingCapacity: true)
+        for f in rule.lane {
+            if let range = r.range(f) { laneScratch.append(contentsOf: b[range]) }
+            laneScratch.append(0x1F)
+        }
+        if laneScratch == lastLaneBytes { return lastLaneKey }
+        lastLaneBytes = laneScratch
+        lastLaneKey = String(decoding: laneScratch, as: UTF8.self)
+        return lastLaneKey
+    }
+}

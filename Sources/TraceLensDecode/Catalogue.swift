@@ -1,0 +1,285 @@
+import TraceLensRecords
+import TraceLensInput
+
+/// A reference to a code in a named catalogue, written `kind:code` (e.g. `cms:03353041`).
+public struct CodeRef: Hashable, Sendable, CustomStringConvertible {
+    public var catalogue: String
+    public var code: String
+    public var description: String { "\(catalogue):\(code)" }
+    /// `alert:*` in a diagnosis rule: any code of the catalogue.
+    public var isWildcard: Bool { code == "*" }
+
+    public init(catalogue: String, code: String) { self.catalogue = catalogue; self.code = code }
+
+    public init?(_ text: Substring) {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, text.index(after: colon) != text.endIndex else { return nil }
+        catalogue = String(text[..<colon])
+        code = String(text[text.index(after: colon)...])
+    }
+}
+
+/// One row of a catalogue.
+public struct CatalogueEntry: Sendable {
+    public var value: CodeValue
+    /// The code as the catalogue writes it (`431`, `03353041`, `C02C`, `GSK_TRACE`).
+    public var code: String
+    public var name: String
+    public var text: String
+    public var explanation: String
+    public var action: String
+    public var verified: Bool
+    public var related: [CodeRef]
+    /// Further columns of the row, in file order (`tls_versions`, `default`, ...).
+    public var details: [(column: String, value: String)]
+    /// Where the row came from, for messages: `file:line`.
+    public var origin: String
+    package init(value: CodeValue, code: String, name: String, text: String, explanation: String, action: String, verified: Bool, related: [CodeRef], details: [(column: String, value: String)], origin: String) {
+        self.value = value
+        self.code = code
+        self.name = name
+        self.text = text
+        self.explanation = explanation
+        self.action = action
+        self.verified = verified
+        self.related = related
+        self.details = details
+        self.origin = origin
+    }
+}
+
+/// Which values of a catalogue mean that something failed.
+public enum FailurePolicy: String, Sendable {
+    /// Return codes and alerts: 0 is success (or close_notify), anything else a failure.
+    case nonzero
+    /// Every value is a failure (error message ids).
+    case all
+    /// Identifiers, never failures (cipher suites, groups).
+    case none
+    /// Message ids whose last letter is E (error) or A (action needed): `GLD1116E`.
+    case errorIDs = "error-ids"
+}
+
+/// A code table from a plugin: how its codes are written and read, and its rows.
+public final class Catalogue: @unchecked Sendable {
+    public enum Radix: Sendable, Equatable { case decimal, hex, text }
+
+    public let id: String
+    public let title: String
+    public let plugin: String
+    public let radix: Radix
+    /// Digits to pad the code to when shown (`03353041`, `0035`, `0023`); 0 for no padding.
+    public let digits: Int
+    /// How a decoded code is shown inline in a trace line: `SSL {code}: {text}`.
+    public let label: String
+    public let failure: FailurePolicy
+    /// Words a user may type before a code to pick this catalogue (`alert 42`, `cipher 35`).
+    public let words: [String]
+    /// Forms a user may type a code in, for `explain`.
+    public let accepts: [Template]
+    /// The codes are bits that combine into a set (`ERROR+CONNS` = x8008): `explain` reads
+    /// keyword and number expressions with `+` and `-` and lists the bits set.
+    public var flags = false
+    /// How often a bare number (`explain 20`) means this catalogue: readings of one value are
+    /// listed highest rank first (ties in plugin order).
+    public var rank = 0
+    /// Rows by their code, name, text and older wordings (`text_*` columns), normalised by
+    /// `nameKey`: for `[[code]]` patterns with `by = "name"` (`tlsv1 alert unknown ca`,
+    /// `certificate_unknown`, `unable to get local issuer certificate`).
+    public private(set) var names: [String: CodeValue] = [:]
+    /// The longest name or text indexed, in bytes: how far `longestName(in:)` looks.
+    package private(set) var longestNameBytes = 0
+
+    public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
+    /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
+    public private(set) var ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)] = []
+
+    package init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template]) {
+        self.id = id; self.title = title; self.plugin = plugin; self.radix = radix; self.digits = digits
+        self.label = label; self.failure = failure; self.words = words; self.accepts = accepts
+    }
+
+    /// Adds or replaces a row (a later plugin overrides an earlier one).
+    package func add(_ entry: CatalogueEntry) {
+        entries[entry.value] = entry
+        var keys = [entry.name, entry.text] + entry.details.filter { $0.column.hasPrefix("text") }.map(\.value)
+        if radix == .text { keys.append(entry.code) }
+        for key in keys {
+            let k = Self.nameKey(key)
+            if !k.isEmpty && names[k] == nil { names[k] = entry.value }
+            longestNameBytes = max(longestNameBytes, key.utf8.count)
+        }
+        if radix == .text { names[Self.nameKey(entry.code)] = entry.value }
+    }
+
+    /// A name or text as looked up by `value(forName:)`: ASCII letters in lower case, `_`, `-`
+    /// and runs of blanks as one space, no blanks or full stops at either end.
+    public static func nameKey<S: StringProtocol>(_ text: S) -> String { nameKey(bytes: text.utf8) }
+
+    package static func nameKey<C: Collection>(bytes text: C) -> String where C.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var gap = false
+        for b in text {
+            if b == 0x20 || b == 0x09 || b == 0x5F || b == 0x2D {
+                gap = !out.isEmpty
+                continue
+            }
+            if gap { out.append(0x20); gap = false }
+            out.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)
+        }
+        while let last = out.last, last == 0x2E || last == 0x20 { out.removeLast() }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The row whose code, name or text (any case, `_` `-` and blanks alike) is `text`.
+    public func value<S: StringProtocol>(forName text: S) -> CodeValue? {
+        names[Self.nameKey(text)]
+    }
+
+    /// The longest start of `field` that is a row's name or text and ends where a word ends
+    /// (`certificate verify failed` in `certificate verify failed:../ssl/statem...`), and how many
+    /// bytes it takes. Looks no further than the longest name, so a long line costs little.
+    package func longestName(in field: UnsafeBufferPointer<UInt8>) -> (value: CodeValue, length: Int)? {
+        guard !names.isEmpty else { return nil }
+        let limit = min(field.count, longestNameBytes + 16)
+        var best: (CodeValue, Int)?
+        var i = 1
+        while i <= limit {
+            let ends = i == field.count || !CodeFinder.isWordByte(field[i])
+            if ends, !isBlank(field[i - 1]), let v = names[Self.nameKey(bytes: field[0..<i])] { best = (v, i) }
+            i += 1
+        }
+        return best
+    }
+
+    package func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {
+        ranges.removeAll { $0.low == low && $0.high == high }
+        ranges.append((low, high, entry))
+    }
+
+    /// Parses a code as this catalogue writes it in its file.
+    public func value(fromCatalogueText text: String) -> CodeValue? {
+        switch radix {
+        case .decimal: return Int64(text).map(CodeValue.number)
+        case .hex:
+            var t = Substring(text)
+            if t.hasPrefix("0x") || t.hasPrefix("0X") { t = t.dropFirst(2) }
+            return Int64(t, radix: 16).map(CodeValue.number)
+        case .text: return text.isEmpty ? nil : .text(text.uppercased())
+        }
+    }
+
+    /// True: rows are keyed by the start of a code (`IEF` for `IEF403I`), the longest one that
+    /// starts a value decodes it. For families of message ids known by product, not one by one.
+    public var byPrefix = false
+
+    public func entry(_ value: CodeValue) -> CatalogueEntry? {
+        if let e = entries[value] { return e }
+        if flags, case let .number(n) = value { return flagsEntry(n) }
+        guard byPrefix, case let .text(t) = value else { return nil }
+        var start = Substring(t)
+        while start.count > 1 {
+            start = start.dropLast()
+            if let e = entries[.text(String(start))] { return e }
+        }
+        return nil
+    }
+
+    /// True when a row (exact, or a prefix row) decodes `value`; copies no entry (the finder asks
+    /// this for every code it finds).
+    @inline(__always) package func hasEntry(_ value: CodeValue) -> Bool {
+        if entries.index(forKey: value) != nil { return true }
+        return (byPrefix || flags) && entry(value) != nil
+    }
+
+    /// A set of bits in a `flags` catalogue with no row of its own: one made of the rows of its
+    /// single bits (`INVALID+SIGNER_NOT_FOUND`), when every bit set has one.
+    package func flagsEntry(_ n: Int64) -> CatalogueEntry? {
+        guard n > 0 else { return nil }
+        var parts: [CatalogueEntry] = []
+        var rest = n
+        while rest != 0 {
+            let bit = rest & -rest
+            guard let e = entries[.number(bit)] else { return nil }
+            parts.append(e)
+            rest &= rest - 1
+        }
+        guard parts.count > 1 else { return parts.first }
+        return CatalogueEntry(value: .number(n), code: display(.number(n)), name: parts.map(\.name).joined(separator: "+"),
+                              text: parts.map(\.text).joined(separator: "; "), explanation: parts.map(\.explanation).filter { !$0.isEmpty }.joined(separator: " "),
+                              action: parts.map(\.action).filter { !$0.isEmpty }.joined(separator: " "), verified: parts.allSatisfy(\.verified),
+                              related: parts.flatMap(\.related), details: [], origin: parts.map(\.origin).joined(separator: ", "))
+    }
+
+    /// The row written for exactly this value (no prefix row).
+    package func exactEntry(_ value: CodeValue) -> CatalogueEntry? { entries[value] }
+
+    /// The range row covering `value`, when no exact row exists.
+    public func rangeEntry(_ value: CodeValue) -> CatalogueEntry? {
+        guard case let .number(v) = value else { return nil }
+        return ranges.first { v >= $0.low && v <= $0.high }?.entry
+    }
+
+    public func isFailure(_ value: CodeValue) -> Bool {
+        switch failure {
+        case .none: return false
+        case .all: return true
+        case .nonzero: return value != .number(0)
+        case .errorIDs:
+            guard case let .text(t) = value, let last = t.last else { return false }
+            return last == "E" || last == "A"
+        }
+    }
+
+    /// The code written the way this catalogue writes it.
+    public func display(_ value: CodeValue) -> String {
+        switch (value, radix) {
+        case let (.text(t), _): return t
+        // A hex catalogue with no fixed width (a status bit mask) shows the 0x: `0x42`.
+        case let (.number(n), .hex): return digits == 0 && n >= 0 ? "0x" + String(n, radix: 16, uppercase: true) : pad(String(n, radix: 16, uppercase: true))
+        case let (.number(n), _): return n < 0 ? String(n) : pad(String(n))
+        }
+    }
+
+    /// The other base, for `explain`: `0x1AF` for decimal codes, the decimal value for hex ones.
+    public func alternate(_ value: CodeValue) -> String? {
+        guard case let .number(n) = value else { return nil }
+        switch radix {
+        // No hex form for a negative code (`-1`, `-8179`): nobody writes them so.
+        case .decimal: return n < 0 ? nil : "0x" + String(n, radix: 16, uppercase: true)
+        case .hex: return String(n)
+        case .text: return nil
+        }
+    }
+
+    private func pad(_ s: String) -> String { s.count < digits ? String(repeating: "0", count: digits - s.count) + s : s }
+
+    /// Inline label bytes for a value (`SSL 431: Certificate is revoked.`, shown in brackets).
+    /// The renderer caches them, so each is made once per run.
+    package func labelBytes(_ value: CodeValue) -> [UInt8] {
+        Array(render(label, value: value, entry: entry(value) ?? rangeEntry(value)).utf8)
+    }
+
+    /// Fills a label or line template: `{code}`, `{name}`, `{text}`, `{dec}`, `{hex}`, `{title}`.
+    public func render(_ template: String, value: CodeValue, entry: CatalogueEntry?) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else { break }
+            let key = rest[rest.index(after: open)..<close]
+            switch key {
+            case "code": out += display(value)
+            case "name": out += entry.map { $0.name.isEmpty ? $0.text : $0.name } ?? "unknown"
+            case "text": out += entry.map { $0.text.isEmpty ? $0.name : $0.text } ?? "not in the \(title.lowercased()) catalogue"
+            case "dec": if case let .number(n) = value { out += String(n) } else { out += display(value) }
+            case "hex": if case let .number(n) = value, n >= 0 { out += "0x" + String(n, radix: 16, uppercase: true) } else { out += display(value) }
+            case "title": out += title
+            default: out += "{" + key + "}"
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        out += rest
+        return out
+    }
+}

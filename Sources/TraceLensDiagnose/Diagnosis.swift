@@ -1,0 +1,313 @@
+import Foundation
+import TraceLensInput
+import TraceLensRecords
+import TraceLensDecode
+import TraceLensPlugins
+import TraceLensStore
+import TraceLensRender
+
+/// What `doctor` says about one failed connection.
+public struct Diagnosis: Sendable {
+    public struct Evidence: Sendable, Equatable {
+        public var file: String
+        public var line: Int
+        public var text: String
+    }
+    public struct Finding: Sendable {
+        public var rule: String
+        public var title: String
+        public var cause: String
+        public var action: String
+        public var doc: String
+        public var evidence: [Evidence]
+        /// Facts the cause needs (outside `[...]`) that the story does not give.
+        public var unknownFacts = 0
+    }
+    public var connection: Int64
+    public var summary: String
+    public var error: String?
+    public var findings: [Finding]
+}
+
+/// One failed connection's story as `doctor` reads it: every record of every linked source.
+public struct StoryRecords {
+    public struct Item {
+        public var file: String
+        public var line: Int
+        public var text: String
+        public var codes: Set<String>
+        /// The connection rule that made the record's connection (`gsk-session`).
+        public var rule: String? = nil
+    }
+    public var items: [Item] = []
+    /// Connection fields: peer_ip, peer_port, subject, issuer, cipher, protocol, error...
+    public var fields: [String: String] = [:]
+}
+
+/// Applies the plugins' diagnosis rules to stories.
+public struct Doctor {
+    public let plugins: PluginSet
+    /// The environment file's values, when the user gave it (`--env`).
+    public var environment: [String: String] = [:]
+
+    /// Built once: a finder compiles every code pattern's prefilter.
+    package let finder: CodeFinder
+
+    public init(plugins: PluginSet) { self.plugins = plugins; finder = CodeFinder(plugins: plugins) }
+
+    /// The findings for one story, best first.
+    public func findings(_ story: StoryRecords) -> [Diagnosis.Finding] {
+        var out: [Diagnosis.Finding] = []
+        let rules = plugins.diagnosisRules.sorted(by: { ($0.order, $0.id) < ($1.order, $1.id) })
+        // A rule whose sentence needs a fact the story lacks is not this story's.
+        for rule in rules where !rule.fallback {
+            if let f = apply(rule, story), f.unknownFacts == 0 { out.append(f) }
+        }
+        if out.isEmpty {
+            for rule in rules where rule.fallback {
+                if let f = apply(rule, story), f.unknownFacts == 0 { out.append(f) }
+            }
+        }
+        return out
+    }
+
+    package func normalised(_ ref: CodeRef) -> String {
+        guard let r = plugins.resolve(ref) else { return ref.description }
+        return "\(r.catalogue.id):\(r.catalogue.display(r.value))"
+    }
+
+    public func apply(_ rule: DiagnosisRule, _ story: StoryRecords) -> Diagnosis.Finding? {
+        // `alert:*`: any code of that catalogue.
+        let wanted = Set(rule.when.filter { !$0.isWildcard }.map(normalised))
+        let anyOf = Set(rule.when.filter(\.isWildcard).map(\.catalogue))
+        func hits(_ codes: Set<String>) -> Set<String> {
+            codes.filter { wanted.contains($0) || (!anyOf.isEmpty && anyOf.contains(String($0.prefix(while: { $0 != ":" })))) }
+        }
+        // A sample's records belong to no connection: they count.
+        func counts(_ item: StoryRecords.Item) -> Bool { rule.from.isEmpty || (item.rule.map(rule.from.contains) ?? true) }
+        guard story.items.contains(where: { counts($0) && !hits($0.codes).isEmpty }) else { return nil }
+        var caps = Captures()
+        func matches(_ template: Template, _ text: String) -> Bool {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBufferPointer { b in
+                let line = UnsafeBufferPointer(b)
+                guard let start = findBytes(template.leadingLiteral, in: line, from: 0) else { return false }
+                return template.match(line, from: start, wholeLine: false, captures: &caps) != nil
+            }
+        }
+        if story.items.contains(where: { item in rule.unless.contains { matches($0, item.text) } }) { return nil }
+        var fields = story.fields
+        var evidence: [Diagnosis.Evidence] = []
+        // Quoted: records a fact was found in, the first record of each code that made the rule
+        // apply, and the first such record of every other source (a job log, a client).
+        var codesQuoted = Set<String>(), filesQuoted = Set<String>()
+        for item in story.items {
+            let matched = counts(item) ? hits(item.codes) : []
+            var quoted = !matched.isSubset(of: codesQuoted) || (!matched.isEmpty && !filesQuoted.contains(item.file))
+            codesQuoted.formUnion(matched)
+            // {code}: the code that made the rule apply, as its inline label says it.
+            if fields["code"] == nil, let first = matched.sorted().first, let ref = CodeRef(Substring(first)), let r = plugins.resolve(ref) {
+                fields["code"] = String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self)
+            }
+            var bytes = Array(item.text.utf8)
+            bytes.withUnsafeMutableBufferPointer { b in
+                let line = UnsafeBufferPointer(b)
+                for template in rule.facts {
+                    guard let start = findBytes(template.leadingLiteral, in: line, from: 0) else { continue }
+                    guard template.match(line, from: start, wholeLine: false, captures: &caps) != nil else { continue }
+                    quoted = true
+                    for (slot, name) in template.fieldNames.enumerated() where !name.isEmpty && fields[name] == nil {
+                        if let r = caps.range(slot) { fields[name] = String(decoding: line[r], as: UTF8.self) }
+                    }
+                }
+            }
+            if quoted && evidence.count < 8 {
+                filesQuoted.insert(item.file)
+                let first = item.text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? item.text
+                evidence.append(.init(file: item.file, line: item.line, text: first))
+            }
+        }
+        for (k, v) in environment { fields["env." + k] = v }
+        // {code.alert}: the first code of that catalogue in the story, as its inline label says it.
+        for item in story.items {
+            for code in item.codes.sorted() {
+                guard let ref = CodeRef(Substring(code)), fields["code." + ref.catalogue] == nil, let r = plugins.resolve(ref) else { continue }
+                fields["code." + ref.catalogue] = String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self)
+            }
+        }
+        // A distinguished name also in the form RACDCERT MAP SDNFILTER wants: CN=a.O=b.C=c.
+        for (k, v) in fields where v.contains("=") && v.contains(",") && !k.hasPrefix("env.") {
+            fields[k + ".sdnfilter"] = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ".")
+        }
+        let action = (!environment.isEmpty ? rule.actionWithEnv : nil) ?? rule.action
+        let cause = Self.fillCounting(rule.cause, fields)
+        var finding = Diagnosis.Finding(rule: rule.id, title: rule.title, cause: cause.text, action: Self.fill(action, fields), doc: rule.doc, evidence: evidence)
+        finding.unknownFacts = cause.missing
+        return finding
+    }
+
+    /// `{name}` replaced by the field. A part in `[...]` is left out when a field in it is
+    /// unknown (a job log alone names no certificate); elsewhere an unknown field reads
+    /// "(not in the trace)". Also returns how many fields outside `[...]` were unknown.
+    package static func fill(_ text: String, _ fields: [String: String]) -> String { fillCounting(text, fields).text }
+
+    package static func fillCounting(_ text: String, _ fields: [String: String]) -> (text: String, missing: Int) {
+        func value(_ name: String) -> String? { fields[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func placeholders(_ part: Substring) -> (String, [String]) {
+            var out = "", names: [String] = []
+            var rest = part
+            while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+                out += rest[..<open]
+                let name = String(rest[rest.index(after: open)..<close])
+                names.append(name)
+                out += value(name) ?? (name.hasPrefix("env.") ? "(not set in the environment file)" : "(not in the trace)")
+                rest = rest[rest.index(after: close)...]
+            }
+            return (out + rest, names)
+        }
+        var out = "", missing = 0
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "["), let close = rest[open...].firstIndex(of: "]") {
+            let (before, names) = placeholders(rest[..<open])
+            out += before
+            missing += names.filter { value($0) == nil }.count
+            let (inside, insideNames) = placeholders(rest[rest.index(after: open)..<close])
+            // Optional: left out, and not counted as missing.
+            if insideNames.allSatisfy({ value($0) != nil }) { out += inside }
+            rest = rest[rest.index(after: close)...]
+        }
+        let (tail, names) = placeholders(rest)
+        missing += names.filter { value($0) == nil }.count
+        return (out + tail, missing)
+    }
+
+    /// A sample's lines read through a layout as one story (the load-time check of a rule).
+    package func story(sample text: String, layout: Format) -> StoryRecords {
+        var story = StoryRecords()
+        for var r in RecordReader.records(in: Array(text.utf8), format: layout) {
+            finder.decode(&r, layout: layout)
+            let codes = Set(r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" })
+            story.items.append(.init(file: "sample", line: r.line, text: String(decoding: r.bytes, as: UTF8.self), codes: codes))
+        }
+        return story
+    }
+}
+
+extension Doctor {
+    /// Every failed connection of the store (one per story), or the ones named, diagnosed.
+    public func diagnose(_ store: Store, connections ids: [Int64] = []) throws -> [Diagnosis] {
+        let db = store.db
+        var heads: [Int64] = []
+        if ids.isEmpty {
+            let q = try db.prepare("SELECT id FROM connections WHERE outcome = 'failed' AND (story IS NULL OR story = id) ORDER BY start_time, id")
+            while try q.step() { heads.append(q.int64(0)) }
+        } else {
+            for id in ids {
+                heads.append(try db.scalar("SELECT coalesce(story, id) FROM connections WHERE id = ?1", [.int(id)]) ?? id)
+            }
+        }
+        var paths: [Int64: String] = [:]
+        let s = try db.prepare("SELECT id, path FROM sources")
+        while try s.step() { paths[s.int64(0)] = (s.string(1) ?? "").split(separator: "/").last.map(String.init) ?? "" }
+        let conn = try db.prepare("""
+            SELECT id, source, peer_ip, peer_port, subject, issuer, cipher, protocol, error, related, start_time, thread, outcome, rule
+            FROM connections WHERE id = ?1 OR story = ?1 ORDER BY (id = ?1) DESC, start_time
+            """)
+        let recs = try db.prepare("SELECT source, line, text, codes FROM records WHERE conn = ?1 ORDER BY source, line")
+        var out: [Diagnosis] = []
+        for head in heads {
+            try conn.bind([.int(head)])
+            var story = StoryRecords()
+            var members: [(id: Int64, rule: String?)] = []
+            var summary = "", error: String?
+            var first = true
+            while try conn.step() {
+                members.append((conn.int64(0), conn.string(13)))
+                let names = ["peer_ip", "peer_port", "subject", "issuer", "cipher", "protocol"]
+                for (i, name) in names.enumerated() where story.fields[name] == nil {
+                    let v = conn.value(Int32(2 + i))
+                    if v != .null { story.fields[name] = TableWriter.display(v) }
+                }
+                if first {
+                    first = false
+                    error = conn.string(8)
+                    var peer = conn.string(2) ?? "peer unknown"
+                    if !conn.isNull(3) { peer += ":\(conn.int64(3))" }
+                    if conn.isNull(2) {
+                        // A client's attempt names the server it went to instead.
+                        let k = try db.prepare("SELECT name, value FROM conn_keys WHERE conn = ?1 AND name IN ('server_host', 'server_ip', 'server_port')")
+                        try k.bind([.int(conn.int64(0))])
+                        var server: [String: String] = [:]
+                        while try k.step() { server[k.string(0) ?? ""] = k.string(1) }
+                        if let host = server["server_host"] ?? server["server_ip"] {
+                            let address = host + (server["server_port"].map { ":" + $0 } ?? "")
+                            peer = "server " + address
+                            story.fields["server"] = address
+                        }
+                    }
+                    let when = conn.isNull(10) ? "" : ", " + Timestamp(micros: conn.int64(10)).string(iso: true)
+                    summary = "connection \(head): \(peer), \(paths[conn.int64(1)] ?? "?")" + (conn.string(11).map { " thread \($0)" } ?? "") + when
+                        + " (\(conn.string(12) ?? "?"))"
+                }
+            }
+            guard !members.isEmpty else { continue }
+            for m in members {
+                try recs.bind([.int(m.id)])
+                while try recs.step() {
+                    let codes = (recs.string(3) ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
+                        .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" !")) }
+                    story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes), rule: m.rule))
+                }
+            }
+            out.append(Diagnosis(connection: head, summary: summary, error: error, findings: findings(story)))
+        }
+        return out
+    }
+}
+
+/// `tracelens doctor`: renders diagnoses as text or JSON lines.
+public enum DoctorReport {
+    public static func text(_ diagnoses: [Diagnosis], plugins: PluginSet) -> String {
+        var out = ""
+        for d in diagnoses {
+            out += d.summary + "\n"
+            if d.findings.isEmpty {
+                let error = d.error.map { ref -> String in
+                    guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
+                    return "\(ref) (\(resolved.entry?.text ?? "not in the catalogues"))"
+                } ?? "none recorded"
+                out += "  no diagnosis rule fits this one; primary error: \(error)" + (d.error.map { "; `tracelens explain \($0) --long` says more" } ?? "") + "\n\n"
+                continue
+            }
+            for f in d.findings {
+                out += "  \(f.title) [\(f.rule)]\n"
+                out += "  cause: \(f.cause)\n"
+                if !f.evidence.isEmpty {
+                    out += "  evidence:\n"
+                    for e in f.evidence { out += "    \(e.file):\(e.line)  \(e.text)\n" }
+                }
+                out += "  what to do: \(f.action)\n"
+                out += "  more: \(f.doc)\n"
+            }
+            out += "\n"
+        }
+        // Summaries and evidence quote the traces: control bytes in them are shown, not sent.
+        return TerminalText.visible(out, keepingNewlines: true)
+    }
+
+    public static func jsonLines(_ diagnoses: [Diagnosis]) -> String {
+        var out = ""
+        for d in diagnoses {
+            var obj: [String: Any] = ["connection": d.connection, "summary": d.summary]
+            obj["error"] = d.error
+            obj["findings"] = d.findings.map { f in
+                ["rule": f.rule, "title": f.title, "cause": f.cause, "action": f.action, "doc": f.doc,
+                 "evidence": f.evidence.map { ["file": $0.file, "line": $0.line, "text": $0.text] }] as [String: Any]
+            }
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TraceLensInput
+
+/// How much `watch` and `daemon` say on standard error.
+public enum LogLevel: Int, Comparable, Sendable, CaseIterable {
+    case error, warn, info, debug
+
+    public init?(name: String) {
+        guard let l = Self.allCases.first(where: { $0.name == name.lowercased() || (name.lowercased() == "warning" && $0 == .warn) }) else { return nil }
+        self = l
+    }
+    public var name: String { ["error", "warn", "info", "debug"][rawValue] }
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Plain, greppable log lines: a UTC time, the level, an event word, then key=value pairs
+/// (values with spaces quoted). One line per event, so `grep event=rotated` finds them all.
+///
+///     2026-11-30T10:15:02.123Z info rotated path=/u/traces/gskssl.65567.trc source=3 new_inode=1234
+public final class FollowLog: @unchecked Sendable {
+    public var level: LogLevel
+    private let write: (String) -> Void
+    private let lock = NSLock()
+
+    public init(level: LogLevel = .info, write: @escaping (String) -> Void = FollowLog.standardError) {
+        self.level = level
+        self.write = write
+    }
+
+    public static let standardError: @Sendable (String) -> Void = { line in
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    public func callAsFunction(_ level: LogLevel, _ event: String, _ fields: KeyValuePairs<String, Any?> = [:]) {
+        guard level <= self.level else { return }
+        var line = Self.timestamp() + " " + level.name + " " + event
+        for (key, value) in fields {
+            guard let value else { continue }
+            // Paths and errors may hold control bytes (a file named with an ESC in it).
+            line += " " + key + "=" + Self.quoted(TerminalText.visible("\(value)", keepingNewlines: true))
+        }
+        lock.lock()
+        write(line + "\n")
+        lock.unlock()
+    }
+
+    package static func quoted(_ s: String) -> String {
+        if !s.isEmpty && !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\n" }) { return s }
+        return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+
+    package static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1_000_000))
+    }
+}

@@ -1,0 +1,222 @@
+import TraceLensInput
+import TraceLensRecords
+import TraceLensPlugins
+import TraceLensCorrelate
+import TraceLensRender
+
+/// The terminal end of `watch`: prints records as they are stored, in the `format` rendering,
+/// and a one-line verdict for each connection as it ends.
+///
+/// A file's last record may still grow (continuation lines, or a later read redoes it), so it is
+/// held back until its file has been quiet for `holdFor` seconds; a record already printed is
+/// never printed again when a later read redoes it.
+public final class LivePrinter: FollowObserver {
+    public struct Options: Sendable {
+        /// Only records that carry a failure code or are at level ERROR, and verdicts of
+        /// connections that failed.
+        public var errorsOnly = false
+        public var colour = false
+        public var filter = RecordFilter()
+        /// Print verdicts for connections as they end.
+        public var verdicts = true
+        public var holdFor: Double = 0.25
+        /// Prefix each record with its file name (when several files are followed).
+        public var showFile = true
+        public init() {}
+    }
+
+    package let plugins: PluginSet
+    package let options: Options
+    package let output: Output
+    package var renderer: TextRenderer
+    private let clock: () -> Double
+    /// Per source: the last line printed, and records held back.
+    private var printedThrough: [Int64: Int] = [:]
+    private var held: [Int64: (since: Double, path: String, records: [Record])] = [:]
+    /// Connections given a verdict, by source and first line (a redone tail gives new ids).
+    /// Only a redone tail can report a connection again, so the last few per source suffice.
+    private var judged = RecentSet<String>(capacity: 4096)
+    private var fileLabels: [Int64: [UInt8]] = [:]
+    /// Counters, for tests and the latency benchmark.
+    public private(set) var recordsPrinted = 0
+    public private(set) var verdictsPrinted = 0
+    /// Called with each record as it is printed (the benchmark times arrivals with it).
+    public var onPrint: ((Record) -> Void)?
+
+    public init(plugins: PluginSet, options: Options, output: Output, clock: @escaping () -> Double = monotonicSeconds) {
+        self.plugins = plugins
+        self.options = options
+        self.output = output
+        self.clock = clock
+        renderer = TextRenderer(plugins: plugins, colour: options.colour)
+    }
+
+    public func observe(_ record: Record, source: Int64, path: String, inTail: Bool) {
+        if inTail {
+            var h = held[source] ?? (clock(), path, [])
+            // A read that redoes the tail starts again at its first record.
+            if let first = h.records.first, record.line <= first.line { h.records.removeAll() }
+            h.records.append(record)
+            h.since = clock()
+            held[source] = h
+            return
+        }
+        held[source] = nil
+        show(record, source: source, path: path)
+    }
+
+    public func connectionsChanged(_ connections: [LiveConnection], source: Int64, path: String) {
+        guard options.verdicts else { return }
+        for c in connections where c.ended {
+            if options.errorsOnly && c.outcome != .failed { continue }
+            guard judged.insert("\(source):\(c.firstLine)") else { continue }
+            // After the records that led to it: those held back come first.
+            if held[source]?.records.isEmpty == false {
+                pendingVerdicts[source, default: []].append(verdict(c, path: path))
+            } else {
+                output.buffer.append(Array(verdict(c, path: path).utf8))
+                verdictsPrinted += 1
+            }
+        }
+    }
+
+    private var pendingVerdicts: [Int64: [String]] = [:]
+
+    public func cycleEnded(now: Double, final: Bool) {
+        for (source, h) in held where final || now - h.since >= options.holdFor {
+            for r in h.records { show(r, source: source, path: h.path) }
+            held[source] = nil
+        }
+        for (source, verdicts) in pendingVerdicts where held[source] == nil {
+            for v in verdicts { output.buffer.append(Array(v.utf8)) }
+            verdictsPrinted += verdicts.count
+            pendingVerdicts[source] = nil
+        }
+        output.flush()
+    }
+
+    public var nextTick: Double? { held.values.map { $0.since + options.holdFor }.min() }
+
+    private func show(_ record: Record, source: Int64, path: String) {
+        guard record.line > printedThrough[source] ?? 0 else { return }
+        printedThrough[source] = record.line + max(record.lineCount, 1) - 1
+        if options.errorsOnly && !isFailure(record) { return }
+        if !options.filter.isEmpty && !options.filter.accepts(record) { return }
+        if options.showFile {
+            // `name:line ` before the record; the name's bytes are made once per source.
+            let name = fileLabels[source] ?? {
+                let n = Array(TerminalText.visible(path.split(separator: "/").last.map(String.init) ?? path).utf8)
+                fileLabels[source] = n
+                return n
+            }()
+            let out = output.buffer
+            if options.colour { out.append("\u{1B}[2m") }
+            out.append(name)
+            out.append(0x3A)
+            out.write(max: 20) { p in
+                var digits = 0, n = record.line
+                repeat { digits += 1; n /= 10 } while n > 0
+                n = record.line
+                for i in stride(from: digits - 1, through: 0, by: -1) { p[i] = 0x30 + UInt8(n % 10); n /= 10 }
+                return digits
+            }
+            if options.colour { out.append("\u{1B}[0m") }
+            out.append(0x20)
+        }
+        renderer.render(record, into: output.buffer)
+        recordsPrinted += 1
+        onPrint?(record)
+        output.maybeFlush()
+    }
+
+    private func isFailure(_ r: Record) -> Bool {
+        if r.level == .error { return true }
+        return r.codes.contains { plugins.catalogues[$0.catalogue].isFailure($0.value) }
+    }
+
+    /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  ssl 431: certificate revoked (…)`
+    package func verdict(_ c: LiveConnection, path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        // A client's attempt names the server it went to instead (server_host or server_ip).
+        let server = c.field("peer_ip") == nil ? c.field("server_host") ?? c.field("server_ip") : nil
+        var peer = c.field("peer_ip") ?? server ?? "peer unknown"
+        if let port = server == nil ? c.field("peer_port") : c.field("server_port") { peer += ":" + port }
+        let outcome = c.outcome == .failed ? "FAILED" : c.outcome == .ok ? "ok" : "ended"
+        var line = "== \(outcome) \(peer)  \(name) conn \(c.id)"
+        if let t = c.startTime { line += " " + t.string(iso: false) }
+        if let f = c.failures.first {
+            let cat = plugins.catalogues[f.catalogue]
+            line += "  \(cat.id) \(cat.display(f.value))"
+            if let e = cat.entry(f.value) ?? cat.rangeEntry(f.value) {
+                let words = [e.name, e.text].filter { !$0.isEmpty }
+                if !words.isEmpty { line += " " + words.joined(separator: ": ") }
+            }
+            let more = c.failures.dropFirst().map { plugins.catalogues[$0.catalogue].id + " " + plugins.catalogues[$0.catalogue].display($0.value) }
+            if !more.isEmpty { line += " (with " + more.joined(separator: ", ") + ")" }
+        } else if let cipher = c.field("cipher") {
+            line += "  cipher \(cipher)"
+        }
+        // Peer, cipher and file name come from the files followed.
+        line = TerminalText.visible(line)
+        if options.colour {
+            let colour = c.outcome == .failed ? "\u{1B}[1;31m" : "\u{1B}[32m"
+            line = colour + line + "\u{1B}[0m"
+        }
+        return line + "\n"
+    }
+}
+
+/// The daemon's observer: no terminal, so each connection that ends goes to the log as one
+/// line (failures at info, successes at debug).
+public final class VerdictLogger: FollowObserver {
+    package let log: FollowLog
+    package let printer: LivePrinter
+    public private(set) var verdicts = 0
+
+    public init(plugins: PluginSet, log: FollowLog) {
+        self.log = log
+        var o = LivePrinter.Options()
+        o.showFile = false
+        printer = LivePrinter(plugins: plugins, options: o, output: Output(fd: -1))
+    }
+
+    public func observe(_ record: Record, source: Int64, path: String, inTail: Bool) {}
+
+    public func connectionsChanged(_ connections: [LiveConnection], source: Int64, path: String) {
+        for c in connections where c.ended {
+            let level: LogLevel = c.outcome == .failed ? .info : .debug
+            guard level <= log.level else { continue }
+            var text = printer.verdict(c, path: path)
+            text.removeLast()
+            log(level, "connection", ["outcome": c.outcome.rawValue, "path": path, "conn": c.id, "verdict": String(text.dropFirst(3))])
+            verdicts += 1
+        }
+    }
+
+    public func cycleEnded(now: Double, final: Bool) {}
+    public var nextTick: Double? { nil }
+}
+
+/// A set that remembers only its most recent `capacity` members, so memory stays flat however
+/// long the follower runs.
+package struct RecentSet<Element: Hashable> {
+    package let capacity: Int
+    private var members = Set<Element>()
+    private var order: [Element] = []
+    private var next = 0
+
+    package init(capacity: Int) { self.capacity = capacity }
+
+    /// Adds `e`; false when it was already there.
+    package mutating func insert(_ e: Element) -> Bool {
+        guard members.insert(e).inserted else { return false }
+        if order.count < capacity {
+            order.append(e)
+        } else {
+            members.remove(order[next])
+            order[next] = e
+            next = (next + 1) % capacity
+        }
+        return true
+    }
+}

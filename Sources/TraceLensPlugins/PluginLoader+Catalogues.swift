@@ -1,0 +1,143 @@
+import TraceLensRecords
+import TraceLensDecode
+
+/// Reading `[[catalogue]]` tables and their TSV files; later plugins extend or override rows.
+extension PluginLoader {
+    package static func readCatalogue(_ node: TOMLNode, index: Int, source: PluginSource, file: String, into set: PluginSet, info: inout PluginInfo, _ problems: inout [PluginProblem]) -> String? {
+        guard var t = TableReader(node, file: file, entry: "[[catalogue]] \(index + 1)") else { return nil }
+        guard let id = t.string("id", &problems, required: true) else { return nil }
+        let entry = "[[catalogue]] \(id)"
+        t = TableReader(node, file: file, entry: entry)!
+        _ = t.string("id", &problems)
+        let existing = set.catalogue(id)
+        let title = t.string("title", &problems) ?? existing?.title ?? id
+        let radixText = t.string("radix", &problems)
+        var radix = existing?.radix ?? .decimal
+        switch radixText {
+        case nil: break
+        case "decimal"?: radix = .decimal
+        case "hex"?: radix = .hex
+        case "text"?: radix = .text
+        case let other?: problems.append(t.problem("radix '\(other)' is not one of decimal, hex, text"))
+        }
+        let digits = t.int("digits", &problems) ?? existing?.digits ?? 0
+        let label = t.string("label", &problems) ?? existing?.label ?? "\(id) {code}: {text}"
+        let failureText = t.string("failure", &problems)
+        var failure = existing?.failure ?? .nonzero
+        if let failureText {
+            if let f = FailurePolicy(rawValue: failureText) { failure = f } else { problems.append(t.problem("failure '\(failureText)' is not one of nonzero, all, none, error-ids")) }
+        }
+        let words = t.strings("words", &problems).map { $0.lowercased() }
+        var accepts: [Template] = []
+        for (i, src) in t.strings("accept", &problems).enumerated() {
+            do {
+                let tpl = try Template(src, caseInsensitive: true)
+                if tpl.slot(named: "code") == nil {
+                    problems.append(PluginProblem(file: file, entry: "\(entry), accept \(i + 1)", message: "needs a {code} field"))
+                } else {
+                    accepts.append(tpl)
+                }
+            } catch {
+                problems.append(PluginProblem(file: file, entry: "\(entry), accept \(i + 1)", message: error.description))
+            }
+        }
+        let files = t.strings("file", &problems)
+        let flags = t.bool("flags", &problems)
+        let byPrefix = t.bool("prefix", &problems)
+        let rank = t.int("rank", &problems)
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank"])
+        if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
+
+        let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
+                                  words: words.isEmpty ? (existing?.words ?? [id]) : words,
+                                  accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts)
+        catalogue.flags = flags ?? existing?.flags ?? false
+        catalogue.byPrefix = (byPrefix ?? existing?.byPrefix ?? false) && radix == .text
+        catalogue.rank = rank ?? existing?.rank ?? 0
+        if let existing {
+            for e in existing.entries.values { catalogue.add(e) }
+            for r in existing.ranges { catalogue.addRange(low: r.low, high: r.high, entry: r.entry) }
+        }
+        var replaced = 0
+        for name in files {
+            guard let text = source.files[name] else {
+                problems.append(PluginProblem(file: file, entry: entry, message: "catalogue file '\(name)' is not in the plugin folder"))
+                continue
+            }
+            replaced += readTSV(text, file: source.displayPath(name), into: catalogue, hadExisting: existing != nil, &problems)
+        }
+        if let old = set.catalogueIndex(id) {
+            set.catalogues[old] = catalogue
+            info.overrides.append("catalogue \(id)" + (replaced > 0 ? ": \(replaced) rows replaced" : ""))
+        } else {
+            set.catalogueIndex[id] = set.catalogues.count
+            set.catalogues.append(catalogue)
+        }
+        return id
+    }
+
+    package static let coreColumns = ["code", "name", "text", "explanation", "action", "verified", "related"]
+
+    /// Reads a catalogue TSV. Returns how many rows replaced rows of an earlier plugin.
+    package static func readTSV(_ text: String, file: String, into catalogue: Catalogue, hadExisting: Bool, _ problems: inout [PluginProblem]) -> Int {
+        var header: [String]?
+        var replaced = 0
+        var seen: Set<CodeValue> = []
+        for (n, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            let lineNo = n + 1
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map { String($0).trimmingBlanks() }
+            guard let columns = header else {
+                header = fields.map { $0.lowercased() }
+                if !fields.map({ $0.lowercased() }).contains("code") {
+                    problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "header", message: "needs a 'code' column (columns: \(coreColumns.joined(separator: ", ")), then any extra)"))
+                    return replaced
+                }
+                continue
+            }
+            guard fields.count == columns.count else {
+                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "row", message: "has \(fields.count) fields, the header has \(columns.count)"))
+                continue
+            }
+            var row: [String: String] = [:]
+            var details: [(String, String)] = []
+            for (c, v) in zip(columns, fields) {
+                row[c] = v
+                if !coreColumns.contains(c) && !v.isEmpty { details.append((c, v)) }
+            }
+            let code = row["code"] ?? ""
+            let verifiedText = (row["verified"] ?? "yes").lowercased()
+            var related: [CodeRef] = []
+            for word in (row["related"] ?? "").split(separator: " ") {
+                if let ref = CodeRef(word) { related.append(ref) } else {
+                    problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code \(code)", message: "related '\(word)' is not written kind:code"))
+                }
+            }
+            func makeEntry(_ value: CodeValue) -> CatalogueEntry {
+                CatalogueEntry(value: value, code: code, name: row["name"] ?? "", text: row["text"] ?? "", explanation: row["explanation"] ?? "",
+                               action: row["action"] ?? "", verified: ["yes", "true", "verified", "y"].contains(verifiedText),
+                               related: related, details: details, origin: "\(file):\(lineNo)")
+            }
+            // A range row: 03353001-03353FFF
+            if catalogue.radix != .text, let dash = code.firstIndex(of: "-"), dash != code.startIndex,
+               case let .number(low)? = catalogue.value(fromCatalogueText: String(code[..<dash])),
+               case let .number(high)? = catalogue.value(fromCatalogueText: String(code[code.index(after: dash)...])) {
+                catalogue.addRange(low: low, high: high, entry: makeEntry(.number(low)))
+                continue
+            }
+            guard let value = catalogue.value(fromCatalogueText: code) else {
+                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code '\(code)'", message: "is not a \(catalogue.radix) code"))
+                continue
+            }
+            if !seen.insert(value).inserted {
+                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code \(code)", message: "appears twice in this file"))
+                continue
+            }
+            if hadExisting && catalogue.exactEntry(value) != nil { replaced += 1 }
+            catalogue.add(makeEntry(value))
+        }
+        if header == nil { problems.append(PluginProblem(file: file, entry: "", message: "is empty: a catalogue needs a header line and rows")) }
+        return replaced
+    }
+}

@@ -1,0 +1,126 @@
+import TraceLensRecords
+
+/// Reading `[[format]]` tables: templates compiled, roles and levels checked.
+extension PluginLoader {
+    package static func readFormat(_ node: TOMLNode, index: Int, plugin: String, file: String, _ problems: inout [PluginProblem]) -> Format? {
+        guard var t = TableReader(node, file: file, entry: "[[format]] \(index + 1)") else { return nil }
+        guard let name = t.string("name", &problems, required: true) else { return nil }
+        let entry = "[[format]] \(name)"
+        t = TableReader(node, file: file, entry: entry)!
+        _ = t.string("name", &problems)
+        let title = t.string("title", &problems) ?? name
+        var ok = true
+        func compile(_ sources: [String], _ what: String) -> [Template] {
+            sources.enumerated().compactMap { i, s in
+                do { return try Template(s) } catch {
+                    problems.append(PluginProblem(file: file, entry: "\(entry), \(what) \(i + 1)", message: (error as? TemplateError)?.description ?? "\(error)"))
+                    ok = false
+                    return nil
+                }
+            }
+        }
+        let records = compile(t.strings("record", &problems), "record")
+        if records.isEmpty && ok { problems.append(t.problem("needs at least one 'record' template")); ok = false }
+        let contexts = compile(t.strings("context", &problems), "context")
+        let headers = compile(t.strings("header", &problems), "header")
+        var continuations: [(Template, ContinuationRole)] = []
+        var continuationKeys: [ContinuationKey?] = []
+        var continuationMaxLines: [Int] = []
+        for (i, c) in t.tables("continuation", &problems).enumerated() {
+            guard var ct = TableReader(c, file: file, entry: "\(entry), continuation \(i + 1)") else { continue }
+            let roleText = ct.string("role", &problems) ?? "text"
+            guard let role = ContinuationRole(rawValue: roleText) else {
+                problems.append(ct.problem("role '\(roleText)' is not one of text, fields, dump")); ok = false; continue
+            }
+            let keyName = ct.string("key", &problems)
+            let ends = ct.bool("ends", &problems) ?? false
+            let maxLines = ct.int("max-lines", &problems)
+            if let maxLines, maxLines < 2 { problems.append(ct.problem("max-lines must be 2 or more (the record's first line counts)")); ok = false; continue }
+            if let src = ct.string("template", &problems, required: true), let tpl = compile([src], "continuation").first {
+                var key: ContinuationKey?
+                if let keyName {
+                    guard let slot = tpl.slot(named: keyName) else {
+                        problems.append(ct.problem("key '\(keyName)' is no field of the template")); ok = false; continue
+                    }
+                    key = ContinuationKey(slot: slot, ends: ends)
+                } else if ends {
+                    problems.append(ct.problem("'ends' needs 'key' (the field naming the message the line ends)")); ok = false; continue
+                }
+                continuations.append((tpl, role))
+                continuationKeys.append(key)
+                continuationMaxLines.append(maxLines ?? Int.max)
+            }
+            problems += ct.unknownKeys(known: ["template", "role", "key", "ends", "max-lines"])
+        }
+        var levels: [String: Level] = [:]
+        if case let .table(map, _)? = t.node("levels") {
+            for (raw, value) in map {
+                guard case let .string(name) = value, let level = Level(name: name) else {
+                    problems.append(t.problem("levels: '\(raw)' must map to one of \(Level.allCases.map(\.name).joined(separator: ", "))")); continue
+                }
+                levels[raw] = level
+            }
+        }
+        var idLevels: [UInt8: Level] = [:]
+        if case let .table(map, _)? = t.node("id-levels") {
+            for (raw, value) in map {
+                guard raw.utf8.count == 1, case let .string(name) = value, let level = Level(name: name) else {
+                    problems.append(t.problem("id-levels: '\(raw)' must be one letter mapped to one of \(Level.allCases.map(\.name).joined(separator: ", "))")); continue
+                }
+                idLevels[raw.utf8.first!] = level
+            }
+        }
+        var dumpText: DumpText?
+        if let text = t.string("dump-text", &problems) {
+            dumpText = DumpText(rawValue: text)
+            if dumpText == nil { problems.append(t.problem("dump-text '\(text)' is not one of ascii, ebcdic")); ok = false }
+        }
+        var dumpLists: [DumpList] = []
+        for (i, d) in t.tables("dump-list", &problems).enumerated() {
+            guard var dt = TableReader(d, file: file, entry: "\(entry), dump-list \(i + 1)") else { continue }
+            let message = dt.string("message", &problems, required: true).flatMap { compile([$0], "dump-list message").first }
+            let catalogue = dt.string("catalogue", &problems, required: true)
+            let element = dt.int("element", &problems) ?? 0
+            if element < 1 { problems.append(dt.problem("'element' must be the width of one code (1 or more characters)")); ok = false }
+            problems += dt.unknownKeys(known: ["message", "catalogue", "element"])
+            if let message, let catalogue, element > 0 { dumpLists.append(DumpList(message: message, catalogue: catalogue, element: element)) }
+        }
+        if !dumpLists.isEmpty && dumpText == nil { problems.append(t.problem("'dump-list' needs 'dump-text' (how the dump bytes are text)")); ok = false }
+        var defaultLevel: Level?
+        if let text = t.string("default-level", &problems) {
+            defaultLevel = Level(name: text)
+            if defaultLevel == nil { problems.append(t.problem("default-level '\(text)' is not one of \(Level.allCases.map(\.name).joined(separator: ", "))")); ok = false }
+        }
+        var printAsWritten = false
+        if let text = t.string("print", &problems) {
+            switch text {
+            case "as-written": printAsWritten = true
+            case "fields": printAsWritten = false
+            default: problems.append(t.problem("print '\(text)' is not one of fields, as-written")); ok = false
+            }
+        }
+        var wholeLineMessage = false
+        if let text = t.string("message", &problems) {
+            switch text {
+            case "whole-line": wholeLineMessage = true
+            case "field": wholeLineMessage = false
+            default: problems.append(t.problem("message '\(text)' is not one of field, whole-line")); ok = false
+            }
+        }
+        let keyedRecords = compile(t.strings("keyed-record", &problems), "keyed-record")
+        if !keyedRecords.isEmpty && !continuationKeys.contains(where: { $0 != nil }) {
+            problems.append(t.problem("'keyed-record' needs a continuation with a 'key'")); ok = false
+        }
+        let splitBefore = t.strings("split-before", &problems), splitAfter = t.strings("split-after", &problems)
+        if (splitBefore + splitAfter).contains(where: \.isEmpty) { problems.append(t.problem("'split-before'/'split-after' texts must not be empty")); ok = false }
+        var fileName: Template?
+        if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after"])
+        guard ok else { return nil }
+        return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
+                      contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
+                      dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
+                      continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
+                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage)
+    }
+}

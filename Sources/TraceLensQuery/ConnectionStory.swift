@@ -1,0 +1,158 @@
+import Foundation
+import TraceLensInput
+import TraceLensRecords
+import TraceLensDecode
+import TraceLensPlugins
+import TraceLensStore
+import TraceLensRender
+
+/// `tracelens show CONN`: the connection's records from every source, in time order, rendered
+/// as `format` renders them (the stored text is read again with its source's layout, so codes
+/// are decoded with the plugins loaded now).
+public final class ConnectionStory {
+    package let queries: StoreQueries
+    package var plugins: PluginSet { queries.plugins }
+
+    public init(queries: StoreQueries) { self.queries = queries }
+
+    public enum Problem: Error, CustomStringConvertible {
+        case noSuchConnection(String)
+        public var description: String {
+            switch self {
+            case let .noSuchConnection(id): return "no connection \(id) in the store (tracelens connections lists them)"
+            }
+        }
+    }
+
+    package struct SourceInfo { var path: String; var layout: Format?; var process: String? }
+
+    /// Writes the story of connection `id` to `output`.
+    public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output) throws {
+        var one = ConnectionFilter()
+        one.id = id
+        guard var table = try queries.connections(one).rows.first else { throw Problem.noSuchConnection(String(id)) }
+        let db = queries.store.db
+        // A connection that is part of another's story shows that whole story.
+        var id = id
+        if let story = try db.scalar("SELECT story FROM connections WHERE id = ?1", [.int(id)]), story != id {
+            one.id = story
+            if let row = try queries.connections(one).rows.first { table = row; id = story }
+        }
+        var members: [(id: Int64, evidence: String?)] = [(id, nil)]
+        let m = try db.prepare("SELECT c.id, l.evidence FROM connections c LEFT JOIN links l ON l.conn = c.id WHERE c.story = ?1 ORDER BY c.start_time, c.id")
+        try m.bind([.int(id)])
+        while try m.step() { members.append((m.int64(0), m.string(1))) }
+        var sources: [Int64: SourceInfo] = [:]
+        var offsets: [Int64: Int64] = [:]
+        let s = try db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
+        while try s.step() {
+            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: String($0.split(separator: "+").first ?? "")) }, process: s.string(3))
+            offsets[s.int64(0)] = s.int64(4)
+        }
+        let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1")
+        var rows: [(source: Int64, line: Int, time: Int64?, text: [UInt8])] = []
+        for member in members {
+            try q.bind([.int(member.id)])
+            while try q.step() { rows.append((q.int64(0), q.int(1), q.isNull(2) ? nil : q.int64(2), q.bytes(3))) }
+        }
+        // One time line: each source's times moved by its clock offset. Records without a time
+        // keep their place after the record before them in their own source.
+        func key(_ r: (source: Int64, line: Int, time: Int64?, text: [UInt8])) -> Int64 { (r.time ?? .min) + (r.time == nil ? 0 : offsets[r.source] ?? 0) }
+        rows.sort { (key($0), $0.source, $0.line) < (key($1), $1.source, $1.line) }
+        let manySources = Set(rows.map(\.source)).count > 1
+        let stream = RecordStream(plugins: plugins)
+        var text = TextRenderer(plugins: plugins, colour: colour)
+        let json = JSONRenderer(plugins: plugins)
+        var scratch = Captures()
+        let out = output.buffer
+
+        switch style {
+        case .text:
+            out.append(header(StoreQueries.connectionColumns, table))
+            if members.count > 1 {
+                out.append("  linked:\n")
+                for member in members.dropFirst() {
+                    let row = try linkedSummary(member.id)
+                    out.append("    \(row)" + (member.evidence.map { " (\(TerminalText.visible($0)))" } ?? "") + "\n")
+                }
+                out.append("\n")
+            }
+        case .json:
+            out.append("{\"connection\":")
+            out.append(String(TableWriter.json(ResultTable(columns: StoreQueries.connectionColumns, rows: [table])).dropFirst().dropLast()))
+            out.append(",\"records\":[")
+        case .csv:
+            out.append("source,line,time,level,thread,function,message\r\n")
+        }
+
+        var first = true
+        for row in rows {
+            let info = sources[row.source] ?? SourceInfo(path: "?", layout: nil, process: nil)
+            guard var record = reparse(row.text, layout: info.layout, source: Int(row.source), line: row.line) else { continue }
+            if let stored = row.time, record.time?.hasDate != true {
+                record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
+            }
+            stream.finder.decode(&record, layout: record.layout, captures: &scratch)
+            switch style {
+            case .text:
+                if manySources { out.append("[\(TerminalText.visible(StoreQueries.fileName(info.path))):\(row.line)] ") }
+                text.render(record, into: out)
+            case .json:
+                if !first { out.append(",") }
+                let summary = SourceSummary(path: info.path, detected: DetectedText(encoding: .ascii, gzip: false, lineEnd: "LF"), format: info.layout?.name, process: info.process)
+                let before = out.count
+                json.render(record, source: summary, into: out)
+                if out.count > before { out.removeLast() }  // the renderer ends each object with a newline
+            case .csv:
+                var line = ""
+                let values: [SQLValue] = [.text(info.path), .int(Int64(row.line)), record.time.map { .text($0.string(iso: true)) } ?? .null,
+                                          .text(record.isUnparsed ? "" : record.levelName), record.field(.thread).map(SQLValue.text) ?? .null,
+                                          record.field(.function).map(SQLValue.text) ?? .null, .text(record.message)]
+                TableWriter.csv(ResultTable(columns: [], rows: [values]), into: &line)
+                // Without the (empty) header line; "\r\n" is one Character, so look for it as such.
+                if let end = line.firstIndex(where: \.isNewline) { out.append(String(line[line.index(after: end)...])) }
+            }
+            first = false
+            output.maybeFlush()
+        }
+        if style == .json { out.append("]}\n") }
+        output.flush()
+    }
+
+    /// One line about a linked connection: `12 gldsrv.joblog line 9: failed, SSL 431: ...`.
+    package func linkedSummary(_ id: Int64) throws -> String {
+        var one = ConnectionFilter()
+        one.id = id
+        guard let row = try queries.connections(one).rows.first else { return String(id) }
+        let columns = StoreQueries.connectionColumns
+        func v(_ name: String) -> String { columns.firstIndex(of: name).map { TableWriter.display(row[$0]) } ?? "" }
+        let line = try queries.store.db.scalar("SELECT first_line FROM connections WHERE id = ?1", [.int(id)]) ?? 0
+        var s = "\(id) \(v("file")) line \(line): \(v("outcome"))"
+        if !v("error").isEmpty { s += ", " + v("error") }
+        return s
+    }
+
+    /// The lines above the records: who, when, and how it ended.
+    package func header(_ columns: [String], _ row: [SQLValue]) -> String {
+        func v(_ name: String) -> String { columns.firstIndex(of: name).map { TableWriter.display(row[$0]) } ?? "" }
+        var s = "Connection \(v("conn")): \(v("outcome"))"
+        if !v("error").isEmpty { s += ": " + v("error") }
+        s += "\n  peer \(v("peer").isEmpty ? "unknown" : v("peer")), thread \(v("thread")) of \(v("file")), \(v("start")) to \(v("end")), \(v("records")) records\n"
+        let tls = [v("protocol"), v("cipher")].filter { !$0.isEmpty }
+        if !tls.isEmpty { s += "  " + tls.joined(separator: ", ") + "\n" }
+        if !v("subject").isEmpty { s += "  peer certificate \(v("subject"))" + (v("issuer").isEmpty ? "" : ", issued by \(v("issuer"))") + "\n" }
+        return s + "\n"
+    }
+
+    /// A stored record read again with its layout.
+    /// A record of a mixed file may be of another layout than the source's first one: a story
+    /// holds only records a layout read, so the other layouts are tried when the first fails.
+    package func reparse(_ text: [UInt8], layout: Format?, source: Int, line: Int) -> Record? {
+        let record = RecordReader.records(in: text, format: layout, source: source, firstLine: line).first
+        guard record?.isUnparsed == true else { return record }
+        for other in plugins.formats where other !== layout {
+            if let r = RecordReader.records(in: text, format: other, source: source, firstLine: line).first, !r.isUnparsed { return r }
+        }
+        return record
+    }
+}

@@ -1,0 +1,333 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TraceLensInput
+import TraceLensRecords
+import TraceLensDecode
+import TraceLensPlugins
+import TraceLensStore
+import TraceLensRender
+
+/// Filters for `tracelens connections`.
+public struct ConnectionFilter: Sendable {
+    /// One connection by id (`show`).
+    public var id: Int64?
+    public var failedOnly = false
+    public var peer: String?
+    public var since: TimeBound?
+    public var until: TimeBound?
+    public var limit: Int?
+    /// List every source's connections on their own, not one row per story.
+    public var eachSource = false
+    public init() {}
+}
+
+/// The query commands over a store: summary, connections, show, sql. Codes are decoded with
+/// the loaded plugins, so a store ingested earlier reads with today's catalogues.
+public final class StoreQueries {
+    public let store: Store
+    public let plugins: PluginSet
+    /// Decoded texts by code reference: a big store repeats the same few codes many times.
+    private var decoded: [String: String] = [:]
+    private var errorTexts: [String: String] = [:]
+    private var ciphers: [String: String] = [:]
+    private var fileNames: [String: String] = [:]
+
+    public init(store: Store, plugins: PluginSet) {
+        self.store = store
+        self.plugins = plugins
+    }
+
+    // MARK: decoding
+
+    /// `cms:03353041` → `CMS 03353041: Certificate is revoked.`
+    public func decode(_ ref: String) -> String {
+        if let d = decoded[ref] { return d }
+        let d = decodeUncached(ref)
+        decoded[ref] = d
+        return d
+    }
+
+    private func decodeUncached(_ ref: String) -> String {
+        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
+        return catalogue.render(catalogue.label, value: value, entry: entry ?? catalogue.rangeEntry(value))
+    }
+
+    /// `ssl:431` → `SSL 431`: the catalogue's label up to the code, for lists of related codes.
+    public func shortName(_ ref: String) -> String {
+        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
+        if let end = catalogue.label.range(of: "{code}") {
+            return catalogue.render(String(catalogue.label[..<end.upperBound]), value: value, entry: entry)
+        }
+        return catalogue.render(catalogue.label, value: value, entry: entry)
+    }
+
+    /// The primary error with the codes that came with it: `CMS 03353041: ... (with SSL 431, TLS alert 44)`.
+    package func errorText(_ error: String?, _ related: String?) -> String? {
+        guard let error else { return nil }
+        let key = error + "|" + (related ?? "")
+        if let s = errorTexts[key] { return s }
+        var s = decode(error)
+        defer { errorTexts[key] = s }
+        if let related, !related.isEmpty { s += " (with " + related.split(separator: " ").map { shortName(String($0)) }.joined(separator: ", ") + ")" }
+        return s
+    }
+
+    package static func time(_ micros: Int64?) -> SQLValue {
+        guard let micros else { return .null }
+        // Fractions are shown when the trace had them (the store keeps microseconds).
+        let digits = micros % 1_000_000 == 0 ? 0 : 6
+        let t = Timestamp(micros: micros, fractionDigits: digits, hasDate: micros >= 86_400_000_000)
+        return .text(t.string(iso: true))
+    }
+
+    package static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }
+
+    package func fileName(_ path: String) -> String {
+        if let f = fileNames[path] { return f }
+        let f = Self.fileName(path)
+        fileNames[path] = f
+        return f
+    }
+
+    // MARK: summary
+
+    public func summary(limit: Int = 20) throws -> [(key: String, table: ResultTable)] {
+        let db = store.db
+        var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked",
+                                                             "connections", "failed", "linked", "offset"])
+        let s = try db.prepare("""
+            SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed, s.unlinked,
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id),
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed'),
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.story IS NOT NULL),
+                   s.clock_offset
+            FROM sources s ORDER BY s.id
+            """)
+        var anyLinked = false, anyOffset = false
+        while try s.step() {
+            let linked = s.int64(10), offset = s.int64(11)
+            anyLinked = anyLinked || linked > 0
+            anyOffset = anyOffset || offset != 0
+            sources.rows.append([.int(s.int64(0)), .text(Self.fileName(s.string(1) ?? "")), s.value(2), Self.time(s.isNull(3) ? nil : s.int64(3)),
+                                 Self.time(s.isNull(4) ? nil : s.int64(4)), .int(s.int64(5)), .int(s.int64(6)), .int(s.int64(7)), .int(s.int64(8)),
+                                 .int(s.int64(9)), .int(linked), offset == 0 ? .null : .text(Self.offsetText(offset))])
+        }
+        if !anyOffset { sources.drop(column: "offset") }
+        let sourceCount = try db.scalar("SELECT count(*) FROM sources") ?? 0
+        if anyLinked || sourceCount > 1 {
+            sources.note = "unlinked: records in no connection; linked: connections joined to a connection of another source (tracelens sql \"SELECT * FROM links\")"
+        } else {
+            sources.drop(column: "linked")
+        }
+
+        // Codes, most frequent first; success values (Exit status 0) are left out.
+        var codes = ResultTable(title: "Codes seen (most frequent first)", columns: ["code", "decoded", "count", "failure"])
+        let c = try db.prepare("SELECT catalogue, code, max(failure), sum(count) AS n FROM code_counts GROUP BY catalogue, code ORDER BY n DESC, catalogue, code")
+        var hidden = 0
+        while try c.step() {
+            let ref = (c.string(0) ?? "") + ":" + (c.string(1) ?? "")
+            let failure = c.int(2) != 0
+            if !failure, let r = CodeRef(Substring(ref)), let cat = plugins.catalogue(r.catalogue), cat.failure == .nonzero { continue }
+            if codes.rows.count >= limit { hidden += 1; continue }
+            codes.rows.append([.text(ref), .text(decode(ref)), .int(c.int64(3)), .text(failure ? "yes" : "")])
+        }
+        if hidden > 0 { codes.note = "and \(hidden) more codes (tracelens sql \"SELECT * FROM code_counts\")" }
+
+        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error", "linked"])
+        let failedCount = try db.scalar("SELECT count(*) FROM connections WHERE outcome = 'failed' AND story IS NULL") ?? 0
+        let f = try db.prepare("""
+            SELECT c.id, c.start_time, c.peer_ip, c.peer_port, c.thread, s.path, c.error, c.related,
+                   (SELECT group_concat(l.id || ' ' || ls.path, '|') FROM connections l JOIN sources ls ON ls.id = l.source WHERE l.story = c.id)
+            FROM connections c JOIN sources s ON s.id = c.source
+            WHERE c.outcome = 'failed' AND c.story IS NULL ORDER BY c.start_time, c.id LIMIT ?1
+            """)
+        try f.bind([.int(Int64(limit))])
+        while try f.step() {
+            failed.rows.append([.int(f.int64(0)), Self.time(f.isNull(1) ? nil : f.int64(1)), .text(peer(f.string(2), f.isNull(3) ? nil : f.int(3))),
+                                f.value(4), .text(Self.fileName(f.string(5) ?? "")), errorText(f.string(6), f.string(7)).map(SQLValue.text) ?? .null,
+                                linkedText(f.string(8), partOf: nil)])
+        }
+        if !failed.rows.contains(where: { $0.last != .null }) { failed.drop(column: "linked") }
+        if failedCount > Int64(limit) { failed.note = "and \(failedCount - Int64(limit)) more (tracelens connections --failed)" }
+
+        var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"])
+        let p = try db.prepare("""
+            SELECT peer_ip, sum(outcome = 'failed') AS failed, count(*),
+                   (SELECT error FROM connections e WHERE e.peer_ip = c.peer_ip AND e.outcome = 'failed'
+                    GROUP BY error ORDER BY count(*) DESC LIMIT 1)
+            FROM connections c WHERE peer_ip IS NOT NULL
+            GROUP BY peer_ip HAVING failed > 0 ORDER BY failed DESC, peer_ip LIMIT ?1
+            """)
+        try p.bind([.int(Int64(limit))])
+        while try p.step() {
+            peers.rows.append([p.value(0), .int(p.int64(1)), .int(p.int64(2)), p.string(3).map { .text(decode($0)) } ?? .null])
+        }
+        return [("sources", sources), ("codes", codes), ("failed_connections", failed), ("peers", peers)]
+    }
+
+    package static func offsetText(_ micros: Int64) -> String {
+        let sign = micros < 0 ? "-" : "+"
+        let m = abs(micros)
+        return m % 1_000_000 == 0 ? "\(sign)\(m / 1_000_000)s" : "\(sign)\(Double(m) / 1_000_000)s"
+    }
+
+    package func peer(_ ip: String?, _ port: Int?) -> String {
+        guard let ip else { return "" }
+        // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
+        return port.map { ip.contains(":") ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
+    }
+
+    // MARK: connections
+
+    /// The columns of `connections`, in the order shown: what happened first, the long DNs last.
+    public static let connectionColumns = ["conn", "start", "end", "peer", "process", "thread", "outcome", "error",
+                                           "protocol", "cipher", "subject", "issuer", "file", "records", "linked"]
+
+    public func connections(_ filter: ConnectionFilter) throws -> ResultTable {
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if let id = filter.id {
+            values.append(.int(id))
+            conditions.append("c.id = ?\(values.count)")
+        }
+        if filter.failedOnly { conditions.append("c.outcome = 'failed'") }
+        // One row per story: connections linked into another's story are shown with it.
+        if filter.id == nil && !filter.eachSource { conditions.append("c.story IS NULL") }
+        if let peer = filter.peer {
+            // `10.1.0.2`, `10.1.0.2:42514`, `2001:db8::1`, `[2001:db8::1]:636`
+            let address = try PeerAddress.parse(peer)
+            var placeholders: [String] = []
+            for spelling in address.spellings {
+                values.append(.text(spelling))
+                placeholders.append("?\(values.count)")
+            }
+            // A client's attempt names the server it went to (server_ip or server_host, and
+            // server_port, in conn_keys): that is its peer.
+            let list = placeholders.joined(separator: ", ")
+            let server = "EXISTS (SELECT 1 FROM conn_keys k WHERE k.conn = c.id AND k.name IN ('server_ip', 'server_host') AND k.value IN (\(list)) COLLATE NOCASE)"
+            if let port = address.port {
+                values.append(.int(port))
+                values.append(.text(String(port)))
+                conditions.append("((c.peer_ip IN (\(list)) AND c.peer_port = ?\(values.count - 1)) OR (\(server) AND EXISTS (SELECT 1 FROM conn_keys p WHERE p.conn = c.id AND p.name = 'server_port' AND p.value = ?\(values.count))))")
+            } else {
+                conditions.append("(c.peer_ip IN (\(list)) OR \(server))")
+            }
+        }
+        for (bound, op) in [(filter.since, ">="), (filter.until, "<=")] {
+            guard let bound else { continue }
+            switch bound {
+            case let .instant(t):
+                values.append(.int(t.micros))
+                conditions.append(op == ">=" ? "coalesce(c.end_time, c.start_time) >= ?\(values.count)" : "c.start_time <= ?\(values.count)")
+            case let .timeOfDay(m):
+                // A time of day alone compares with the start's time of day, on any day.
+                values.append(.int(m))
+                conditions.append("(c.start_time % 86400000000) \(op) ?\(values.count)")
+            }
+        }
+        var sql = """
+            SELECT c.id, c.start_time, c.end_time, c.peer_ip, c.peer_port, c.process, c.thread, c.protocol, c.cipher,
+                   c.subject, c.issuer, c.outcome, c.error, c.related, s.path, c.records,
+                   (SELECT group_concat(l.id || ' ' || ls.path, '|') FROM connections l JOIN sources ls ON ls.id = l.source WHERE l.story = c.id),
+                   c.story,
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_host' LIMIT 1),
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_ip' LIMIT 1),
+                   (SELECT value FROM conn_keys k WHERE k.conn = c.id AND k.name = 'server_port' LIMIT 1)
+            FROM connections c JOIN sources s ON s.id = c.source
+            """
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        sql += " ORDER BY c.start_time, c.id"
+        if let limit = filter.limit { sql += " LIMIT \(limit)" }
+        let q = try store.db.prepare(sql)
+        try q.bind(values)
+        var table = ResultTable(columns: Self.connectionColumns)
+        while try q.step() {
+            table.rows.append([
+                .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
+                .text(q.isNull(3) ? peer(q.string(18) ?? q.string(19), q.string(20).flatMap { Int($0) }) : peer(q.string(3), q.isNull(4) ? nil : q.int(4))),
+                q.value(5), q.value(6), q.value(11),
+                errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null,
+                q.value(7), q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10),
+                .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
+                linkedText(q.string(16), partOf: q.isNull(17) ? nil : q.int64(17)),
+            ])
+        }
+        return table
+    }
+
+    /// The connections of other sources in this story: `12 gldsrv.joblog, 14 client.txt`; or, for
+    /// a connection that is part of another's story, `part of 7`.
+    package func linkedText(_ list: String?, partOf story: Int64?) -> SQLValue {
+        if let story { return .text("part of \(story)") }
+        guard let list, !list.isEmpty else { return .null }
+        return .text(list.split(separator: "|").map { item -> String in
+            let parts = item.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 ? "\(parts[0]) \(fileName(String(parts[1])))" : String(item)
+        }.joined(separator: ", "))
+    }
+
+    /// A captured cipher shown with its name when a catalogue decodes it (the rule's `decode`).
+    package func decodeCipher(_ value: String) -> String {
+        if let c = ciphers[value] { return c }
+        let c = decodeCipherUncached(value)
+        ciphers[value] = c
+        return c
+    }
+
+    private func decodeCipherUncached(_ value: String) -> String {
+        for rule in plugins.connectionRules {
+            guard let catalogueID = rule.decode["cipher"], let cat = plugins.catalogue(catalogueID),
+                  let v = cat.value(fromCatalogueText: value), let e = cat.entry(v) else { continue }
+            return "\(cat.display(v)) \(e.name.isEmpty ? e.text : e.name)"
+        }
+        return value
+    }
+
+    // MARK: status
+
+    /// `tracelens status`: each file a `watch` or `daemon` follows (or followed), how far it is
+    /// read, how far behind, how fast, and its last error; whether that process still runs.
+    public func status() throws -> ResultTable {
+        let exists = try store.db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'follows'") ?? 0
+        guard exists > 0 else {
+            return ResultTable(title: "followed files", columns: ["path"], note: "no `watch` or `daemon` has written to this store yet")
+        }
+        let q = try store.db.prepare("""
+            SELECT path, state, source, offset, size, max(size - offset, 0), round(rate, 1), records, last_error, error_at, updated_at, pid
+            FROM follows ORDER BY path
+            """)
+        var table = ResultTable(title: "followed files",
+                                columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"])
+        for var row in try q.rows() {
+            if case let .int(pid) = row[11] {
+                // A process that is gone left its last word: say so instead of a live-looking state.
+                let alive = kill(pid_t(pid), 0) == 0 || errno == EPERM
+                row[11] = .text("\(pid) (\(alive ? "running" : "stopped"))")
+            }
+            table.rows.append(row)
+        }
+        if table.rows.isEmpty { table.note = "no files followed yet" }
+        return table
+    }
+
+    // MARK: sql
+
+    public func sql(_ text: String) throws -> ResultTable {
+        func explain(_ e: SQLiteError) -> StoreError {
+            if e.isDenied || e.isReadOnly {
+                return .other(path: store.path, detail: "only reading is allowed here (SELECT with SQLite's own scalar, aggregate, date, math and JSON functions; PRAGMA table_info and the like): \(e.message)")
+            }
+            return .other(path: store.path, detail: e.message)
+        }
+        do {
+            guard let q = try store.db.prepareSingle(text) else { throw SQLTextProblem.noStatement }
+            var table = ResultTable(columns: (0..<q.columnCount).map { q.columnName($0) })
+            table.rows = try q.rows()
+            return table
+        } catch let e as SQLiteError {
+            throw explain(e)
+        }
+    }
+}

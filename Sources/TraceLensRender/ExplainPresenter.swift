@@ -1,0 +1,69 @@
+import TraceLensInput
+import TraceLensPlugins
+
+/// Shows `explain` results: one line per reading by default, the explanation, action, related
+/// codes and extra columns with `long`, or JSON.
+public struct ExplainPresenter {
+    public let plugins: PluginSet
+    public let long: Bool
+
+    public init(plugins: PluginSet, long: Bool) { self.plugins = plugins; self.long = long }
+
+    public func line(_ r: Reading) -> String {
+        let c = r.catalogue
+        var s = "\(c.title) \(c.display(r.value))"
+        if let alt = c.alternate(r.value) { s += " (\(alt))" }
+        s += ": "
+        guard let e = r.entry else { return s + "not in the catalogue" }
+        if r.fromRange { return s + "not listed one by one; " + (e.text.isEmpty ? "within the range \(e.code)" : e.text + " (range \(e.code))") }
+        if !e.name.isEmpty && !e.text.isEmpty && e.name != e.text { s += "\(e.name) - \(e.text)" } else { s += e.text.isEmpty ? e.name : e.text }
+        if !e.verified { s += " [unverified]" }
+        return s
+    }
+
+    public func text(_ r: Reading) -> String {
+        var out = line(r)
+        guard long, let e = r.entry else { return out }
+        func add(_ label: String, _ value: String) {
+            guard !value.isEmpty else { return }
+            out += "\n    \(label): \(value)"
+        }
+        add("Explanation", e.explanation)
+        add("Action", e.action)
+        for (column, value) in e.details where column != "source" && column != "source_note" {
+            add(column.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value)
+        }
+        for ref in e.related {
+            if let (c, v, entry) = plugins.resolve(ref) {
+                add("Related", "\(c.title) \(c.display(v)): \(entry.map { $0.text.isEmpty ? $0.name : $0.text } ?? "?")")
+            }
+        }
+        if !e.verified { add("Note", "this row comes from unverified reference material; check it against IBM's documentation") }
+        add("Defined in", e.origin)
+        return out
+    }
+
+    public func json(_ r: Reading) -> String {
+        let c = r.catalogue
+        var fields: [String] = [
+            "\"kind\":\(JSON.quote(c.id))", "\"title\":\(JSON.quote(c.title))", "\"code\":\(JSON.quote(c.display(r.value)))",
+        ]
+        if case let .number(n) = r.value {
+            fields.append("\"decimal\":\(n)")
+            if n >= 0 { fields.append("\"hex\":\(JSON.quote("0x" + String(n, radix: 16, uppercase: true)))") }
+        }
+        if let e = r.entry {
+            fields += [
+                "\"name\":\(JSON.quote(e.name))", "\"text\":\(JSON.quote(e.text))", "\"explanation\":\(JSON.quote(e.explanation))",
+                "\"action\":\(JSON.quote(e.action))", "\"verified\":\(e.verified)", "\"range\":\(r.fromRange)",
+                "\"related\":[" + e.related.map { JSON.quote($0.description) }.joined(separator: ",") + "]",
+                "\"details\":{" + e.details.map { "\(JSON.quote($0.column)):\(JSON.quote($0.value))" }.joined(separator: ",") + "}",
+            ]
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+extension String {
+    package var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
+}

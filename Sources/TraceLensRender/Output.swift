@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TraceLensInput
+
+/// Buffered output to a file descriptor. Writes in large blocks; notices a closed pipe
+/// (`tracelens format x | head`) so the caller can stop quietly instead of dying on SIGPIPE.
+public final class Output {
+    public let fd: Int32
+    public let buffer: ByteBuffer
+    public private(set) var closed = false
+    private let limit: Int
+
+    public init(fd: Int32 = 1, bufferSize: Int = 256 * 1024) {
+        self.fd = fd
+        limit = bufferSize
+        buffer = ByteBuffer(capacity: bufferSize + 64 * 1024)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit { flush() }
+
+    /// True when standard output is a terminal and the user has not asked for no colour.
+    public static func wantsColour(fd: Int32 = 1, environment: [String: String]) -> Bool {
+        isatty(fd) == 1 && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+    }
+
+    /// Call after appending to `buffer` directly.
+    @inline(__always) public func maybeFlush() { if buffer.count >= limit { flush() } }
+
+    public func flush() {
+        guard buffer.count > 0 else { return }
+        if closed { buffer.removeAll(); return }
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.base + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                closed = true  // EPIPE and friends: the reader went away
+                break
+            }
+            offset += n
+        }
+        buffer.removeAll()
+    }
+}
+

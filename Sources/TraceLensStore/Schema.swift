@@ -1,0 +1,180 @@
+import TraceLensInput
+
+/// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
+/// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
+package enum Schema {
+    package static let version: Int32 = 3
+
+    package static let create = """
+        -- One row per file (or stream) ingested. offset/line say how far it has been read.
+        CREATE TABLE sources (
+            id             INTEGER PRIMARY KEY,
+            path           TEXT NOT NULL,
+            device         INTEGER,
+            inode          INTEGER,
+            head_length    INTEGER NOT NULL DEFAULT 0,   -- bytes hashed at the start of the file
+            head_hash      TEXT,                         -- identity: a new file under the old name is a new source
+            size           INTEGER NOT NULL DEFAULT 0,   -- file size when last read
+            layout         TEXT,
+            encoding       TEXT,
+            process        TEXT,                         -- from the file name (gskssl.<pid>.trc)
+            offset         INTEGER NOT NULL DEFAULT 0,   -- decoded bytes read: where the next ingest resumes
+            line           INTEGER NOT NULL DEFAULT 0,   -- lines read
+            reader_state   TEXT,                         -- date carried across lines (component traces)
+            lanes          TEXT,                         -- which connection each thread holds at offset
+            tail_record    INTEGER,                      -- first record after offset (the file's last record, which may still grow): redone on resume
+            records        INTEGER NOT NULL DEFAULT 0,
+            unparsed       INTEGER NOT NULL DEFAULT 0,
+            unlinked       INTEGER NOT NULL DEFAULT 0,   -- records in no connection
+            codes          INTEGER NOT NULL DEFAULT 0,
+            failure_codes  INTEGER NOT NULL DEFAULT 0,
+            secrets_masked INTEGER NOT NULL DEFAULT 0,
+            clock_offset   INTEGER NOT NULL DEFAULT 0,   -- microseconds added to this source's times when linking (--offset)
+            first_time     INTEGER,                      -- microseconds since 1970, trace local time
+            last_time      INTEGER,
+            ingested_at    TEXT NOT NULL DEFAULT (datetime('now')),
+            updated_at     TEXT NOT NULL DEFAULT (datetime('now'))
+        );
+        CREATE INDEX sources_path ON sources(path);
+
+        -- One row per record (a record line with its continuation lines, or one unparsed line).
+        CREATE TABLE records (
+            id       INTEGER PRIMARY KEY,
+            source   INTEGER NOT NULL,
+            line     INTEGER NOT NULL,
+            lines    INTEGER NOT NULL,
+            time     INTEGER,            -- microseconds since 1970 (trace local time); a time of day alone is below 86400000000
+            level    TEXT,               -- ENTRY, EXIT, INFO, ERROR, WARNING, DUMP, or as written; NULL when unparsed
+            process  TEXT,               -- when the record names it (else the source's process)
+            thread   TEXT,
+            fn_at    INTEGER,            -- where the function name is in text (bytes), so it is not stored twice
+            fn_len   INTEGER,
+            function TEXT GENERATED ALWAYS AS (CAST(substr(CAST(text AS BLOB), fn_at + 1, fn_len) AS TEXT)) VIRTUAL,
+            conn     INTEGER,            -- connections.id, NULL when the record belongs to none
+            failure  INTEGER NOT NULL,   -- 1 when it carries a failure code
+            codes    TEXT,               -- JSON list of the codes found, "catalogue:code", failures marked "!": ["!ssl:431"]
+            text     TEXT NOT NULL       -- the lines as read, secrets masked
+        );
+
+        -- One row per code found in a record (kept in records.codes; this view spreads them out).
+        CREATE VIEW codes AS
+            SELECT record, source, substr(c, 1, instr(c, ':') - 1) AS catalogue, substr(c, instr(c, ':') + 1) AS code, failure
+            FROM (SELECT r.id AS record, r.source AS source, ltrim(j.value, '!') AS c, j.value LIKE '!%' AS failure
+                  FROM records r, json_each(r.codes) j WHERE r.codes IS NOT NULL);
+        CREATE INDEX records_conn ON records(conn) WHERE conn IS NOT NULL;
+
+        -- Codes per source, kept at ingest so summaries need not scan codes.
+        CREATE TABLE code_counts (
+            source    INTEGER NOT NULL,
+            catalogue TEXT NOT NULL,
+            code      TEXT NOT NULL,
+            failure   INTEGER NOT NULL,
+            count     INTEGER NOT NULL,
+            PRIMARY KEY (source, catalogue, code)
+        ) WITHOUT ROWID;
+
+        -- One row per connection (TLS session) found by the plugins' [[connection]] rules.
+        CREATE TABLE connections (
+            id          INTEGER PRIMARY KEY,
+            source      INTEGER NOT NULL,
+            rule        TEXT NOT NULL,
+            lane        TEXT NOT NULL,
+            stage       INTEGER NOT NULL,
+            process     TEXT,
+            thread      TEXT,
+            start_time  INTEGER,
+            end_time    INTEGER,
+            first_line  INTEGER NOT NULL,
+            last_line   INTEGER NOT NULL,
+            peer_ip     TEXT,
+            peer_port   INTEGER,
+            local_ip    TEXT,
+            local_port  INTEGER,
+            protocol    TEXT,
+            cipher      TEXT,
+            subject     TEXT,
+            issuer      TEXT,
+            outcome     TEXT NOT NULL,   -- open, ok, failed
+            ended       INTEGER NOT NULL,
+            error       TEXT,            -- primary error, catalogue:code (the first failure code)
+            related     TEXT,            -- the other failure codes, space-separated catalogue:code
+            records     INTEGER NOT NULL,
+            story       INTEGER          -- set by linking: the connection (of another source) whose story this one is part of
+        );
+        CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
+        CREATE INDEX connections_outcome ON connections(outcome, start_time);
+        CREATE INDEX connections_peer ON connections(peer_ip, outcome);
+        CREATE INDEX connections_source ON connections(source, ended);
+
+        -- Every value captured about a connection (handle, peer, cipher, ...): what later sources match on.
+        CREATE TABLE conn_keys (
+            conn  INTEGER NOT NULL,
+            name  TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, value, conn)
+        ) WITHOUT ROWID;
+
+        -- Why each linked connection was linked: one row per connection with a story.
+        CREATE TABLE links (
+            conn     INTEGER PRIMARY KEY,  -- the connection linked
+            story    INTEGER NOT NULL,     -- the connection it was linked to
+            rule     TEXT NOT NULL,        -- the plugin's [[link]] rule
+            gap      INTEGER,              -- microseconds between their starts, after clock offsets; NULL when matched without time
+            evidence TEXT NOT NULL         -- what matched, in words
+        );
+
+        \(follows)
+
+        -- The catalogues of the plugins used at the last ingest, so SQL can decode codes.
+        CREATE TABLE catalogue (
+            catalogue TEXT NOT NULL,
+            code      TEXT NOT NULL,
+            name      TEXT,
+            text      TEXT,
+            PRIMARY KEY (catalogue, code)
+        ) WITHOUT ROWID;
+
+        CREATE VIEW failed_connections AS
+            SELECT c.*, k.name AS error_name, k.text AS error_text
+            FROM connections c
+            LEFT JOIN catalogue k ON k.catalogue || ':' || k.code = c.error
+            WHERE c.outcome = 'failed';
+
+        CREATE VIEW decoded_codes AS
+            SELECT codes.*, k.name, k.text FROM codes
+            LEFT JOIN catalogue k ON k.catalogue = codes.catalogue AND k.code = codes.code;
+        """
+
+    /// From version 1 (before linking across sources).
+    package static let upgradeFrom1 = """
+        ALTER TABLE sources ADD COLUMN clock_offset INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE connections ADD COLUMN story INTEGER;
+        CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
+        CREATE TABLE links (conn INTEGER PRIMARY KEY, story INTEGER NOT NULL, rule TEXT NOT NULL, gap INTEGER, evidence TEXT NOT NULL);
+        """
+
+    /// Written by `watch` and `daemon` (added in version 3).
+    package static let follows = """
+        -- Written by `watch` and `daemon`: one row per file followed, for `tracelens status`.
+        CREATE TABLE follows (
+            path        TEXT PRIMARY KEY,
+            source      INTEGER,             -- sources.id being read from it now
+            device      INTEGER,
+            inode       INTEGER,
+            size        INTEGER NOT NULL,    -- file size when last looked at
+            offset      INTEGER NOT NULL,    -- bytes read and committed (a last line without its line end is not)
+            state       TEXT NOT NULL,       -- following, rotated (name now leads elsewhere), deleted, closed, waiting, error
+            records     INTEGER NOT NULL DEFAULT 0,   -- records stored by this run
+            rate        REAL NOT NULL DEFAULT 0,      -- records per second over the last minute
+            last_error  TEXT,
+            error_at    TEXT,
+            pid         INTEGER,             -- process following it
+            updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ) WITHOUT ROWID;
+        """
+
+    /// From version 2 (before `watch` and `daemon`).
+    package static let upgradeFrom2 = """
+        \(follows)
+        """
+}
