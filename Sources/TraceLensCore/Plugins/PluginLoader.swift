@@ -248,13 +248,19 @@ public enum PluginLoader {
                 set.diagnosisRules.removeAll { $0.id == rule.id }
                 set.diagnosisRules.append(rule)
             }
+            readEntries("cert-check", of: &top, into: &set.certCheckRules, sameAs: { $0.check == $1.check }, &problems) {
+                readCertCheckRule($0, index: $1, plugin: info.name, file: file, &$2)
+            }
+            readEntries("dn-form", of: &top, into: &set.dnForms, sameAs: { $0.id == $1.id }, &problems) {
+                readDNForm($0, index: $1, plugin: info.name, file: file, &$2)
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -389,6 +395,7 @@ public enum PluginLoader {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "its good sample produces the finding"))
             }
         }
+        problems += checkCertCheckReferences(set)
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {
             problems.append(PluginProblem(file: "plugin \(format.plugin)", entry: "[[format]] \(format.name)", message: "has no [[sample]]; every format needs at least one"))
         }

@@ -1,0 +1,91 @@
+/// One check `tracelens cert` makes, in plain X.509 terms: its stable id, how serious a hit is,
+/// the values a hit carries (dates, serials, names) and a generic sentence. Plugins word it for
+/// their product with a `[[cert-check]]` entry naming the id; without one this sentence is shown.
+public struct CertificateCheck: Sendable {
+    public typealias Severity = CertificateReport.Finding.Severity
+    public let id: String
+    public let severity: Severity
+    /// The values a hit fills in, by the `{name}` a message template uses.
+    public let values: [String]
+    public let message: String
+    public let action: String?
+
+    /// Values every certificate check carries.
+    static let certificateValues = ["subject", "issuer", "serial", "not_before", "not_after", "algorithm", "key"]
+    /// Values every CRL check carries.
+    static let crlValues = ["issuer", "this_update", "next_update"]
+
+    init(_ id: String, _ severity: Severity, values: [String], _ message: String, action: String? = nil) {
+        self.id = id; self.severity = severity; self.values = values; self.message = message; self.action = action
+    }
+
+    public static let all: [CertificateCheck] = [
+        .init("expired", .error, values: certificateValues, "expired on {not_after}"),
+        .init("not-yet-valid", .error, values: certificateValues, "not valid before {not_before}: check the clocks"),
+        .init("expires-soon", .warning, values: certificateValues + ["days"], "expires on {not_after}, in {days} days"),
+        .init("ca-without-keycertsign", .error, values: certificateValues,
+              "a CA whose key usage lacks keyCertSign: certificates it signs are not accepted"),
+        .init("ca-without-crlsign", .error, values: certificateValues, "a CA whose key usage lacks cRLSign: CRLs it signs may be refused",
+              action: "recreate it with keyUsage = critical, keyCertSign, digitalSignature, cRLSign"),
+        .init("ca-without-key-usage", .warning, values: certificateValues,
+              "a CA without a key usage extension: give it keyCertSign and cRLSign explicitly"),
+        .init("ca-without-ski", .warning, values: certificateValues,
+              "a CA without subjectKeyIdentifier: the certificates it signs cannot carry a matching authorityKeyIdentifier (openssl: subjectKeyIdentifier=hash)"),
+        .init("no-authority-key-identifier", .error, values: certificateValues, "no authorityKeyIdentifier: TLS 1.3 peers may refuse it",
+              action: "issue it again with authorityKeyIdentifier=keyid:always,issuer:always"),
+        .init("no-digital-signature", .error, values: certificateValues,
+              "key usage without digitalSignature: it cannot sign a TLS handshake (ECDHE ciphers, TLS 1.3, client authentication)"),
+        .init("no-key-encipherment", .info, values: certificateValues,
+              "an RSA key without keyEncipherment: RSA key exchange ciphers (TLS_RSA_WITH_*) cannot use it; ECDHE ones can"),
+        .init("no-tls-extended-key-usage", .warning, values: certificateValues,
+              "its extended key usage names neither serverAuth nor clientAuth: TLS peers may refuse it"),
+        .init("signature-pair", .info, values: certificateValues + ["oid", "pair", "pair_name"],
+              "its signature ({algorithm}) is TLS signature scheme {pair} ({pair_name}): the side that checks it must allow that scheme"),
+        .init("crl-out-of-date", .warning, values: crlValues,
+              "its next update ({next_update}) has passed: generate and publish a new CRL; a stale one may be refused"),
+        .init("revoked", .error, values: ["serial", "issuer", "date", "reason"],
+              "revoked: serial {serial} is on the CRL of {issuer}[ (reason {reason})]"),
+        .init("not-revoked", .info, values: ["serial", "issuer"], "not on the CRL of {issuer}"),
+    ]
+
+    static let byID: [String: CertificateCheck] = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// The `{name}` placeholders of a message template (the `[...]` around optional parts aside).
+    static func placeholders(_ template: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            names.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return names
+    }
+}
+
+/// `[[cert-check]]` in a plugin: how one check reads for the plugin's product. Every key but
+/// `check` is optional; what is left out stays as the check's generic wording.
+public struct CertCheckRule: Sendable {
+    public var check: String
+    public var plugin: String
+    /// The manifest it came from, for problems found once every plugin is in.
+    public var file: String
+    public var severity: CertificateCheck.Severity?
+    /// Codes the product reports when this check's problem bites (`ssl:401`), shown decoded.
+    public var codes: [CodeRef]
+    public var message: String?
+    public var action: String?
+}
+
+/// `[[dn-form]]` in a plugin: a way a product wants a distinguished name written. `cert` shows the
+/// subject and issuer in it under the labels given; `doctor` offers `{field.ID}` for any field
+/// holding a DN.
+public struct DNForm: Sendable {
+    public var id: String
+    public var plugin: String
+    public var subjectLabel: String?
+    public var issuerLabel: String?
+    public var order: DistinguishedNameText.Order
+    public var separator: String
+
+    public func write(_ dn: DistinguishedNameText) -> String { dn.written(order: order, separator: separator) }
+}
