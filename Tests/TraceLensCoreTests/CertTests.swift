@@ -122,12 +122,37 @@ final class CertTests: XCTestCase {
 
     // MARK: What plugins say about the checks
 
-    /// Loads the built-ins plus a plugin folder made of `entries` (TOML after [plugin]).
-    func pluginsWith(_ entries: String) throws -> (PluginSet, [PluginProblem]) {
+    /// A plugin folder made of `entries` (TOML after [plugin]).
+    func pluginFolder(_ entries: String) throws -> String {
         let dir = Fixtures.tempDir() + "/mine"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try ("[plugin]\nname = \"mine\"\ndescription = \"test\"\n\n" + entries).write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
-        return PluginLoader.loadAll(userDirectories: [dir])
+        return dir
+    }
+
+    /// Loads the built-ins plus a plugin folder made of `entries`.
+    func pluginsWith(_ entries: String) throws -> (PluginSet, [PluginProblem]) {
+        PluginLoader.loadAll(userDirectories: [try pluginFolder(entries)])
+    }
+
+    /// The command itself, given a plugin folder, prints the folder's wording and codes; `plugins
+    /// check` names a bad entry.
+    func testTheCommandTakesItsWordingFromAPluginFolder() throws {
+        let dir = try pluginFolder("""
+            [[cert-check]]
+            check = "no-authority-key-identifier"
+            message = "our TLS 1.3 servers refuse {subject}: it has no authorityKeyIdentifier"
+            codes = ["alert:42"]
+            """)
+        let run = try Fixtures.runTool(["cert", "--plugins", dir, Fixtures.sample("certs/client-without-aki.pem")])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stdout.contains("  error: our TLS 1.3 servers refuse CN=ecec,O=cpwebuser,C=GB: it has no authorityKeyIdentifier [no-authority-key-identifier]\n"
+            + "    what to do: issue it again with authorityKeyIdentifier=keyid:always,issuer:always\n"
+            + "    codes: TLS alert 42 bad_certificate\n"), run.stdout)
+        XCTAssertFalse(run.stdout.contains("0335306F"), "the folder's codes replace the built-in ones")
+        let bad = try Fixtures.runTool(["plugins", "check", try pluginFolder("[[cert-check]]\ncheck = \"expird\"\n")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue((bad.stdout + bad.stderr).contains("[[cert-check]] expird: check 'expird' is not a check cert makes"), bad.stdout + bad.stderr)
     }
 
     func testTheBuiltInPluginsWordChecksForSystemSSL() throws {
