@@ -2,17 +2,26 @@ import Foundation
 import SwiftASN1
 import X509
 import TraceLensInput
+import TraceLensDecode
 import TraceLensPlugins
 
-/// `tracelens cert`: what a certificate, a chain or a CRL holds, checked for what System SSL
-/// needs (a CA that can sign CRLs, the key identifiers TLS 1.3 wants, a signature algorithm
-/// GSK_TLS_SIG_ALG_PAIRS must allow, dates), with DNs written the ways z/OS tools want them.
+/// `tracelens cert`: what a certificate, a chain or a CRL holds, checked in plain X.509 terms (a CA
+/// that can sign CRLs, key identifiers, key usage, dates, revocation). Each check that fires is a
+/// `CertificateCheck` with its values; plugins word it for their product, name the codes the
+/// product reports for it (`[[cert-check]]`), add the DN forms the product wants (`[[dn-form]]`)
+/// and map signature algorithms to TLS signature scheme codes (a catalogue's `x509_oid` column).
 public struct CertificateReport: Sendable {
     public struct Finding: Sendable, Equatable {
-        public enum Severity: String, Sendable { case error, warning, info }
+        /// A code the product reports for this problem, and its decoded label.
+        public struct Code: Sendable, Equatable {
+            public var ref: String
+            public var label: String
+        }
         public var severity: Severity
         public var check: String
         public var message: String
+        public var action: String? = nil
+        public var codes: [Code] = []
     }
     public struct Item: Sendable {
         public var kind: String        // "CA certificate", "certificate", "CRL"
@@ -25,28 +34,6 @@ public struct CertificateReport: Sendable {
     }
     public var path: String
     public var items: [Item]
-}
-
-/// A distinguished name as tools write it.
-public enum DNForms {
-    package static let short: [String: String] = [
-        "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
-        "0.9.2342.19200300.100.1.25": "DC", "1.2.840.113549.1.9.1": "emailAddress", "2.5.4.5": "serialNumber",
-    ]
-
-    package static func parts(_ dn: DistinguishedName) -> [(String, String)] {
-        dn.flatMap { rdn in rdn.map { attr -> (String, String) in
-            let oid = String(describing: attr.type)
-            return (short[oid] ?? oid, String(describing: attr.value))
-        } }
-    }
-
-    /// As `openssl x509 -subject` prints it: `C = GB, O = cpwebuser, CN = ecec`.
-    public static func openssl(_ dn: DistinguishedName) -> String { parts(dn).map { "\($0.0) = \($0.1)" }.joined(separator: ", ") }
-    /// As System SSL traces and LDAP print it: `CN=ecec,O=cpwebuser,C=GB`.
-    public static func rfc4514(_ dn: DistinguishedName) -> String { parts(dn).reversed().map { "\($0.0)=\($0.1)" }.joined(separator: ",") }
-    /// As RACDCERT MAP SDNFILTER wants it: `CN=ecec.O=cpwebuser.C=GB`.
-    public static func sdnFilter(_ dn: DistinguishedName) -> String { parts(dn).reversed().map { "\($0.0)=\($0.1)" }.joined(separator: ".") }
 }
 
 public struct CertificateInspector {
@@ -90,7 +77,7 @@ public struct CertificateInspector {
                 items.append(try crl(block.der, path))
             } else if block.label == nil || block.label == "CERTIFICATE" || block.label == "TRUSTED CERTIFICATE" {
                 do {
-                    items.append(certificate(try Certificate(derEncoded: block.der)))
+                    items.append(certificate(try Certificate(derEncoded: block.der), der: block.der))
                 } catch let certificateError {
                     if block.label == nil, let list = try? crl(block.der, path) {
                         items.append(list)
@@ -138,24 +125,45 @@ public struct CertificateInspector {
         }
     }
 
-    /// TLS signature scheme codes as GSK_TLS_SIG_ALG_PAIRS writes them.
-    package static func sigPair(_ alg: Certificate.SignatureAlgorithm) -> String? {
-        switch alg {
-        case .sha1WithRSAEncryption: return "0201"
-        case .sha256WithRSAEncryption: return "0401"
-        case .sha384WithRSAEncryption: return "0501"
-        case .sha512WithRSAEncryption: return "0601"
-        case .ecdsaWithSHA256: return "0403"
-        case .ecdsaWithSHA384: return "0503"
-        case .ecdsaWithSHA512: return "0603"
-        case .ed25519: return "0807"
-        default: return nil
-        }
+    /// The catalogue column that names, per signature scheme row, the X.509 signature algorithm
+    /// OID it stands for.
+    package static let signatureOIDColumn = "x509_oid"
+
+    /// The OID of the signature algorithm in a certificate's DER (`signatureAlgorithm`, the second
+    /// element of the outer SEQUENCE).
+    package static func signatureAlgorithmOID(_ der: [UInt8]) -> String? {
+        guard let root = try? DER.parse(der), case let .constructed(top) = root.content else { return nil }
+        let parts = Array(top)
+        guard parts.count == 3, case let .constructed(algorithm) = parts[1].content, let first = algorithm.first(where: { _ in true }),
+              let oid = try? ASN1ObjectIdentifier(derEncoded: first) else { return nil }
+        return String(describing: oid)
     }
 
-    package func certificate(_ cert: Certificate) -> CertificateReport.Item {
-        var findings: [CertificateReport.Finding] = []
-        func add(_ s: CertificateReport.Finding.Severity, _ check: String, _ m: String) { findings.append(.init(severity: s, check: check, message: m)) }
+    /// The signature scheme row (of any catalogue with an `x509_oid` column) for a signature
+    /// algorithm OID.
+    package func signatureScheme(oid: String) -> (catalogue: Catalogue, entry: CatalogueEntry)? {
+        for catalogue in plugins.catalogues {
+            for entry in catalogue.entries.values.sorted(by: { $0.value < $1.value })
+            where entry.details.contains(where: { $0.column == Self.signatureOIDColumn && $0.value == oid }) {
+                return (catalogue, entry)
+            }
+        }
+        return nil
+    }
+
+    /// A check's finding worded by the plugin entry for it, or generically when there is none.
+    package func finding(_ id: String, _ values: [String: String]) -> CertificateReport.Finding {
+        guard let check = CertificateCheck.byID[id] else { preconditionFailure("cert check '\(id)' is not in CertificateCheck.all") }
+        let rule = plugins.certCheckRule(id)
+        let codes = (rule?.codes ?? []).compactMap { ref -> CertificateReport.Finding.Code? in
+            guard let r = plugins.resolve(ref) else { return nil }
+            return .init(ref: "\(r.catalogue.id):\(r.catalogue.display(r.value))", label: String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self))
+        }
+        return .init(severity: rule?.severity ?? check.severity, check: id, message: Doctor.fill(rule?.message ?? check.message, values),
+                     action: (rule?.action ?? check.action).map { Doctor.fill($0, values) }, codes: codes)
+    }
+
+    package func certificate(_ cert: Certificate, der: [UInt8]) -> CertificateReport.Item {
         let ext = cert.extensions
         let basic = try? ext.basicConstraints
         var isCA = false
@@ -166,64 +174,64 @@ public struct CertificateInspector {
         let eku = try? ext.extendedKeyUsage
         let selfSigned = cert.subject == cert.issuer
         let serial = Self.hex(cert.serialNumber.bytes)
+        let subject = DistinguishedNameText(cert.subject), issuer = DistinguishedNameText(cert.issuer)
         var lines: [(String, String)] = [
-            ("subject (openssl)", DNForms.openssl(cert.subject)),
-            ("subject (trace, LDAP)", DNForms.rfc4514(cert.subject)),
-            ("subject (RACDCERT MAP SDNFILTER)", DNForms.sdnFilter(cert.subject)),
-            ("issuer (openssl)", DNForms.openssl(cert.issuer)),
-            ("issuer (RACDCERT MAP IDNFILTER)", DNForms.sdnFilter(cert.issuer)),
-            ("serial", serial),
+            ("subject (openssl)", subject.openssl),
+            ("subject (trace, LDAP)", subject.rfc4514),
         ]
+        lines += plugins.dnForms.compactMap { form in form.subjectLabel.map { ("subject (\($0))", form.write(subject)) } }
+        lines.append(("issuer (openssl)", issuer.openssl))
+        lines += plugins.dnForms.compactMap { form in form.issuerLabel.map { ("issuer (\($0))", form.write(issuer)) } }
+        lines.append(("serial", serial))
         let iso = ISO8601DateFormatter()
         lines.append(("valid", "\(iso.string(from: cert.notValidBefore)) to \(iso.string(from: cert.notValidAfter))"))
         let key = String(describing: cert.publicKey).replacingOccurrences(of: ".PublicKey", with: "")
-        lines.append(("key", key.hasPrefix("RSA") ? "RSA \(key.dropFirst(3)) bits" : key == "P256" ? "EC P-256 (secp256r1)" : key == "P384" ? "EC P-384 (secp384r1)" : key == "P521" ? "EC P-521 (secp521r1)" : key))
-        let pair = Self.sigPair(cert.signatureAlgorithm)
-        var sigText = Self.name(cert.signatureAlgorithm)
-        if let pair, let c = plugins.catalogue("sigalg"), let v = c.value(fromCatalogueText: pair), let e = c.entry(v) { sigText += " (GSK_TLS_SIG_ALG_PAIRS \(pair): \(e.name))" }
-        else if let pair { sigText += " (GSK_TLS_SIG_ALG_PAIRS \(pair))" }
-        lines.append(("signed with", sigText))
+        let keyText = key.hasPrefix("RSA") ? "RSA \(key.dropFirst(3)) bits" : key == "P256" ? "EC P-256 (secp256r1)" : key == "P384" ? "EC P-384 (secp384r1)" : key == "P521" ? "EC P-521 (secp521r1)" : key
+        lines.append(("key", keyText))
+        let algorithm = Self.name(cert.signatureAlgorithm)
+        let oid = Self.signatureAlgorithmOID(der)
+        let scheme = oid.flatMap { signatureScheme(oid: $0) }
+        lines.append(("signed with", algorithm + (scheme.map { " (\($0.catalogue.title) \($0.entry.code): \($0.entry.name))" } ?? "")))
         if let keyUsage { lines.append(("key usage", String(describing: keyUsage))) }
         if let eku { lines.append(("extended key usage", String(describing: eku))) }
         lines.append(("basic constraints", basic.map { String(describing: $0) } ?? "(none)"))
         lines.append(("subject key identifier", ski.map { Self.hex($0.keyIdentifier) } ?? "(none)"))
         lines.append(("authority key identifier", aki.flatMap { $0.keyIdentifier.map { Self.hex($0) } } ?? "(none)"))
 
-        if cert.notValidAfter < now { add(.error, "expired", "expired on \(iso.string(from: cert.notValidAfter)) (SSL 401)") }
-        else if cert.notValidBefore > now { add(.error, "not-yet-valid", "not valid before \(iso.string(from: cert.notValidBefore)) (SSL 401): check the clocks") }
+        // The values every check of this certificate may name.
+        let values = ["subject": subject.rfc4514, "issuer": issuer.rfc4514, "serial": serial, "not_before": iso.string(from: cert.notValidBefore),
+                      "not_after": iso.string(from: cert.notValidAfter), "algorithm": algorithm, "key": keyText]
+        var findings: [CertificateReport.Finding] = []
+        func add(_ check: String, _ more: [String: String] = [:]) { findings.append(finding(check, values.merging(more) { _, new in new })) }
+        if cert.notValidAfter < now { add("expired") }
+        else if cert.notValidBefore > now { add("not-yet-valid") }
         else if cert.notValidAfter.timeIntervalSince(now) < 30 * 86400 {
-            add(.warning, "expires-soon", "expires on \(iso.string(from: cert.notValidAfter)), in \(Int(cert.notValidAfter.timeIntervalSince(now) / 86400)) days")
+            add("expires-soon", ["days": "\(Int(cert.notValidAfter.timeIntervalSince(now) / 86400))"])
         }
         if isCA {
             if let ku = keyUsage {
-                if !ku.keyCertSign { add(.error, "ca-without-keycertsign", "a CA whose key usage lacks keyCertSign: certificates it signs are not accepted") }
-                if !ku.cRLSign { add(.error, "ca-without-crlsign", "a CA whose key usage lacks cRLSign: System SSL rejects the CRLs it signs (CMS 03353026). Recreate it with keyUsage = critical, keyCertSign, digitalSignature, cRLSign") }
+                if !ku.keyCertSign { add("ca-without-keycertsign") }
+                if !ku.cRLSign { add("ca-without-crlsign") }
             } else {
-                add(.warning, "ca-without-key-usage", "a CA without a key usage extension: give it keyCertSign and cRLSign explicitly")
+                add("ca-without-key-usage")
             }
-            if ski == nil { add(.warning, "ca-without-ski", "a CA without subjectKeyIdentifier: the certificates it signs cannot carry a matching authorityKeyIdentifier (openssl: subjectKeyIdentifier=hash)") }
+            if ski == nil { add("ca-without-ski") }
         } else {
-            if aki == nil && !selfSigned {
-                add(.error, "no-authority-key-identifier", "no authorityKeyIdentifier: System SSL refuses it for TLS 1.3 (CMS 0335306F, alert 42). Issue it again with authorityKeyIdentifier=keyid:always,issuer:always")
-            }
-            if let ku = keyUsage, !ku.digitalSignature {
-                add(.error, "no-digital-signature", "key usage without digitalSignature: it cannot sign a TLS handshake (ECDHE ciphers, TLS 1.3, client authentication)")
-            }
-            if let ku = keyUsage, key.hasPrefix("RSA"), !ku.keyEncipherment {
-                add(.info, "no-key-encipherment", "an RSA key without keyEncipherment: RSA key exchange ciphers (TLS_RSA_WITH_*) cannot use it; ECDHE ones can")
-            }
+            if aki == nil && !selfSigned { add("no-authority-key-identifier") }
+            if let ku = keyUsage, !ku.digitalSignature { add("no-digital-signature") }
+            if let ku = keyUsage, key.hasPrefix("RSA"), !ku.keyEncipherment { add("no-key-encipherment") }
             if let eku {
                 let uses = eku.map { String(describing: $0) }
                 if !uses.contains(where: { $0.contains("serverAuth") || $0.contains("clientAuth") || $0.contains("1.3.6.1.5.5.7.3.1") || $0.contains("1.3.6.1.5.5.7.3.2") }) {
-                    add(.warning, "no-tls-extended-key-usage", "its extended key usage names neither serverAuth nor clientAuth: TLS peers may refuse it")
+                    add("no-tls-extended-key-usage")
                 }
             }
         }
-        if let pair {
-            add(.info, "signature-pair", "its signature (\(Self.name(cert.signatureAlgorithm))) needs \(pair) in GSK_TLS_SIG_ALG_PAIRS on the side that checks it (SSL 467 otherwise)")
+        if let scheme, let oid {
+            add("signature-pair", ["oid": oid, "pair": scheme.entry.code, "pair_name": scheme.entry.name])
         }
         return CertificateReport.Item(kind: isCA ? "CA certificate" : "certificate", lines: lines, findings: findings,
-                                      issuer: DNForms.rfc4514(cert.issuer), serial: serial)
+                                      issuer: issuer.rfc4514, serial: serial)
     }
 
     package static let reasons = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation",
@@ -237,7 +245,8 @@ public struct CertificateInspector {
         var nodes = Array(fields)
         if let first = nodes.first, first.identifier == .integer { nodes.removeFirst() }  // version
         guard nodes.count >= 3 else { throw bad }
-        guard let issuer = try? DistinguishedName(derEncoded: nodes[1]) else { throw bad }
+        guard let issuerName = try? DistinguishedName(derEncoded: nodes[1]) else { throw bad }
+        let issuer = DistinguishedNameText(issuerName)
         func time(_ n: ASN1Node) -> Date? {
             if n.identifier == .utcTime, let t = try? UTCTime(derEncoded: n) {
                 return DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"), year: t.year, month: t.month, day: t.day, hour: t.hours, minute: t.minutes, second: t.seconds).date
@@ -275,8 +284,8 @@ public struct CertificateInspector {
         }
         let iso = ISO8601DateFormatter()
         var lines: [(String, String)] = [
-            ("issuer (openssl)", DNForms.openssl(issuer)),
-            ("issuer (trace, LDAP)", DNForms.rfc4514(issuer)),
+            ("issuer (openssl)", issuer.openssl),
+            ("issuer (trace, LDAP)", issuer.rfc4514),
             ("this update", iso.string(from: thisUpdate)),
             ("next update", nextUpdate.map { iso.string(from: $0) } ?? "(none)"),
             ("revoked", revoked.isEmpty ? "none" : "\(revoked.count)"),
@@ -284,9 +293,9 @@ public struct CertificateInspector {
         for r in revoked { lines.append(("  serial \(r.serial)", "revoked \(iso.string(from: r.date))" + (r.reason.map { ", reason \($0)" } ?? ""))) }
         var findings: [CertificateReport.Finding] = []
         if let nextUpdate, nextUpdate < now {
-            findings.append(.init(severity: .warning, check: "crl-out-of-date", message: "its next update (\(iso.string(from: nextUpdate))) has passed: generate and publish a new CRL; System SSL may refuse a stale one"))
+            findings.append(finding("crl-out-of-date", ["issuer": issuer.rfc4514, "this_update": iso.string(from: thisUpdate), "next_update": iso.string(from: nextUpdate)]))
         }
-        return CertificateReport.Item(kind: "CRL", lines: lines, findings: findings, issuer: DNForms.rfc4514(issuer), serial: nil, revoked: revoked)
+        return CertificateReport.Item(kind: "CRL", lines: lines, findings: findings, issuer: issuer.rfc4514, serial: nil, revoked: revoked)
     }
 
     /// Marks certificates that a CRL of their issuer lists as revoked.
@@ -296,10 +305,11 @@ public struct CertificateInspector {
                 let item = reports[r].items[i]
                 for list in crls where list.issuer == item.issuer {
                     if let hit = list.revoked.first(where: { $0.serial == item.serial }) {
-                        reports[r].items[i].findings.append(.init(severity: .error, check: "revoked",
-                            message: "revoked: serial \(hit.serial) is on the CRL of \(list.issuer)" + (hit.reason.map { " (reason \($0))" } ?? "") + ": System SSL fails the handshake with CMS 03353041 / SSL 431"))
+                        var values = ["serial": hit.serial, "issuer": list.issuer, "date": ISO8601DateFormatter().string(from: hit.date)]
+                        values["reason"] = hit.reason
+                        reports[r].items[i].findings.append(finding("revoked", values))
                     } else {
-                        reports[r].items[i].findings.append(.init(severity: .info, check: "not-revoked", message: "not on the CRL of \(list.issuer)"))
+                        reports[r].items[i].findings.append(finding("not-revoked", ["serial": item.serial ?? "", "issuer": list.issuer]))
                     }
                 }
             }
@@ -314,7 +324,7 @@ public struct CertificateInspector {
                 var facts: [String: String] = [:]
                 for (k, v) in item.lines where !k.hasPrefix("  ") { facts[k] = v }
                 var obj: [String: Any] = ["file": report.path, "kind": item.kind, "facts": facts,
-                                          "findings": item.findings.map { ["severity": $0.severity.rawValue, "check": $0.check, "message": $0.message] }]
+                                          "findings": item.findings.map(jsonObject)]
                 if item.kind == "CRL" {
                     let iso = ISO8601DateFormatter()
                     obj["revoked"] = item.revoked.map { r -> [String: Any] in
@@ -331,6 +341,14 @@ public struct CertificateInspector {
         return out
     }
 
+    package static func jsonObject(_ finding: CertificateReport.Finding) -> [String: String] {
+        // Every value a string, codes space-separated as catalogues write related codes.
+        var out = ["severity": finding.severity.rawValue, "check": finding.check, "message": finding.message]
+        if let action = finding.action { out["action"] = action }
+        if !finding.codes.isEmpty { out["codes"] = finding.codes.map(\.ref).joined(separator: " ") }
+        return out
+    }
+
     public static func text(_ reports: [CertificateReport]) -> String {
         var out = ""
         for report in reports {
@@ -339,7 +357,11 @@ public struct CertificateInspector {
                 out += TerminalText.visible(report.path) + (report.items.count > 1 ? " #\(n + 1)" : "") + ": \(item.kind)\n"
                 let width = item.lines.map(\.0.count).max() ?? 0
                 for (k, v) in item.lines { out += "  " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + TerminalText.visible(v) + "\n" }
-                for f in item.findings { out += "  \(f.severity.rawValue): \(TerminalText.visible(f.message)) [\(f.check)]\n" }
+                for f in item.findings {
+                    out += "  \(f.severity.rawValue): \(TerminalText.visible(f.message)) [\(f.check)]\n"
+                    if let action = f.action { out += "    what to do: \(TerminalText.visible(action))\n" }
+                    if !f.codes.isEmpty { out += "    codes: \(f.codes.map(\.label).joined(separator: "; "))\n" }
+                }
                 out += "\n"
             }
         }

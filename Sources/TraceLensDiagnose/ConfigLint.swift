@@ -6,7 +6,7 @@ import TraceLensPlugins
 /// What `lint` found in one file.
 public struct LintFinding: Sendable, Equatable {
     public var rule: String
-    public var severity: LintRule.Severity
+    public var severity: Severity
     public var line: Int?
     public var keyword: String?
     public var message: String

@@ -135,9 +135,10 @@ public struct Doctor {
                 fields["code." + ref.catalogue] = String(decoding: r.catalogue.labelBytes(r.value), as: UTF8.self)
             }
         }
-        // A distinguished name also in the form RACDCERT MAP SDNFILTER wants: CN=a.O=b.C=c.
-        for (k, v) in fields where v.contains("=") && v.contains(",") && !k.hasPrefix("env.") {
-            fields[k + ".sdnfilter"] = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ".")
+        // A distinguished name also in each form the plugins define: {subject.ID}.
+        for (k, v) in fields where DistinguishedNameText.looksLikeDN(v) && !k.hasPrefix("env.") {
+            let dn = DistinguishedNameText(rfc4514: v)
+            for form in plugins.dnForms { fields[k + "." + form.id] = form.write(dn) }
         }
         let action = (!environment.isEmpty ? rule.actionWithEnv : nil) ?? rule.action
         let cause = Self.fillCounting(rule.cause, fields)

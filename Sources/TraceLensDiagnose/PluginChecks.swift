@@ -49,4 +49,31 @@ public enum CheckedPlugins {
         }
         return problems
     }
+
+    /// `plugins check DIR`: loads the built-ins plus the folder (so it may use built-in catalogues)
+    /// and reports the folder's plugins and every problem. Problems of the built-ins are the
+    /// binary's, not the folder's, and are left out.
+    public static func check(directory: String) -> (summary: [String], problems: [PluginProblem]) {
+        let sources: [PluginSource]
+        do { sources = try PluginLoader.sources(inDirectory: directory) } catch let p as PluginProblem {
+            return ([], [p])
+        } catch {
+            return ([], [PluginProblem(file: directory, entry: "", message: "\(error)")])
+        }
+        guard !sources.isEmpty else {
+            return ([], [PluginProblem(file: directory, entry: "", message: "no plugin.toml here or in its sub-folders")])
+        }
+        let (set, loadProblems) = load(PluginLoader.builtInSources() + sources)
+        var problems = loadProblems
+        let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
+        let errors = problems.filter { !$0.isWarning }
+        for info in checked { problems += PluginLoader.templateWarnings(info, in: set, sources: sources) }
+        let summary = checked.map { info in
+            "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, "
+                + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "")
+                + (info.linkRules > 0 ? "\(info.linkRules) link rules, " : "") + "\(info.samples) samples"
+                + (errors.isEmpty ? ", all samples pass" : "")
+        }
+        return (summary, problems)
+    }
 }

@@ -51,7 +51,6 @@ public struct ElementSelector: Sendable {
 
 /// One check of a configuration (`[[lint]]`). The finding's text and the action are the plugin's.
 public struct LintRule: Sendable {
-    public enum Severity: String, Sendable { case error, warning, info }
     public enum Check: Sendable {
         /// The keyword's value is on (ON, YES, TRUE, ENABLED, 1).
         case on(String)

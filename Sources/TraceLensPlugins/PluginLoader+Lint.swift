@@ -32,7 +32,7 @@ extension PluginLoader {
         let whenOn = t.string("when-on", &problems)
         let bad = t.string("bad", &problems)
         let good = t.string("good", &problems)
-        guard let severity = LintRule.Severity(rawValue: severityName) else {
+        guard let severity = Severity(rawValue: severityName) else {
             problems.append(t.problem("severity '\(severityName)' is not one of error, warning, info"))
             return nil
         }

@@ -138,33 +138,6 @@ public enum PluginLoader {
         return (set, problems + more)
     }
 
-    /// `plugins check DIR`: loads the built-ins plus the folder (so it may use built-in catalogues)
-    /// and reports the folder's plugins and every problem. Problems of the built-ins are the
-    /// binary's, not the folder's, and are left out.
-    public static func check(directory: String) -> (summary: [String], problems: [PluginProblem]) {
-        let sources: [PluginSource]
-        do { sources = try self.sources(inDirectory: directory) } catch let p as PluginProblem {
-            return ([], [p])
-        } catch {
-            return ([], [PluginProblem(file: directory, entry: "", message: "\(error)")])
-        }
-        guard !sources.isEmpty else {
-            return ([], [PluginProblem(file: directory, entry: "", message: "no plugin.toml here or in its sub-folders")])
-        }
-        let (set, loadProblems) = load(builtInSources() + sources)
-        var problems = loadProblems
-        let checked = set.plugins.filter { info in sources.contains { $0.origin == info.origin } }
-        let errors = problems.filter { !$0.isWarning }
-        for info in checked { problems += templateWarnings(info, in: set, sources: sources) }
-        let summary = checked.map { info in
-            "\(info.name): \(info.formats.count) layouts, \(info.catalogues.count) catalogues, \(info.codePatterns) code patterns, "
-                + (info.connectionRules > 0 ? "\(info.connectionRules) connection rules, " : "")
-                + (info.linkRules > 0 ? "\(info.linkRules) link rules, " : "") + "\(info.samples) samples"
-                + (errors.isEmpty ? ", all samples pass" : "")
-        }
-        return (summary, problems)
-    }
-
     /// Warnings about the layout templates of a checked plugin (see `Template.warnings`).
     package static func templateWarnings(_ info: PluginInfo, in set: PluginSet, sources: [PluginSource]) -> [PluginProblem] {
         let file = sources.first { $0.origin == info.origin }?.displayPath(manifest) ?? info.name
@@ -248,13 +221,19 @@ public enum PluginLoader {
                 set.diagnosisRules.removeAll { $0.id == rule.id }
                 set.diagnosisRules.append(rule)
             }
+            readEntries("cert-check", of: &top, into: &set.certCheckRules, sameAs: { $0.check == $1.check }, &problems) {
+                readCertCheckRule($0, index: $1, plugin: info.name, file: file, &$2)
+            }
+            readEntries("dn-form", of: &top, into: &set.dnForms, sameAs: { $0.id == $1.id }, &problems) {
+                readDNForm($0, index: $1, plugin: info.name, file: file, &$2)
+            }
             for (i, node) in top.tables("sample", &problems).enumerated() {
                 if let sample = readSample(node, index: i, file: file, &problems) {
                     set.samples.append(sample)
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -365,6 +344,7 @@ public enum PluginLoader {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "sample-layout names '\(rule.sampleLayout)', which no plugin defines"))
             }
         }
+        problems += checkCertCheckReferences(set)
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {
             problems.append(PluginProblem(file: "plugin \(format.plugin)", entry: "[[format]] \(format.name)", message: "has no [[sample]]; every format needs at least one"))
         }

@@ -72,12 +72,17 @@ public final class PluginSet: @unchecked Sendable {
     public internal(set) var lintRules: [LintRule] = []
     /// What `doctor` says about failed connections.
     public internal(set) var diagnosisRules: [DiagnosisRule] = []
+    /// How `cert` words its checks for each product, by check id (a later plugin's entry wins).
+    public internal(set) var certCheckRules: [CertCheckRule] = []
+    /// Ways products write distinguished names.
+    public internal(set) var dnForms: [DNForm] = []
     package var catalogueIndex: [String: Int] = [:]
     package var samples: [PluginSample] = []
 
     public func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
     public func catalogueIndex(_ id: String) -> Int? { catalogueIndex[id] }
     public func format(named name: String) -> Format? { formats.first { $0.name == name } }
+    public func certCheckRule(_ check: String) -> CertCheckRule? { certCheckRules.last { $0.check == check } }
     /// The layout a user named with `--layout`, or a message listing the known ones.
     public func forcedLayout(_ name: String?) -> Result<Format?, UnknownLayout> {
         guard let name else { return .success(nil) }

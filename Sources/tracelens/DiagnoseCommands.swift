@@ -137,15 +137,16 @@ struct DoctorCommand: ParsableCommand {
 struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cert",
-        abstract: "Check certificates, chains and CRLs (PEM or DER) for what System SSL needs.",
+        abstract: "Check certificates, chains and CRLs (PEM or DER) for what TLS peers need.",
         discussion: """
-            For a CA: basicConstraints, keyCertSign and cRLSign (without cRLSign System SSL \
-            rejects its CRLs), subjectKeyIdentifier. For other certificates: \
-            authorityKeyIdentifier (TLS 1.3 needs it), key usage for TLS, key type and size, \
-            and the GSK_TLS_SIG_ALG_PAIRS code its signature needs. Dates against now. For a \
-            CRL: issuer, this and next update, revoked serials with reasons; with --crl, whether \
-            each certificate is on it. DNs are shown as openssl prints them and in the \
-            CN=x.O=y.C=z form RACDCERT MAP SDNFILTER wants. Exit status: 0 nothing to report, \
+            For a CA: basicConstraints, keyCertSign and cRLSign (without cRLSign its CRLs may \
+            be refused), subjectKeyIdentifier. For other certificates: \
+            authorityKeyIdentifier (TLS 1.3 peers may want it), key usage for TLS, key type and \
+            size, and the TLS signature scheme its signature algorithm needs. Dates against now. \
+            For a CRL: issuer, this and next update, revoked serials with reasons; with --crl, \
+            whether each certificate is on it. DNs are shown as openssl prints them, in RFC 4514 \
+            form and in the DN forms the plugins define; findings are worded, and name the codes \
+            a product reports for them, as the plugins say. Exit status: 0 nothing to report, \
             1 errors or warnings, 2 a file could not be read. Examples:
 
               tracelens cert samples/certs/client-ecec.pem --crl samples/certs/ca.crl

@@ -256,7 +256,7 @@ struct PluginsCommand: ParsableCommand {
         var directory: String
 
         func run() throws {
-            let (summary, problems) = PluginLoader.check(directory: directory)
+            let (summary, problems) = CheckedPlugins.check(directory: directory)
             // Problems quote plugin text (names, templates, samples): shown, never obeyed.
             problems.forEach { print(TerminalText.visible("\($0)")) }
             summary.forEach { print(TerminalText.visible($0)) }

@@ -165,7 +165,7 @@ final class BoundedMatchTests: XCTestCase {
             records = 1
             message = "hello"
             """.write(toFile: dir + "/plugin.toml", atomically: true, encoding: .utf8)
-        let result = PluginLoader.check(directory: dir)
+        let result = CheckedPlugins.check(directory: dir)
         let warnings = result.problems.filter(\.isWarning).map(\.description)
         XCTAssertEqual(result.problems.filter { !$0.isWarning }, [])
         XCTAssertEqual(warnings.count, 2, "\(warnings)")

@@ -205,12 +205,12 @@ final class CommandRunTests: XCTestCase {
     }
 
     func testPluginCheckReportsTheFolderOnly() throws {
-        let clean = PluginLoader.check(directory: Fixtures.root + "/docs/examples/payroll-tls")
+        let clean = CheckedPlugins.check(directory: Fixtures.root + "/docs/examples/payroll-tls")
         XCTAssertEqual(clean.problems, [])
         XCTAssertEqual(clean.summary, ["payroll-tls: 1 layouts, 1 catalogues, 2 code patterns, 1 connection rules, 6 samples, all samples pass"])
-        let missing = PluginLoader.check(directory: "/nonexistent/plugins")
+        let missing = CheckedPlugins.check(directory: "/nonexistent/plugins")
         XCTAssertEqual(missing.problems.map(\.description), ["/nonexistent/plugins: no such plugin folder"])
-        let empty = PluginLoader.check(directory: Fixtures.tempDir())
+        let empty = CheckedPlugins.check(directory: Fixtures.tempDir())
         XCTAssertTrue(empty.problems.first?.message.contains("no plugin.toml") ?? false)
     }
 }
