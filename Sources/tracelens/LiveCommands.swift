@@ -92,29 +92,13 @@ struct WatchCommand: ParsableCommand {
         options.quiet = try following.seconds("quiet", following.quiet)
         options.maxRecord = try recordLimit(maxRecord)
         let log = FollowLog(level: verbose ? .info : .warn)
-        try runLoop(plugins: set, storePath: store.path, options: options, observer: printer, log: log,
-                    poll: following.poll, pollInterval: try following.seconds("poll-interval", following.pollInterval))
+        let loop: FollowLoop
+        do {
+            loop = try FollowSession.start(plugins: set, storePath: store.path, options: options, observer: printer, log: log,
+                                           poll: following.poll, pollInterval: try following.seconds("poll-interval", following.pollInterval))
+        } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
+        loop.run()
     }
-}
-
-/// Opens the store, starts the follower and runs the loop until a signal stops it.
-func runLoop(plugins: PluginSet, storePath: String, options: FollowOptions, observer: FollowObserver, log: FollowLog,
-             poll: Bool, pollInterval: Double, reload: ((FollowRun) -> Void)? = nil) throws {
-    let signals = SignalPipe.install([SIGINT, SIGTERM, SIGHUP])
-    // Thousands of files want more than the usual soft limit of 1024; the hard one is ours to take.
-    let limit = DescriptorLimit.raiseToHard()
-    log(.info, "open-file-limit", ["soft": limit.after, "raised_from": limit.after > limit.before ? limit.before : nil])
-    let follower: FollowRun
-    do {
-        let store = try Store.openForWriting(storePath)
-        follower = try FollowRun(plugins: plugins, store: store, options: options, observer: observer, log: log)
-    } catch { throw storeFailure(error) }
-    let waiter = ChangeWaiter(poll: poll, pollInterval: pollInterval, signalFD: signals)
-    if !poll && !waiter.usesInotify { log(.warn, "no-inotify", ["fallback": "polling every \(pollInterval)s"]) }
-    log(.info, "started", ["db": storePath, "patterns": options.patterns.joined(separator: " "), "mode": waiter.usesInotify ? "inotify" : "poll"])
-    let loop = FollowLoop(follower: follower, waiter: waiter)
-    if let reload { loop.reload = { reload(follower) } }
-    loop.run()
 }
 
 struct DaemonCommand: ParsableCommand {
@@ -161,28 +145,9 @@ struct DaemonCommand: ParsableCommand {
             print(TerminalText.visible("\(config): ok; follows \(cfg.paths.joined(separator: ", ")) into \(cfg.db)"))
             return
         }
-        let (set, problems) = CheckedPlugins.loadAll(userDirectories: PluginLoader.userDirectories(explicit: cfg.plugins))
-        let log = FollowLog(level: cfg.logLevel)
-        for p in problems { log(.warn, "plugin-problem", ["problem": "\(p)"]) }
-        let observer = VerdictLogger(plugins: set, log: log)
-        let path = config
-        var current = cfg
-        try runLoop(plugins: set, storePath: cfg.db, options: cfg.followOptions, observer: observer, log: log,
-                    poll: cfg.poll, pollInterval: cfg.pollInterval) { follower in
-            do {
-                let fresh = try DaemonConfig.load(path)
-                if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout
-                    || fresh.maxRecord != current.maxRecord {
-                    log(.warn, "reload-partial", ["note": "db, plugins, poll, layout and max-record take effect at the next start"])
-                }
-                follower.update(patterns: fresh.paths, retentionDays: fresh.retentionDays, linkInterval: fresh.linkInterval)
-                log.level = fresh.logLevel
-                current = fresh
-                log(.info, "reloaded", ["paths": fresh.paths.joined(separator: " "), "log_level": fresh.logLevel.name])
-            } catch {
-                log(.error, "reload-failed", ["error": "\(error)", "kept": "the previous configuration"])
-            }
-        }
+        let loop: FollowLoop
+        do { loop = try DaemonRun.start(configPath: config, config: cfg) } catch { throw storeFailure(error) }
+        loop.run()
     }
 }
 
