@@ -86,41 +86,33 @@ struct DoctorCommand: ParsableCommand {
 
     func run() throws {
         let set = try plugins.load()
-        var doctor = Doctor(plugins: set)
+        var environment: [String: String] = [:]
         if let env {
             guard let data = FileManager.default.contents(atPath: env) else { throw ValidationError("--env \(env): cannot read it") }
-            for e in ConfigFile(text: String(decoding: data, as: UTF8.self), syntax: .assignment).entries { doctor.environment[e.keyword] = e.value }
+            environment = DoctorRun.environment(fromText: String(decoding: data, as: UTF8.self))
         }
         let ids = targets.compactMap { Int64($0) }
         let files = targets.filter { Int64($0) == nil }
         guard all || !targets.isEmpty else { throw ValidationError("name connections (tracelens connections --failed lists them), --all, or trace files") }
+        var link = LinkOptions()
+        for text in offset {
+            guard let parsed = LinkOptions.parseOffset(text) else {
+                if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
+                    throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
+                }
+                throw ValidationError("--offset '\(text)': give FILE=DURATION")
+            }
+            link.offsets.append(parsed)
+        }
+        let doctor = DoctorRun(plugins: set, environment: environment)
         let diagnoses: [Diagnosis]
         // Non-zero when a named file could not be read: the verdict then covers only the rest.
         var readStatus: Int32 = 0
         do {
             if !files.isEmpty {
-                // Files: read them into a store of their own, linked, then look at every failure.
-                let dir = NSTemporaryDirectory() + "tracelens-doctor-\(getpid())"
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(atPath: dir) }
-                var options = IngestOptions()
-                var link = LinkOptions()
-                for text in offset {
-                    guard let parsed = LinkOptions.parseOffset(text) else {
-                        if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
-                            throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
-                        }
-                        throw ValidationError("--offset '\(text)': give FILE=DURATION")
-                    }
-                    link.offsets.append(parsed)
-                }
-                options.link = link
-                let storeHandle = try Store.openForWriting(dir + "/doctor.db")
-                let run = try IngestRun(plugins: set, store: storeHandle, options: options)
-                readStatus = run.run(files)
-                diagnoses = try doctor.diagnose(storeHandle, connections: ids)
+                (diagnoses, readStatus) = try doctor.diagnose(files: files, connections: ids, link: link)
             } else {
-                diagnoses = try doctor.diagnose(try Store.openForReading(store.path), connections: all ? [] : ids)
+                diagnoses = try doctor.diagnose(storePath: store.path, connections: all ? [] : ids)
             }
         } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
         if readStatus != 0 && diagnoses.isEmpty {
