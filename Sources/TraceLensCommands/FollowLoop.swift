@@ -1,4 +1,3 @@
-import Glibc
 import TraceLensFollow
 import TraceLensInput
 
@@ -38,17 +37,17 @@ public final class FollowLoop {
                 switch waiter.wait(until: follower.nextDeadline()) {
                 case .changed, .timeout:
                     woken = true
-                case .signal(SIGHUP):
+                case .signal(Platform.Signal.hangUp):
                     follower.log(.info, "reload", ["signal": "HUP"])
                     reload?()
                     woken = true
                 case let .signal(s):
-                    follower.log(.info, "stopping", ["signal": s == SIGTERM ? "TERM" : s == SIGINT ? "INT" : "\(s)"])
+                    follower.log(.info, "stopping", ["signal": Platform.Signal.name(s)])
                     stopRequested = true
                 }
             }
             let since = monotonicSeconds() - lastCycle
-            if !stopRequested && since < minimumInterval { usleep(useconds_t((minimumInterval - since) * 1_000_000)) }
+            if !stopRequested && since < minimumInterval { Platform.sleep(seconds: minimumInterval - since) }
         }
         follower.shutdown()
         follower.log(.info, "stopped", ["cycles": cycles])

@@ -1,4 +1,3 @@
-import Glibc
 import TraceLensInput
 import TraceLensPlugins
 import TraceLensStore
@@ -10,7 +9,7 @@ import TraceLensDiagnose
 public enum FollowSession {
     public static func start(plugins: PluginSet, storePath: String, options: FollowOptions, observer: FollowObserver, log: FollowLog,
                              poll: Bool, pollInterval: Double, reload: ((FollowRun) -> Void)? = nil) throws -> FollowLoop {
-        let signals = SignalPipe.install([SIGINT, SIGTERM, SIGHUP])
+        let signals = SignalPipe.install([Platform.Signal.interrupt, Platform.Signal.terminate, Platform.Signal.hangUp])
         // Thousands of files want more than the usual soft limit of 1024; the hard one is ours to take.
         let limit = DescriptorLimit.raiseToHard()
         log(.info, "open-file-limit", ["soft": limit.after, "raised_from": limit.after > limit.before ? limit.before : nil])

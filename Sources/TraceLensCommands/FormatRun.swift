@@ -47,11 +47,10 @@ public final class FormatRun {
                 for relative in fm.enumerator(atPath: p)?.allObjects as? [String] ?? []
                 where !relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
                     let file = (p as NSString).appendingPathComponent(relative)
-                    var st = stat()
-                    guard stat(file, &st) == 0 else { continue }
-                    switch st.st_mode & S_IFMT {
-                    case S_IFREG: files.append(file)
-                    case S_IFDIR: continue
+                    guard let st = Platform.status(path: file) else { continue }
+                    switch st.kind {
+                    case .regular: files.append(file)
+                    case .directory: continue
                     default: Diagnostics.warn("\(file): skipped, not a regular file (a FIFO, socket or device; name it to read it)")
                     }
                 }
@@ -203,7 +202,6 @@ public final class FormatRun {
     }
 
     package static func writeError(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Platform.writeAll(2, Array((line + "\n").utf8))
     }
 }

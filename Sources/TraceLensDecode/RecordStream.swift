@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 import TraceLensRecords
 /// What was read from one source file.
@@ -187,7 +182,7 @@ public final class RecordStream {
                                        started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
         let reader: TextReader
         if let follow {
-            lseek(follow.descriptor, 0, SEEK_SET)
+            Platform.rewind(follow.descriptor)
             reader = try TextReader(fileDescriptor: follow.descriptor, name: path, stopRequested: stopRequested)
             reader.holdsPartialLine = follow.holdPartialLine
         } else {
@@ -359,9 +354,8 @@ public final class RecordStream {
     }
 
     package static func modificationTime(_ path: String) -> Timestamp? {
-        var st = stat()
-        guard path != "-", stat(path, &st) == 0 else { return nil }
-        return Timestamp(micros: Int64(st.st_mtim.tv_sec) * 1_000_000)
+        guard path != "-", let st = Platform.status(path: path) else { return nil }
+        return Timestamp(micros: st.modifiedSeconds * 1_000_000)
     }
 
     /// Said after "no known layout": the layout that came closest, for `--layout`.

@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensStore
+import TraceLensInput
 
 /// One file being followed. The descriptor is opened when the file is first read and kept: after
 /// a rename-and-recreate rotation the name leads to the new file, while the descriptor still
@@ -78,15 +74,14 @@ package final class FollowedFile {
     /// (ESTALE when the name now leads to another file).
     package func openDescriptor() -> Int32 {
         if descriptor >= 0 { return 0 }
-        let fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return errno }
-        var st = stat()
-        guard fstat(fd, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode else {
-            Glibc.close(fd)
-            return ESTALE
+        let fd = Platform.openForReading(name)
+        guard fd >= 0 else { return Platform.lastError }
+        guard let st = Platform.status(descriptor: fd), st.device == device, st.inode == inode else {
+            Platform.close(fd)
+            return Platform.staleError
         }
         var magic: [UInt8] = [0, 0]
-        isGzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1F, 0x8B]
+        isGzip = magic.withUnsafeMutableBytes { Platform.read(fd, at: 0, into: $0.baseAddress!, count: 2) } == 2 && magic == [0x1F, 0x8B]
         descriptor = fd
         pool.opened()
         return 0
@@ -94,7 +89,7 @@ package final class FollowedFile {
 
     package func closeDescriptor() {
         guard descriptor >= 0 else { return }
-        Glibc.close(descriptor)
+        Platform.close(descriptor)
         descriptor = -1
         pool.closed()
     }
@@ -108,13 +103,12 @@ package final class FollowedFile {
     /// The current size, link count and modification time (ns): through the descriptor, or by
     /// name while parked (nil when the name no longer leads to this file).
     package func status() -> (size: Int64, links: Int, modified: Int64)? {
-        var st = stat()
         if descriptor >= 0 {
-            guard fstat(descriptor, &st) == 0 else { return nil }
-        } else {
-            guard stat(name, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode else { return nil }
+            guard let st = Platform.status(descriptor: descriptor) else { return nil }
+            return (st.size, st.links, st.modifiedNanos)
         }
-        return (Int64(st.st_size), Int(st.st_nlink), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        guard let st = Platform.status(path: name), st.device == device, st.inode == inode else { return nil }
+        return (st.size, st.links, st.modifiedNanos)
     }
 
     /// The file's identity over its first `headLength` bytes, through the descriptor or by name.

@@ -1,8 +1,278 @@
 import Glibc
 
-/// Seconds on a clock that only goes forward.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+// Every call TraceLens makes into the operating system is in this file, so that a port is this
+// file. TraceLens builds and is tested on Linux only (Glibc, inotify, /proc); the rest of the
+// code speaks to the system through `Platform`. ArchitectureTests keeps `import Glibc` here alone.
+
+public enum Platform {
+    // MARK: Descriptors
+
+    /// Opens a file to read, without following a FIFO's writer (non-blocking) and closed on exec.
+    /// Returns -1 and sets `lastError` on failure.
+    public static func openForReading(_ path: String) -> Int32 { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+
+    /// Opens (creating, mode 0600 unless given) a file to write; `truncate` empties it first.
+    public static func openForWriting(_ path: String, truncate: Bool, append: Bool = false, mode: UInt32 = 0o600) -> Int32 {
+        Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0) | (append ? O_APPEND : 0), mode_t(mode))
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// `read(2)`: bytes read, 0 at the end, -1 on error (`lastError`).
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) -> Int { Glibc.read(fd, buffer, count) }
+
+    /// `pread(2)`: reads at an offset without moving the descriptor's position.
+    public static func read(_ fd: Int32, at offset: Int64, into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+        Glibc.pread(fd, buffer, count, off_t(offset))
+    }
+
+    /// `write(2)`: bytes written, -1 on error (`lastError`).
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawPointer?, count: Int) -> Int { Glibc.write(fd, bytes, count) }
+
+    /// Writes all of `bytes`, retrying after signals; false when the descriptor refuses them.
+    @discardableResult
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { b in
+            var offset = 0
+            while offset < b.count {
+                let n = Glibc.write(fd, b.baseAddress! + offset, b.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// Moves a descriptor back to the start of its file.
+    public static func rewind(_ fd: Int32) { _ = lseek(fd, 0, SEEK_SET) }
+
+    /// Moves a descriptor to `offset`; false when it cannot seek (a pipe).
+    public static func seek(_ fd: Int32, to offset: Int64) -> Bool { lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) }
+
+    public static func setBlocking(_ fd: Int32, _ blocking: Bool) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK)
+    }
+
+    /// A pipe whose ends are non-blocking and closed on exec.
+    public static func makePipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds {
+            setBlocking(fd, false)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// The error of the last failed call, and what it means.
+    public static var lastError: Int32 { errno }
+    public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+    public static let interruptedError = EINTR
+    public static let wouldBlockError = EAGAIN
+    public static let noSuchFileError = ENOENT
+    /// The name now leads to another file than the one expected.
+    public static let staleError = ESTALE
+
+    // MARK: Files
+
+    public enum FileKind: Sendable, Equatable { case regular, directory, fifo, other }
+
+    /// What `stat(2)` says of a file, in the units TraceLens uses.
+    public struct FileStatus: Sendable, Equatable {
+        public var kind: FileKind
+        public var device: Int64
+        public var inode: Int64
+        public var size: Int64
+        /// Hard links to it (0: deleted while held open).
+        public var links: Int
+        /// Modification time in nanoseconds since 1970.
+        public var modifiedNanos: Int64
+        public var modifiedMicros: Int64 { modifiedNanos / 1_000 }
+        public var modifiedSeconds: Int64 { modifiedNanos / 1_000_000_000 }
+    }
+
+    private static func fileStatus(_ st: stat) -> FileStatus {
+        let kind: FileKind
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .regular
+        case S_IFDIR: kind = .directory
+        case S_IFIFO: kind = .fifo
+        default: kind = .other
+        }
+        return FileStatus(kind: kind, device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size), links: Int(st.st_nlink),
+                          modifiedNanos: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// The file a path names (symbolic links followed); nil when there is none (`lastError`).
+    public static func status(path: String) -> FileStatus? {
+        var st = stat()
+        return stat(path, &st) == 0 ? fileStatus(st) : nil
+    }
+
+    /// The file a descriptor holds open.
+    public static func status(descriptor fd: Int32) -> FileStatus? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? fileStatus(st) : nil
+    }
+
+    // MARK: Waiting and time
+
+    /// Waits until one of `descriptors` can be read or `timeout` seconds pass (negative: no
+    /// limit). Returns which can be read; nil when interrupted by a signal.
+    public static func waitReadable(_ descriptors: [Int32], timeout: Double) -> [Bool]? {
+        var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let ms: Int32 = timeout < 0 ? -1 : Int32(min(timeout * 1000, Double(Int32.max)).rounded(.up))
+        let n = poll(&fds, nfds_t(fds.count), ms)
+        if n < 0 { return nil }
+        return fds.map { $0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 }
+    }
+
+    /// Seconds on a clock that only goes forward.
+    public static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Microseconds since 1970 on the wall clock.
+    public static func wallClockMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+    }
+
+    public static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        usleep(useconds_t(min(seconds, 3600) * 1_000_000))
+    }
+
+    // MARK: Signals
+
+    /// The signals TraceLens handles, by their usual names.
+    public enum Signal {
+        public static let interrupt = SIGINT
+        public static let terminate = SIGTERM
+        public static let hangUp = SIGHUP
+        public static let kill = SIGKILL
+        /// A short name for logs: `INT`, `TERM`, `HUP`, or the number.
+        public static func name(_ signal: Int32) -> String {
+            switch signal {
+            case SIGINT: "INT"
+            case SIGTERM: "TERM"
+            case SIGHUP: "HUP"
+            case SIGKILL: "KILL"
+            default: "\(signal)"
+            }
+        }
+    }
+
+    /// A write to a closed pipe returns an error instead of killing the process.
+    public static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
+
+    nonisolated(unsafe) private static var signalWriteEnd: Int32 = -1
+
+    /// From now on each of `signals` writes its number as one byte to `fd` (restarting the
+    /// interrupted call), so a poll loop sees signals between its cycles.
+    public static func deliverSignals(_ signals: [Int32], asBytesTo fd: Int32) {
+        signalWriteEnd = fd
+        for sig in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in
+                var byte = UInt8(truncatingIfNeeded: sig)
+                _ = Glibc.write(Platform.signalWriteEnd, &byte, 1)
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    /// Runs `handler` (which may only touch atomics and async-signal-safe calls) on each of `signals`.
+    public static func onSignals(_ signals: [Int32], _ handler: @convention(c) (Int32) -> Void) {
+        for sig in signals { signal(sig, handler) }
+    }
+
+    /// The default action for `signal` from now on (a second Ctrl-C stops at once).
+    public static func restoreDefault(_ signal: Int32) { _ = Glibc.signal(signal, SIG_DFL) }
+
+    /// Sends `signal` to this process.
+    public static func raise(_ signal: Int32) { _ = Glibc.raise(signal) }
+
+    // MARK: Processes and terminals
+
+    public static var processID: Int32 { getpid() }
+
+    /// Whether a process with this id runs (or exists but is another user's).
+    public static func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+
+    /// Sends `signal` to another process.
+    public static func send(_ signal: Int32, to pid: Int32) -> Bool { kill(pid, signal) == 0 }
+
+    /// Ends this process at once, without running exit handlers (a child after fork-less exec
+    /// failure, the fuzzer's watchdog).
+    public static func exitNow(_ status: Int32) -> Never { _exit(status) }
+
+    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    /// The number of processors online.
+    public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    // MARK: Limits
+
+    /// The soft and hard open-file limits (`ulimit -n`).
+    public static func descriptorLimits() -> (soft: Int, hard: Int)? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        return (clampLimit(limit.rlim_cur), clampLimit(limit.rlim_max))
+    }
+
+    /// Sets the soft open-file limit to the hard one, or to 2^20 where the kernel refuses an
+    /// unlimited one. False when neither is allowed.
+    public static func raiseDescriptorLimitToHard() -> Bool {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return false }
+        guard limit.rlim_cur < limit.rlim_max else { return true }
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return true }
+        raised.rlim_cur = rlim_t(1 << 20)
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0
+    }
+
+    private static func clampLimit(_ value: rlim_t) -> Int { value >= rlim_t(Int32.max) ? Int(Int32.max) : Int(value) }
+
+    // MARK: File change events
+
+    /// The kernel's file change events (inotify): a descriptor that becomes readable when a
+    /// watched file or folder changes. nil where the system has none (then callers poll).
+    public final class FileEvents {
+        public let descriptor: Int32
+
+        public init?() {
+            descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if descriptor < 0 { return nil }
+        }
+
+        deinit { Glibc.close(descriptor) }
+
+        /// Watches a file or folder for writes, creation, deletion, moves and attribute changes.
+        /// Returns the watch id, or nil when the path cannot be watched.
+        public func watch(_ path: String) -> Int32? {
+            let mask = UInt32(IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB | IN_CLOSE_WRITE)
+            let wd = inotify_add_watch(descriptor, path, mask)
+            return wd >= 0 ? wd : nil
+        }
+
+        public func forget(_ watch: Int32) { inotify_rm_watch(descriptor, watch) }
+
+        /// Reads and drops the pending events (which file changed does not matter to callers).
+        public func drain() {
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while buffer.withUnsafeMutableBytes({ Glibc.read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+        }
+    }
 }
+
+/// Seconds on a clock that only goes forward.
+public func monotonicSeconds() -> Double { Platform.monotonicSeconds() }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 
 /// Buffered output to a file descriptor. Writes in large blocks; notices a closed pipe
@@ -17,14 +12,14 @@ public final class Output {
         self.fd = fd
         limit = bufferSize
         buffer = ByteBuffer(capacity: bufferSize + 64 * 1024)
-        signal(SIGPIPE, SIG_IGN)
+        Platform.ignoreBrokenPipe()
     }
 
     deinit { flush() }
 
     /// True when standard output is a terminal and the user has not asked for no colour.
     public static func wantsColour(fd: Int32 = 1, environment: [String: String]) -> Bool {
-        isatty(fd) == 1 && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+        Platform.isTerminal(fd) && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
     }
 
     /// Call after appending to `buffer` directly.
@@ -35,9 +30,9 @@ public final class Output {
         if closed { buffer.removeAll(); return }
         var offset = 0
         while offset < buffer.count {
-            let n = Glibc.write(fd, buffer.base + offset, buffer.count - offset)
+            let n = Platform.write(fd, buffer.base + offset, count: buffer.count - offset)
             if n < 0 {
-                if errno == EINTR { continue }
+                if Platform.lastError == Platform.interruptedError { continue }
                 closed = true  // EPIPE and friends: the reader went away
                 break
             }

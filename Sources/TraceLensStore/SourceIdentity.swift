@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 
 /// What makes a file the same source as before: its device and inode, and a hash of its first
@@ -22,26 +17,24 @@ public struct SourceIdentity: Sendable, Equatable {
     public static func of(_ path: String, headLength wanted: Int = headLimit) -> SourceIdentity? {
         guard path != "-" else { return nil }
         // Only regular files: opening a FIFO would wait for a writer, and take its data.
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard Platform.status(path: path)?.kind == .regular else { return nil }
+        let fd = Platform.openForReading(path)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Platform.close(fd) }
         return of(descriptor: fd, headLength: wanted)
     }
 
     /// The identity of an open file (a followed file keeps its descriptor across renames).
     public static func of(descriptor fd: Int32, headLength wanted: Int = headLimit) -> SourceIdentity? {
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard let st = Platform.status(descriptor: fd), st.kind == .regular else { return nil }
         var head = [UInt8](repeating: 0, count: wanted)
         var got = 0
         while got < wanted {
-            let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, wanted - got, off_t(got)) }
+            let n = head.withUnsafeMutableBytes { Platform.read(fd, at: Int64(got), into: $0.baseAddress! + got, count: wanted - got) }
             if n <= 0 { break }
             got += n
         }
-        return SourceIdentity(device: Int64(st.st_dev), inode: Int64(st.st_ino), size: Int64(st.st_size),
+        return SourceIdentity(device: st.device, inode: st.inode, size: st.size,
                               headLength: got, headHash: hash(head[0..<got]))
     }
 
@@ -50,14 +43,14 @@ public struct SourceIdentity: Sendable, Equatable {
     /// the head of the file it was.
     package static func inflatedHead(descriptor fd: Int32, length: Int) -> [UInt8]? {
         var magic = [UInt8](repeating: 0, count: 2)
-        guard magic.withUnsafeMutableBytes({ pread(fd, $0.baseAddress!, 2, 0) }) == 2, magic == [0x1F, 0x8B] else { return nil }
+        guard magic.withUnsafeMutableBytes({ Platform.read(fd, at: 0, into: $0.baseAddress!, count: 2) }) == 2, magic == [0x1F, 0x8B] else { return nil }
         guard let stream = try? GzipStream(path: "", initial: UnsafeBufferPointer(start: nil, count: 0)) else { return nil }
         var out = [UInt8](repeating: 0, count: length)
-        var position: off_t = 0
+        var position: Int64 = 0
         let got = try? out.withUnsafeMutableBufferPointer { o in
             try stream.read(into: o.baseAddress!, max: length) { p, limit in
-                let n = pread(fd, p, limit, position)
-                if n > 0 { position += off_t(n) }
+                let n = Platform.read(fd, at: position, into: p, count: limit)
+                if n > 0 { position += Int64(n) }
                 return Swift.max(n, 0)
             }
         }

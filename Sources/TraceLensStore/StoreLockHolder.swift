@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TraceLensInput
 
 /// Who holds the `flock` on a store: read from /proc/locks (Linux), so that a waiting ingest
 /// can say "held by process 4711 (tracelens)" instead of waiting without a word.
@@ -18,9 +14,8 @@ package enum StoreLockHolder {
 
     /// The pid of the FLOCK holder of the file open on `fd`.
     package static func pid(descriptor fd: Int32) -> Int32? {
-        var st = stat()
-        guard fstat(fd, &st) == 0, let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
-        return holder(inLocks: text, inode: UInt64(st.st_ino))
+        guard let st = Platform.status(descriptor: fd), let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        return holder(inLocks: text, inode: UInt64(st.inode))
     }
 
     /// Parses /proc/locks lines such as `3: FLOCK  ADVISORY  WRITE 4711 08:01:1234567 0 EOF`;
