@@ -1,4 +1,5 @@
 import Foundation
+import TraceLensInput
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensDiagnose
@@ -36,7 +37,7 @@ public struct DoctorRun {
     /// Files read into a temporary store, linked, then diagnosed. The status is non-zero when a
     /// file could not be read (the diagnoses then cover the rest).
     public func diagnose(files: [String], connections: [Int64], link: LinkOptions) throws -> ([Diagnosis], Int32) {
-        let dir = NSTemporaryDirectory() + "tracelens-doctor-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tracelens-doctor-\(Platform.processID)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var options = IngestOptions()

@@ -303,7 +303,7 @@ public final class StoreQueries {
         for var row in try q.rows() {
             if case let .int(pid) = row[11] {
                 // A process that is gone left its last word: say so instead of a live-looking state.
-                let alive = kill(pid_t(pid), 0) == 0 || errno == EPERM
+                let alive = Platform.processExists(Int32(pid))
                 row[11] = .text("\(pid) (\(alive ? "running" : "stopped"))")
             }
             table.rows.append(row)

@@ -85,7 +85,7 @@ struct IngestCommand: ParsableCommand {
         options.forcedFormat = layout
         options.batchRecords = batch
         options.maxRecord = try recordLimit(maxRecord)
-        options.progress = !quiet && isatty(2) == 1
+        options.progress = !quiet && Platform.isTerminal(2)
         // Ctrl-C or SIGTERM: commit what was read, then stop (a second one stops at once).
         options.stop = StopSignal.install { _ in Diagnostics.warn("stopping after the current batch (again to stop at once)") }
         let run: IngestRun

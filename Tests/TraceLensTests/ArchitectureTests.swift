@@ -115,4 +115,27 @@ final class ArchitectureTests: XCTestCase {
         }
         XCTAssertEqual(found, [], "product strings in Swift (move them to plugin data)")
     }
+
+    /// A port is one file: system calls go through `Platform` (TraceLensInput/Platform.swift).
+    /// Other files may import the C library only for the portable byte functions (memchr, memcpy).
+    func testSystemCallsAreOnlyInThePlatformFile() throws {
+        let sources = Fixtures.root + "/Sources"
+        let calls = try NSRegularExpression(pattern: #"(^|[^.\w])(Glibc\.\w+|inotify_\w+|sigaction|signal|poll|fstat|stat|lstat|pread|lseek|fcntl|isatty|getrlimit|setrlimit|clock_gettime|usleep|getpid|kill|_exit|strerror|raise|pipe|dup2|ftruncate|flock|fchmod|sysconf)\(|\berrno\b"#)
+        var found: [String] = []
+        guard let walker = FileManager.default.enumerator(atPath: sources) else { return XCTFail("no Sources") }
+        for case let file as String in walker where file.hasSuffix(".swift") && file != "TraceLensInput/Platform.swift" && !file.hasPrefix("EmbedPluginsTool/") && !file.hasPrefix("BuildPlugins/") {
+            let text = try String(contentsOfFile: sources + "/" + file, encoding: .utf8)
+            var portableImport = false
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if line.hasPrefix("#if canImport(Glibc)") { portableImport = true }
+                if line.hasPrefix("#endif") { portableImport = false }
+                if line == "import Glibc" && !portableImport { found.append("\(file):\(number + 1): import Glibc") }
+                let code = String(line.range(of: "//").map { line[..<$0.lowerBound] } ?? line[...])
+                if calls.firstMatch(in: code, range: NSRange(location: 0, length: (code as NSString).length)) != nil {
+                    found.append("\(file):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+                }
+            }
+        }
+        XCTAssertEqual(found, [], "system calls outside Platform.swift")
+    }
 }
