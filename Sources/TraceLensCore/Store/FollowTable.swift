@@ -1,0 +1,47 @@
+/// The `follows` table: what each file a `watch` or `daemon` process follows is doing, for
+/// `status` to show.
+
+/// One followed file's row.
+struct FollowRow {
+    var path: String
+    var source: Int64?
+    var device: Int64
+    var inode: Int64
+    var size: Int64
+    /// Where reading stopped (bytes of a partial last line not counted).
+    var offset: Int64
+    var state: String
+    var records: Int
+    var rate: Double
+    /// nil keeps the last error shown, with its time.
+    var lastError: String?
+    var pid: Int64
+}
+
+extension Store {
+    /// Forgets the rows of follower processes other than `pid` (they have stopped).
+    func forgetFollows(notOf pid: Int64) throws {
+        try db.transaction { try db.execute("DELETE FROM follows WHERE pid IS NOT \(pid)") }
+    }
+
+    /// Writes these rows, replacing those of the same paths, in one transaction.
+    func saveFollows(_ rows: [FollowRow]) throws {
+        try db.transaction {
+            let upsert = try db.prepare("""
+                INSERT INTO follows (path, source, device, inode, size, offset, state, records, rate, last_error, error_at, pid, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, ?8, ?9,
+                        CASE WHEN ?9 IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END, ?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                ON CONFLICT (path) DO UPDATE SET source = excluded.source, device = excluded.device, inode = excluded.inode,
+                    size = excluded.size, offset = excluded.offset, state = excluded.state, records = excluded.records, rate = excluded.rate,
+                    last_error = coalesce(excluded.last_error, follows.last_error),
+                    error_at = coalesce(excluded.error_at, follows.error_at), pid = excluded.pid, updated_at = excluded.updated_at
+                """)
+            for r in rows {
+                try upsert.bind([.text(r.path), r.source.map { SQLValue.int($0) } ?? .null, .int(r.device), .int(r.inode), .int(r.size),
+                                 .text(r.state), .int(Int64(r.records)), .double(r.rate), r.lastError.map { SQLValue.text($0) } ?? .null,
+                                 .int(r.pid), .int(r.offset)])
+                try upsert.run()
+            }
+        }
+    }
+}
