@@ -5,6 +5,7 @@ import TraceLensStore
 import TraceLensRender
 import TraceLensQuery
 import TraceLensCommands
+import TraceLensCorrelate
 
 /// The `bench` command: format throughput against `grep -c ERROR` on the same generated file.
 public enum Benchmark {

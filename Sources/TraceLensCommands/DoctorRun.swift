@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensDiagnose
+import TraceLensCorrelate
 
 /// `tracelens doctor`: diagnoses connections of a store, or of files read into a store of their
 /// own (linked first, so the verdict sees every source's side).
@@ -23,7 +24,7 @@ public struct DoctorRun {
         return values
     }
 
-    var doctor: Doctor {
+    package var doctor: Doctor {
         var doctor = Doctor(plugins: plugins)
         doctor.environment = environment
         return doctor

@@ -9,6 +9,7 @@ import TraceLensRecords
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensFollow
+import TraceLensCorrelate
 
 /// What `watch` and `daemon` were asked to follow, and how patiently.
 public struct FollowOptions: Sendable {
@@ -78,7 +79,7 @@ public final class FollowRun {
         }
         storeFiles = Set(["", "-wal", "-shm", "-journal"].map { IngestRun.absolute(store.path) + $0 })
         lastLink = clock()
-        try? store.db.transaction { try store.db.execute("DELETE FROM follows WHERE pid IS NOT \(pid)") }
+        try? store.forgetFollows(notOf: pid)
     }
 
     /// New patterns (a reloaded configuration): files no pattern matches any more are closed
@@ -181,7 +182,7 @@ public final class FollowRun {
                     f.name = path
                     f.state = f.state == .waiting ? .waiting : .following
                     f.dirty = true
-                    if let s = f.source { try? store.db.transaction { try store.renameSource(s, to: path) } }
+                    if let s = f.source { try? store.renameSourceNow(s, to: path) }
                 }
                 continue
             }
@@ -299,7 +300,7 @@ public final class FollowRun {
         follow.force = (takePartial && f.heldBytes > 0) || f.readSize < 0
         follow.observer = observer
         do {
-            if f.source == nil, !f.independent, let continuing = try continuedSource(f) {
+            if f.source == nil, !f.independent, let continuing = try store.continuedSource(path: f.name, descriptor: f.descriptor, gzip: f.isGzip) {
                 if try originalAlive(continuing, besides: f) {
                     // Its original still starts the same way: a copytruncate between its copy and
                     // its truncation, a .gz beside the file it was made from, or simply another
@@ -340,7 +341,7 @@ public final class FollowRun {
             f.readModified = modified
             f.heldBytes = result.heldBytes
             // Count what the store gained: a redone tail is read again but stored once.
-            let stored = Int((try? store.db.scalar("SELECT records FROM sources WHERE id = \(result.source)")) ?? 0)
+            let stored = (try? store.storedRecordCount(source: result.source)) ?? 0
             if f.countedSource == result.source { f.records += stored - f.countedRecords } else { f.records += result.records }
             f.countedSource = result.source
             f.countedRecords = stored
@@ -368,55 +369,18 @@ public final class FollowRun {
         return 0
     }
 
-    /// For a file met for the first time that is not a source already: the source whose first
-    /// bytes it starts with (a copy left by copytruncate, a rotated segment compressed to .gz).
-    private func continuedSource(_ f: FollowedFile) throws -> Int64? {
-        if let identity = SourceIdentity.of(descriptor: f.descriptor),
-           let known = try store.findSource(path: f.name, identity: identity, headOf: { SourceIdentity.of(descriptor: f.descriptor, headLength: $0) }),
-           known.sameFile, !f.isGzip {
-            return nil
-        }
-        let head: [UInt8]
-        if f.isGzip {
-            head = SourceIdentity.inflatedHead(descriptor: f.descriptor, length: SourceIdentity.headLimit) ?? []
-        } else {
-            var h = [UInt8](repeating: 0, count: SourceIdentity.headLimit)
-            let n = h.withUnsafeMutableBytes { pread(f.descriptor, $0.baseAddress!, SourceIdentity.headLimit, 0) }
-            head = Array(h[0..<max(n, 0)])
-        }
-        guard !head.isEmpty else { return nil }
-        let q = try store.db.prepare("""
-            SELECT id, head_length, head_hash FROM sources
-            WHERE head_length > 0 AND head_length <= ?1 AND head_hash IS NOT NULL
-            ORDER BY id DESC
-            """)
-        // Any source, including one of the same inode: inodes are reused (a .gz written after
-        // its original was deleted may get the original's inode).
-        try q.bind([.int(Int64(head.count))])
-        var hashes: [Int: String] = [:]
-        while try q.step() {
-            let length = q.int(1)
-            let hash = hashes[length] ?? SourceIdentity.hash(head[0..<length])
-            hashes[length] = hash
-            if hash == q.string(2) { return q.int64(0) }
-        }
-        return nil
-    }
-
     /// Whether the file `source` was read from is still there and still starts with the bytes
     /// the source is known by: held by another follower (through its descriptor, even deleted),
     /// or at the source's path with its inode.
     private func originalAlive(_ source: Int64, besides f: FollowedFile) throws -> Bool {
-        let q = try store.db.prepare("SELECT head_length, head_hash, device, inode, path FROM sources WHERE id = ?1")
-        try q.bind([.int(source)])
-        guard try q.step() else { return false }
-        let length = q.int(0), hash = q.string(1), device = q.int64(2), inode = q.int64(3)
+        guard let stored = try store.storedHead(source: source) else { return false }
+        let length = stored.length, hash = stored.hash, device = stored.device, inode = stored.inode
         func sameHead(_ identity: SourceIdentity?) -> Bool { identity?.headLength == length && identity?.headHash == hash }
         for g in files where g !== f && g.isOpen && (g.source == source || (g.device == device && g.inode == inode)) {
             if sameHead(g.identity(headLength: length)) { return true }
         }
         var st = stat()
-        if let path = q.string(4), stat(path, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode {
+        if let path = stored.path, stat(path, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode {
             return sameHead(SourceIdentity.of(path, headLength: length))
         }
         return false
@@ -426,16 +390,10 @@ public final class FollowRun {
     /// file grows, more of it is hashed so that a copy or a new file is told apart reliably.
     private func updateHead(_ f: FollowedFile) {
         guard let source = f.source, !f.isGzip, f.continuing == nil, f.readSize > 0 else { return }
-        guard let q = try? store.db.prepare("SELECT head_length, device, inode FROM sources WHERE id = ?1"),
-              (try? q.bind([.int(source)])) != nil, (try? q.step()) == true else { return }
-        let stored = q.int(0)
-        guard stored < SourceIdentity.headLimit, f.readSize > Int64(stored), q.int64(1) == f.device, q.int64(2) == f.inode,
+        guard let stored = try? store.storedHead(source: source),
+              stored.length < SourceIdentity.headLimit, f.readSize > Int64(stored.length), stored.device == f.device, stored.inode == f.inode,
               let identity = SourceIdentity.of(descriptor: f.descriptor) else { return }
-        try? store.db.transaction {
-            let u = try store.db.prepare("UPDATE sources SET head_length = ?2, head_hash = ?3 WHERE id = ?1")
-            try u.bind([.int(source), .int(Int64(identity.headLength)), .text(identity.headHash)])
-            try u.run()
-        }
+        try? store.replaceHead(source: source, with: identity)
     }
 
     // MARK: closing
@@ -469,32 +427,18 @@ public final class FollowRun {
         let due = now - lastFollowsWrite >= 5 && files.contains { $0.records != $0.recordsAtLastWrite || $0.shownRate != 0 }
         guard force || due || files.contains(where: \.dirty) else { return }
         lastFollowsWrite = now
+        let written = files.filter { $0.dirty || due || force }
+        let rows = written.map { f in
+            let state: String = f.lastError != nil ? "error" : f.isParked && f.wasRead && f.state == .following ? "idle" : f.state.rawValue
+            f.shownRate = f.rate(now: now)
+            f.recordsAtLastWrite = f.records
+            return FollowRow(path: f.name, source: f.source, device: f.device, inode: f.inode, size: f.status()?.size ?? f.readSize,
+                             offset: max(f.readSize, 0) - Int64(f.heldBytes), state: state, records: f.records, rate: f.shownRate,
+                             lastError: f.lastError, pid: pid)
+        }
         do {
-            try store.db.transaction {
-                let upsert = try store.db.prepare("""
-                    INSERT INTO follows (path, source, device, inode, size, offset, state, records, rate, last_error, error_at, pid, updated_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?11, ?6, ?7, ?8, ?9,
-                            CASE WHEN ?9 IS NULL THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END, ?10, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                    ON CONFLICT (path) DO UPDATE SET source = excluded.source, device = excluded.device, inode = excluded.inode,
-                        size = excluded.size, offset = excluded.offset, state = excluded.state, records = excluded.records, rate = excluded.rate,
-                        last_error = coalesce(excluded.last_error, follows.last_error),
-                        error_at = coalesce(excluded.error_at, follows.error_at), pid = excluded.pid, updated_at = excluded.updated_at
-                    """)
-                for f in files where f.dirty || due || force {
-                    let state: String = f.lastError != nil ? "error" : f.isParked && f.wasRead && f.state == .following ? "idle" : f.state.rawValue
-                    let size: Int64 = f.status()?.size ?? f.readSize
-                    let source: SQLValue = f.source.map { SQLValue.int($0) } ?? .null
-                    let error: SQLValue = f.lastError.map { SQLValue.text($0) } ?? .null
-                    f.shownRate = f.rate(now: now)
-                    f.recordsAtLastWrite = f.records
-                    let values: [SQLValue] = [.text(f.name), source, .int(f.device), .int(f.inode), .int(size), .text(state),
-                                              .int(Int64(f.records)), .double(f.shownRate), error, .int(pid),
-                                              .int(max(f.readSize, 0) - Int64(f.heldBytes))]
-                    try upsert.bind(values)
-                    try upsert.run()
-                    f.dirty = false
-                }
-            }
+            try store.saveFollows(rows)
+            for f in written { f.dirty = false }
         } catch {
             // The store is failing (full disk): the files' own errors say so; try again later.
         }

@@ -4,6 +4,7 @@ import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
 import TraceLensStore
+import TraceLensCorrelate
 
 /// What the user asked `ingest` for.
 public struct IngestOptions: Sendable {

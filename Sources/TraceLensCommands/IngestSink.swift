@@ -59,7 +59,9 @@ package final class IngestSink: RecordSink {
         if skipUnknown && summary.format == nil { startError = Skip(); return }
         do {
             let store = run.store
-            try store.recordLayout(source: source, summary)
+            // A mixed file keeps all its layouts, best first (`client-transcript+gsktrace`).
+            let layout = summary.detection.layouts.count > 1 ? summary.detection.layouts.joined(separator: "+") : summary.format
+            try store.recordLayout(source: source, layout: layout, encoding: summary.detected.description, process: summary.process)
             let w = BackgroundWriter(writer: try StoreWriter(store: run.store, plugins: run.plugins, source: source, process: summary.process))
             writer = w
             batch = try w.emptyBatch()
@@ -82,7 +84,7 @@ package final class IngestSink: RecordSink {
             }
             if resume != nil, !correlators.isEmpty {
                 // Each correlator takes back its own rule's connections (and the lanes holding them).
-                let saved = try store.savedConnections(source: source, laneState: laneState, plugins: run.plugins)
+                let saved = try store.savedConnections(source: source, held: Correlator.connectionIDs(inLaneState: laneState), plugins: run.plugins)
                 for c in correlators {
                     let mine = saved.connections.filter { $0.rule == c.rule.name }
                     let ids = Set(mine.map(\.id))

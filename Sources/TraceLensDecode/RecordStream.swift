@@ -1,5 +1,6 @@
 import TraceLensInput
 import TraceLensRecords
+
 /// What was read from one source file.
 public struct SourceSummary: Sendable {
     public var path: String

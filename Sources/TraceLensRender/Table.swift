@@ -32,18 +32,7 @@ public enum OutputStyle: String, Sendable, CaseIterable {
 /// (`summary`) writes one object with a key per table. Writes bytes into a buffer: a store of
 /// millions of records can list a hundred thousand failed connections.
 public enum TableWriter {
-    public static func display(_ v: SQLValue) -> String {
-        switch v {
-        case .null: return ""
-        case let .int(i): return String(i)
-        case let .double(d): return String(d)
-        case let .text(s):
-            // Stored text is untrusted: control bytes show as `^[`, `\x9b`; line ends as ⏎.
-            let shown = TerminalText.visible(s, keepingNewlines: true)
-            return scan(shown).newline ? shown.replacingOccurrences(of: "\n", with: "⏎") : shown
-        case let .blob(b): return "x'" + b.map { String(format: "%02x", $0) }.joined() + "'"
-        }
-    }
+    public static func display(_ v: SQLValue) -> String { v.displayText }
 
     /// Width in terminal columns (one per character; plain ASCII is counted without decoding).
     package static func width(_ s: String) -> Int {

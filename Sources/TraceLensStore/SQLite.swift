@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import TraceLensInput
 
 /// A failure from SQLite, with the statement or action that caused it and SQLite's own message.
 public struct SQLiteError: Error, CustomStringConvertible {
@@ -234,6 +235,20 @@ public enum SQLValue: Hashable, Sendable {
     case double(Double)
     case text(String)
     case blob([UInt8])
+
+    /// The value as one line of text for people (tables, restored fields). Stored text is
+    /// untrusted: control bytes show as `^[`, `\x9b`; line ends as ⏎.
+    public var displayText: String {
+        switch self {
+        case .null: return ""
+        case let .int(i): return String(i)
+        case let .double(d): return String(d)
+        case let .text(s):
+            let shown = TerminalText.visible(s, keepingNewlines: true)
+            return shown.utf8.contains(0x0A) ? shown.replacingOccurrences(of: "\n", with: "⏎") : shown
+        case let .blob(b): return "x'" + b.map { String(format: "%02x", $0) }.joined() + "'"
+        }
+    }
 }
 
 /// A prepared statement, reused across rows (bind, step, reset).

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
@@ -41,14 +46,12 @@ extension Store {
         try db.transaction { try db.execute("DELETE FROM sources WHERE id = \(id)") }
     }
 
-    /// Records what detection found: the layout, the encoding, the process from the file name.
-    package func recordLayout(source: Int64, _ summary: SourceSummary) throws {
+    /// Records what detection found: the layout (`client-transcript+gsktrace` for a mixed
+    /// file), the encoding, the process from the file name.
+    package func recordLayout(source: Int64, layout: String?, encoding: String, process: String?) throws {
         try db.transaction {
             let s = try db.prepare("UPDATE sources SET layout = ?2, encoding = ?3, process = ?4 WHERE id = ?1")
-            // A mixed file keeps all its layouts, best first (`client-transcript+gsktrace`).
-            let layout = summary.detection.layouts.count > 1 ? summary.detection.layouts.joined(separator: "+") : summary.format
-            try s.bind([.int(source), layout.map(SQLValue.text) ?? .null, .text(summary.detected.description),
-                        summary.process.map(SQLValue.text) ?? .null])
+            try s.bind([.int(source), layout.map(SQLValue.text) ?? .null, .text(encoding), process.map(SQLValue.text) ?? .null])
             try s.run()
         }
     }
@@ -130,7 +133,8 @@ extension Store {
 
     /// The connections a resumed ingest carries on with: open ones of this source, the last
     /// ended one of each lane, and those the saved lanes hold; with their keys.
-    package func savedConnections(source: Int64, laneState: String?, plugins: PluginSet) throws
+    /// `held` are the ids the saved lane state names (the correlator reads its own format).
+    package func savedConnections(source: Int64, held: [Int64], plugins: PluginSet) throws
         -> (connections: [LiveConnection], keys: [(conn: Int64, name: String, value: String)]) {
         let columns = ConnectionRule.columns
         let q = try db.prepare("""
@@ -139,7 +143,6 @@ extension Store {
             FROM connections WHERE source = ?1 AND (ended = 0 OR id IN (SELECT max(id) FROM connections WHERE source = ?1 GROUP BY lane)
                 OR id IN (SELECT value FROM json_each(?2)))
             """)
-        let held = Correlator.connectionIDs(inLaneState: laneState)
         try q.bind([.int(source), .text("[" + held.map(String.init).joined(separator: ",") + "]")])
         var live: [LiveConnection] = []
         while try q.step() {
@@ -158,7 +161,7 @@ extension Store {
             }
             conn.records = q.int(14)
             for (i, name) in columns.enumerated() {
-                if let value = q.string(Int32(15 + i)) { conn.fields.append((name, value)) }
+                if case let value = q.value(Int32(15 + i)), value != .null { conn.fields.append((name, value.displayText)) }
             }
             live.append(conn)
         }
@@ -178,5 +181,82 @@ extension Store {
             byID[id]?.fields.append((name, value))
         }
         return (live, keys)
+    }
+}
+
+/// The bytes a source is known by, and where its file was: enough to tell whether the file it
+/// was read from is still there and still starts the same way.
+package struct StoredHead {
+    package var length: Int
+    package var hash: String?
+    package var device: Int64
+    package var inode: Int64
+    package var path: String?
+}
+
+extension Store {
+    /// For a file met for the first time that is not a source already: the source whose first
+    /// bytes it starts with (a copy left by copytruncate, a rotated segment compressed to .gz).
+    /// `descriptor` is the file's, open; a .gz is compared by its inflated start.
+    package func continuedSource(path: String, descriptor: Int32, gzip: Bool) throws -> Int64? {
+        if let identity = SourceIdentity.of(descriptor: descriptor),
+           let known = try findSource(path: path, identity: identity, headOf: { SourceIdentity.of(descriptor: descriptor, headLength: $0) }),
+           known.sameFile, !gzip {
+            return nil
+        }
+        let head: [UInt8]
+        if gzip {
+            head = SourceIdentity.inflatedHead(descriptor: descriptor, length: SourceIdentity.headLimit) ?? []
+        } else {
+            var h = [UInt8](repeating: 0, count: SourceIdentity.headLimit)
+            let n = h.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, SourceIdentity.headLimit, 0) }
+            head = Array(h[0..<max(n, 0)])
+        }
+        guard !head.isEmpty else { return nil }
+        let q = try db.prepare("""
+            SELECT id, head_length, head_hash FROM sources
+            WHERE head_length > 0 AND head_length <= ?1 AND head_hash IS NOT NULL
+            ORDER BY id DESC
+            """)
+        // Any source, including one of the same inode: inodes are reused (a .gz written after
+        // its original was deleted may get the original's inode).
+        try q.bind([.int(Int64(head.count))])
+        var hashes: [Int: String] = [:]
+        while try q.step() {
+            let length = q.int(1)
+            let hash = hashes[length] ?? SourceIdentity.hash(head[0..<length])
+            hashes[length] = hash
+            if hash == q.string(2) { return q.int64(0) }
+        }
+        return nil
+    }
+
+    /// The head a source is known by and the file it was read from; nil for no such source.
+    package func storedHead(source: Int64) throws -> StoredHead? {
+        let q = try db.prepare("SELECT head_length, head_hash, device, inode, path FROM sources WHERE id = ?1")
+        try q.bind([.int(source)])
+        guard try q.step() else { return nil }
+        return StoredHead(length: q.int(0), hash: q.string(1), device: q.int64(2), inode: q.int64(3), path: q.string(4))
+    }
+
+    /// Identifies a source by more of its first bytes (its file has grown since it was first seen).
+    package func replaceHead(source: Int64, with identity: SourceIdentity) throws {
+        try db.transaction {
+            let u = try db.prepare("UPDATE sources SET head_length = ?2, head_hash = ?3 WHERE id = ?1")
+            try u.bind([.int(source), .int(Int64(identity.headLength)), .text(identity.headHash)])
+            try u.run()
+        }
+    }
+
+    /// How many records the store holds of a source (a redone tail is counted once).
+    package func storedRecordCount(source: Int64) throws -> Int {
+        let q = try db.prepare("SELECT records FROM sources WHERE id = ?1")
+        try q.bind([.int(source)])
+        return try q.step() ? q.int(0) : 0
+    }
+
+    /// `renameSource` on its own, committed at once (a followed file renamed between reads).
+    package func renameSourceNow(_ id: Int64, to path: String) throws {
+        try db.transaction { try renameSource(id, to: path) }
     }
 }

@@ -5,6 +5,7 @@ import TraceLensRecords
 import TraceLensStore
 import TraceLensDiagnose
 import TraceLensCommands
+import TraceLensCorrelate
 
 
 struct LintCommand: ParsableCommand {

@@ -6,6 +6,7 @@ import TraceLensStore
 import TraceLensRender
 import TraceLensQuery
 import TraceLensCommands
+import TraceLensCorrelate
 
 
 /// The store every store command uses.

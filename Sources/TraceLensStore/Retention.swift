@@ -1,5 +1,4 @@
 import Foundation
-import TraceLensStore
 
 /// Dropping old records from a store that a daemon keeps filling. Connection rows (the
 /// summaries: peer, outcome, error, times), their keys and links stay, so `connections` still

@@ -43,99 +43,127 @@ public struct LinkReport: Sendable, Equatable {
     }
 }
 
+/// A source as linking sees it: the path `--offset` patterns match (and whose folder pairs
+/// time-less captures kept side by side), and the clock offset kept from earlier runs.
+public struct LinkSource: Sendable, Equatable {
+    public var id: Int64
+    public var path: String
+    public var clockOffset: Int64
+
+    public init(id: Int64, path: String, clockOffset: Int64 = 0) {
+        self.id = id; self.path = path; self.clockOffset = clockOffset
+    }
+
+    package var folder: String { path.split(separator: "/").dropLast().joined(separator: "/") }
+}
+
+/// A connection as linking is given it: times as the source wrote them (before any clock
+/// offset), whether it failed and with which codes, and the fields and keys the rules compare.
+public struct LinkCandidate: Sendable {
+    public var id: Int64
+    public var source: Int64
+    /// The connection rule that made it (`gsk-session`, `gld-ssl-failure`).
+    public var rule: String
+    public var start: Int64?
+    public var end: Int64?
+    public var failed: Bool
+    public var failures: [CodeRef]
+    public var fields: [String: String]
+
+    public init(id: Int64, source: Int64, rule: String, start: Int64? = nil, end: Int64? = nil,
+                failed: Bool = false, failures: [CodeRef] = [], fields: [String: String] = [:]) {
+        self.id = id; self.source = source; self.rule = rule; self.start = start; self.end = end
+        self.failed = failed; self.failures = failures; self.fields = fields
+    }
+}
+
+/// One connection joined to the story of another, with why.
+public struct Link: Sendable, Equatable {
+    public var conn: Int64
+    /// The `to` connection: the story `conn` is part of.
+    public var story: Int64
+    public var rule: String
+    /// How close they were in time (microseconds, the nearest of their starts and ends); nil
+    /// when either has no time.
+    public var gap: Int64?
+    public var evidence: String
+}
+
+/// What linking decided: the links, the clock offsets `--offset` gave (to keep for later runs),
+/// and the counts.
+public struct LinkPlan: Sendable {
+    public var links: [Link] = []
+    public var offsets: [(source: Int64, micros: Int64)] = []
+    public var report = LinkReport()
+}
+
 /// Links connections found in different sources into one story, following the plugins'
 /// `[[link]]` rules: keys first, then outcome and related codes, then time within a window
 /// after each source's clock offset. Each connection of a `from` rule joins at most one `to`
 /// connection, and each `to` connection takes at most one of each rule, closest first.
 ///
-/// It runs over the whole store after each ingest (and on `tracelens link`), and replaces the
-/// links of the last run: changing a window or an offset and linking again gives the links as
-/// if they had been used from the start.
-public final class Linker {
-    package let store: Store
-    package let plugins: PluginSet
+/// Pure: it is given every connection the rules name and returns every link, so linking again
+/// with another window or offset gives the links as if they had been used from the start.
+/// Loading and saving are the store's (`Linker`).
+public struct LinkEngine: Sendable {
+    public let rules: [LinkRule]
     private let relations: CodeRelations
 
-    public init(store: Store, plugins: PluginSet) {
-        self.store = store
-        self.plugins = plugins
+    public init(rules: [LinkRule], plugins: PluginSet) {
+        self.rules = rules
         relations = CodeRelations(plugins)
     }
 
-    /// A connection as linking sees it.
+    public init(plugins: PluginSet) {
+        self.init(rules: plugins.linkRules, plugins: plugins)
+    }
+
+    /// The connection rules whose connections the link rules join.
+    public var connectionRules: Set<String> { Set(rules.flatMap { [$0.from, $0.to] }) }
+
+    /// The fields the rules compare that are connection keys rather than columns.
+    public var keyFields: Set<String> {
+        Set(rules.flatMap { $0.same.flatMap { [$0.fromField, $0.toField] } }).subtracting(ConnectionRule.columns)
+    }
+
+    /// A connection with its source's clock offset applied.
     package struct Conn {
         package var id: Int64
         package var source: Int64
-        package var rule: String
         package var start: Int64?
         package var end: Int64?
         package var dated: Bool
         package var failed: Bool
         package var failures: [CodeRef]
         package var fields: [String: String]
+
+        package init(_ c: LinkCandidate, offset: Int64) {
+            // Only dated times move by the offset; a time of day is compared modulo a day.
+            id = c.id; source = c.source; dated = (c.start ?? 0) >= 86_400_000_000
+            start = c.start.map { $0 + offset }; end = c.end.map { $0 + offset }
+            failed = c.failed; failures = c.failures; fields = c.fields
+        }
     }
 
-    public func run(_ options: LinkOptions = LinkOptions()) throws -> LinkReport {
-        var report = LinkReport()
-        let db = store.db
-        var offsets: [Int64: Int64] = [:]
-        var paths: [(Int64, String)] = []
-        let sourceRows = try db.prepare("SELECT id, path, clock_offset FROM sources")
-        while try sourceRows.step() {
-            let id = sourceRows.int64(0)
-            paths.append((id, sourceRows.string(1) ?? ""))
-            offsets[id] = sourceRows.int64(2)
-        }
+    public func link(_ connections: [LinkCandidate], sources: [LinkSource], options: LinkOptions = LinkOptions()) -> LinkPlan {
+        var plan = LinkPlan()
+        var offsets = Dictionary(sources.map { ($0.id, $0.clockOffset) }, uniquingKeysWith: { _, last in last })
         for (pattern, micros) in options.offsets {
-            let hits = paths.filter { Self.pathMatches(pattern, $0.1) }
-            report.offsetsApplied.append((pattern, hits.count))
-            for (id, _) in hits { offsets[id] = micros }
+            let hits = sources.filter { Self.pathMatches(pattern, $0.path) }
+            plan.report.offsetsApplied.append((pattern, hits.count))
+            for s in hits {
+                offsets[s.id] = micros
+                plan.offsets.append((s.id, micros))
+            }
         }
-
-        var folders: [Int64: String] = [:]
-        for (id, path) in paths { folders[id] = path.split(separator: "/").dropLast().joined(separator: "/") }
-        let rules = plugins.linkRules
-        let ruleNames = Set(rules.flatMap { [$0.from, $0.to] })
+        let folders = Dictionary(sources.map { ($0.id, $0.folder) }, uniquingKeysWith: { _, last in last })
+        let wanted = connectionRules
         var byRule: [String: [Conn]] = [:]
-        if !rules.isEmpty {
-            let fieldNames = Set(rules.flatMap { $0.same.flatMap { [$0.fromField, $0.toField] } })
-            let keyNames = fieldNames.subtracting(ConnectionRule.columns)
-            var extra: [Int64: [String: String]] = [:]
-            if !keyNames.isEmpty {
-                let q = try db.prepare("SELECT conn, name, value FROM conn_keys WHERE name IN (\(keyNames.map { _ in "?" }.joined(separator: ",")))")
-                try q.bind(keyNames.sorted().map { .text($0) })
-                while try q.step() { extra[q.int64(0), default: [:]][q.string(1) ?? ""] = q.string(2) }
-            }
-            let columns = ConnectionRule.columns
-            let q = try db.prepare("""
-                SELECT id, source, rule, start_time, end_time, outcome, error, related, \(columns.joined(separator: ", "))
-                FROM connections WHERE rule IN (\(ruleNames.map { _ in "?" }.joined(separator: ",")))
-                """)
-            try q.bind(ruleNames.sorted().map { .text($0) })
-            while try q.step() {
-                let id = q.int64(0)
-                var fields = extra[id] ?? [:]
-                for (i, name) in columns.enumerated() {
-                    if let v = q.string(Int32(8 + i)) { fields[name] = v }
-                }
-                var failures: [CodeRef] = []
-                for text in [q.string(6), q.string(7)].compactMap({ $0 }) {
-                    failures += text.split(separator: " ").compactMap { CodeRef($0) }
-                }
-                let source = q.int64(1)
-                let offset = offsets[source] ?? 0
-                let start = q.isNull(3) ? nil : q.int64(3)
-                let end = q.isNull(4) ? nil : q.int64(4)
-                let dated = (start ?? 0) >= 86_400_000_000
-                // Only dated times move by the offset; a time of day is compared modulo a day.
-                byRule[q.string(2) ?? "", default: []].append(Conn(
-                    id: id, source: source, rule: q.string(2) ?? "",
-                    start: start.map { $0 + offset }, end: end.map { $0 + offset }, dated: dated,
-                    failed: q.string(5) == "failed", failures: failures, fields: fields))
-            }
+        // In id order, the order a source lists its events in (time-less ones pair by it).
+        for c in connections.sorted(by: { $0.id < $1.id }) where wanted.contains(c.rule) {
+            byRule[c.rule, default: []].append(Conn(c, offset: offsets[c.source] ?? 0))
         }
 
-        var links: [(conn: Int64, story: Int64, rule: String, gap: Int64?, evidence: String)] = []
         var linkedFrom: Set<Int64> = []
         for rule in rules {
             var count = LinkReport.RuleCount(rule: rule.name)
@@ -189,33 +217,16 @@ public final class Linker {
                 usedFrom.insert(p.from); usedTo.insert([froms[p.from].source, Int64(p.to)])
                 let f = froms[p.from], t = tos[p.to]
                 linkedFrom.insert(f.id)
-                links.append((f.id, t.id, rule.name, p.gap == .max ? nil : p.distance,
-                              evidence(f, t, rule, p.gap == .max ? nil : p.distance, alone: untimedGroups.values.allSatisfy { !$0.contains(p.from) })))
+                let distance = p.gap == .max ? nil : p.distance
+                plan.links.append(Link(conn: f.id, story: t.id, rule: rule.name, gap: distance,
+                                       evidence: evidence(f, t, rule, distance, alone: untimedGroups.values.allSatisfy { !$0.contains(p.from) })))
                 count.linked += 1
             }
             count.ambiguous = ambiguous.count
             count.unmatched = count.candidates - count.linked - count.ambiguous
-            report.rules.append(count)
+            plan.report.rules.append(count)
         }
-
-        try db.transaction {
-            for (pattern, micros) in options.offsets {
-                for (id, path) in paths where Self.pathMatches(pattern, path) {
-                    try db.execute("UPDATE sources SET clock_offset = \(micros) WHERE id = \(id)")
-                }
-            }
-            try db.execute("UPDATE connections SET story = NULL WHERE story IS NOT NULL")
-            try db.execute("DELETE FROM links")
-            let insert = try db.prepare("INSERT INTO links (conn, story, rule, gap, evidence) VALUES (?, ?, ?, ?, ?)")
-            let update = try db.prepare("UPDATE connections SET story = ? WHERE id = ?")
-            for l in links {
-                try insert.bind([.int(l.conn), .int(l.story), .text(l.rule), l.gap.map { .int($0) } ?? .null, .text(l.evidence)])
-                try insert.run()
-                try update.bind([.int(l.story), .int(l.conn)])
-                try update.run()
-            }
-        }
-        return report
+        return plan
     }
 
     /// Keys, outcome and codes: everything but time.
@@ -284,7 +295,7 @@ public final class Linker {
     }
 
     /// `name`, `dir/name`, a full path, or a glob over the path or its last part.
-    package static func pathMatches(_ pattern: String, _ path: String) -> Bool {
+    public static func pathMatches(_ pattern: String, _ path: String) -> Bool {
         if path == pattern || path.hasSuffix("/" + pattern) { return true }
         let base = path.split(separator: "/").last.map(String.init) ?? path
         return fnmatch(pattern, path, 0) == 0 || fnmatch(pattern, base, 0) == 0
@@ -293,7 +304,7 @@ public final class Linker {
 
 /// `to` connections in start order, for finding those near a time.
 package struct TimeIndex {
-    package let conns: [Linker.Conn]
+    package let conns: [LinkEngine.Conn]
     /// Starts of dated connections, ascending, and their indexes.
     private let starts: [Int64]
     private let order: [Int]
@@ -301,7 +312,7 @@ package struct TimeIndex {
     /// Sessions longer than this are not found by a time in their middle (they still are by start).
     private let longest: Int64
 
-    package init(_ conns: [Linker.Conn]) {
+    package init(_ conns: [LinkEngine.Conn]) {
         self.conns = conns
         var s: [(Int64, Int)] = [], u: [Int] = []
         var longest: Int64 = 0
@@ -313,7 +324,7 @@ package struct TimeIndex {
         self.longest = min(longest, 3_600_000_000)
     }
 
-    package func candidates(around f: Linker.Conn, window: Int64) -> [Int] {
+    package func candidates(around f: LinkEngine.Conn, window: Int64) -> [Int] {
         guard let start = f.start, f.dated else { return Array(conns.indices) }
         let lo = start - window - longest, hi = (f.end ?? start) + window
         var i = lowerBound(lo)
@@ -331,7 +342,7 @@ package struct TimeIndex {
 
 /// Which codes describe the same failure: equal, or one names the other (or both name a third)
 /// in the catalogues' `related` columns.
-package struct CodeRelations {
+package struct CodeRelations: Sendable {
     private var neighbours: [CodeRef: Set<CodeRef>] = [:]
     private let plugins: PluginSet
 

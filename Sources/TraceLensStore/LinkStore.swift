@@ -1,0 +1,91 @@
+import TraceLensDecode
+import TraceLensPlugins
+import TraceLensCorrelate
+
+/// Linking over a store: loads the connections the link rules name, lets `LinkEngine` decide,
+/// and replaces the links of the last run with its links. It runs after each ingest (and on
+/// `tracelens link`); `--offset` values are kept in `sources.clock_offset` for later runs.
+public final class Linker {
+    package let store: Store
+    package let engine: LinkEngine
+
+    public init(store: Store, plugins: PluginSet) {
+        self.store = store
+        engine = LinkEngine(plugins: plugins)
+    }
+
+    public func run(_ options: LinkOptions = LinkOptions()) throws -> LinkReport {
+        let sources = try store.linkSources()
+        let connections = engine.rules.isEmpty ? [] : try store.linkCandidates(rules: engine.connectionRules, keys: engine.keyFields)
+        let plan = engine.link(connections, sources: sources, options: options)
+        try store.replaceLinks(plan)
+        return plan.report
+    }
+
+    package static func pathMatches(_ pattern: String, _ path: String) -> Bool {
+        LinkEngine.pathMatches(pattern, path)
+    }
+}
+
+extension Store {
+    /// Every source, with the clock offset kept for it.
+    package func linkSources() throws -> [LinkSource] {
+        let q = try db.prepare("SELECT id, path, clock_offset FROM sources")
+        var sources: [LinkSource] = []
+        while try q.step() { sources.append(LinkSource(id: q.int64(0), path: q.string(1) ?? "", clockOffset: q.int64(2))) }
+        return sources
+    }
+
+    /// The connections of these connection rules, with the columns and the named keys as fields.
+    package func linkCandidates(rules: Set<String>, keys: Set<String>) throws -> [LinkCandidate] {
+        var extra: [Int64: [String: String]] = [:]
+        if !keys.isEmpty {
+            let q = try db.prepare("SELECT conn, name, value FROM conn_keys WHERE name IN (\(keys.map { _ in "?" }.joined(separator: ",")))")
+            try q.bind(keys.sorted().map { .text($0) })
+            while try q.step() { extra[q.int64(0), default: [:]][q.string(1) ?? ""] = q.string(2) }
+        }
+        let columns = ConnectionRule.columns
+        let q = try db.prepare("""
+            SELECT id, source, rule, start_time, end_time, outcome, error, related, \(columns.joined(separator: ", "))
+            FROM connections WHERE rule IN (\(rules.map { _ in "?" }.joined(separator: ","))) ORDER BY id
+            """)
+        try q.bind(rules.sorted().map { .text($0) })
+        var candidates: [LinkCandidate] = []
+        while try q.step() {
+            let id = q.int64(0)
+            var fields = extra[id] ?? [:]
+            for (i, name) in columns.enumerated() {
+                if let v = q.string(Int32(8 + i)) { fields[name] = v }
+            }
+            var failures: [CodeRef] = []
+            for text in [q.string(6), q.string(7)].compactMap({ $0 }) {
+                failures += text.split(separator: " ").compactMap { CodeRef($0) }
+            }
+            candidates.append(LinkCandidate(
+                id: id, source: q.int64(1), rule: q.string(2) ?? "",
+                start: q.isNull(3) ? nil : q.int64(3), end: q.isNull(4) ? nil : q.int64(4),
+                failed: q.string(5) == "failed", failures: failures, fields: fields))
+        }
+        return candidates
+    }
+
+    /// Keeps the offsets the plan gave and replaces every link (and each connection's story)
+    /// with the plan's, in one transaction.
+    package func replaceLinks(_ plan: LinkPlan) throws {
+        try db.transaction {
+            for (source, micros) in plan.offsets {
+                try db.execute("UPDATE sources SET clock_offset = \(micros) WHERE id = \(source)")
+            }
+            try db.execute("UPDATE connections SET story = NULL WHERE story IS NOT NULL")
+            try db.execute("DELETE FROM links")
+            let insert = try db.prepare("INSERT INTO links (conn, story, rule, gap, evidence) VALUES (?, ?, ?, ?, ?)")
+            let update = try db.prepare("UPDATE connections SET story = ? WHERE id = ?")
+            for l in plan.links {
+                try insert.bind([.int(l.conn), .int(l.story), .text(l.rule), l.gap.map { .int($0) } ?? .null, .text(l.evidence)])
+                try insert.run()
+                try update.bind([.int(l.story), .int(l.conn)])
+                try update.run()
+            }
+        }
+    }
+}
