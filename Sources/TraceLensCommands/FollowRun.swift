@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 import TraceLensRecords
 import TraceLensPlugins
@@ -56,7 +51,7 @@ public final class FollowRun {
     private var changedSinceLink = false
     private var lastLink: Double
     private var lastRetention: Double = -.infinity
-    private let pid = Int64(getpid())
+    private let pid = Int64(Platform.processID)
     package let descriptors: DescriptorPool
 
     public init(plugins: PluginSet, store: Store, options: FollowOptions, observer: FollowObserver? = nil, log: FollowLog,
@@ -155,8 +150,7 @@ public final class FollowRun {
     private func scan(now: Double) {
         // Is each file still where its name says? (A parked file is looked for by identity below.)
         for f in files where f.isOpen && f.state != .waiting && !f.isParked {
-            var st = stat()
-            let here = stat(f.name, &st) == 0 && Int64(st.st_dev) == f.device && Int64(st.st_ino) == f.inode
+            let here = Platform.status(path: f.name).map { $0.device == f.device && $0.inode == f.inode } ?? false
             let links = f.status()?.links ?? 0
             if here {
                 if f.state == .rotated || f.state == .deleted { f.state = .following; f.dirty = true }
@@ -172,9 +166,8 @@ public final class FollowRun {
         // What the patterns match now.
         matched = expand()
         for path in matched {
-            var st = stat()
-            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            let device = Int64(st.st_dev), inode = Int64(st.st_ino)
+            guard let st = Platform.status(path: path), st.kind == .regular else { continue }
+            let device = st.device, inode = st.inode
             if let f = files.first(where: { $0.isOpen && $0.device == device && $0.inode == inode }) {
                 if f.name != path && (f.state != .following || (f.isParked && f.status() == nil)) {
                     // Renamed to a name the patterns match: it is still the same source.
@@ -188,7 +181,7 @@ public final class FollowRun {
             }
             // Opened when it is read (in this cycle), so that descriptors go to files with data.
             files.append(FollowedFile(name: path, device: device, inode: inode, pool: descriptors, now: now))
-            log(.info, "follow", ["path": path, "inode": inode, "size": Int64(st.st_size)])
+            log(.info, "follow", ["path": path, "inode": inode, "size": st.size])
         }
         // A parked file whose name leads elsewhere, under no name the patterns match: it had
         // been read to its end, and without a descriptor nothing more can come from it.
@@ -207,14 +200,14 @@ public final class FollowRun {
         if f.descriptor >= 0 { return true }
         while descriptors.isFull, park(oneBesides: f, now: now) {}
         // Our own count says full: as good as the kernel's EMFILE.
-        var failure = descriptors.isFull ? EMFILE : f.openDescriptor()
-        if failure == EMFILE || failure == ENFILE, park(oneBesides: f, now: now) { failure = f.openDescriptor() }
+        var failure = descriptors.isFull ? Platform.processOutOfDescriptorsError : f.openDescriptor()
+        if Platform.isOutOfDescriptors(failure), park(oneBesides: f, now: now) { failure = f.openDescriptor() }
         if failure == 0 { return true }
-        if failure == ESTALE { return false }  // replaced between look and open: the next scan sees the new file
-        let short = failure == EMFILE || failure == ENFILE
+        if failure == Platform.staleError { return false }  // replaced between look and open: the next scan sees the new file
+        let short = Platform.isOutOfDescriptors(failure)
         let message = short
             ? "cannot open: no file descriptor free (\(descriptors.openCount) followed files open; raise `ulimit -n`)"
-            : "cannot open: " + String(cString: strerror(failure))
+            : "cannot open: " + Platform.errorText(failure)
         // Once per file, not once per look.
         log(f.lastError == message ? .debug : .warn, "cannot-open", ["path": f.name, "error": message])
         f.lastError = message
@@ -379,8 +372,7 @@ public final class FollowRun {
         for g in files where g !== f && g.isOpen && (g.source == source || (g.device == device && g.inode == inode)) {
             if sameHead(g.identity(headLength: length)) { return true }
         }
-        var st = stat()
-        if let path = stored.path, stat(path, &st) == 0, Int64(st.st_dev) == device, Int64(st.st_ino) == inode {
+        if let path = stored.path, let st = Platform.status(path: path), st.device == device, st.inode == inode {
             return sameHead(SourceIdentity.of(path, headLength: length))
         }
         return false

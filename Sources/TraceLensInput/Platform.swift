@@ -73,6 +73,10 @@ public enum Platform {
     public static let noSuchFileError = ENOENT
     /// The name now leads to another file than the one expected.
     public static let staleError = ESTALE
+    /// The process or the system has no descriptor free (`ulimit -n` reached).
+    public static func isOutOfDescriptors(_ code: Int32) -> Bool { code == EMFILE || code == ENFILE }
+    /// What an open says when this process has no descriptor free.
+    public static let processOutOfDescriptorsError = EMFILE
 
     // MARK: Files
 
