@@ -18,6 +18,26 @@ public enum Platform {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// Creates an empty file readable and writable by its owner only. Returns nil when it was
+    /// created or already exists, else what went wrong.
+    public static func createOwnerOnlyFile(_ path: String) -> String? {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 { return errno == EEXIST ? nil : errorText(errno) }
+        // The umask may have taken bits away; never added any, but say exactly what is meant.
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        return nil
+    }
+
+    /// What taking an exclusive lock without waiting gave.
+    public enum LockAttempt: Equatable { case taken, heldElsewhere, failed(String) }
+
+    /// Tries to take an exclusive advisory lock (`flock`) on an open file, without waiting.
+    public static func tryExclusiveLock(_ fd: Int32) -> LockAttempt {
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return .taken }
+        return errno == EWOULDBLOCK || errno == EINTR ? .heldElsewhere : .failed(errorText(errno))
+    }
+
     /// `read(2)`: bytes read, 0 at the end, -1 on error (`lastError`).
     public static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) -> Int { Glibc.read(fd, buffer, count) }
 

@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 import TraceLensPlugins
 
@@ -104,8 +99,7 @@ public final class Store {
 
     /// True when the store has no -wal file, or an empty one.
     package static func walIsEmpty(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path + "-wal", &st) != 0 || st.st_size == 0
+        (Platform.status(path: path + "-wal")?.size ?? 0) == 0
     }
 
     /// SQLite's quick integrity check, table by table, before anything is added: a store
@@ -141,11 +135,7 @@ public final class Store {
         if !existed {
             // Create the empty file ourselves so that it is owner-only from the first byte;
             // SQLite gives its -wal and -shm files the same mode.
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            if fd < 0 && errno != EEXIST {
-                throw StoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
-            }
-            if fd >= 0 { fchmod(fd, 0o600); close(fd) }
+            if let reason = Platform.createOwnerOnlyFile(path) { throw StoreError.cannotCreate(path: path, reason: reason) }
         }
         let db: Database
         do { db = try Database(path: path, mode: .readWrite) } catch {
@@ -173,29 +163,31 @@ public final class Store {
         let key = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let fresh = Store.lockedPaths.withLock { $0.insert(key).inserted }
         guard fresh else { throw StoreError.other(path: path, detail: "this process is already ingesting into this store") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Platform.openForReading(path)
         guard fd >= 0 else {
             Store.lockedPaths.withLock { _ = $0.remove(key) }
-            throw StoreError.other(path: path, detail: "cannot open for locking: \(String(cString: strerror(errno)))")
+            throw StoreError.other(path: path, detail: "cannot open for locking: \(Platform.errorText(Platform.lastError))")
         }
         func giveUp(_ error: StoreError) -> StoreError {
-            close(fd)
+            Platform.close(fd)
             Store.lockedPaths.withLock { _ = $0.remove(key) }
             return error
         }
         var told = false
         // Non-blocking tries, so that a stop request is seen within a tenth of a second (a
         // blocking flock would sleep through the signals StopSignal turns into requests).
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR else {
-                throw giveUp(StoreError.other(path: path, detail: "cannot lock: \(String(cString: strerror(errno)))"))
+        waiting: while true {
+            switch Platform.tryExclusiveLock(fd) {
+            case .taken: break waiting
+            case .heldElsewhere: break
+            case let .failed(reason): throw giveUp(StoreError.other(path: path, detail: "cannot lock: \(reason)"))
             }
             if !told {
                 told = true
                 waiting(StoreLockHolder.describe(descriptor: fd))
             }
-            if let stop, stop.requested { throw giveUp(StoreError.lockWaitStopped(path: path, signal: stop.stoppingSignal ?? SIGINT)) }
-            usleep(100_000)
+            if let stop, stop.requested { throw giveUp(StoreError.lockWaitStopped(path: path, signal: stop.stoppingSignal ?? Platform.Signal.interrupt)) }
+            Platform.sleep(seconds: 0.1)
         }
         lockDescriptor = fd
         lockKey = key
@@ -205,7 +197,7 @@ public final class Store {
     private static let lockedPaths = LockedSet()
 
     deinit {
-        if lockDescriptor >= 0 { close(lockDescriptor) }
+        if lockDescriptor >= 0 { Platform.close(lockDescriptor) }
         if let lockKey { Store.lockedPaths.withLock { _ = $0.remove(lockKey) } }
     }
 
