@@ -182,12 +182,17 @@ public final class RecordStream {
                                        follow: (descriptor: Int32, holdPartialLine: Bool)? = nil,
                                        started: (SourceSummary) -> Void = { _ in }, into sink: Sink) throws -> SourceSummary {
         let reader: TextReader
-        if let follow {
-            Platform.rewind(follow.descriptor)
-            reader = try TextReader(fileDescriptor: follow.descriptor, name: path, stopRequested: stopRequested)
-            reader.holdsPartialLine = follow.holdPartialLine
-        } else {
-            reader = try TextReader(path: path, stopRequested: stopRequested)
+        do {
+            if let follow {
+                Platform.rewind(follow.descriptor)
+                reader = try TextReader(fileDescriptor: follow.descriptor, name: path, stopRequested: stopRequested)
+                reader.holdsPartialLine = follow.holdPartialLine
+            } else {
+                reader = try TextReader(path: path, stopRequested: stopRequested)
+            }
+        } catch InputError.notText(let shown, let reason) {
+            // A layout may know such a file by its name (a trace not yet formatted) and say what to do.
+            throw InputError.notText(path: shown, hint: formats.lazy.compactMap { $0.binaryHint?.advice(for: path) }.first ?? reason)
         }
         reader.maxRecord = maxRecord
         reader.warn = warn

@@ -227,7 +227,7 @@ extension Doctor {
                 let names = ["peer_ip", "peer_port", "subject", "issuer", "cipher", "protocol"]
                 for (i, name) in names.enumerated() where story.fields[name] == nil {
                     let v = conn.value(Int32(2 + i))
-                    if v != .null { story.fields[name] = TableWriter.display(v) }
+                    if v != .null { story.fields[name] = plugins.shownConnectionField(name, TableWriter.display(v)) }
                 }
                 if first {
                     first = false

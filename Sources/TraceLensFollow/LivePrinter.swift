@@ -27,6 +27,8 @@ public final class LivePrinter: FollowObserver {
 
     package let plugins: PluginSet
     package let options: Options
+    /// The connection fields a rule decodes: an ended connection's verdict shows them.
+    package let decodedFields: [String]
     package let output: Output
     package var renderer: TextRenderer
     private let clock: () -> Double
@@ -49,6 +51,7 @@ public final class LivePrinter: FollowObserver {
         self.output = output
         self.clock = clock
         renderer = TextRenderer(plugins: plugins, colour: options.colour)
+        decodedFields = plugins.decodedConnectionFields
     }
 
     public func observe(_ record: Record, source: Int64, path: String, inTail: Bool) {
@@ -153,10 +156,11 @@ public final class LivePrinter: FollowObserver {
             }
             let more = c.failures.dropFirst().map { plugins.catalogues[$0.catalogue].id + " " + plugins.catalogues[$0.catalogue].display($0.value) }
             if !more.isEmpty { line += " (with " + more.joined(separator: ", ") + ")" }
-        } else if let cipher = c.field("cipher") {
-            line += "  cipher \(cipher)"
+        } else {
+            // What went well: the fields a connection rule decodes (the cipher agreed on).
+            for name in decodedFields { if let v = c.field(name) { line += "  \(name) \(plugins.shownConnectionField(name, v))" } }
         }
-        // Peer, cipher and file name come from the files followed.
+        // Peer, fields and file name come from the files followed.
         line = TerminalText.visible(line)
         if options.colour {
             let colour = c.outcome == .failed ? "\u{1B}[1;31m" : "\u{1B}[32m"

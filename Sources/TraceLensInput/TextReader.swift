@@ -147,7 +147,8 @@ public final class TextReader {
         }
         rawPending = got
         guard let enc = EncodingDetector.detect(UnsafeBufferPointer(start: raw, count: min(got, 64 * 1024))) else {
-            throw InputError.notText(path: displayName, hint: binaryHint())
+            // What the file may be and how to make it text is the plugins' to say (the caller's).
+            throw InputError.notText(path: displayName, hint: Self.notTextReason)
         }
         detected.encoding = enc
     }
@@ -162,13 +163,8 @@ public final class TextReader {
     /// Gzip data after the last valid member that is not another member (padding, junk).
     public var trailingJunk: String? { gz?.trailingJunk }
 
-    private func binaryHint() -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        if name.hasPrefix("gskssl") || name.hasSuffix(".trc") {
-            return "it looks like a binary GSK trace: format it on z/OS with `gsktrace \(name) > \(name).txt` and read that"
-        }
-        return "it holds many NUL bytes or other non-text bytes"
-    }
+    /// Why a file is not read as text, when no plugin knows better (`InputError.notText`).
+    public static let notTextReason = "it holds many NUL bytes or other non-text bytes"
 
     /// How the lines of a chunk end. CR (old Mac, some z/OS transfers) only when the chunk has
     /// no LF at all: a lone CR inside LF lines (a progress bar) does not change how lines end.

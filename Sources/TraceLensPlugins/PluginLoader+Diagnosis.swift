@@ -11,7 +11,7 @@ extension PluginLoader {
         let title = t.string("title", &problems, required: true)
         var when: [CodeRef] = []
         for text in t.strings("when", &problems) {
-            if let ref = CodeRef(Substring(text)) { when.append(ref) } else { problems.append(t.problem("when '\(text)' must be catalogue:code, such as cms:03353041")) }
+            if let ref = CodeRef(Substring(text)) { when.append(ref) } else { problems.append(t.problem("when '\(text)' must be catalogue:code, such as catalogue:1A2B")) }
         }
         if when.isEmpty { problems.append(t.problem("'when' is required: the codes that make this rule apply")) }
         var facts: [Template] = []

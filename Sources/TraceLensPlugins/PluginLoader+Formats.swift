@@ -115,12 +115,31 @@ extension PluginLoader {
         if (splitBefore + splitAfter).contains(where: \.isEmpty) { problems.append(t.problem("'split-before'/'split-after' texts must not be empty")); ok = false }
         var fileName: Template?
         if let src = t.string("file-name", &problems) { fileName = compile([src], "file-name").first }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after"])
+        var render = RenderTemplate.standard
+        if let src = t.string("render", &problems) {
+            // The fields a record of this layout can carry: what its templates capture.
+            let captured = (records + continuations.map { $0.0 } + keyedRecords + [fileName].compactMap { $0 }).flatMap(\.fieldNames)
+            do {
+                render = try RenderTemplate(src, fields: Set(captured.filter { !$0.isEmpty }))
+            } catch {
+                problems.append(t.problem("\(error)")); ok = false
+            }
+            if printAsWritten { problems.append(t.problem("'render' and print = \"as-written\" exclude each other: an as-written record prints its lines as read")); ok = false }
+        }
+        var binaryHint: BinaryHint?
+        let binaryNames = compile(t.strings("binary-file-names", &problems), "binary-file-names")
+        if let text = t.string("binary-hint", &problems) {
+            if binaryNames.isEmpty { problems.append(t.problem("'binary-hint' needs 'binary-file-names' (the names of files it is about)")); ok = false }
+            binaryHint = BinaryHint(fileNames: binaryNames, text: text)
+        } else if !binaryNames.isEmpty {
+            problems.append(t.problem("'binary-file-names' needs 'binary-hint' (what to tell about such a file)")); ok = false
+        }
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
-                      continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
+                      render: render, binaryHint: binaryHint, continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
                       splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage)
     }
 }

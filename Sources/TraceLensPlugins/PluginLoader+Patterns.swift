@@ -41,7 +41,7 @@ extension PluginLoader {
             return nil
         }
         if context.contains(where: \.isEmpty) {
-            problems.append(t.problem("a 'context' entry is empty: give the literal text the message must also hold, e.g. 'gsk_'"))
+            problems.append(t.problem("a 'context' entry is empty: give the literal text the message must also hold, such as a function name's prefix"))
             return nil
         }
         guard let find else { return nil }

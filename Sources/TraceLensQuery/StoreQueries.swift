@@ -31,7 +31,8 @@ public final class StoreQueries {
     /// Decoded texts by code reference: a big store repeats the same few codes many times.
     private var decoded: [String: String] = [:]
     private var errorTexts: [String: String] = [:]
-    private var ciphers: [String: String] = [:]
+    /// Shown connection fields by name and value (see `shownField`).
+    private var shownFields: [String: String] = [:]
     private var fileNames: [String: String] = [:]
 
     public init(store: Store, plugins: PluginSet) {
@@ -249,7 +250,7 @@ public final class StoreQueries {
                 .text(q.isNull(3) ? peer(q.string(18) ?? q.string(19), q.string(20).flatMap { Int($0) }) : peer(q.string(3), q.isNull(4) ? nil : q.int(4))),
                 q.value(5), q.value(6), q.value(11),
                 errorText(q.string(12), q.string(13)).map(SQLValue.text) ?? .null,
-                q.value(7), q.string(8).map { .text(decodeCipher($0)) } ?? .null, q.value(9), q.value(10),
+                shownField("protocol", q.string(7)), shownField("cipher", q.string(8)), shownField("subject", q.string(9)), shownField("issuer", q.string(10)),
                 .text(fileName(q.string(14) ?? "")), .int(q.int64(15)),
                 linkedText(q.string(16), partOf: q.isNull(17) ? nil : q.int64(17)),
             ])
@@ -268,21 +269,14 @@ public final class StoreQueries {
         }.joined(separator: ", "))
     }
 
-    /// A captured cipher shown with its name when a catalogue decodes it (the rule's `decode`).
-    package func decodeCipher(_ value: String) -> String {
-        if let c = ciphers[value] { return c }
-        let c = decodeCipherUncached(value)
-        ciphers[value] = c
-        return c
-    }
-
-    private func decodeCipherUncached(_ value: String) -> String {
-        for rule in plugins.connectionRules {
-            guard let catalogueID = rule.decode["cipher"], let cat = plugins.catalogue(catalogueID),
-                  let v = cat.value(fromCatalogueText: value), let e = cat.entry(v) else { continue }
-            return "\(cat.display(v)) \(e.name.isEmpty ? e.text : e.name)"
-        }
-        return value
+    /// A captured connection field as shown: decoded when a connection rule's `decode` names it.
+    package func shownField(_ name: String, _ value: String?) -> SQLValue {
+        guard let value else { return .null }
+        let key = name + "\u{0}" + value
+        if let shown = shownFields[key] { return .text(shown) }
+        let shown = plugins.shownConnectionField(name, value)
+        shownFields[key] = shown
+        return .text(shown)
     }
 
     // MARK: status

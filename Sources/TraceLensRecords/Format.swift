@@ -117,6 +117,24 @@ public struct DumpList: Sendable {
     }
 }
 
+/// Advice for a file that is not text but whose name says it is of a layout's kind (a trace
+/// still in its binary form): `text` with `{file}` standing for the file's name.
+public struct BinaryHint: Sendable {
+    public let fileNames: [Template]
+    public let text: String
+
+    /// The advice for `path`, when its name is one of `fileNames`.
+    public func advice(for path: String) -> String? {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard fileNames.contains(where: { $0.match(name) != nil }) else { return nil }
+        return text.replacing("{file}", with: name)
+    }
+    package init(fileNames: [Template], text: String) {
+        self.fileNames = fileNames
+        self.text = text
+    }
+}
+
 /// A record layout from a plugin: the lines that start a record, continue it, set context, or are
 /// headers to skip.
 public final class Format: @unchecked Sendable {
@@ -161,6 +179,10 @@ public final class Format: @unchecked Sendable {
     public let dumpLists: [DumpList]
     /// `print = "as-written"`: records are shown as their lines were written, decodes appended.
     public let printAsWritten: Bool
+    /// How the other records print (`render`; the generic look when the layout gives none).
+    public let render: RenderTemplate
+    /// What to tell someone who gives a binary file of this layout's kind (`binary-hint`).
+    public let binaryHint: BinaryHint?
     /// `message = "whole-line"`: a record's message is its whole first line (codes, connection
     /// captures and selectors read all of it), whatever part the template captured.
     public let wholeLineMessage: Bool
@@ -168,6 +190,7 @@ public final class Format: @unchecked Sendable {
     package init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
          dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
+         render: RenderTemplate = .standard, binaryHint: BinaryHint? = nil,
          continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false) {
         self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }
@@ -175,6 +198,8 @@ public final class Format: @unchecked Sendable {
         self.keyedRecords = keyedRecords.map(LineRule.init)
         self.continuationMaxLines = continuationMaxLines.count == continuations.count ? continuationMaxLines : continuations.map { _ in Int.max }
         self.printAsWritten = printAsWritten
+        self.render = render
+        self.binaryHint = binaryHint
         self.wholeLineMessage = wholeLineMessage
         self.defaultLevel = defaultLevel
         self.idLevels = idLevels

@@ -34,7 +34,7 @@ public struct Record: Sendable {
     /// Raw level text as written (for levels the plugin did not map).
     public var rawLevel: Range<Int>?
     /// Shown as its lines were written, with the decodes after the codes (the layout's
-    /// `print = "as-written"`), rather than rebuilt gsktrace-style from its fields.
+    /// `print = "as-written"`), rather than rebuilt from its fields as its layout's `render` says.
     public var asWritten = false
 
     public init() {}

@@ -3,9 +3,8 @@ import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
 
-/// Renders records gsktrace-style, with every code decoded inline:
-///
-///     05/21/2021-13:45:12 Thd-3 ERROR check_revoked(): ... Error 0x03353041 [CMS 03353041: Certificate is revoked.]
+/// Renders records in their layout's look (its `render` template, see `RenderTemplate`), with
+/// every code decoded inline right after it.
 ///
 /// Writes bytes straight into the output buffer: this is the hot path of `format`.
 public struct TextRenderer {
@@ -27,11 +26,8 @@ public struct TextRenderer {
         package static let green: [UInt8] = Array("\u{1B}[32m".utf8)
     }
 
-    package static let thd: [UInt8] = Array("Thd-".utf8)
-    package static let call: [UInt8] = Array("(): ".utf8)
     /// Around the text of an impossible time (`[bad time 02/30/2022-10:00:00]`).
     package static let badTimeOpen: [UInt8] = Array("[bad time ".utf8)
-    package static let badTimeClose: [UInt8] = Array("] ".utf8)
     package static let continuation: [UInt8] = Array("\n    ".utf8)
     package static let levelBytes: [[UInt8]] = Level.allCases.map { Array($0.name.utf8) }
 
@@ -51,46 +47,12 @@ public struct TextRenderer {
         r.bytes.withUnsafeBufferPointer { b in
             if r.isUnparsed {
                 // As written, each code's label right after it (as on every other line).
-                appendMessageLine(r, b, 0..<b.count, codeIndex: 0, out)
+                appendDecoded(r, b, 0..<b.count, out)
                 out.append(0x0A)
                 return
             }
             if r.asWritten { renderAsWritten(r, b, out); return }
-            if let t = r.time {
-                if colour { out.append(ANSI.dim) }
-                writeTime(t, out)
-                if colour { out.append(ANSI.reset) }
-                out.append(0x20)
-            } else if let bad = r.badTime {
-                // The trace's own text, marked: an impossible date is never shown as another one.
-                out.append(Self.badTimeOpen); out.append(slice(b, bad)); out.append(Self.badTimeClose)
-            }
-            var codeIndex = 0
-            if let job = r.range(.job) {
-                // A message id read as the job (column 1 of an SDSF capture) gets its label too.
-                codeIndex = appendMessageLine(r, b, job, codeIndex: 0, out); out.append(0x20)
-                if let p = r.range(.process) { appendText(slice(b, p), out); out.append(0x20) }
-            }
-            if let th = r.range(.thread) { out.append(Self.thd); appendText(slice(b, th), out); out.append(0x20) }
-            let levelColour: [UInt8]? = colour ? Self.colour(for: r.level) : nil
-            if let c = levelColour { out.append(c) }
-            if let l = r.rawLevel, r.level == .other { appendText(slice(b, l), out) } else { out.append(Self.levelBytes[Int(r.level.rawValue)]) }
-            if levelColour != nil { out.append(ANSI.reset) }
-            out.append(0x20)
-            if let f = r.range(.function) {
-                appendText(slice(b, f), out)
-                // gsktrace writes `function(): `; layouts whose function is a command or a
-                // message id (`$ ldapsearch -H ...`) keep it a plain word.
-                if f.upperBound < b.count && b[f.upperBound] == 0x28 {
-                    out.append(r.messageLines.isEmpty ? Self.call[0..<3] : Self.call[...])
-                } else if !r.messageLines.isEmpty {
-                    out.append(0x20)
-                }
-            }
-            for (i, line) in r.messageLines.enumerated() {
-                if i > 0 { out.append(Self.continuation) }
-                codeIndex = appendMessageLine(r, b, line, codeIndex: codeIndex, out)
-            }
+            renderFields(r, b, r.layout?.render ?? .standard, out)
             out.append(0x0A)
             for d in r.dumpLines {
                 appendText(slice(b, d), out)
@@ -100,23 +62,74 @@ public struct TextRenderer {
         }
     }
 
-    /// One line of text with the label of each code found in it after the code; returns the
-    /// index of the first code of a later line.
-    @discardableResult @inline(__always)
-    package mutating func appendMessageLine(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, codeIndex start: Int, _ out: ByteBuffer) -> Int {
-        var codeIndex = start
-        var pos = line.lowerBound
-        while codeIndex < r.codes.count, r.codes[codeIndex].end <= line.upperBound {
-            let code = r.codes[codeIndex]
-            if code.end >= pos {
-                appendText(slice(b, pos..<code.end), out)
-                pos = code.end
-                appendLabel(code, out, before: slice(b, line.lowerBound..<code.end))
+    /// The record's first line, part by part as the template says (dump lines follow it).
+    package mutating func renderFields(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ t: RenderTemplate, _ out: ByteBuffer) {
+        var i = 0
+        while i < t.parts.count {
+            switch t.parts[i] {
+            case let .text(range):
+                t.literals.withUnsafeBufferPointer { out.append(UnsafeBufferPointer(rebasing: $0[range])) }
+                i += 1
+            case let .field(field):
+                appendField(field, r, b, t, out)
+                i += 1
+            case let .optional(fields, end):
+                i += 1
+                for n in fields where !has(t.needs[n], r, t) { i = end; break }
             }
-            codeIndex += 1
         }
-        appendText(slice(b, pos..<line.upperBound), out)
-        return codeIndex
+    }
+
+    @inline(__always) package func has(_ field: RenderTemplate.Field, _ r: Record, _ t: RenderTemplate) -> Bool {
+        switch field {
+        case .time: return r.time != nil || r.badTime != nil
+        case .level: return true
+        case .standard(.message): return !r.messageLines.isEmpty
+        case let .standard(f): return r.range(f) != nil
+        case let .extra(i): return r.extras.contains { $0.name == t.extraNames[i] }
+        }
+    }
+
+    /// One field's text; the time dim and the level in its colour, each code's label after it.
+    package mutating func appendField(_ field: RenderTemplate.Field, _ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ t: RenderTemplate, _ out: ByteBuffer) {
+        switch field {
+        case .time:
+            if let time = r.time {
+                if colour { out.append(ANSI.dim) }
+                writeTime(time, out)
+                if colour { out.append(ANSI.reset) }
+            } else if let bad = r.badTime {
+                // The trace's own text, marked: an impossible date is never shown as another one.
+                out.append(Self.badTimeOpen); out.append(slice(b, bad)); out.append(0x5D)
+            }
+        case .level:
+            let levelColour: [UInt8]? = colour ? Self.colour(for: r.level) : nil
+            if let c = levelColour { out.append(c) }
+            if let l = r.rawLevel, r.level == .other { appendText(slice(b, l), out) } else { out.append(Self.levelBytes[Int(r.level.rawValue)]) }
+            if levelColour != nil { out.append(ANSI.reset) }
+        case .standard(.message):
+            for (n, line) in r.messageLines.enumerated() {
+                if n > 0 { out.append(Self.continuation) }
+                appendDecoded(r, b, line, out)
+            }
+        case let .standard(f):
+            if let range = r.range(f) { appendDecoded(r, b, range, out) }
+        case let .extra(i):
+            if let range = r.extras.first(where: { $0.name == t.extraNames[i] })?.range { appendDecoded(r, b, range, out) }
+        }
+    }
+
+    /// Text of the record with the label of each code found in it right after the code (a
+    /// message id read as the job, column 1 of an SDSF capture, gets its label too).
+    @inline(__always)
+    package mutating func appendDecoded(_ r: Record, _ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ out: ByteBuffer, keepingNewlines: Bool = false) {
+        var pos = range.lowerBound
+        for code in r.codes where code.end >= pos && code.end <= range.upperBound {
+            TerminalText.append(slice(b, pos..<code.end), to: out, keepingNewlines: keepingNewlines)
+            pos = code.end
+            appendLabel(code, out, before: slice(b, range.lowerBound..<code.end))
+        }
+        TerminalText.append(slice(b, pos..<range.upperBound), to: out, keepingNewlines: keepingNewlines)
     }
 
     package static let dumpTextPrefix: [UInt8] = Array("    text: \"".utf8)

@@ -67,7 +67,7 @@ struct PluginOptions: ParsableArguments {
 struct FormatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "format",
-        abstract: "Print traces gsktrace-style, with every code decoded inline.",
+        abstract: "Print traces in their own look, with every code decoded inline.",
         discussion: """
             Reads gsktrace output, GSKSRVR component traces and any layout a plugin defines; plain \
             text, .gz, CRLF, CR or EBCDIC (IBM-1047) as downloaded in binary. Lines no layout \
@@ -85,7 +85,7 @@ struct FormatCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
-    @Option(help: ArgumentHelp("Only records of this thread (3, Thd-3, 00000003). Repeatable.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only records of this thread (3, 00000003, or as the trace writes it). Repeatable.", valueName: "id"))
     var thread: [String] = []
 
     @Option(help: ArgumentHelp("Only records of this level: ENTRY, EXIT, INFO, ERROR, DUMP. Repeatable or comma-separated.", valueName: "level"))
@@ -154,19 +154,16 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Explain codes offline: return codes, status codes, alerts, ciphers, groups, variables.",
         discussion: """
-            Accepts the forms users meet: 431, 0x1AF, 1af, 134CC1AF (System SSL), 03353041 or \
-            0x0335306f (CMS), alert 42, C02C or 35 (cipher specs), 0601 (signature pairs), \
-            0023 (groups), GSK_TRACE (variables); the client's -1 (libldap), -8179 (NSS), \
-            0x42 (GnuTLS verify status), curl 60, verify 20, TLSV1_ALERT_UNKNOWN_CA, \
-            certificate_unknown. A value with several readings lists each one with its kind, \
-            most likely first (a bare number is read in every catalogue); --kind picks one. A \
-            kind word before a code picks it too: alert 42, cipher 35. Negative numbers are \
-            codes, not options.
+            Accepts codes as they are written: decimal (431, -1), hex with or without 0x \
+            (0x1AF, 1af, 0x0000001F), a kind word before the code (alert 42, cipher 35, \
+            curl 60), or a name (a variable, an alert or error name). A value with several \
+            readings lists each one with its kind, most likely first (a bare number is read \
+            in every catalogue); --kind picks one, and so does a kind word before the code. \
+            Negative numbers are codes, not options.
 
-            A GSK variable holding a list is decoded element by element:
+            A variable holding a list (as the plugins declare) is decoded element by element:
 
-              tracelens explain GSK_V3_CIPHER_SPECS_EXPANDED=C02CC02BC030C02F130313011302
-              tracelens explain GSK_SERVER_TLS_KEY_SHARES=00300029002500240023
+              tracelens explain NAME=ELEMENTS
             """
     )
 

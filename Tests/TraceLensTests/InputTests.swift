@@ -83,7 +83,8 @@ final class InputTests: XCTestCase {
 
     func testBinaryAndMissingFilesGiveClearErrors() {
         let binary = Fixtures.write([0x00, 0x01, 0x02, 0xFF, 0x00, 0x10] + [UInt8](repeating: 0, count: 100), named: "gskssl.123.trc")
-        XCTAssertThrowsError(try TextReader(path: binary)) { error in
+        // The reader says the file is not text; the gsktrace layout's plugin data words the advice.
+        XCTAssertThrowsError(try Fixtures.records(binary)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.hasPrefix(binary), text)
             XCTAssertTrue(text.contains("gsktrace"), "a binary GSK trace is recognised: \(text)")
