@@ -152,6 +152,17 @@ public enum Platform {
         return fds.map { $0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 }
     }
 
+    public enum WaitResult: Equatable { case ready, timedOut, interrupted, failed(String) }
+
+    /// Waits until `fd` can be read (or has closed) or `timeout` seconds pass.
+    public static func wait(readable fd: Int32, timeout: Double) -> WaitResult {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let n = poll(&pfd, 1, Int32(min(timeout * 1000, Double(Int32.max)).rounded(.up)))
+        if n > 0 { return .ready }
+        if n == 0 { return .timedOut }
+        return errno == EINTR ? .interrupted : .failed(errorText(errno))
+    }
+
     /// Seconds on a clock that only goes forward.
     public static func monotonicSeconds() -> Double {
         var ts = timespec()

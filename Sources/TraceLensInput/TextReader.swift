@@ -111,7 +111,7 @@ public final class TextReader {
 
     deinit {
         gz = nil
-        if fd >= 0 && ownsDescriptor { close(fd) }
+        if fd >= 0 && ownsDescriptor { Platform.close(fd) }
         raw.deallocate()
         buf.deallocate()
         nulScratch?.deallocate()
@@ -126,16 +126,14 @@ public final class TextReader {
             ownsDescriptor = false
         } else {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (reads wait in `poll`).
-            fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            if fd < 0 { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-            var st = stat()
-            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            fd = Platform.openForReading(path)
+            if fd < 0 { throw InputError.cannotOpen(path: path, reason: Platform.errorText(Platform.lastError)) }
+            if Platform.status(descriptor: fd)?.kind == .directory {
                 throw InputError.cannotOpen(path: path, reason: "is a directory")
             }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            Platform.setBlocking(fd, true)
         }
-        var st = stat()
-        streaming = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
+        streaming = Platform.status(descriptor: fd).map { $0.kind != .regular } ?? false
         // The first raw chunk tells gzip from text; gzip data then goes through the inflater,
         // which starts with the bytes already read (so pipes work too).
         var got = try readFile(into: raw, max: chunkSize, minimum: 64 * 1024)
@@ -196,11 +194,12 @@ public final class TextReader {
         var total = 0
         while total < min(minimum, max) {
             if streaming, try !waitForData() { break }
-            let n = read(fd, p + total, max - total)
+            let n = Platform.read(fd, into: p + total, count: max - total)
             if n == 0 { break }
             if n < 0 {
-                if errno == EINTR { continue }
-                throw InputError.readFailed(path: displayName, reason: String(cString: strerror(errno)))
+                let error = Platform.lastError
+                if error == Platform.interruptedError { continue }
+                throw InputError.readFailed(path: displayName, reason: Platform.errorText(error))
             }
             total += n
         }
@@ -212,11 +211,10 @@ public final class TextReader {
         while true {
             if interrupted { return false }
             if let stopRequested, stopRequested() { interrupted = true; return false }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let n = poll(&pfd, 1, 200)
-            if n > 0 { return true }
-            if n < 0 && errno != EINTR {
-                throw InputError.readFailed(path: displayName, reason: String(cString: strerror(errno)))
+            switch Platform.wait(readable: fd, timeout: 0.2) {
+            case .ready: return true
+            case .timedOut, .interrupted: continue
+            case let .failed(reason): throw InputError.readFailed(path: displayName, reason: reason)
             }
         }
     }
@@ -294,9 +292,8 @@ public final class TextReader {
     /// start and the lines before are skipped (their decoded length is not their size on disk).
     public func resume(offset: Int, line: Int) throws {
         guard offset > 0 else { return }
-        var st = stat()
-        if gz == nil && detected.encoding == .ascii && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-            && lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) {
+        if gz == nil && detected.encoding == .ascii && Platform.status(descriptor: fd)?.kind == .regular
+            && Platform.seek(fd, to: Int64(offset)) {
             rawPending = 0
             start = 0; end = 0
             bytesRead = offset
