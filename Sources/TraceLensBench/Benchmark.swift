@@ -10,7 +10,7 @@ import TraceLensCorrelate
 /// The `bench` command: format throughput against `grep -c ERROR` on the same generated file.
 public enum Benchmark {
     public static func runFormat(sizeMB: Int, path: String?, plugins: PluginSet) throws -> String {
-        let dir = NSTemporaryDirectory() + "tracelens-bench-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tracelens-bench-\(Platform.processID)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let small = dir + "/small.trc"
@@ -80,7 +80,7 @@ public enum Benchmark {
     /// Ingest throughput, query times and correlation accuracy on a generated trace whose
     /// connections are known.
     public static func runIngest(sizeMB: Int, dbPath: String?, batch: Int = 50_000, plugins: PluginSet) throws -> String {
-        let dir = NSTemporaryDirectory() + "tracelens-bench-ingest-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tracelens-bench-ingest-\(Platform.processID)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let trace = dir + "/gskssl.33554467.trc"
@@ -135,7 +135,7 @@ public enum Benchmark {
     /// and a client transcript written from its truth, with clock offsets and shared client IPs.
     /// Reports precision and recall of the links per source, and each layout's ingest speed.
     public static func runLinks(sizeMB: Int, dbPath: String?, plugins: PluginSet) throws -> String {
-        let dir = NSTemporaryDirectory() + "tracelens-bench-links-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tracelens-bench-links-\(Platform.processID)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = dbPath ?? dir + "/bench.db"

@@ -181,7 +181,7 @@ package enum FuzzTargets {
     package static func sampleTexts(_ plugins: PluginSet) -> [[UInt8]] {
         var texts: [[UInt8]] = []
         for s in plugins.samples { if case let .lines(_, text) = s.kind { texts.append(Array(text.utf8)) } }
-        let path = NSTemporaryDirectory() + "tracelens-fuzz-seed-\(getpid()).trc"
+        let path = NSTemporaryDirectory() + "tracelens-fuzz-seed-\(Platform.processID).trc"
         if (try? SyntheticTrace(threads: 3, seed: 7).write(to: path, targetBytes: 6000)) != nil, let data = FileManager.default.contents(atPath: path) {
             texts.append(Array(data))
         }

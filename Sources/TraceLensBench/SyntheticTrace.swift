@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 import TraceLensRecords
 
@@ -77,9 +72,9 @@ public struct SyntheticTrace {
     /// Writes the trace and returns what it holds; `owners: false` skips the per-line owners
     /// (4 bytes a line), for callers that only want the file.
     public func writeWithTruth(to path: String, targetBytes: Int, owners keepOwners: Bool = true) throws -> Truth {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw InputError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        let fd = Platform.openForWriting(path, truncate: true, mode: 0o644)
+        guard fd >= 0 else { throw InputError.cannotOpen(path: path, reason: Platform.errorText(Platform.lastError)) }
+        defer { Platform.close(fd) }
         var rng = SplitMix64(seed: seed)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
@@ -98,7 +93,7 @@ public struct SyntheticTrace {
         var nextPort = [Int](repeating: 40000, count: 6)
 
         func flush() {
-            buffer.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
+            Platform.writeAll(fd, buffer)
             written += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }

@@ -37,11 +37,11 @@ public final class FollowLoop {
                 switch waiter.wait(until: follower.nextDeadline()) {
                 case .changed, .timeout:
                     woken = true
-                case .signal(Platform.Signal.hangUp):
+                case .signalled(Platform.Signal.hangUp):
                     follower.log(.info, "reload", ["signal": "HUP"])
                     reload?()
                     woken = true
-                case let .signal(s):
+                case let .signalled(s):
                     follower.log(.info, "stopping", ["signal": Platform.Signal.name(s)])
                     stopRequested = true
                 }

@@ -21,7 +21,7 @@ public enum SignalPipe {
 /// the files themselves, or (with `--poll`, for NFS and other file systems that send no events)
 /// a fixed interval. Either way the follow loop also wakes at the follower's own deadlines.
 public final class ChangeWaiter {
-    public enum Wake: Equatable { case changed, timeout, signal(Int32) }
+    public enum Wake: Equatable { case changed, timeout, signalled(Int32) }
 
     public let polling: Bool
     public let pollInterval: Double
@@ -59,7 +59,7 @@ public final class ChangeWaiter {
 
     /// Blocks until a change, a signal, or `deadline` (monotonic seconds).
     public func wait(until deadline: Double) -> Wake {
-        if let s = pendingSignals.first { pendingSignals.removeFirst(); return .signal(s) }
+        if let s = pendingSignals.first { pendingSignals.removeFirst(); return .signalled(s) }
         let now = monotonicSeconds()
         var timeout = max(deadline - now, 0)
         if polling || events == nil { timeout = min(timeout, pollInterval) }
@@ -78,7 +78,7 @@ public final class ChangeWaiter {
                 changed = true
             }
         }
-        if let s = pendingSignals.first { pendingSignals.removeFirst(); return .signal(s) }
+        if let s = pendingSignals.first { pendingSignals.removeFirst(); return .signalled(s) }
         return changed ? .changed : .timeout
     }
 }

@@ -1,12 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
 import TraceLensCorrelate
+import TraceLensInput
 
 /// What the store remembers of each source, and the bookkeeping `ingest` does with it: finding
 /// the source a file continues, adding one, dropping a tail to read again, and the connections a
@@ -209,7 +205,7 @@ extension Store {
             head = SourceIdentity.inflatedHead(descriptor: descriptor, length: SourceIdentity.headLimit) ?? []
         } else {
             var h = [UInt8](repeating: 0, count: SourceIdentity.headLimit)
-            let n = h.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, SourceIdentity.headLimit, 0) }
+            let n = h.withUnsafeMutableBytes { Platform.read(descriptor, at: 0, into: $0.baseAddress!, count: SourceIdentity.headLimit) }
             head = Array(h[0..<max(n, 0)])
         }
         guard !head.isEmpty else { return nil }
