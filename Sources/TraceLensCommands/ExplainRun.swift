@@ -56,11 +56,11 @@ public struct ExplainRun {
     public func run(_ request: ExplainRequest) -> ExplainResult {
         var result = ExplainResult()
         let presenter = ExplainPresenter(plugins: plugins, long: request.long)
-        var jsonItems: [String] = []
+        var jsonItems: [JSON.Value] = []
         if let search = request.search.map(masker.masked) {
             let found = explainer.search(search, kind: request.kind)
             if request.json {
-                jsonItems.append("{\"search\":\(JSON.quote(search)),\"readings\":[" + found.map(presenter.json).joined(separator: ",") + "]}")
+                jsonItems.append(.object([("search", .string(search)), ("readings", .array(found.map(presenter.jsonValue)))]))
             } else if found.isEmpty {
                 result.warnings.append("nothing matches '\(search)'")
                 result.status = 1
@@ -88,7 +88,7 @@ public struct ExplainRun {
             let q = query.firstIndex(of: "=").map { String(query[..<$0]) } ?? query
             let readings = explainer.readings(q, kind: request.kind)
             if request.json {
-                jsonItems.append("{\"query\":\(JSON.quote(shown)),\"readings\":[" + readings.map(presenter.json).joined(separator: ",") + "]}")
+                jsonItems.append(.object([("query", .string(shown)), ("readings", .array(readings.map(presenter.jsonValue)))]))
                 continue
             }
             if readings.isEmpty {
@@ -101,7 +101,7 @@ public struct ExplainRun {
             result.output += readings.map { (grouped ? "  " : "") + presenter.text($0) }
         }
         if request.json && !jsonItems.isEmpty {
-            result.output.append(jsonItems.count == 1 ? jsonItems[0] : "[" + jsonItems.joined(separator: ",") + "]")
+            result.output.append((jsonItems.count == 1 ? jsonItems[0] : .array(jsonItems)).text)
         }
         return result
     }
@@ -128,9 +128,10 @@ public struct ExplainRun {
         return lines
     }
 
-    package func listJSON(_ list: DecodedList, _ presenter: ExplainPresenter) -> String {
-        let items = list.elements.map { el in el.reading.map(presenter.json) ?? "{\"code\":\(JSON.quote(el.text)),\"unknown\":true}" }
-        return "{\"variable\":\(JSON.quote(list.decoder.variable)),\"elements\":[" + items.joined(separator: ",") + "]"
-            + (list.problem.map { ",\"problem\":\(JSON.quote($0))" } ?? "") + "}"
+    package func listJSON(_ list: DecodedList, _ presenter: ExplainPresenter) -> JSON.Value {
+        let items = list.elements.map { el in el.reading.map(presenter.jsonValue) ?? .object([("code", .string(el.text)), ("unknown", .bool(true))]) }
+        var fields: [(key: String, value: JSON.Value)] = [("variable", .string(list.decoder.variable)), ("elements", .array(items))]
+        if let problem = list.problem { fields.append(("problem", .string(problem))) }
+        return .object(fields)
     }
 }

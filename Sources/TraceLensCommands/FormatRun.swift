@@ -171,34 +171,17 @@ public final class FormatRun {
 
     /// One JSON object per file (`--stats --json`), on standard error like the text form.
     public static func statsJSON(_ s: SourceSummary) -> String {
-        let out = ByteBuffer()
         let d = s.detection
-        func key(_ k: String) { out.append(Array(",\"\(k)\":".utf8)) }
-        out.append(Array("{\"path\":".utf8)); JSON.string(s.path, out)
-        for (k, v) in [("records", s.counts.records), ("unparsed", s.counts.unparsed), ("codes", s.codes),
-                       ("failures", s.failureCodes), ("lines", s.counts.lines)] {
-            key(k); out.append(Array(String(v).utf8))
-        }
-        key("layout")
-        if d.layouts.count > 1 { JSON.string("mixed", out) } else if let l = d.layouts.first { JSON.string(l, out) } else { out.append(Array("null".utf8)) }
-        key("layouts"); out.append(0x5B)
-        for (i, l) in d.layouts.enumerated() { if i > 0 { out.append(0x2C) }; JSON.string(l, out) }
-        out.append(0x5D)
-        key("forced"); out.append(Array((d.forced ? "true" : "false").utf8))
-        key("sampled"); out.append(Array(String(d.sampled).utf8))
-        key("explained"); out.append(Array(String(d.explained).utf8))
-        key("sure"); out.append(Array(String(d.percent).utf8))
-        if d.layouts.isEmpty, let best = d.best {
-            key("best"); JSON.string(best, out)
-            key("best_explained"); out.append(Array(String(d.bestExplained).utf8))
-        }
-        key("unexplained_lines"); out.append(0x5B)
-        for (i, l) in s.unexplainedLines.enumerated() { if i > 0 { out.append(0x2C) }; out.append(Array(String(l).utf8)) }
-        out.append(0x5D)
-        key("encoding"); JSON.string(s.detected.description, out)
-        if s.secretsMasked > 0 { key("secrets_masked"); out.append(Array(String(s.secretsMasked).utf8)) }
-        out.append(0x7D)
-        return out.string
+        var fields: [(key: String, value: JSON.Value)] = [
+            ("path", .string(s.path)), ("records", .int(s.counts.records)), ("unparsed", .int(s.counts.unparsed)), ("codes", .int(s.codes)),
+            ("failures", .int(s.failureCodes)), ("lines", .int(s.counts.lines)),
+            ("layout", .string(d.layouts.count > 1 ? "mixed" : d.layouts.first)), ("layouts", .array(d.layouts.map { .string($0) })),
+            ("forced", .bool(d.forced)), ("sampled", .int(d.sampled)), ("explained", .int(d.explained)), ("sure", .int(d.percent)),
+        ]
+        if d.layouts.isEmpty, let best = d.best { fields += [("best", .string(best)), ("best_explained", .int(d.bestExplained))] }
+        fields += [("unexplained_lines", .array(s.unexplainedLines.map { .int($0) })), ("encoding", .string(s.detected.description))]
+        if s.secretsMasked > 0 { fields.append(("secrets_masked", .int(s.secretsMasked))) }
+        return JSON.Value.object(fields).text
     }
 
     package static func writeError(_ line: String) {

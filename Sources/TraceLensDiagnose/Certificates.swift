@@ -321,32 +321,31 @@ public struct CertificateInspector {
         var out = ""
         for report in reports {
             for item in report.items {
-                var facts: [String: String] = [:]
-                for (k, v) in item.lines where !k.hasPrefix("  ") { facts[k] = v }
-                var obj: [String: Any] = ["file": report.path, "kind": item.kind, "facts": facts,
-                                          "findings": item.findings.map(jsonObject)]
+                var facts: [String: JSON.Value] = [:]
+                for (k, v) in item.lines where !k.hasPrefix("  ") { facts[k] = .string(v) }
+                var obj: [String: JSON.Value] = ["file": .string(report.path), "kind": .string(item.kind), "facts": .sorted(facts),
+                                                 "findings": .array(item.findings.map(jsonObject))]
                 if item.kind == "CRL" {
                     let iso = ISO8601DateFormatter()
-                    obj["revoked"] = item.revoked.map { r -> [String: Any] in
-                        var e: [String: Any] = ["serial": r.serial, "date": iso.string(from: r.date)]
-                        if let reason = r.reason { e["reason"] = reason }
-                        return e
-                    }
+                    obj["revoked"] = .array(item.revoked.map { r in
+                        var e: [String: JSON.Value] = ["serial": .string(r.serial), "date": .string(iso.string(from: r.date))]
+                        e["reason"] = r.reason.map(JSON.Value.string)
+                        return .sorted(e)
+                    })
                 }
-                if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
-                }
+                out += JSON.Value.sorted(obj).text + "\n"
             }
         }
         return out
     }
 
-    package static func jsonObject(_ finding: CertificateReport.Finding) -> [String: String] {
+    package static func jsonObject(_ finding: CertificateReport.Finding) -> JSON.Value {
         // Every value a string, codes space-separated as catalogues write related codes.
-        var out = ["severity": finding.severity.rawValue, "check": finding.check, "message": finding.message]
-        if let action = finding.action { out["action"] = action }
-        if !finding.codes.isEmpty { out["codes"] = finding.codes.map(\.ref).joined(separator: " ") }
-        return out
+        var out: [String: JSON.Value] = ["severity": .string(finding.severity.rawValue), "check": .string(finding.check),
+                                         "message": .string(finding.message)]
+        out["action"] = finding.action.map(JSON.Value.string)
+        if !finding.codes.isEmpty { out["codes"] = .string(finding.codes.map(\.ref).joined(separator: " ")) }
+        return .sorted(out)
     }
 
     public static func text(_ reports: [CertificateReport]) -> String {

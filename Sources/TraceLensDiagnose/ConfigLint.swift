@@ -227,11 +227,9 @@ public struct ConfigLinter {
 /// `lint --json`: one object per finding.
 public enum LintJSON {
     public static func line(_ f: LintFinding, file: String, kind: String) -> String {
-        let obj: [String: Any] = ["file": file, "kind": kind, "line": f.line.map { $0 as Any } ?? NSNull(), "rule": f.rule,
-                                  "severity": f.severity.rawValue, "keyword": f.keyword.map { $0 as Any } ?? NSNull(),
-                                  "message": f.message, "action": f.action]
-        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self))
+        JSON.Value.sorted(["file": .string(file), "kind": .string(kind), "line": .int(f.line), "rule": .string(f.rule),
+                           "severity": .string(f.severity.rawValue), "keyword": .string(f.keyword),
+                           "message": .string(f.message), "action": .string(f.action)]).text
     }
 }
 

@@ -26,6 +26,8 @@ public struct Diagnosis: Sendable {
     public var connection: Int64
     public var summary: String
     public var error: String?
+    /// The other failure codes, space-separated as stored (`tls:44 ssl:431`).
+    public var related: String? = nil
     public var findings: [Finding]
 }
 
@@ -220,7 +222,7 @@ extension Doctor {
             try conn.bind([.int(head)])
             var story = StoryRecords()
             var members: [(id: Int64, rule: String?)] = []
-            var summary = "", error: String?
+            var summary = "", error: String?, related: String?
             var first = true
             while try conn.step() {
                 members.append((conn.int64(0), conn.string(13)))
@@ -232,6 +234,7 @@ extension Doctor {
                 if first {
                     first = false
                     error = conn.string(8)
+                    related = conn.string(9)
                     var peer = conn.string(2) ?? "peer unknown"
                     if !conn.isNull(3) { peer += ":\(conn.int64(3))" }
                     if conn.isNull(2) {
@@ -260,7 +263,7 @@ extension Doctor {
                     story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes), rule: m.rule))
                 }
             }
-            out.append(Diagnosis(connection: head, summary: summary, error: error, findings: findings(story)))
+            out.append(Diagnosis(connection: head, summary: summary, error: error, related: related, findings: findings(story)))
         }
         return out
     }
@@ -273,10 +276,7 @@ public enum DoctorReport {
         for d in diagnoses {
             out += d.summary + "\n"
             if d.findings.isEmpty {
-                let error = d.error.map { ref -> String in
-                    guard let r = CodeRef(Substring(ref)), let resolved = plugins.resolve(r) else { return ref }
-                    return "\(ref) (\(resolved.entry?.text ?? "not in the catalogues"))"
-                } ?? "none recorded"
+                let error = d.error.map { PrimaryError.text($0, related: d.related, plugins: plugins) } ?? "none recorded"
                 out += "  no diagnosis rule fits this one; primary error: \(error)" + (d.error.map { "; `tracelens explain \($0) --long` says more" } ?? "") + "\n\n"
                 continue
             }
@@ -299,15 +299,14 @@ public enum DoctorReport {
     public static func jsonLines(_ diagnoses: [Diagnosis]) -> String {
         var out = ""
         for d in diagnoses {
-            var obj: [String: Any] = ["connection": d.connection, "summary": d.summary]
-            obj["error"] = d.error
-            obj["findings"] = d.findings.map { f in
-                ["rule": f.rule, "title": f.title, "cause": f.cause, "action": f.action, "doc": f.doc,
-                 "evidence": f.evidence.map { ["file": $0.file, "line": $0.line, "text": $0.text] }] as [String: Any]
-            }
-            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                out += TerminalText.escapingC1(json: String(decoding: data, as: UTF8.self)) + "\n"
-            }
+            var obj: [String: JSON.Value] = ["connection": .int(Int(d.connection)), "summary": .string(d.summary)]
+            obj["error"] = d.error.map(JSON.Value.string)
+            obj["findings"] = .array(d.findings.map { f in
+                .sorted(["rule": .string(f.rule), "title": .string(f.title), "cause": .string(f.cause), "action": .string(f.action),
+                         "doc": .string(f.doc),
+                         "evidence": .array(f.evidence.map { .sorted(["file": .string($0.file), "line": .int($0.line), "text": .string($0.text)]) })])
+            })
+            out += JSON.Value.sorted(obj).text + "\n"
         }
         return out
     }

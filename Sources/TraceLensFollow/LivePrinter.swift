@@ -113,7 +113,7 @@ public final class LivePrinter: FollowObserver {
                 return n
             }()
             let out = output.buffer
-            if options.colour { out.append("\u{1B}[2m") }
+            if options.colour { out.append(ANSI.dim) }
             out.append(name)
             out.append(0x3A)
             out.write(max: 20) { p in
@@ -123,7 +123,7 @@ public final class LivePrinter: FollowObserver {
                 for i in stride(from: digits - 1, through: 0, by: -1) { p[i] = 0x30 + UInt8(n % 10); n /= 10 }
                 return digits
             }
-            if options.colour { out.append("\u{1B}[0m") }
+            if options.colour { out.append(ANSI.reset) }
             out.append(0x20)
         }
         renderer.render(record, into: output.buffer)
@@ -137,7 +137,7 @@ public final class LivePrinter: FollowObserver {
         return r.codes.contains { plugins.catalogues[$0.catalogue].isFailure($0.value) }
     }
 
-    /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  ssl 431: certificate revoked (…)`
+    /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  SSL 431: Certificate is revoked. (with …)`
     package func verdict(_ c: LiveConnection, path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         // A client's attempt names the server it went to instead (server_host or server_ip).
@@ -148,24 +148,16 @@ public final class LivePrinter: FollowObserver {
         var line = "== \(outcome) \(peer)  \(name) conn \(c.id)"
         if let t = c.startTime { line += " " + t.string(iso: false) }
         if let f = c.failures.first {
-            let cat = plugins.catalogues[f.catalogue]
-            line += "  \(cat.id) \(cat.display(f.value))"
-            if let e = cat.entry(f.value) ?? cat.rangeEntry(f.value) {
-                let words = [e.name, e.text].filter { !$0.isEmpty }
-                if !words.isEmpty { line += " " + words.joined(separator: ": ") }
-            }
-            let more = c.failures.dropFirst().map { plugins.catalogues[$0.catalogue].id + " " + plugins.catalogues[$0.catalogue].display($0.value) }
-            if !more.isEmpty { line += " (with " + more.joined(separator: ", ") + ")" }
+            // Worded as `connections` words it, so a verdict and the stored row read the same.
+            line += "  " + PrimaryError.text((plugins.catalogues[f.catalogue], f.value),
+                                             related: c.failures.dropFirst().map { (plugins.catalogues[$0.catalogue], $0.value) })
         } else {
             // What went well: the fields a connection rule decodes (the cipher agreed on).
             for name in decodedFields { if let v = c.field(name) { line += "  \(name) \(plugins.shownConnectionField(name, v))" } }
         }
         // Peer, fields and file name come from the files followed.
         line = TerminalText.visible(line)
-        if options.colour {
-            let colour = c.outcome == .failed ? "\u{1B}[1;31m" : "\u{1B}[32m"
-            line = colour + line + "\u{1B}[0m"
-        }
+        if options.colour { line = ANSI.painted(line, c.outcome == .failed ? ANSI.red : ANSI.green) }
         return line + "\n"
     }
 }

@@ -57,4 +57,66 @@ public enum JSON {
         string(s, out)
         return out.string
     }
+
+    /// A JSON value built in code, for outputs made of a few nested objects (doctor, cert, lint).
+    public indirect enum Value: Sendable {
+        case null
+        case bool(Bool)
+        case int(Int)
+        case string(String)
+        case array([Value])
+        /// Members in the order given.
+        case object([(key: String, value: Value)])
+
+        /// An object with its keys sorted as JSONSerialization's `.sortedKeys` sorts them
+        /// (ignoring case, digits by number: `a9` before `a10`), which these outputs always had.
+        public static func sorted(_ members: [String: Value]) -> Value {
+            .object(members.sorted { JSON.keyPrecedes($0.key, $1.key) }.map { (key: $0.key, value: $0.value) })
+        }
+
+        public static func string(_ s: String?) -> Value { s.map(Value.string) ?? .null }
+        public static func int(_ i: Int?) -> Value { i.map(Value.int) ?? .null }
+
+        public func write(into out: ByteBuffer) {
+            switch self {
+            case .null: out.append("null")
+            case let .bool(b): out.append(b ? "true" : "false")
+            case let .int(i): out.append(String(i))
+            case let .string(s): JSON.string(s, out)
+            case let .array(items):
+                out.append(0x5B)
+                for (i, item) in items.enumerated() {
+                    if i > 0 { out.append(0x2C) }
+                    item.write(into: out)
+                }
+                out.append(0x5D)
+            case let .object(members):
+                out.append(0x7B)
+                for (i, member) in members.enumerated() {
+                    if i > 0 { out.append(0x2C) }
+                    JSON.string(member.key, out)
+                    out.append(0x3A)
+                    member.value.write(into: out)
+                }
+                out.append(0x7D)
+            }
+        }
+
+        /// The value as one line of JSON (no newline).
+        public var text: String {
+            let out = ByteBuffer()
+            write(into: out)
+            return out.string
+        }
+    }
+
+    /// JSONSerialization's key order: case-insensitive and numeric; keys that differ only in
+    /// case put lower case first.
+    package static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        switch a.compare(b, options: [.caseInsensitive, .numeric]) {
+        case .orderedAscending: return true
+        case .orderedDescending: return false
+        case .orderedSame: return a > b
+        }
+    }
 }

@@ -49,23 +49,6 @@ public enum TerminalText {
         return s.withUTF8 { p in p.baseAddress.map { firstChange($0, p.count, keepingNewlines: false) == p.count } ?? true }
     }
 
-    /// JSON made by JSONSerialization, with C1 controls escaped (`\u009b`) as `JSON.escaped`
-    /// does: it leaves them raw, and `jq -r` would hand them to the terminal. They can only be
-    /// inside strings, so each is replaced where it stands.
-    public static func escapingC1(json: String) -> String {
-        guard json.utf8.contains(0xC2) else { return json }
-        var out = ""
-        out.reserveCapacity(json.utf8.count + 16)
-        for scalar in json.unicodeScalars {
-            if scalar.value >= 0x80 && scalar.value < 0xA0 {
-                out += "\\u00" + String(UInt8(scalar.value), radix: 16)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
     // MARK: scanning
 
     /// The index of the first byte at or after `i` that is not printable ASCII: a control byte,

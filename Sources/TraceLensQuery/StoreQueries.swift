@@ -50,28 +50,15 @@ public final class StoreQueries {
         return d
     }
 
-    private func decodeUncached(_ ref: String) -> String {
-        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
-        return catalogue.render(catalogue.label, value: value, entry: entry ?? catalogue.rangeEntry(value))
-    }
+    private func decodeUncached(_ ref: String) -> String { PrimaryError.text(ref, related: nil, plugins: plugins) }
 
-    /// `ssl:431` → `SSL 431`: the catalogue's label up to the code, for lists of related codes.
-    public func shortName(_ ref: String) -> String {
-        guard let r = CodeRef(Substring(ref)), let (catalogue, value, entry) = plugins.resolve(r) else { return ref }
-        if let end = catalogue.label.range(of: "{code}") {
-            return catalogue.render(String(catalogue.label[..<end.upperBound]), value: value, entry: entry)
-        }
-        return catalogue.render(catalogue.label, value: value, entry: entry)
-    }
-
-    /// The primary error with the codes that came with it: `CMS 03353041: ... (with SSL 431, TLS alert 44)`.
+    /// The primary error with the codes that came with it (`PrimaryError`), cached.
     package func errorText(_ error: String?, _ related: String?) -> String? {
         guard let error else { return nil }
         let key = error + "|" + (related ?? "")
         if let s = errorTexts[key] { return s }
-        var s = decode(error)
-        defer { errorTexts[key] = s }
-        if let related, !related.isEmpty { s += " (with " + related.split(separator: " ").map { shortName(String($0)) }.joined(separator: ", ") + ")" }
+        let s = PrimaryError.text(error, related: related, plugins: plugins)
+        errorTexts[key] = s
         return s
     }
 

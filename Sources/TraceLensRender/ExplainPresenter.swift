@@ -43,24 +43,25 @@ public struct ExplainPresenter {
         return out
     }
 
-    public func json(_ r: Reading) -> String {
+    public func json(_ r: Reading) -> String { jsonValue(r).text }
+
+    /// One reading as a JSON object, its keys in the order `explain --json` has always had.
+    public func jsonValue(_ r: Reading) -> JSON.Value {
         let c = r.catalogue
-        var fields: [String] = [
-            "\"kind\":\(JSON.quote(c.id))", "\"title\":\(JSON.quote(c.title))", "\"code\":\(JSON.quote(c.display(r.value)))",
-        ]
+        var fields: [(key: String, value: JSON.Value)] = [("kind", .string(c.id)), ("title", .string(c.title)), ("code", .string(c.display(r.value)))]
         if case let .number(n) = r.value {
-            fields.append("\"decimal\":\(n)")
-            if n >= 0 { fields.append("\"hex\":\(JSON.quote("0x" + String(n, radix: 16, uppercase: true)))") }
+            fields.append(("decimal", .int(Int(n))))
+            if n >= 0 { fields.append(("hex", .string("0x" + String(n, radix: 16, uppercase: true)))) }
         }
         if let e = r.entry {
             fields += [
-                "\"name\":\(JSON.quote(e.name))", "\"text\":\(JSON.quote(e.text))", "\"explanation\":\(JSON.quote(e.explanation))",
-                "\"action\":\(JSON.quote(e.action))", "\"verified\":\(e.verified)", "\"range\":\(r.fromRange)",
-                "\"related\":[" + e.related.map { JSON.quote($0.description) }.joined(separator: ",") + "]",
-                "\"details\":{" + e.details.map { "\(JSON.quote($0.column)):\(JSON.quote($0.value))" }.joined(separator: ",") + "}",
+                ("name", .string(e.name)), ("text", .string(e.text)), ("explanation", .string(e.explanation)),
+                ("action", .string(e.action)), ("verified", .bool(e.verified)), ("range", .bool(r.fromRange)),
+                ("related", .array(e.related.map { .string($0.description) })),
+                ("details", .object(e.details.map { (key: $0.column, value: .string($0.value)) })),
             ]
         }
-        return "{" + fields.joined(separator: ",") + "}"
+        return .object(fields)
     }
 }
 

@@ -22,12 +22,12 @@ package final class ProgressLine {
         let mb = Double(done) / 1_048_576
         let line = String(format: "\r%@: %.0f of %.0f MB (%.0f%%), %.0f MB/s, %d records", (path as NSString).lastPathComponent,
                           mb, Double(total) / 1_048_576, min(100, Double(done) * 100 / Double(max(total, 1))), mb / secs, records)
-        let bytes = Array((line + "\u{1B}[K").utf8)
+        let bytes = Array(line.utf8) + ANSI.eraseToLineEnd
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     package func finish() {
-        let bytes = Array("\r\u{1B}[K".utf8)
+        let bytes = [0x0D] + ANSI.eraseToLineEnd
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -15,17 +15,6 @@ public struct TextRenderer {
     private var lastDay: Int64 = .min
     private var datePrefix: [UInt8] = []
 
-    package enum ANSI {
-        package static let reset: [UInt8] = Array("\u{1B}[0m".utf8)
-        package static let dim: [UInt8] = Array("\u{1B}[2m".utf8)
-        package static let red: [UInt8] = Array("\u{1B}[1;31m".utf8)
-        package static let yellow: [UInt8] = Array("\u{1B}[33m".utf8)
-        package static let cyan: [UInt8] = Array("\u{1B}[36m".utf8)
-        package static let blue: [UInt8] = Array("\u{1B}[34m".utf8)
-        package static let magenta: [UInt8] = Array("\u{1B}[35m".utf8)
-        package static let green: [UInt8] = Array("\u{1B}[32m".utf8)
-    }
-
     /// Around the text of an impossible time (`[bad time 02/30/2022-10:00:00]`).
     package static let badTimeOpen: [UInt8] = Array("[bad time ".utf8)
     package static let continuation: [UInt8] = Array("\n    ".utf8)

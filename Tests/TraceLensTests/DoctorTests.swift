@@ -123,7 +123,8 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(diagnoses.count, 1)
         XCTAssertTrue(diagnoses[0].findings.isEmpty)
         let report = DoctorReport.text(diagnoses, plugins: Fixtures.plugins)
-        XCTAssertTrue(report.contains("no diagnosis rule fits this one; primary error: ssl:416 (Permission denied.)"), report)
+        // Worded as `connections` words it (PrimaryError), then the command that says more.
+        XCTAssertTrue(report.contains("no diagnosis rule fits this one; primary error: SSL 416: Permission denied.; `tracelens explain ssl:416 --long` says more"), report)
         let json = DoctorReport.jsonLines(diagnoses)
         let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
         XCTAssertEqual(obj["error"] as? String, "ssl:416")
