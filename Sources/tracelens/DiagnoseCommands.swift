@@ -96,15 +96,7 @@ struct DoctorCommand: ParsableCommand {
         let files = targets.filter { Int64($0) == nil }
         guard all || !targets.isEmpty else { throw ValidationError("name connections (tracelens connections --failed lists them), --all, or trace files") }
         var link = LinkOptions()
-        for text in offset {
-            guard let parsed = LinkOptions.parseOffset(text) else {
-                if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
-                    throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
-                }
-                throw ValidationError("--offset '\(text)': give FILE=DURATION")
-            }
-            link.offsets.append(parsed)
-        }
+        link.offsets = try LinkingOptions.offsets(offset)
         let doctor = DoctorRun(plugins: set, environment: environment)
         let diagnoses: [Diagnosis]
         // Non-zero when a named file could not be read: the verdict then covers only the rest.

@@ -141,16 +141,21 @@ struct LinkingOptions: ParsableArguments {
             default: throw ValidationError("--window '\(window)': give a duration such as 5s, 500ms or 2m")
             }
         }
-        for text in offset {
+        o.offsets = try Self.offsets(offset)
+        return o
+    }
+
+    /// `--offset` values (for `ingest`, `link` and `doctor`), each checked.
+    static func offsets(_ texts: [String]) throws -> [(pattern: String, micros: Int64)] {
+        try texts.map { text in
             guard let parsed = LinkOptions.parseOffset(text) else {
                 if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
                     throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
                 }
                 throw ValidationError("--offset '\(text)': give FILE=DURATION, such as 'client.txt=-3600s' or 'gldsrv.joblog=+2s'")
             }
-            o.offsets.append(parsed)
+            return parsed
         }
-        return o
     }
 }
 
