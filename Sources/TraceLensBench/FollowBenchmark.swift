@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -168,13 +169,12 @@ public enum FollowBenchmark {
         let group = DispatchGroup()
         for (i, bytes) in sources.enumerated() {
             let path = dir + "/gskssl.\(i + 1).trc"
-            let box = UncheckedSendable(bytes)
             DispatchQueue.global().async(group: group) {
                 let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 var off = 0
-                while off < box.value.count {
-                    let end = min(off + 64 * 1024, box.value.count)
-                    append(fd, box.value[off..<end])
+                while off < bytes.count {
+                    let end = min(off + 64 * 1024, bytes.count)
+                    append(fd, bytes[off..<end])
                     off = end
                 }
                 close(fd)
@@ -240,20 +240,13 @@ public enum FollowBenchmark {
     }
 }
 
-package final class LatencyLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var writtenAt: [Int: Double] = [:]
-    private var arrivedAt: [Int: Double] = [:]
-    package func written(line: Int) { lock.lock(); writtenAt[line] = monotonicSeconds(); lock.unlock() }
-    package func arrived(line: Int) { lock.lock(); arrivedAt[line] = monotonicSeconds(); lock.unlock() }
+/// When each line was appended (the writing thread) and printed (the follower's thread).
+package final class LatencyLog: Sendable {
+    private struct Times { var writtenAt: [Int: Double] = [:], arrivedAt: [Int: Double] = [:] }
+    private let times = Mutex(Times())
+    package func written(line: Int) { let now = monotonicSeconds(); times.withLock { $0.writtenAt[line] = now } }
+    package func arrived(line: Int) { let now = monotonicSeconds(); times.withLock { $0.arrivedAt[line] = now } }
     package func latencies() -> [Double] {
-        lock.lock()
-        defer { lock.unlock() }
-        return arrivedAt.compactMap { line, t in writtenAt[line].map { t - $0 } }
+        times.withLock { t in t.arrivedAt.compactMap { line, at in t.writtenAt[line].map { at - $0 } } }
     }
-}
-
-package struct UncheckedSendable<T>: @unchecked Sendable {
-    package let value: T
-    package init(_ value: T) { self.value = value }
 }
