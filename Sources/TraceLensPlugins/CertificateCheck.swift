@@ -1,5 +1,4 @@
 import TraceLensDecode
-import TraceLensPlugins
 
 /// One check `tracelens cert` makes, in plain X.509 terms (the contract between the checks in
 /// Diagnose and the plugins that word them): its stable id, how serious a hit is,
