@@ -4,8 +4,9 @@ import TraceLensPlugins
 import TraceLensCorrelate
 
 /// Records of one batch, as flat arrays: filled by the ingest sink, written in one transaction.
-/// Unchecked: it owns `text`'s raw buffer; one thread at a time holds it (the sink fills it, hands it to the writer thread, gets it back empty).
-package final class RecordBatch: @unchecked Sendable {
+/// One thread holds it at a time: the sink fills it, hands it to the writer thread, and gets it
+/// back empty (`BackgroundWriter`).
+package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw byte buffer whose pointers SQLite binds without copying
     package var text = ByteBuffer(capacity: 4 << 20)
     package struct Row {
         package var line: Int
