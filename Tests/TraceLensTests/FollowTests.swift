@@ -24,7 +24,8 @@ final class FollowHarness {
     var printer: LivePrinter!
     let outPath: String
     private let outFD: Int32
-    private(set) var log: [String] = []
+    private let logged = LoggedLines()
+    var log: [String] { logged.lines }
     let patterns: [String]
 
     init(patterns: [String], printer configure: (inout LivePrinter.Options) -> Void = { _ in }) throws {
@@ -49,7 +50,7 @@ final class FollowHarness {
         options.linkInterval = 0
         let store = try Store.openForWriting(db)
         follower = try FollowRun(plugins: Fixtures.plugins, store: store, options: options, observer: printer,
-                                 log: FollowLog(level: .debug, write: { [unowned self] in log.append($0) }), clock: { [unowned self] in now })
+                                 log: FollowLog(level: .debug, write: { [logged] in logged.append($0) }), clock: { [unowned self] in now })
     }
 
     func stop() {
@@ -681,10 +682,11 @@ final class FollowTests: XCTestCase {
     }
 
     func testLogLinesAreGreppable() {
-        var lines: [String] = []
-        let log = FollowLog(level: .info, write: { lines.append($0) })
+        let logged = LoggedLines()
+        let log = FollowLog(level: .info, write: logged.append)
         log(.info, "rotated", ["path": "/u/my traces/x.trc", "source": Int64(3), "none": nil])
         log(.debug, "hidden")
+        let lines = logged.lines
         XCTAssertEqual(lines.count, 1)
         XCTAssertTrue(lines[0].hasSuffix(" info rotated path=\"/u/my traces/x.trc\" source=3\n"), lines[0])
         XCTAssertEqual(lines[0].prefix(4), "20" + "2" + String(lines[0][lines[0].index(lines[0].startIndex, offsetBy: 3)]))
