@@ -60,7 +60,7 @@ package final class IngestSink: RecordSink {
         do {
             let store = run.store
             try store.recordLayout(source: source, summary)
-            let w = BackgroundWriter(path: store.path, plugins: run.plugins, source: source, process: summary.process)
+            let w = BackgroundWriter(path: store.path, pageLimit: store.pageLimit, plugins: run.plugins, source: source, process: summary.process)
             writer = w
             batch = try w.emptyBatch()
             // Each layout's records follow that layout's connection rule; layouts of a mixed file

@@ -42,12 +42,13 @@ package final class BackgroundWriter: Sendable {
     /// Signalled once the thread has left its loop and closed its connection.
     private let exited = DispatchSemaphore(value: 0)
 
-    /// Starts the writer thread, which opens its own connection to the store at `path`. A
-    /// failure to open is reported by the first `emptyBatch`, `submit` or `close`.
-    package init(path: String, plugins: PluginSet, source: Int64, process: String?) {
+    /// Starts the writer thread, which opens its own connection to the store at `path` (limited to
+    /// `pageLimit` pages, see `Store.pageLimit`). A failure to open is reported by a later
+    /// `emptyBatch` or `submit`, and by `close`.
+    package init(path: String, pageLimit: Int64? = nil, plugins: PluginSet, source: Int64, process: String?) {
         let t = Thread { [self] in
             do {
-                let writer = try StoreWriter(db: try Store.writerConnection(path), plugins: plugins, source: source, process: process)
+                let writer = try StoreWriter(db: try Store.writerConnection(path, pageLimit: pageLimit), plugins: plugins, source: source, process: process)
                 loop(writer)
             } catch {
                 fail(error)

@@ -164,13 +164,22 @@ public final class Store {
 
     /// A second connection to a store already opened with `openForWriting` (which created,
     /// checked and upgraded it), for the background writer thread to own.
-    package static func writerConnection(_ path: String) throws -> Database {
+    package static func writerConnection(_ path: String, pageLimit: Int64? = nil) throws -> Database {
         do {
             let db = try Database(path: path, mode: .readWrite)
             try db.execute(writingSettings)
+            if let pageLimit { try db.execute("PRAGMA max_page_count = \(pageLimit)") }
             return db
         } catch { throw StoreError.wrap(error, path: path) }
     }
+
+    /// The most pages the store may grow to (SQLite's `max_page_count`, a setting of each
+    /// connection): applied here and by every background writer started for this store. A test
+    /// stands in a full disk with it; nil is SQLite's own limit.
+    package var pageLimit: Int64? {
+        didSet { _ = try? db.execute("PRAGMA max_page_count = \(pageLimit ?? Self.sqliteMaxPages)") }
+    }
+    package static let sqliteMaxPages: Int64 = 4_294_967_294
 
     private var lockDescriptor: Int32 = -1
 

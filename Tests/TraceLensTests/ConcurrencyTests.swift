@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TraceLensInput
+@testable import TraceLensRecords
 @testable import TraceLensDecode
 @testable import TraceLensPlugins
 @testable import TraceLensStore
@@ -32,12 +33,13 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(stop.stoppingSignal, SIGTERM)
     }
 
-    /// The writer thread opens its own connection: a store it cannot open is reported by the
-    /// calls that follow, and `close` may be called twice.
+    /// The writer thread opens its own connection: a store it cannot open is reported by `close`
+    /// (which waits for the thread) and by every call after it; `close` may be called twice.
     func testBackgroundWriterReportsItsOwnConnectionFailing() {
         let writer = BackgroundWriter(path: Fixtures.tempDir() + "/missing-folder/t.db", plugins: Fixtures.plugins, source: 1, process: nil)
-        XCTAssertThrowsError(try writer.emptyBatch())
         XCTAssertThrowsError(try writer.close())
+        XCTAssertThrowsError(try writer.emptyBatch())
+        XCTAssertThrowsError(try writer.submit(.init(batch: RecordBatch(), connections: [], progress: SourceProgress(resume: ResumePoint(offset: 0, line: 0)))))
         XCTAssertThrowsError(try writer.close())
     }
 }

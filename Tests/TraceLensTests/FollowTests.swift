@@ -367,7 +367,7 @@ final class FollowTests: XCTestCase {
         h.cycle()
         let store = h.follower!.store
         let pages = try store.db.scalar("PRAGMA page_count") ?? 0
-        try store.db.execute("PRAGMA max_page_count = \(pages)")
+        store.pageLimit = pages
         let lines = (0..<3000).map { "line \($0) " + String(repeating: "x", count: 60) }
         h.append("app.log", lines.joined(separator: "\n") + "\n")
         h.cycle()
@@ -376,7 +376,7 @@ final class FollowTests: XCTestCase {
         XCTAssertEqual(try h.scalar("SELECT count(*) FROM records"), 1, "the failed batch was rolled back")
         h.cycle(advance: 1)
         XCTAssertEqual(h.logged("read-failed").count, 1, "not retried before the delay, and not logged twice")
-        try store.db.execute("PRAGMA max_page_count = 1073741823")
+        store.pageLimit = nil
         h.cycle(advance: 5)
         XCTAssertEqual(h.logged("recovered").count, 1)
         // status keeps the last error and when it happened, beside the state now.
