@@ -1,8 +1,10 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 import TraceLensInput
+import TraceLensRecords
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensRender
@@ -33,32 +35,39 @@ public enum FollowBenchmark {
         return out.joined(separator: "\n")
     }
 
-    /// A running loop on its own thread, stopped through the signal pipe it polls.
-    package final class Running: @unchecked Sendable {
-        package let loop: FollowLoop
-        package let printer: LivePrinter
-        package let store: Store
+    /// A running loop on its own thread, stopped through the signal pipe it polls. The loop, its
+    /// printer and its store are made here and then belong to that thread alone: they are
+    /// handed over through `handoff`, and the caller sees only the pipe, the path and counts.
+    package final class Running: Sendable {
         package let path: String
         private let pipeWrite: Int32
+        private let handoff: Mutex<FollowLoop?>
+        /// The loop's cycles, written by its thread when the loop ends (read by `stop`).
+        private let cycles = Atomic<Int>(0)
         private let done = DispatchSemaphore(value: 0)
 
-        package init(dir: String, patterns: [String], plugins: PluginSet, poll: Bool = false) throws {
+        /// `onPrint` is called on the loop's thread for every record printed.
+        package init(dir: String, patterns: [String], plugins: PluginSet, poll: Bool = false,
+                     onPrint: (@Sendable (Record) -> Void)? = nil) throws {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var fds: [Int32] = [0, 0]
             _ = pipe(&fds)
             pipeWrite = fds[1]
             var o = LivePrinter.Options()
             o.holdFor = 0.1
-            printer = LivePrinter(plugins: plugins, options: o, output: Output(fd: open("/dev/null", O_WRONLY)))
+            let printer = LivePrinter(plugins: plugins, options: o, output: Output(fd: open("/dev/null", O_WRONLY)))
+            printer.onPrint = onPrint
             var options = FollowOptions()
             options.patterns = patterns.map { dir + "/" + $0 }
             options.linkInterval = 0
             path = dir + "/bench.db"
-            store = try Store.openForWriting(path)
+            let store = try Store.openForWriting(path)
             let follower = try FollowRun(plugins: plugins, store: store, options: options, observer: printer, log: FollowLog(level: .error))
-            loop = FollowLoop(follower: follower, waiter: ChangeWaiter(poll: poll, pollInterval: 1, signalFD: fds[0]))
+            handoff = Mutex(FollowLoop(follower: follower, waiter: ChangeWaiter(poll: poll, pollInterval: 1, signalFD: fds[0])))
             let thread = Thread { [self] in
+                guard let loop = handoff.withLock({ $0.take() }) else { return }
                 loop.run()
+                cycles.store(loop.cycles, ordering: .relaxed)
                 done.signal()
             }
             thread.stackSize = 8 << 20
@@ -71,10 +80,13 @@ public enum FollowBenchmark {
             return (try? reader.db.scalar(sql)) ?? 0
         }
 
-        package func stop() {
+        /// Stops the loop and waits for it; returns how many cycles it ran.
+        @discardableResult
+        package func stop() -> Int {
             var sig = UInt8(SIGTERM)
             _ = write(pipeWrite, &sig, 1)
             done.wait()
+            return cycles.load(ordering: .relaxed)
         }
     }
 
@@ -114,9 +126,8 @@ public enum FollowBenchmark {
         let head = 300
         let file = dir + "/gskssl.1.trc"
         _ = FileManager.default.createFile(atPath: file, contents: Data(source[0..<lines[head].lowerBound]))
-        let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins)
         let arrivals = LatencyLog()
-        running.printer.onPrint = { r in arrivals.arrived(line: r.line) }
+        let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins, onPrint: { r in arrivals.arrived(line: r.line) })
         usleep(300_000)
         let fd = open(file, O_WRONLY | O_APPEND)
         var rng = SplitMix64(seed: 11)
@@ -147,13 +158,12 @@ public enum FollowBenchmark {
         for i in 0..<4 { try Data("first line\n".utf8).write(to: URL(fileURLWithPath: dir + "/app\(i).log")) }
         let running = try Running(dir: dir, patterns: ["app*.log"], plugins: plugins, poll: poll)
         usleep(500_000)
-        let cycles0 = running.loop.cycles
         let cpu0 = cpuSeconds(), t0 = monotonicSeconds()
         sleep(10)
         let cpu = cpuSeconds() - cpu0, wall = monotonicSeconds() - t0
-        let cycles = running.loop.cycles - cycles0
-        running.stop()
-        return String(format: "idle, 4 files, %@: %.3f s CPU in %.0f s (%.2f%% of one core), %d cycles",
+        // The loop's count belongs to its thread: read once it stops (so it includes the start).
+        let cycles = running.stop()
+        return String(format: "idle, 4 files, %@: %.3f s CPU in %.0f s (%.2f%% of one core), %d cycles in all",
                       poll ? "--poll every 1 s" : "inotify", cpu, wall, cpu / wall * 100, cycles)
     }
 
@@ -168,13 +178,12 @@ public enum FollowBenchmark {
         let group = DispatchGroup()
         for (i, bytes) in sources.enumerated() {
             let path = dir + "/gskssl.\(i + 1).trc"
-            let box = UncheckedSendable(bytes)
             DispatchQueue.global().async(group: group) {
                 let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 var off = 0
-                while off < box.value.count {
-                    let end = min(off + 64 * 1024, box.value.count)
-                    append(fd, box.value[off..<end])
+                while off < bytes.count {
+                    let end = min(off + 64 * 1024, bytes.count)
+                    append(fd, bytes[off..<end])
                     off = end
                 }
                 close(fd)
@@ -240,20 +249,13 @@ public enum FollowBenchmark {
     }
 }
 
-package final class LatencyLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var writtenAt: [Int: Double] = [:]
-    private var arrivedAt: [Int: Double] = [:]
-    package func written(line: Int) { lock.lock(); writtenAt[line] = monotonicSeconds(); lock.unlock() }
-    package func arrived(line: Int) { lock.lock(); arrivedAt[line] = monotonicSeconds(); lock.unlock() }
+/// When each line was appended (the writing thread) and printed (the follower's thread).
+package final class LatencyLog: Sendable {
+    private struct Times { var writtenAt: [Int: Double] = [:], arrivedAt: [Int: Double] = [:] }
+    private let times = Mutex(Times())
+    package func written(line: Int) { let now = monotonicSeconds(); times.withLock { $0.writtenAt[line] = now } }
+    package func arrived(line: Int) { let now = monotonicSeconds(); times.withLock { $0.arrivedAt[line] = now } }
     package func latencies() -> [Double] {
-        lock.lock()
-        defer { lock.unlock() }
-        return arrivedAt.compactMap { line, t in writtenAt[line].map { t - $0 } }
+        times.withLock { t in t.arrivedAt.compactMap { line, at in t.writtenAt[line].map { at - $0 } } }
     }
-}
-
-package struct UncheckedSendable<T>: @unchecked Sendable {
-    package let value: T
-    package init(_ value: T) { self.value = value }
 }

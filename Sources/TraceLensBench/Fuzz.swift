@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -377,19 +378,21 @@ public enum FuzzCampaign {
 }
 
 /// Reads a pipe to its end on another thread (so a chatty child cannot block on a full pipe).
-package final class ReadInBackground: @unchecked Sendable {  // the data is written once, before the semaphore signals
-    private var data = Data()
+package final class ReadInBackground: Sendable {
+    private let data = Mutex(Data())
+    /// Signalled once `data` holds everything: `wait` sleeps on it instead of polling the mutex.
     private let done = DispatchSemaphore(value: 0)
 
     package init(_ handle: FileHandle) {
-        DispatchQueue.global().async {
-            self.data = handle.readDataToEndOfFile()
-            self.done.signal()
+        DispatchQueue.global().async { [self] in
+            let read = handle.readDataToEndOfFile()
+            data.withLock { $0 = read }
+            done.signal()
         }
     }
 
     package func wait() -> Data {
         done.wait()
-        return data
+        return data.withLock { $0 }
     }
 }

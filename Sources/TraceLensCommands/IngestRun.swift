@@ -105,7 +105,7 @@ public final class IngestRun {
         }
         do {
             try store.db.transaction { try store.writeCatalogue(plugins) }
-            if let pages = options.maxPageCount { try store.db.execute("PRAGMA max_page_count = \(pages)") }
+            if let pages = options.maxPageCount { store.pageLimit = Int64(pages) }
         } catch { throw StoreError.wrap(error, path: store.path) }
     }
 

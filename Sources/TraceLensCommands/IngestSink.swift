@@ -62,7 +62,7 @@ package final class IngestSink: RecordSink {
             // A mixed file keeps all its layouts, best first (`client-transcript+gsktrace`).
             let layout = summary.detection.layouts.count > 1 ? summary.detection.layouts.joined(separator: "+") : summary.format
             try store.recordLayout(source: source, layout: layout, encoding: summary.detected.description, process: summary.process)
-            let w = BackgroundWriter(writer: try StoreWriter(store: run.store, plugins: run.plugins, source: source, process: summary.process))
+            let w = BackgroundWriter(path: store.path, pageLimit: store.pageLimit, plugins: run.plugins, source: source, process: summary.process)
             writer = w
             batch = try w.emptyBatch()
             // Each layout's records follow that layout's connection rule; layouts of a mixed file

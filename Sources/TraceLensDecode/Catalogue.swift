@@ -59,8 +59,9 @@ public enum FailurePolicy: String, Sendable {
     case errorIDs = "error-ids"
 }
 
-/// A code table from a plugin: how its codes are written and read, and its rows.
-public final class Catalogue: @unchecked Sendable {
+/// A code table from a plugin: how its codes are written and read, and its rows. Built from
+/// its `Rows`, then read-only (so plainly Sendable).
+public final class Catalogue: Sendable {
     public enum Radix: Sendable, Equatable { case decimal, hex, text }
 
     public let id: String
@@ -78,37 +79,57 @@ public final class Catalogue: @unchecked Sendable {
     public let accepts: [Template]
     /// The codes are bits that combine into a set (`ERROR+CONNS` = x8008): `explain` reads
     /// keyword and number expressions with `+` and `-` and lists the bits set.
-    public var flags = false
+    public let flags: Bool
     /// How often a bare number (`explain 20`) means this catalogue: readings of one value are
     /// listed highest rank first (ties in plugin order).
-    public var rank = 0
+    public let rank: Int
     /// Rows by their code, name, text and older wordings (`text_*` columns), normalised by
     /// `nameKey`: for `[[code]]` patterns with `by = "name"` (`tlsv1 alert unknown ca`,
     /// `certificate_unknown`, `unable to get local issuer certificate`).
-    public private(set) var names: [String: CodeValue] = [:]
+    public let names: [String: CodeValue]
     /// The longest name or text indexed, in bytes: how far `longestName(in:)` looks.
-    package private(set) var longestNameBytes = 0
+    package let longestNameBytes: Int
 
-    public private(set) var entries: [CodeValue: CatalogueEntry] = [:]
+    public let entries: [CodeValue: CatalogueEntry]
     /// Rows that cover a range (`03353001-03353FFF`), used when no exact row exists.
-    public private(set) var ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)] = []
+    public let ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)]
 
-    package init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template]) {
+    package init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template],
+                 flags: Bool = false, byPrefix: Bool = false, rank: Int = 0, rows: Rows) {
         self.id = id; self.title = title; self.plugin = plugin; self.radix = radix; self.digits = digits
         self.label = label; self.failure = failure; self.words = words; self.accepts = accepts
+        self.flags = flags; self.byPrefix = byPrefix && radix == .text; self.rank = rank
+        names = rows.names; longestNameBytes = rows.longestNameBytes; entries = rows.entries; ranges = rows.ranges
     }
 
-    /// Adds or replaces a row (a later plugin overrides an earlier one).
-    package func add(_ entry: CatalogueEntry) {
-        entries[entry.value] = entry
-        var keys = [entry.name, entry.text] + entry.details.filter { $0.column.hasPrefix("text") }.map(\.value)
-        if radix == .text { keys.append(entry.code) }
-        for key in keys {
-            let k = Self.nameKey(key)
-            if !k.isEmpty && names[k] == nil { names[k] = entry.value }
-            longestNameBytes = max(longestNameBytes, key.utf8.count)
+    /// A catalogue's rows while its plugins are read (later plugins add and replace rows); the
+    /// catalogue is made from them once they are complete.
+    package struct Rows {
+        package let radix: Radix
+        package private(set) var names: [String: CodeValue] = [:]
+        package private(set) var longestNameBytes = 0
+        package private(set) var entries: [CodeValue: CatalogueEntry] = [:]
+        package private(set) var ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)] = []
+
+        package init(radix: Radix) { self.radix = radix }
+
+        /// Adds or replaces a row (a later plugin overrides an earlier one).
+        package mutating func add(_ entry: CatalogueEntry) {
+            entries[entry.value] = entry
+            var keys = [entry.name, entry.text] + entry.details.filter { $0.column.hasPrefix("text") }.map(\.value)
+            if radix == .text { keys.append(entry.code) }
+            for key in keys {
+                let k = Catalogue.nameKey(key)
+                if !k.isEmpty && names[k] == nil { names[k] = entry.value }
+                longestNameBytes = max(longestNameBytes, key.utf8.count)
+            }
+            if radix == .text { names[Catalogue.nameKey(entry.code)] = entry.value }
         }
-        if radix == .text { names[Self.nameKey(entry.code)] = entry.value }
+
+        package mutating func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {
+            ranges.removeAll { $0.low == low && $0.high == high }
+            ranges.append((low, high, entry))
+        }
     }
 
     /// A name or text as looked up by `value(forName:)`: ASCII letters in lower case, `_`, `-`
@@ -152,13 +173,11 @@ public final class Catalogue: @unchecked Sendable {
         return best
     }
 
-    package func addRange(low: Int64, high: Int64, entry: CatalogueEntry) {
-        ranges.removeAll { $0.low == low && $0.high == high }
-        ranges.append((low, high, entry))
-    }
-
     /// Parses a code as this catalogue writes it in its file.
-    public func value(fromCatalogueText text: String) -> CodeValue? {
+    public func value(fromCatalogueText text: String) -> CodeValue? { Self.value(fromCatalogueText: text, radix: radix) }
+
+    /// Parses a code as a catalogue of `radix` writes it in its file.
+    package static func value(fromCatalogueText text: String, radix: Radix) -> CodeValue? {
         switch radix {
         case .decimal: return Int64(text).map(CodeValue.number)
         case .hex:
@@ -171,7 +190,7 @@ public final class Catalogue: @unchecked Sendable {
 
     /// True: rows are keyed by the start of a code (`IEF` for `IEF403I`), the longest one that
     /// starts a value decodes it. For families of message ids known by product, not one by one.
-    public var byPrefix = false
+    public let byPrefix: Bool
 
     public func entry(_ value: CodeValue) -> CatalogueEntry? {
         if let e = entries[value] { return e }

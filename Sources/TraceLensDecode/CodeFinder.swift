@@ -51,7 +51,7 @@ public final class CodePattern: Sendable {
 
 /// Finds codes in the message lines of a record: one prefilter pass per line for all patterns'
 /// leading literals, then the pattern's template where a literal occurs.
-public final class CodeFinder: @unchecked Sendable {
+public final class CodeFinder: Sendable {
     /// Patterns searched for by their leading literal.
     package let patterns: [CodePattern]
     /// `whole-line` patterns, tried once per line.

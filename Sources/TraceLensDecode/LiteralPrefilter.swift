@@ -14,7 +14,7 @@ import TraceLensInput
 /// A literal may match in any ASCII case (`ignoringCase`): both cases of its letters are anchors.
 ///
 /// Storage is allocated once and never changes, so the scan does no reference counting.
-package final class LiteralPrefilter: @unchecked Sendable {
+package final class LiteralPrefilter: @unchecked Sendable {  // owns raw tables (allocated in init, never written after)
     package let count: Int
     /// With few distinct anchor bytes, `memchr` (vectorised) finds the candidates for each of
     /// them faster than a byte-by-byte table scan.

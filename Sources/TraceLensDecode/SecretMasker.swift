@@ -40,7 +40,7 @@ public struct SecretRule: Sendable {
 /// Overwrites secrets in record text with `*` before anything is printed or stored:
 /// `GSK_LDAP_PASSWORD=passwr0d` becomes `GSK_LDAP_PASSWORD=********`. The rules come from
 /// plugins (`[[secret]]`); the masked bytes keep their length so field ranges stay valid.
-public final class SecretMasker: @unchecked Sendable {   // immutable after init; the prefilter holds raw pointers
+public final class SecretMasker: Sendable {
     package let rules: [SecretRule]
     package let prefilter: LiteralPrefilter
 

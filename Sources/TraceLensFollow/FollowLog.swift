@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,14 +23,20 @@ public enum LogLevel: Int, Comparable, Sendable, CaseIterable {
 /// (values with spaces quoted). One line per event, so `grep event=rotated` finds them all.
 ///
 ///     2026-11-30T10:15:02.123Z info rotated path=/u/traces/gskssl.65567.trc source=3 new_inode=1234
-public final class FollowLog: @unchecked Sendable {
-    public var level: LogLevel
-    private let write: (String) -> Void
-    private let lock = NSLock()
+public final class FollowLog: Sendable {
+    /// Changed by a reload while other threads log: an atomic, so the level test of every
+    /// call (most are below the level) takes no lock.
+    public var level: LogLevel {
+        get { LogLevel(rawValue: levelValue.load(ordering: .relaxed)) ?? .info }
+        set { levelValue.store(newValue.rawValue, ordering: .relaxed) }
+    }
+    private let levelValue: Atomic<Int>
+    /// Held while a line is written, so lines from two threads never interleave.
+    private let write: Mutex<@Sendable (String) -> Void>
 
-    public init(level: LogLevel = .info, write: @escaping (String) -> Void = FollowLog.standardError) {
-        self.level = level
-        self.write = write
+    public init(level: LogLevel = .info, write: @escaping @Sendable (String) -> Void = FollowLog.standardError) {
+        levelValue = Atomic(level.rawValue)
+        self.write = Mutex(write)
     }
 
     public static let standardError: @Sendable (String) -> Void = { line in
@@ -45,9 +52,7 @@ public final class FollowLog: @unchecked Sendable {
             // Paths and errors may hold control bytes (a file named with an ESC in it).
             line += " " + key + "=" + Self.quoted(TerminalText.visible("\(value)", keepingNewlines: true))
         }
-        lock.lock()
-        write(line + "\n")
-        lock.unlock()
+        write.withLock { $0(line + "\n") }
     }
 
     package static func quoted(_ s: String) -> String {

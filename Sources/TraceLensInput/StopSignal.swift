@@ -1,4 +1,7 @@
 import Foundation
+// libdispatch signal sources are thread-safe, but Dispatch does not mark them Sendable yet.
+@preconcurrency import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,32 +10,27 @@ import Darwin
 
 /// Turns SIGINT and SIGTERM into a request to stop at the next safe point (the ingest commits
 /// what it has read, then stops). A second signal stops at once, as usual.
-public final class StopSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopRequested = false
-    private var firstSignal: Int32?
-    private var sources: [DispatchSourceSignal] = []
+public final class StopSignal: Sendable {
+    private struct State {
+        var requested = false
+        var firstSignal: Int32?
+        /// Kept alive here: a signal source that is released stops delivering.
+        var sources: [DispatchSourceSignal] = []
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
-    public var requested: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopRequested
-    }
+    public var requested: Bool { state.withLock { $0.requested } }
 
     /// The signal that asked to stop (nil for a request made in code).
-    public var stoppingSignal: Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        return firstSignal
-    }
+    public var stoppingSignal: Int32? { state.withLock { $0.firstSignal } }
 
     public func request(signal: Int32? = nil) {
-        lock.lock()
-        if !stopRequested { firstSignal = signal }
-        stopRequested = true
-        lock.unlock()
+        state.withLock {
+            if !$0.requested { $0.firstSignal = signal }
+            $0.requested = true
+        }
     }
 
     /// Installs the handlers; `notice` is called once, on the first signal.
@@ -52,7 +50,7 @@ public final class StopSignal: @unchecked Sendable {
                 notice(sig)
             }
             source.resume()
-            stop.sources.append(source)
+            stop.state.withLock { $0.sources.append(source) }
         }
         return stop
     }

@@ -6,7 +6,7 @@ import TraceLensRecords
 ///
 /// Nothing here knows GSK: `Plugins/gsk/plugin.toml` says that a TLS session starts at
 /// `ENTRY gsk_secure_socket_open` and that `Connection handle 0x{handle:hex} allocated` names it.
-public final class ConnectionRule: @unchecked Sendable {
+public final class ConnectionRule: Sendable {
     /// `LEVEL function`, either part `*` (the function may list alternatives: `a|b`), optionally followed by `: ` and a template the whole
     /// message must match: `INFO tls: handshake with {:text} started`.
     public struct RecordSelector: Sendable, CustomStringConvertible {

@@ -3,7 +3,7 @@ import TraceLensDecode
 
 /// Reading `[[catalogue]]` tables and their TSV files; later plugins extend or override rows.
 extension PluginLoader {
-    package static func readCatalogue(_ node: TOMLNode, index: Int, source: PluginSource, file: String, into set: PluginSet, info: inout PluginInfo, _ problems: inout [PluginProblem]) -> String? {
+    package static func readCatalogue(_ node: TOMLNode, index: Int, source: PluginSource, file: String, into set: inout PluginSet.Builder, info: inout PluginInfo, _ problems: inout [PluginProblem]) -> String? {
         guard var t = TableReader(node, file: file, entry: "[[catalogue]] \(index + 1)") else { return nil }
         guard let id = t.string("id", &problems, required: true) else { return nil }
         let entry = "[[catalogue]] \(id)"
@@ -48,15 +48,10 @@ extension PluginLoader {
         problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank"])
         if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
 
-        let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
-                                  words: words.isEmpty ? (existing?.words ?? [id]) : words,
-                                  accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts)
-        catalogue.flags = flags ?? existing?.flags ?? false
-        catalogue.byPrefix = (byPrefix ?? existing?.byPrefix ?? false) && radix == .text
-        catalogue.rank = rank ?? existing?.rank ?? 0
+        var rows = Catalogue.Rows(radix: radix)
         if let existing {
-            for e in existing.entries.values { catalogue.add(e) }
-            for r in existing.ranges { catalogue.addRange(low: r.low, high: r.high, entry: r.entry) }
+            for e in existing.entries.values { rows.add(e) }
+            for r in existing.ranges { rows.addRange(low: r.low, high: r.high, entry: r.entry) }
         }
         var replaced = 0
         for name in files {
@@ -64,9 +59,14 @@ extension PluginLoader {
                 problems.append(PluginProblem(file: file, entry: entry, message: "catalogue file '\(name)' is not in the plugin folder"))
                 continue
             }
-            replaced += readTSV(text, file: source.displayPath(name), into: catalogue, hadExisting: existing != nil, &problems)
+            replaced += readTSV(text, file: source.displayPath(name), into: &rows, hadExisting: existing != nil, &problems)
         }
-        if let old = set.catalogueIndex(id) {
+        let catalogue = Catalogue(id: id, title: title, plugin: info.name, radix: radix, digits: digits, label: label, failure: failure,
+                                  words: words.isEmpty ? (existing?.words ?? [id]) : words,
+                                  accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts,
+                                  flags: flags ?? existing?.flags ?? false, byPrefix: byPrefix ?? existing?.byPrefix ?? false,
+                                  rank: rank ?? existing?.rank ?? 0, rows: rows)
+        if let old = set.catalogueIndex[id] {
             set.catalogues[old] = catalogue
             info.overrides.append("catalogue \(id)" + (replaced > 0 ? ": \(replaced) rows replaced" : ""))
         } else {
@@ -79,7 +79,7 @@ extension PluginLoader {
     package static let coreColumns = ["code", "name", "text", "explanation", "action", "verified", "related"]
 
     /// Reads a catalogue TSV. Returns how many rows replaced rows of an earlier plugin.
-    package static func readTSV(_ text: String, file: String, into catalogue: Catalogue, hadExisting: Bool, _ problems: inout [PluginProblem]) -> Int {
+    package static func readTSV(_ text: String, file: String, into rows: inout Catalogue.Rows, hadExisting: Bool, _ problems: inout [PluginProblem]) -> Int {
         var header: [String]?
         var replaced = 0
         var seen: Set<CodeValue> = []
@@ -120,22 +120,22 @@ extension PluginLoader {
                                related: related, details: details, origin: "\(file):\(lineNo)")
             }
             // A range row: 03353001-03353FFF
-            if catalogue.radix != .text, let dash = code.firstIndex(of: "-"), dash != code.startIndex,
-               case let .number(low)? = catalogue.value(fromCatalogueText: String(code[..<dash])),
-               case let .number(high)? = catalogue.value(fromCatalogueText: String(code[code.index(after: dash)...])) {
-                catalogue.addRange(low: low, high: high, entry: makeEntry(.number(low)))
+            if rows.radix != .text, let dash = code.firstIndex(of: "-"), dash != code.startIndex,
+               case let .number(low)? = Catalogue.value(fromCatalogueText: String(code[..<dash]), radix: rows.radix),
+               case let .number(high)? = Catalogue.value(fromCatalogueText: String(code[code.index(after: dash)...]), radix: rows.radix) {
+                rows.addRange(low: low, high: high, entry: makeEntry(.number(low)))
                 continue
             }
-            guard let value = catalogue.value(fromCatalogueText: code) else {
-                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code '\(code)'", message: "is not a \(catalogue.radix) code"))
+            guard let value = Catalogue.value(fromCatalogueText: code, radix: rows.radix) else {
+                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code '\(code)'", message: "is not a \(rows.radix) code"))
                 continue
             }
             if !seen.insert(value).inserted {
                 problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code \(code)", message: "appears twice in this file"))
                 continue
             }
-            if hadExisting && catalogue.exactEntry(value) != nil { replaced += 1 }
-            catalogue.add(makeEntry(value))
+            if hadExisting && rows.entries[value] != nil { replaced += 1 }
+            rows.add(makeEntry(value))
         }
         if header == nil { problems.append(PluginProblem(file: file, entry: "", message: "is empty: a catalogue needs a header line and rows")) }
         return replaced

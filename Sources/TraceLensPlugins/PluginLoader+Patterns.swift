@@ -66,12 +66,12 @@ extension PluginLoader {
 
     /// The code pattern for a pending `[[code]]`: its catalogues found, the kind of its code field
     /// checked against them (a numeric catalogue needs an int or hex field).
-    package static func resolve(_ p: PendingCode, in set: PluginSet, _ problems: inout [PluginProblem]) -> CodePattern? {
-        if let missing = p.catalogues.first(where: { set.catalogueIndex($0) == nil }) {
+    package static func resolve(_ p: PendingCode, in set: PluginSet.Builder, _ problems: inout [PluginProblem]) -> CodePattern? {
+        if let missing = p.catalogues.first(where: { set.catalogueIndex[$0] == nil }) {
             problems.append(PluginProblem(file: p.file, entry: p.entry, message: "names catalogue '\(missing)', which no plugin defines"))
             return nil
         }
-        let indices = p.catalogues.compactMap { set.catalogueIndex($0) }
+        let indices = p.catalogues.compactMap { set.catalogueIndex[$0] }
         let slot = p.template.slot(named: "code")
         let kind: CodePattern.CodeKind
         switch slot.map({ p.template.slotKinds[$0] }) {

@@ -23,8 +23,8 @@ public struct PluginSource: Sendable {
 }
 
 /// A sample from a plugin, checked when the plugin loads.
-package struct PluginSample {
-    package enum Kind {
+package struct PluginSample: Sendable {
+    package enum Kind: Sendable {
         case lines(format: String, text: String)
         case explain(query: String, readings: [String])
     }
@@ -157,7 +157,7 @@ public enum PluginLoader {
     /// Loads plugins in order. Entries that refer to other plugins (code patterns, lists,
     /// related codes) are resolved once every plugin is in; then every sample is run.
     public static func load(_ sources: [PluginSource]) -> (PluginSet, [PluginProblem]) {
-        let set = PluginSet()
+        var set = PluginSet.Builder()
         var problems: [PluginProblem] = []
         var pendingCodes: [PendingCode] = []
         var pendingLists: [PendingList] = []
@@ -178,7 +178,7 @@ public enum PluginLoader {
                 info.formats.append(format.name)
             }
             for (i, node) in top.tables("catalogue", &problems).enumerated() {
-                if let id = readCatalogue(node, index: i, source: source, file: file, into: set, info: &info, &problems) {
+                if let id = readCatalogue(node, index: i, source: source, file: file, into: &set, info: &info, &problems) {
                     info.catalogues.append(id)
                 }
             }
@@ -246,15 +246,16 @@ public enum PluginLoader {
             set.codePatterns.append(pattern)
         }
         for list in pendingLists {
-            guard let index = set.catalogueIndex(list.catalogue) else {
+            guard let index = set.catalogueIndex[list.catalogue] else {
                 problems.append(PluginProblem(file: list.file, entry: list.entry, message: "names catalogue '\(list.catalogue)', which no plugin defines"))
                 continue
             }
             set.lists.removeAll { $0.variable == list.variable }
             set.lists.append(ListDecoder(variable: list.variable, width: list.width, catalogue: index))
         }
-        problems += checkReferences(set)
-        return (set, problems)
+        let plugins = PluginSet(set)
+        problems += checkReferences(plugins)
+        return (plugins, problems)
     }
 
     package static func parseManifest(_ source: PluginSource, file: String, _ problems: inout [PluginProblem]) -> TOMLNode? {

@@ -53,31 +53,63 @@ public struct PluginProblem: Error, Sendable, CustomStringConvertible, Equatable
     }
 }
 
-/// Everything the loaded plugins define, merged in load order (later overrides earlier).
-public final class PluginSet: @unchecked Sendable {
-    public internal(set) var plugins: [PluginInfo] = []
-    public internal(set) var formats: [Format] = []
-    public internal(set) var catalogues: [Catalogue] = []
-    public internal(set) var codePatterns: [CodePattern] = []
-    public internal(set) var lists: [ListDecoder] = []
+/// Everything the loaded plugins define, merged in load order (later overrides earlier). Made
+/// by the loader from a `Builder`, then read-only: every stored property is a `let` of a
+/// Sendable type, so the set is shared between threads without a lock.
+public final class PluginSet: Sendable {
+    public let plugins: [PluginInfo]
+    public let formats: [Format]
+    public let catalogues: [Catalogue]
+    public let codePatterns: [CodePattern]
+    public let lists: [ListDecoder]
     /// Where connections start and end in each layout, and what is captured about them.
-    public internal(set) var connectionRules: [ConnectionRule] = []
+    public let connectionRules: [ConnectionRule]
     /// Which connections of one source are the same session as connections of another.
-    public internal(set) var linkRules: [LinkRule] = []
+    public let linkRules: [LinkRule]
     /// Rules whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`),
     /// or whose match announces a data dump to mask.
-    public internal(set) var secretRules: [SecretRule] = []
+    public let secretRules: [SecretRule]
     /// Kinds of configuration file `lint` reads, and its checks.
-    public internal(set) var configKinds: [ConfigKind] = []
-    public internal(set) var lintRules: [LintRule] = []
+    public let configKinds: [ConfigKind]
+    public let lintRules: [LintRule]
     /// What `doctor` says about failed connections.
-    public internal(set) var diagnosisRules: [DiagnosisRule] = []
+    public let diagnosisRules: [DiagnosisRule]
     /// How `cert` words its checks for each product, by check id (a later plugin's entry wins).
-    public internal(set) var certCheckRules: [CertCheckRule] = []
+    public let certCheckRules: [CertCheckRule]
     /// Ways products write distinguished names.
-    public internal(set) var dnForms: [DNForm] = []
-    package var catalogueIndex: [String: Int] = [:]
-    package var samples: [PluginSample] = []
+    public let dnForms: [DNForm]
+    package let catalogueIndex: [String: Int]
+    package let samples: [PluginSample]
+
+    /// The set while plugins are loaded, one after another.
+    package struct Builder {
+        package var plugins: [PluginInfo] = []
+        package var formats: [Format] = []
+        package var catalogues: [Catalogue] = []
+        package var codePatterns: [CodePattern] = []
+        package var lists: [ListDecoder] = []
+        package var connectionRules: [ConnectionRule] = []
+        package var linkRules: [LinkRule] = []
+        package var secretRules: [SecretRule] = []
+        package var configKinds: [ConfigKind] = []
+        package var lintRules: [LintRule] = []
+        package var diagnosisRules: [DiagnosisRule] = []
+        package var certCheckRules: [CertCheckRule] = []
+        package var dnForms: [DNForm] = []
+        package var catalogueIndex: [String: Int] = [:]
+        package var samples: [PluginSample] = []
+
+        package init() {}
+
+        package func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
+    }
+
+    package init(_ b: Builder) {
+        plugins = b.plugins; formats = b.formats; catalogues = b.catalogues; codePatterns = b.codePatterns; lists = b.lists
+        connectionRules = b.connectionRules; linkRules = b.linkRules; secretRules = b.secretRules; configKinds = b.configKinds
+        lintRules = b.lintRules; diagnosisRules = b.diagnosisRules; certCheckRules = b.certCheckRules; dnForms = b.dnForms
+        catalogueIndex = b.catalogueIndex; samples = b.samples
+    }
 
     public func catalogue(_ id: String) -> Catalogue? { catalogueIndex[id].map { catalogues[$0] } }
     public func catalogueIndex(_ id: String) -> Int? { catalogueIndex[id] }

@@ -2,7 +2,7 @@ import Foundation
 import TOMLKit
 
 /// A parsed TOML value, detached from TOMLKit so the rest of the loader works on plain Swift.
-package indirect enum TOMLNode {
+package indirect enum TOMLNode: Sendable {
     case string(String)
     case int(Int)
     case bool(Bool)

@@ -137,7 +137,7 @@ public struct BinaryHint: Sendable {
 
 /// A record layout from a plugin: the lines that start a record, continue it, set context, or are
 /// headers to skip.
-public final class Format: @unchecked Sendable {
+public final class Format: Sendable {
     public let name: String
     public let title: String
     public let plugin: String

@@ -19,7 +19,7 @@ import Darwin
 /// Matching is a small backtracking machine over bytes. Only `text` fields and optional groups
 /// backtrack; every other kind is greedy. Swift `Regex` was measured at 6 MB/s here, this runs at
 /// hundreds of MB/s.
-public final class Template: @unchecked Sendable {
+public final class Template: @unchecked Sendable {  // owns raw op and literal buffers (filled in init, read-only after)
     public let source: String
     /// Names of the captured fields, in slot order (slot = index into `Captures`).
     public let fieldNames: [String]

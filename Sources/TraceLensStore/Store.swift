@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TraceLensInput
 import TraceLensPlugins
 
@@ -148,6 +149,28 @@ public final class Store {
         return store
     }
 
+    /// Per-connection settings of a connection that writes (WAL itself is kept in the file).
+    private static let writingSettings = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384"
+
+    /// A second connection to a store already opened with `openForWriting` (which created,
+    /// checked and upgraded it), for the background writer thread to own.
+    package static func writerConnection(_ path: String, pageLimit: Int64? = nil) throws -> Database {
+        do {
+            let db = try Database(path: path, mode: .readWrite)
+            try db.execute(writingSettings)
+            if let pageLimit { try db.execute("PRAGMA max_page_count = \(pageLimit)") }
+            return db
+        } catch { throw StoreError.wrap(error, path: path) }
+    }
+
+    /// The most pages the store may grow to (SQLite's `max_page_count`, a setting of each
+    /// connection): applied here and by every background writer started for this store. A test
+    /// stands in a full disk with it; nil is SQLite's own limit.
+    package var pageLimit: Int64? {
+        didSet { _ = try? db.execute("PRAGMA max_page_count = \(pageLimit ?? Self.sqliteMaxPages)") }
+    }
+    package static let sqliteMaxPages: Int64 = 4_294_967_294
+
     private var lockDescriptor: Int32 = -1
 
     /// Takes the store's ingest lock (an exclusive `flock` on the file, separate from SQLite's
@@ -234,9 +257,7 @@ public final class Store {
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }
-            if !readOnly {
-                try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384")
-            }
+            if !readOnly { try db.execute(Self.writingSettings) }
         } catch let e as StoreError {
             throw e
         } catch {
@@ -258,12 +279,9 @@ public final class Store {
 }
 
 /// Paths this process holds the ingest lock on.
-package final class LockedSet: @unchecked Sendable {
-    private let lock = NSLock()
-    private var paths: Set<String> = []
-    package func withLock<T>(_ body: (inout Set<String>) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&paths)
+package final class LockedSet: Sendable {
+    private let paths = Mutex<Set<String>>([])
+    package func withLock<T: Sendable>(_ body: (inout Set<String>) -> T) -> T {
+        paths.withLock { body(&$0) }
     }
 }

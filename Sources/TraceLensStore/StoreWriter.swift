@@ -4,7 +4,9 @@ import TraceLensPlugins
 import TraceLensCorrelate
 
 /// Records of one batch, as flat arrays: filled by the ingest sink, written in one transaction.
-package final class RecordBatch: @unchecked Sendable {
+/// One thread holds it at a time: the sink fills it, hands it to the writer thread, and gets it
+/// back empty (`BackgroundWriter`).
+package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw byte buffer whose pointers SQLite binds without copying
     package var text = ByteBuffer(capacity: 4 << 20)
     package struct Row {
         package var line: Int
@@ -55,7 +57,7 @@ package final class RecordBatch: @unchecked Sendable {
 }
 
 /// How far a source has been read, written with each batch.
-package struct SourceProgress {
+package struct SourceProgress: Sendable {
     package var resume: ResumePoint
     /// The file's size, written only when the whole file has been read: an interrupted ingest
     /// leaves the old size, so the next one sees the file as grown and resumes.
@@ -70,9 +72,10 @@ package struct SourceProgress {
 
 /// Writes batches to the store: records, their codes, the connections they changed and the
 /// source's read offset, all in one transaction, so that a crash leaves either all of a batch
-/// or none of it (and the offset says which).
+/// or none of it (and the offset says which). Lives on the writer thread, on that thread's own
+/// connection (see `BackgroundWriter`).
 package final class StoreWriter {
-    package let store: Store
+    package let db: Database
     package let plugins: PluginSet
     package let source: Int64
     package let process: String?
@@ -90,12 +93,11 @@ package final class StoreWriter {
 
     package struct CodeKey: Hashable { var catalogue: Int; var value: CodeValue }
 
-    package init(store: Store, plugins: PluginSet, source: Int64, process: String?) throws {
-        self.store = store
+    package init(db: Database, plugins: PluginSet, source: Int64, process: String?) throws {
+        self.db = db
         self.plugins = plugins
         self.source = source
         self.process = process
-        let db = store.db
         func values(_ rows: Int) -> String {
             (0..<rows).map { k in "(" + (1...Self.recordColumnCount).map { "?\(k * Self.recordColumnCount + $0)" }.joined(separator: ", ") + ")" }.joined(separator: ", ")
         }
@@ -138,9 +140,9 @@ package final class StoreWriter {
 
     /// Writes one batch and the source's progress in one transaction.
     package func commit(_ batch: RecordBatch, connections: [ConnectionRow], progress: SourceProgress) throws {
-        try store.db.transaction {
+        try db.transaction {
             var tailRecord: SQLValue = .null
-            if progress.tail { tailRecord = .int((try store.db.scalar("SELECT coalesce(max(id), 0) + 1 FROM records")) ?? 1) }
+            if progress.tail { tailRecord = .int((try db.scalar("SELECT coalesce(max(id), 0) + 1 FROM records")) ?? 1) }
             try writeRecords(batch)
             for c in connections { try write(c) }
             try updateSource.bind([.int(source), .int(Int64(progress.resume.offset)), .int(Int64(progress.resume.line)),

@@ -113,7 +113,7 @@ final class FollowDescriptorTests: XCTestCase {
     final class Follower {
         let dir: String
         let follower: FollowRun
-        let logged = LogLines()
+        let logged = LoggedLines()
         let clock = ClockBox()
 
         init(dir: String, pattern: String = "*.trc", configure: (inout FollowOptions) -> Void) throws {
@@ -124,7 +124,7 @@ final class FollowDescriptorTests: XCTestCase {
             configure(&options)
             let logged = logged, clock = clock
             follower = try FollowRun(plugins: Fixtures.plugins, store: try Store.openForWriting(Fixtures.tempDir() + "/f.db"), options: options,
-                                     log: FollowLog(level: .debug, write: { logged.lines.append($0) }), clock: { clock.now })
+                                     log: FollowLog(level: .debug, write: { logged.append($0) }), clock: { clock.now })
         }
 
         func cycle(advance: Double = 0.1) {
@@ -143,7 +143,6 @@ final class FollowDescriptorTests: XCTestCase {
         func records() throws -> Int64 { try follower.store.db.scalar("SELECT count(*) FROM records") ?? -1 }
     }
 
-    final class LogLines { var lines: [String] = [] }
     final class ClockBox { var now: Double = 100 }
 
     func append(_ path: String, _ text: String) {

@@ -24,7 +24,8 @@ final class FollowHarness {
     var printer: LivePrinter!
     let outPath: String
     private let outFD: Int32
-    private(set) var log: [String] = []
+    private let logged = LoggedLines()
+    var log: [String] { logged.lines }
     let patterns: [String]
 
     init(patterns: [String], printer configure: (inout LivePrinter.Options) -> Void = { _ in }) throws {
@@ -49,7 +50,7 @@ final class FollowHarness {
         options.linkInterval = 0
         let store = try Store.openForWriting(db)
         follower = try FollowRun(plugins: Fixtures.plugins, store: store, options: options, observer: printer,
-                                 log: FollowLog(level: .debug, write: { [unowned self] in log.append($0) }), clock: { [unowned self] in now })
+                                 log: FollowLog(level: .debug, write: { [logged] in logged.append($0) }), clock: { [unowned self] in now })
     }
 
     func stop() {
@@ -366,7 +367,7 @@ final class FollowTests: XCTestCase {
         h.cycle()
         let store = h.follower!.store
         let pages = try store.db.scalar("PRAGMA page_count") ?? 0
-        try store.db.execute("PRAGMA max_page_count = \(pages)")
+        store.pageLimit = pages
         let lines = (0..<3000).map { "line \($0) " + String(repeating: "x", count: 60) }
         h.append("app.log", lines.joined(separator: "\n") + "\n")
         h.cycle()
@@ -375,7 +376,7 @@ final class FollowTests: XCTestCase {
         XCTAssertEqual(try h.scalar("SELECT count(*) FROM records"), 1, "the failed batch was rolled back")
         h.cycle(advance: 1)
         XCTAssertEqual(h.logged("read-failed").count, 1, "not retried before the delay, and not logged twice")
-        try store.db.execute("PRAGMA max_page_count = 1073741823")
+        store.pageLimit = nil
         h.cycle(advance: 5)
         XCTAssertEqual(h.logged("recovered").count, 1)
         // status keeps the last error and when it happened, beside the state now.
@@ -681,10 +682,11 @@ final class FollowTests: XCTestCase {
     }
 
     func testLogLinesAreGreppable() {
-        var lines: [String] = []
-        let log = FollowLog(level: .info, write: { lines.append($0) })
+        let logged = LoggedLines()
+        let log = FollowLog(level: .info, write: logged.append)
         log(.info, "rotated", ["path": "/u/my traces/x.trc", "source": Int64(3), "none": nil])
         log(.debug, "hidden")
+        let lines = logged.lines
         XCTAssertEqual(lines.count, 1)
         XCTAssertTrue(lines[0].hasSuffix(" info rotated path=\"/u/my traces/x.trc\" source=3\n"), lines[0])
         XCTAssertEqual(lines[0].prefix(4), "20" + "2" + String(lines[0][lines[0].index(lines[0].startIndex, offsetBy: 3)]))

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import CZlib
 @testable import TraceLensInput
@@ -164,4 +165,11 @@ enum Fixtures {
     static func codes(_ r: Record) -> [String] {
         r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" }
     }
+}
+
+/// The lines a `FollowLog` writes, kept for the test to read (a log may write from any thread).
+final class LoggedLines: Sendable {
+    private let stored = Mutex<[String]>([])
+    func append(_ line: String) { stored.withLock { $0.append(line) } }
+    var lines: [String] { stored.withLock { $0 } }
 }
