@@ -41,8 +41,8 @@ public enum Benchmark {
     }
 
     package static func formatSeconds(_ path: String, _ plugins: PluginSet) throws -> Double {
-        let fd = open("/dev/null", O_WRONLY)
-        defer { close(fd) }
+        let fd = Platform.openForWriting("/dev/null", truncate: false)
+        defer { Platform.close(fd) }
         let output = Output(fd: fd)
         let start = Date()
         let status = FormatRun(plugins: plugins, options: FormatOptions(), output: output).run([path])

@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
 #endif
 import TraceLensInput
 import TraceLensRecords
@@ -23,7 +22,7 @@ import TraceLensCommands
 ///   120,000 connections) is appended to one followed file.
 public enum FollowBenchmark {
     public static func run(plugins: PluginSet, appends: Int = 1000, busyMB: Int = 25, dayMB: Int = 170) throws -> String {
-        let dir = NSTemporaryDirectory() + "tracelens-bench-follow-\(getpid())"
+        let dir = NSTemporaryDirectory() + "tracelens-bench-follow-\(Platform.processID)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var out: [String] = []
@@ -50,12 +49,11 @@ public enum FollowBenchmark {
         package init(dir: String, patterns: [String], plugins: PluginSet, poll: Bool = false,
                      onPrint: (@Sendable (Record) -> Void)? = nil) throws {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            var fds: [Int32] = [0, 0]
-            _ = pipe(&fds)
-            pipeWrite = fds[1]
+            let fds = Platform.makePipe() ?? (read: -1, write: -1)
+            pipeWrite = fds.write
             var o = LivePrinter.Options()
             o.holdFor = 0.1
-            let printer = LivePrinter(plugins: plugins, options: o, output: Output(fd: open("/dev/null", O_WRONLY)))
+            let printer = LivePrinter(plugins: plugins, options: o, output: Output(fd: Platform.openForWriting("/dev/null", truncate: false)))
             printer.onPrint = onPrint
             var options = FollowOptions()
             options.patterns = patterns.map { dir + "/" + $0 }
@@ -63,7 +61,7 @@ public enum FollowBenchmark {
             path = dir + "/bench.db"
             let store = try Store.openForWriting(path)
             let follower = try FollowRun(plugins: plugins, store: store, options: options, observer: printer, log: FollowLog(level: .error))
-            handoff = Mutex(FollowLoop(follower: follower, waiter: ChangeWaiter(poll: poll, pollInterval: 1, signalFD: fds[0])))
+            handoff = Mutex(FollowLoop(follower: follower, waiter: ChangeWaiter(poll: poll, pollInterval: 1, signalFD: fds.read)))
             let thread = Thread { [self] in
                 guard let loop = handoff.withLock({ $0.take() }) else { return }
                 loop.run()
@@ -83,8 +81,7 @@ public enum FollowBenchmark {
         /// Stops the loop and waits for it; returns how many cycles it ran.
         @discardableResult
         package func stop() -> Int {
-            var sig = UInt8(SIGTERM)
-            _ = write(pipeWrite, &sig, 1)
+            Platform.writeAll(pipeWrite, [UInt8(Platform.Signal.terminate)])
             done.wait()
             return cycles.load(ordering: .relaxed)
         }
@@ -96,14 +93,7 @@ public enum FollowBenchmark {
     }
 
     package static func append(_ fd: Int32, _ bytes: ArraySlice<UInt8>) {
-        bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(fd, b.baseAddress! + off, b.count - off)
-                if n <= 0 { break }
-                off += n
-            }
-        }
+        Platform.writeAll(fd, Array(bytes))
     }
 
     package static func lineRanges(_ bytes: [UInt8]) -> [Range<Int>] {
@@ -128,17 +118,17 @@ public enum FollowBenchmark {
         _ = FileManager.default.createFile(atPath: file, contents: Data(source[0..<lines[head].lowerBound]))
         let arrivals = LatencyLog()
         let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins, onPrint: { r in arrivals.arrived(line: r.line) })
-        usleep(300_000)
-        let fd = open(file, O_WRONLY | O_APPEND)
+        Platform.sleep(seconds: 0.3)
+        let fd = Platform.openForWriting(file, truncate: false, append: true)
         var rng = SplitMix64(seed: 11)
         for i in 0..<appends {
             let number = head + i + 1
             arrivals.written(line: number)
             append(fd, source[lines[head + i]])
-            usleep(useconds_t(5_000 + Int(rng.next() % 45_000)))
+            Platform.sleep(seconds: Double(5_000 + Int(rng.next() % 45_000)) / 1e6)
         }
-        close(fd)
-        usleep(500_000)
+        Platform.close(fd)
+        Platform.sleep(seconds: 0.5)
         running.stop()
         let gaps = arrivals.latencies().sorted()
         guard !gaps.isEmpty else { return "latency: no record arrived" }
@@ -157,7 +147,7 @@ public enum FollowBenchmark {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for i in 0..<4 { try Data("first line\n".utf8).write(to: URL(fileURLWithPath: dir + "/app\(i).log")) }
         let running = try Running(dir: dir, patterns: ["app*.log"], plugins: plugins, poll: poll)
-        usleep(500_000)
+        Platform.sleep(seconds: 0.5)
         let cpu0 = cpuSeconds(), t0 = monotonicSeconds()
         sleep(10)
         let cpu = cpuSeconds() - cpu0, wall = monotonicSeconds() - t0
@@ -173,20 +163,20 @@ public enum FollowBenchmark {
         for i in 0..<files { sources.append(try generated(dir + "/source\(i)", mb: mb, seed: UInt64(100 + i))) }
         let total = sources.reduce(0) { $0 + $1.count }
         let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins)
-        usleep(200_000)
+        Platform.sleep(seconds: 0.2)
         let start = monotonicSeconds()
         let group = DispatchGroup()
         for (i, bytes) in sources.enumerated() {
             let path = dir + "/gskssl.\(i + 1).trc"
             DispatchQueue.global().async(group: group) {
-                let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                let fd = Platform.openForWriting(path, truncate: false, append: true, mode: 0o644)
                 var off = 0
                 while off < bytes.count {
                     let end = min(off + 64 * 1024, bytes.count)
                     append(fd, bytes[off..<end])
                     off = end
                 }
-                close(fd)
+                Platform.close(fd)
             }
         }
         group.wait()
@@ -194,7 +184,7 @@ public enum FollowBenchmark {
         // Caught up when every file's bytes are committed.
         while true {
             if running.scalar("SELECT coalesce(sum(size), 0) FROM sources") >= Int64(total) { break }
-            usleep(20_000)
+            Platform.sleep(seconds: 0.02)
         }
         let caughtUp = monotonicSeconds() - start
         running.stop()
@@ -208,7 +198,7 @@ public enum FollowBenchmark {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
         let parts = text.split(separator: " ")
         guard parts.count > 1, let pages = Double(parts[1]) else { return 0 }
-        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+        return pages * Double(Platform.pageSize) / 1_048_576
     }
 
     package static func day(dir: String, plugins: PluginSet, mb: Int) throws -> String {
@@ -219,8 +209,8 @@ public enum FollowBenchmark {
         let connectionsWritten = try SyntheticTrace(threads: 8, seed: 1234).write(to: sourcePath, targetBytes: mb << 20).count
         let total = Int((try FileManager.default.attributesOfItem(atPath: sourcePath)[.size] as? NSNumber)?.int64Value ?? 0)
         let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins)
-        let input = open(sourcePath, O_RDONLY)
-        let output = open(dir + "/gskssl.86400.trc", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let input = Platform.openForReading(sourcePath)
+        let output = Platform.openForWriting(dir + "/gskssl.86400.trc", truncate: false, append: true, mode: 0o644)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var samples: [String] = []
         let start = monotonicSeconds()
@@ -228,19 +218,19 @@ public enum FollowBenchmark {
         var off = 0
         var tenth = 1
         while off < total {
-            let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+            let n = chunk.withUnsafeMutableBytes { Platform.read(input, into: $0.baseAddress!, count: $0.count) }
             if n <= 0 { break }
             append(output, chunk[0..<n])
             off += n
             if off >= tenth * total / 10 || off == total {
                 // Let the follower catch up before sampling, so the sample is of steady state.
-                while running.scalar("SELECT coalesce(sum(size), 0) FROM sources") < Int64(off) { usleep(10_000) }
+                while running.scalar("SELECT coalesce(sum(size), 0) FROM sources") < Int64(off) { Platform.sleep(seconds: 0.01) }
                 samples.append(String(format: "%d%% %.0f", min(tenth * 10, 100), residentMB()))
                 tenth += 1
             }
         }
-        close(input)
-        close(output)
+        Platform.close(input)
+        Platform.close(output)
         let seconds = monotonicSeconds() - start
         running.stop()
         let connections = running.scalar("SELECT count(*) FROM connections")

@@ -1,13 +1,9 @@
 import Foundation
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CZlib
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensInput
 
 /// A seeded, deterministic random-mutation fuzzer for TraceLens's parsers.
 ///
@@ -201,9 +197,9 @@ public enum FuzzChild {
         let context = FuzzContext(plugins: plugins, work: o.work)
         let inputPath = o.work + "/" + target.inputName
         try FileManager.default.createDirectory(atPath: (inputPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let fd = open(inputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let fd = Platform.openForWriting(inputPath, truncate: true)
         guard fd >= 0 else { throw FuzzError("\(inputPath): cannot write the input file") }
-        defer { close(fd) }
+        defer { Platform.close(fd) }
 
         let files = o.corpus.map { corpusFiles($0 + "/" + target.name) } ?? []
         var corpus = target.seeds(plugins)
@@ -213,8 +209,8 @@ public enum FuzzChild {
         var replayed = 0
         func attempt(_ input: [UInt8]) {
             // The input is on disk before it runs: if it kills us, the parent finds it there.
-            _ = input.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            ftruncate(fd, off_t(input.count))
+            Platform.write(fd, at: 0, input)
+            Platform.truncate(fd, to: Int64(input.count))
             arm(seconds: o.budgetSeconds)
             do { try target.run(context, input) } catch let failure as FuzzOracleFailure {
                 FileHandle.standardError.write(Data("fuzz: \(target.name): \(failure.description)\n".utf8))
@@ -246,17 +242,7 @@ public enum FuzzChild {
 
     /// Starts (or, with 0, stops) the per-input timer. It counts CPU time, so a busy machine
     /// does not turn a slow input into a hang; SIGPROF's default action ends the process.
-    package static func arm(seconds: Double) {
-        var timer = itimerval()
-        let micros = Int((seconds * 1_000_000).rounded(.up))
-        timer.it_value.tv_sec = micros / 1_000_000
-        timer.it_value.tv_usec = suseconds_t(micros % 1_000_000)
-        #if canImport(Glibc)
-        setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &timer, nil)
-        #else
-        setitimer(ITIMER_PROF, &timer, nil)
-        #endif
-    }
+    package static func arm(seconds: Double) { Platform.armProfilingTimer(seconds: seconds) }
 }
 
 public struct FuzzError: Error, CustomStringConvertible {
@@ -285,7 +271,7 @@ public enum FuzzCampaign {
             throw FuzzError("unknown fuzz target '\(n)'; targets: \(targetNames.joined(separator: ", "))")
         }
         let corpus = o.corpus ?? (NSTemporaryDirectory() + "tracelens-fuzz-findings")
-        let work = NSTemporaryDirectory() + "tracelens-fuzz-\(getpid())"
+        let work = NSTemporaryDirectory() + "tracelens-fuzz-\(Platform.processID)"
         defer { try? FileManager.default.removeItem(atPath: work) }
         var lines = ["fuzzing \(names.count) targets for \(Int(o.seconds)) s from seed \(o.seed); corpus \(corpus); an input over \(o.budgetSeconds) s is a hang"]
         var found = false
@@ -312,7 +298,7 @@ public enum FuzzCampaign {
                 // The child died: the input it was running is in its input file.
                 let input = FileManager.default.contents(atPath: dir + "/" + target.inputName) ?? Data()
                 let kind: String
-                if result.signalled && result.status == SIGPROF { kind = "hang (over \(o.budgetSeconds) s)" } else if result.signalled {
+                if result.signalled && result.status == Platform.Signal.profilingTimer { kind = "hang (over \(o.budgetSeconds) s)" } else if result.signalled {
                     kind = "crash (signal \(result.status))"
                 } else if result.status == FuzzChild.oracleStatus {
                     kind = "wrong output: " + (result.stderr.split(separator: "\n").last.map(String.init) ?? "")
@@ -355,7 +341,7 @@ public enum FuzzCampaign {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         // A watchdog besides the child's own timer: a child stuck outside an input is killed too.
-        let watchdog = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let watchdog = DispatchWorkItem { if p.isRunning { _ = Platform.send(Platform.Signal.kill, to: p.processIdentifier) } }
         DispatchQueue.global().asyncAfter(deadline: .now() + killAfter, execute: watchdog)
         let errData = ReadInBackground(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()

@@ -1,10 +1,5 @@
 import Foundation
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TraceLensInput
 
 /// How much `watch` and `daemon` say on standard error.
@@ -41,7 +36,7 @@ public final class FollowLog: Sendable {
 
     public static let standardError: @Sendable (String) -> Void = { line in
         let bytes = Array(line.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        Platform.writeAll(2, bytes)
     }
 
     public func callAsFunction(_ level: LogLevel, _ event: String, _ fields: KeyValuePairs<String, Any?> = [:]) {
@@ -62,12 +57,7 @@ public final class FollowLog: Sendable {
     }
 
     package static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1_000_000))
+        let now = Platform.wallClockUTC()
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", now.year, now.month, now.day, now.hour, now.minute, now.second, now.millisecond)
     }
 }

@@ -63,6 +63,15 @@ public enum Platform {
         }
     }
 
+    /// `pwrite(2)`: writes at an offset without moving the descriptor's position.
+    @discardableResult
+    public static func write(_ fd: Int32, at offset: Int64, _ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+    }
+
+    /// Cuts (or extends with zeros) an open file to `size` bytes.
+    public static func truncate(_ fd: Int32, to size: Int64) { _ = ftruncate(fd, off_t(size)) }
+
     /// Moves a descriptor back to the start of its file.
     public static func rewind(_ fd: Int32) { _ = lseek(fd, 0, SEEK_SET) }
 
@@ -177,6 +186,17 @@ public enum Platform {
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
     }
 
+    /// The wall clock now, in UTC.
+    public static func wallClockUTC() -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return (Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min),
+                Int(parts.tm_sec), Int(ts.tv_nsec / 1_000_000))
+    }
+
     public static func sleep(seconds: Double) {
         guard seconds > 0 else { return }
         usleep(useconds_t(min(seconds, 3600) * 1_000_000))
@@ -190,6 +210,8 @@ public enum Platform {
         public static let terminate = SIGTERM
         public static let hangUp = SIGHUP
         public static let kill = SIGKILL
+        /// Sent when the profiling timer (`armProfilingTimer`) runs out; its default action ends the process.
+        public static let profilingTimer = SIGPROF
         /// A short name for logs: `INT`, `TERM`, `HUP`, or the number.
         public static func name(_ signal: Int32) -> String {
             switch signal {
@@ -231,6 +253,19 @@ public enum Platform {
     /// The default action for `signal` from now on (a second Ctrl-C stops at once).
     public static func restoreDefault(_ signal: Int32) { _ = Glibc.signal(signal, SIG_DFL) }
 
+    /// Ignores `signal` from now on (a handler elsewhere, such as a dispatch source, takes it).
+    public static func ignore(_ signal: Int32) { _ = Glibc.signal(signal, SIG_IGN) }
+
+    /// Starts (or, with 0, stops) a timer of this process's CPU time that sends SIGPROF when it
+    /// runs out: a busy machine does not turn a slow step into a timeout.
+    public static func armProfilingTimer(seconds: Double) {
+        var timer = itimerval()
+        let micros = Int((seconds * 1_000_000).rounded(.up))
+        timer.it_value.tv_sec = micros / 1_000_000
+        timer.it_value.tv_usec = suseconds_t(micros % 1_000_000)
+        setitimer(__itimer_which_t(ITIMER_PROF.rawValue), &timer, nil)
+    }
+
     /// Sends `signal` to this process.
     public static func raise(_ signal: Int32) { _ = Glibc.raise(signal) }
 
@@ -249,6 +284,9 @@ public enum Platform {
     public static func exitNow(_ status: Int32) -> Never { _exit(status) }
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    /// The size of a memory page, for resident sizes read from /proc.
+    public static var pageSize: Int { sysconf(Int32(_SC_PAGESIZE)) }
 
     /// The number of processors online.
     public static var processorCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }

@@ -2,11 +2,6 @@ import Foundation
 // libdispatch signal sources are thread-safe, but Dispatch does not mark them Sendable yet.
 @preconcurrency import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Turns SIGINT and SIGTERM into a request to stop at the next safe point (the ingest commits
 /// what it has read, then stops). A second signal stops at once, as usual.
@@ -34,16 +29,16 @@ public final class StopSignal: Sendable {
     }
 
     /// Installs the handlers; `notice` is called once, on the first signal.
-    public static func install(_ signals: [Int32] = [SIGINT, SIGTERM], notice: @escaping @Sendable (Int32) -> Void = { _ in }) -> StopSignal {
+    public static func install(_ signals: [Int32] = [Platform.Signal.interrupt, Platform.Signal.terminate], notice: @escaping @Sendable (Int32) -> Void = { _ in }) -> StopSignal {
         let stop = StopSignal()
         for sig in signals {
-            signal(sig, SIG_IGN)
+            Platform.ignore(sig)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 if stop.requested {
                     // Second time: stop now.
-                    signal(sig, SIG_DFL)
-                    raise(sig)
+                    Platform.restoreDefault(sig)
+                    Platform.raise(sig)
                     return
                 }
                 stop.request(signal: sig)

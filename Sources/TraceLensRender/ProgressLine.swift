@@ -1,9 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TraceLensInput
 
 /// The one-line progress report on a terminal: bytes done, MB/s, records.
 package final class ProgressLine {
@@ -23,11 +19,11 @@ package final class ProgressLine {
         let line = String(format: "\r%@: %.0f of %.0f MB (%.0f%%), %.0f MB/s, %d records", (path as NSString).lastPathComponent,
                           mb, Double(total) / 1_048_576, min(100, Double(done) * 100 / Double(max(total, 1))), mb / secs, records)
         let bytes = Array(line.utf8) + ANSI.eraseToLineEnd
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Platform.writeAll(2, bytes)
     }
 
     package func finish() {
         let bytes = [0x0D] + ANSI.eraseToLineEnd
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Platform.writeAll(2, bytes)
     }
 }
