@@ -1,19 +1,21 @@
+import Synchronization
 import TraceLensInput
 
 /// Signals turned into bytes on a pipe, so the follow loop sees them in the same wait as file
 /// changes and handles them between cycles (never in the middle of a commit).
 public enum SignalPipe {
-    nonisolated(unsafe) private static var readEnd: Int32 = -1
-    nonisolated(unsafe) private static var writeEnd: Int32 = -1
+    /// The one pipe of the process, made on the first install.
+    private static let ends = Mutex<(read: Int32, write: Int32)?>(nil)
 
     /// Installs handlers for `signals`; returns the pipe's read end.
     public static func install(_ signals: [Int32]) -> Int32 {
-        if readEnd < 0 {
-            guard let pipe = Platform.makePipe() else { return -1 }
-            (readEnd, writeEnd) = pipe
+        let pipe = ends.withLock { ends in
+            if ends == nil { ends = Platform.makePipe() }
+            return ends
         }
-        Platform.deliverSignals(signals, asBytesTo: writeEnd)
-        return readEnd
+        guard let pipe else { return -1 }
+        Platform.deliverSignals(signals, asBytesTo: pipe.write)
+        return pipe.read
     }
 }
 

@@ -227,6 +227,8 @@ public enum Platform {
     /// A write to a closed pipe returns an error instead of killing the process.
     public static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
 
+    // Read by a C signal handler, which can capture nothing and may take no lock: written before
+    // the handlers are installed, an aligned Int32, so the handler sees a whole value.
     nonisolated(unsafe) private static var signalWriteEnd: Int32 = -1
 
     /// From now on each of `signals` writes its number as one byte to `fd` (restarting the
