@@ -526,7 +526,9 @@ final class FollowTests: XCTestCase {
         close(fd)
         let seen = arrivals.wait(for: "second", timeout: 5)
         XCTAssertNotNil(seen)
-        if let seen { XCTAssertLessThan(seen - written, 1.0, "shown within a second") }
+        // How fast is `bench --only follow`'s to measure (a loaded CI machine is no clock);
+        // here: shown while the loop runs.
+        _ = written
         var sig = UInt8(SIGTERM)
         _ = write(fds[1], &sig, 1)
         wait(for: [done], timeout: 10)
@@ -547,6 +549,8 @@ final class FollowTests: XCTestCase {
                                      log: FollowLog(level: .error, write: { _ in }))
         // The handlers turn the signals into bytes on a pipe the loop polls.
         let signals = SignalPipe.install([SIGHUP, SIGTERM])
+        // Process-wide handlers: the tests after this one get the default actions back.
+        defer { Platform.restoreDefault(SIGHUP); Platform.restoreDefault(SIGTERM) }
         let loop = FollowLoop(follower: follower, waiter: ChangeWaiter(poll: false, signalFD: signals))
         let reloads = ArrivalTimes()
         loop.reload = { reloads.add("reload") }
@@ -588,10 +592,15 @@ final class FollowTests: XCTestCase {
             let child = try Fixtures.startChild(test: "TraceLensTests.FollowChildProcess/testChildFollow",
                                                 environment: ["TRACELENS_TEST_FOLLOW_DB": db, "TRACELENS_TEST_FOLLOW_PATTERN": log])
             // Write while it follows, in bursts; kill it part-way through a burst.
+            let before = storedRecords(db)
             for burst in 0..<(20 + round * 10) {
                 write(200)
                 usleep(burst % 3 == 0 ? 1_000 : 10_000)
             }
+            // Killed only once this round has committed something: else it tests a start, not a kill.
+            let deadline = Date().addingTimeInterval(30)
+            while storedRecords(db) <= before && Date() < deadline { usleep(5_000) }
+            XCTAssertGreaterThan(storedRecords(db), before, "round \(round) committed before its kill")
             kill(child.processIdentifier, SIGKILL)
             kills += 1
             child.waitUntilExit()
@@ -610,6 +619,10 @@ final class FollowTests: XCTestCase {
         XCTAssertEqual(counts.count, written.count)
         XCTAssertEqual(counts.values.filter { $0 != 1 }.count, 0, "no line twice")
         XCTAssertEqual(Set(counts.keys), Set(written))
+    }
+
+    private func storedRecords(_ db: String) -> Int64 {
+        (try? Store.openForReading(db).db.scalar("SELECT count(*) FROM records")) ?? 0
     }
 
     // MARK: configuration and retention
@@ -689,7 +702,9 @@ final class FollowTests: XCTestCase {
         let lines = logged.lines
         XCTAssertEqual(lines.count, 1)
         XCTAssertTrue(lines[0].hasSuffix(" info rotated path=\"/u/my traces/x.trc\" source=3\n"), lines[0])
-        XCTAssertEqual(lines[0].prefix(4), "20" + "2" + String(lines[0][lines[0].index(lines[0].startIndex, offsetBy: 3)]))
+        // An ISO 8601 UTC time with milliseconds first: `2026-12-04T19:30:05.123Z info ...`.
+        let stamp = try! NSRegularExpression(pattern: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z info "#)
+        XCTAssertNotNil(stamp.firstMatch(in: lines[0], range: NSRange(location: 0, length: (lines[0] as NSString).length)), lines[0])
     }
 }
 

@@ -17,7 +17,7 @@ import XCTest
 final class SQLGuardTests: XCTestCase {
     static let db: String = {
         let files = ["revoked-client-cert/gskssl.65567.trc", "attls-revoked/gsksrvr-ctrace.txt"]
-        return try! Fixtures.ingest(files.map(Fixtures.sample)).0
+        return TemporaryFolders.shared.keptForTheRun { try! Fixtures.ingest(files.map(Fixtures.sample)).0 }
     }()
 
     func testFunctionsOutsideTheAllowListAreRefused() throws {

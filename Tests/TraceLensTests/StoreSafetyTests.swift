@@ -30,7 +30,8 @@ final class StoreSafetyTests: XCTestCase {
     func testKillDuringIngestLosesNothing() throws {
         let dir = Fixtures.tempDir()
         let file = dir + "/gskssl.9.trc"
-        let truth = try SyntheticTrace(threads: 5, seed: 9).writeWithTruth(to: file, targetBytes: 2_000_000)
+        // Big enough that no machine ingests it between two looks at the store (every 2 ms).
+        let truth = try SyntheticTrace(threads: 5, seed: 9).writeWithTruth(to: file, targetBytes: 6_000_000)
         let db = dir + "/k.db"
         var kills = 0
         for round in 0..<3 {
@@ -39,6 +40,7 @@ final class StoreSafetyTests: XCTestCase {
             // Wait until this round has committed something, then a little more, and kill.
             let before = (try? Store.openForReading(db).db.scalar("SELECT coalesce(sum(records), 0) FROM sources")) ?? 0
             let deadline = Date().addingTimeInterval(60)
+            var progressed = false
             while child.isRunning && Date() < deadline {
                 let now = (try? Store.openForReading(db).db.scalar("SELECT coalesce(sum(records), 0) FROM sources")) ?? 0
                 if now > before {
@@ -48,12 +50,15 @@ final class StoreSafetyTests: XCTestCase {
                     var failed = ConnectionFilter()
                     failed.failedOnly = true
                     _ = try q.connections(failed)
+                    progressed = true
                     break
                 }
                 usleep(2_000)
             }
             usleep(useconds_t(5_000 + round * 20_000))
             if child.isRunning { kill(child.processIdentifier, SIGKILL); kills += 1 }
+            // The first round has the whole file before it: it must be killed after a commit.
+            if round == 0 { XCTAssertTrue(progressed && kills == 1, "round 0: killed after committing records") }
             child.waitUntilExit()
         }
         XCTAssertGreaterThan(kills, 0, "the child finished before it could be killed; use a bigger file")
@@ -174,7 +179,7 @@ final class StoreSafetyTests: XCTestCase {
 final class QueryTests: XCTestCase {
     static let db: String = {
         let files = ["revoked-client-cert/gskssl.65567.trc", "tls12-success/gskssl.16777300.trc", "attls-revoked/gsksrvr-ctrace.txt"]
-        return try! Fixtures.ingest(files.map(Fixtures.sample)).0
+        return TemporaryFolders.shared.keptForTheRun { try! Fixtures.ingest(files.map(Fixtures.sample)).0 }
     }()
 
     func testSQLIsReadOnly() throws {

@@ -31,6 +31,7 @@ enum Fixtures {
         guard fd >= 0 else { return }
         dup2(fd, 2)
         close(fd)
+        TemporaryFolders.shared.keptForTheRun { TemporaryFolders.shared.made(path) }
     }
     static var plugins: PluginSet { loaded.0 }
 
@@ -111,9 +112,11 @@ enum Fixtures {
         return CheckedPlugins.loadAll(userDirectories: [dir]).1.map(\.description).joined(separator: "\n")
     }
 
+    /// A new folder, removed when the test that asked for it ends (`TemporaryFolders`).
     static func tempDir() -> String {
         let dir = NSTemporaryDirectory() + "tracelens-tests-" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        TemporaryFolders.shared.made(dir)
         return dir
     }
 
@@ -172,4 +175,41 @@ final class LoggedLines: Sendable {
     private let stored = Mutex<[String]>([])
     func append(_ line: String) { stored.withLock { $0.append(line) } }
     var lines: [String] { stored.withLock { $0 } }
+}
+
+/// Removes the temporary folders (and the stores in them) a test made once it ends, so a run
+/// leaves nothing behind. Registered with XCTest the first time a folder is made.
+final class TemporaryFolders: NSObject, XCTestObservation, Sendable {
+    static let shared: TemporaryFolders = {
+        let folders = TemporaryFolders()
+        XCTestObservationCenter.shared.addTestObserver(folders)
+        return folders
+    }()
+
+    private struct State { var ofTheTest: [String] = []; var ofTheRun: [String] = []; var keeping = false }
+    private let state = Mutex(State())
+
+    func made(_ dir: String) {
+        state.withLock { $0.keeping ? $0.ofTheRun.append(dir) : $0.ofTheTest.append(dir) }
+    }
+
+    /// Folders made by `body` stay until the whole run ends: a store a test class builds once
+    /// (`static let db`) and all its tests read.
+    func keptForTheRun<T>(_ body: () throws -> T) rethrows -> T {
+        state.withLock { $0.keeping = true }
+        defer { state.withLock { $0.keeping = false } }
+        return try body()
+    }
+
+    func testCaseDidFinish(_ testCase: XCTestCase) {
+        remove(state.withLock { s in defer { s.ofTheTest = [] }; return s.ofTheTest })
+    }
+
+    func testBundleDidFinish(_ testBundle: Bundle) {
+        remove(state.withLock { s in defer { s.ofTheRun = [] }; return s.ofTheRun })
+    }
+
+    private func remove(_ dirs: [String]) {
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+    }
 }
