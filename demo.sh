@@ -14,11 +14,19 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-echo "== building (release)"
-swift build -c release 2>&1 | tail -n 1
+echo "== building (release; the first build fetches and compiles the dependencies, a few minutes)"
+swift build -c release
 tl=.build/release/tracelens
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+# Each command is echoed so that it can be copied and run again: arguments quoted as typed.
+quoted() {
+  local a out=""
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=" $a"; else out+=" '${a//\'/\'\\\'\'}'"; fi
+  done
+  printf '%s' "${out# }"
+}
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$(quoted "${@:2}")"; "${@:2}"; }
 
 step "A revoked client certificate: only the failure, inside the calls that led to it" \
   $tl format --errors samples/revoked-client-cert/gskssl.65567.trc
@@ -100,3 +108,7 @@ step "The plugins loaded" \
 # Last: what went wrong in every failed connection of the samples, and what to do.
 step "Why each failed connection failed: cause, evidence from every source, what to do" \
   $tl doctor --all --db "$db"
+
+printf '\n\033[1m== %s\033[0m\n' "The binary"
+echo "$(pwd)/$tl"
+echo "To run it by name: install -m 755 $tl /usr/local/bin/   (or add $(pwd)/.build/release to PATH)"
