@@ -59,6 +59,16 @@ public enum FailurePolicy: String, Sendable {
     case errorIDs = "error-ids"
 }
 
+/// What a catalogue's rows are (`kind` in its `[[catalogue]]` table).
+public enum CatalogueKind: String, Sendable {
+    /// Codes: a row's text says what the code means (the default).
+    case code
+    /// Message ids: a row's text is the message as printed, its variable parts in `<...>`. Where
+    /// the id is followed by that text, the inline label is only the row's `severity` (the text
+    /// is on the line already); a bare id keeps the whole label.
+    case message
+}
+
 /// A code table from a plugin: how its codes are written and read, and its rows. Built from
 /// its `Rows`, then read-only (so plainly Sendable).
 public final class Catalogue: Sendable {
@@ -83,6 +93,8 @@ public final class Catalogue: Sendable {
     /// How often a bare number (`explain 20`) means this catalogue: readings of one value are
     /// listed highest rank first (ties in plugin order).
     public let rank: Int
+    /// Codes or message ids (see `CatalogueKind`).
+    public let kind: CatalogueKind
     /// Rows by their code, name, text and older wordings (`text_*` columns), normalised by
     /// `nameKey`: for `[[code]]` patterns with `by = "name"` (`tlsv1 alert unknown ca`,
     /// `certificate_unknown`, `unable to get local issuer certificate`).
@@ -95,10 +107,10 @@ public final class Catalogue: Sendable {
     public let ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)]
 
     package init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template],
-                 flags: Bool = false, byPrefix: Bool = false, rank: Int = 0, rows: Rows) {
+                 flags: Bool = false, byPrefix: Bool = false, rank: Int = 0, kind: CatalogueKind = .code, rows: Rows) {
         self.id = id; self.title = title; self.plugin = plugin; self.radix = radix; self.digits = digits
         self.label = label; self.failure = failure; self.words = words; self.accepts = accepts
-        self.flags = flags; self.byPrefix = byPrefix && radix == .text; self.rank = rank
+        self.flags = flags; self.byPrefix = byPrefix && radix == .text; self.rank = rank; self.kind = kind
         names = rows.names; longestNameBytes = rows.longestNameBytes; entries = rows.entries; ranges = rows.ranges
     }
 
@@ -277,6 +289,85 @@ public final class Catalogue: Sendable {
     /// The renderer caches them, so each is made once per run.
     package func labelBytes(_ value: CodeValue) -> [UInt8] {
         Array(render(label, value: value, entry: entry(value) ?? rangeEntry(value)).utf8)
+    }
+
+    // MARK: message ids
+
+    /// The beginning of a message row's text as a pattern for `messageFollows`: lower case, runs
+    /// of blanks as one, each `<placeholder>` as `messageAny`. It ends after the third word that
+    /// holds a fixed letter or digit (`unable to initialize`), or with the text: enough to tell
+    /// the message from prose, and lenient with later wording that varies between releases.
+    /// Nil when the catalogue holds no messages or the value has no row.
+    package func messageOpening(_ value: CodeValue) -> [UInt8]? {
+        guard kind == .message, let e = entry(value), !e.text.isEmpty else { return nil }
+        var out: [UInt8] = []
+        var words = 0, wordHasFixed = false, inPlaceholder = false
+        for b in e.text.utf8 {
+            if inPlaceholder { if b == 0x3E { inPlaceholder = false }; continue }
+            if b == 0x3C { inPlaceholder = true; if out.last != Self.messageAny { out.append(Self.messageAny) }; continue }
+            if b == 0x20 || b == 0x09 {
+                if wordHasFixed { words += 1; wordHasFixed = false; if words == 3 { break } }
+                if !out.isEmpty && out.last != 0x20 { out.append(0x20) }
+                continue
+            }
+            if CodeFinder.isWordByte(b) { wordHasFixed = true }
+            out.append(lowerASCII(b))
+        }
+        while out.last == 0x20 { out.removeLast() }
+        return out.isEmpty ? nil : out
+    }
+
+    /// A placeholder in a `messageOpening`: one byte or more of the line.
+    package static let messageAny: UInt8 = 0
+
+    /// True when `text` (what follows the id on its line) starts, after blanks, with the message
+    /// `opening`: any case, runs of blanks as one, a placeholder standing for one byte or more.
+    /// Linear in practice: one backtracking point (the last placeholder), as for `*` globs.
+    package static func messageFollows(_ opening: [UInt8], _ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        var t = 0
+        while t < text.count && isBlank(text[t]) { t += 1 }
+        guard t > 0 else { return false }
+        var p = 0
+        var star = -1, starT = 0
+        while p < opening.count {
+            if opening[p] == messageAny {
+                guard t < text.count, text[t] != 0x0A else { return false }
+                star = p; t += 1; starT = t; p += 1
+                continue
+            }
+            if t < text.count, text[t] != 0x0A {
+                let c = lowerASCII(text[t])
+                if opening[p] == 0x20, isBlank(c) {
+                    while t < text.count && isBlank(text[t]) { t += 1 }
+                    p += 1
+                    continue
+                }
+                if c == opening[p] { t += 1; p += 1; continue }
+            }
+            // Back to the last placeholder, which takes one more byte.
+            guard star >= 0, starT < text.count, text[starT] != 0x0A else { return false }
+            starT += 1; t = starT; p = star + 1
+        }
+        return true
+    }
+
+    /// The inline label of a message id followed by its own text: the row's `severity` column
+    /// (`error`), or nothing.
+    package func messageLabelBytes(_ value: CodeValue) -> [UInt8] {
+        guard let e = entry(value), let severity = e.details.first(where: { $0.column == "severity" })?.value else { return [] }
+        return Array(severity.utf8)
+    }
+
+    /// The label as a table shows what a code means (`summary`): for a message id, its text up to
+    /// the first variable part (`GLD1116E: Unable to initialize an SSL connection with …`),
+    /// whole when that leaves less than two words; other codes' labels as they are.
+    public func meaning(_ value: CodeValue) -> String {
+        let found = entry(value) ?? rangeEntry(value)
+        guard kind == .message, var e = found, let open = e.text.firstIndex(of: "<") else { return render(label, value: value, entry: found) }
+        var head = e.text[..<open]
+        while let last = head.last, last == " " || last == "(" || last == ":" || last == "," || last == "=" { head = head.dropLast() }
+        if head.split(separator: " ").count >= 2 { e.text = String(head) + " …" }
+        return render(label, value: value, entry: e)
     }
 
     /// Fills a label or line template: `{code}`, `{name}`, `{text}`, `{dec}`, `{hex}`, `{title}`.

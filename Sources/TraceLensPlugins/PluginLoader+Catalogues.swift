@@ -45,7 +45,12 @@ extension PluginLoader {
         let flags = t.bool("flags", &problems)
         let byPrefix = t.bool("prefix", &problems)
         let rank = t.int("rank", &problems)
-        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank"])
+        var kind = existing?.kind ?? .code
+        if let kindText = t.string("kind", &problems) {
+            if let k = CatalogueKind(rawValue: kindText) { kind = k } else { problems.append(t.problem("kind '\(kindText)' is not one of code, message")) }
+        }
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank", "kind"])
+        if kind == .message && radix != .text { problems.append(t.problem("'kind = \"message\"' needs radix = \"text\": rows are message ids")) }
         if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
 
         var rows = Catalogue.Rows(radix: radix)
@@ -65,7 +70,7 @@ extension PluginLoader {
                                   words: words.isEmpty ? (existing?.words ?? [id]) : words,
                                   accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts,
                                   flags: flags ?? existing?.flags ?? false, byPrefix: byPrefix ?? existing?.byPrefix ?? false,
-                                  rank: rank ?? existing?.rank ?? 0, rows: rows)
+                                  rank: rank ?? existing?.rank ?? 0, kind: kind, rows: rows)
         if let old = set.catalogueIndex[id] {
             set.catalogues[old] = catalogue
             info.overrides.append("catalogue \(id)" + (replaced > 0 ? ": \(replaced) rows replaced" : ""))

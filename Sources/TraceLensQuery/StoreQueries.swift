@@ -50,7 +50,12 @@ public final class StoreQueries {
         return d
     }
 
-    private func decodeUncached(_ ref: String) -> String { PrimaryError.text(ref, related: nil, plugins: plugins) }
+    /// A message id reads as the start of its message (`Catalogue.meaning`): its whole text is
+    /// long, and the rows of a table are read for what they mean.
+    private func decodeUncached(_ ref: String) -> String {
+        if let r = CodeRef(Substring(ref)), let (catalogue, value, _) = plugins.resolve(r), catalogue.kind == .message { return catalogue.meaning(value) }
+        return PrimaryError.text(ref, related: nil, plugins: plugins)
+    }
 
     /// The primary error with the codes that came with it (`PrimaryError`), cached.
     package func errorText(_ error: String?, _ related: String?) -> String? {

@@ -116,7 +116,7 @@ public struct TextRenderer {
         for code in r.codes where code.end >= pos && code.end <= range.upperBound {
             TerminalText.append(slice(b, pos..<code.end), to: out, keepingNewlines: keepingNewlines)
             pos = code.end
-            appendLabel(code, out, before: slice(b, range.lowerBound..<code.end))
+            appendLabel(code, out, before: slice(b, range.lowerBound..<code.end), after: slice(b, code.end..<b.count))
         }
         TerminalText.append(slice(b, pos..<range.upperBound), to: out, keepingNewlines: keepingNewlines)
     }
@@ -181,11 +181,15 @@ public struct TextRenderer {
     }
 
     /// `before`: the text up to the code's end. A label that only repeats the text it follows
-    /// (`Cipher is TLS_AES_256_GCM_SHA384`, a code found by its name) is left out.
-    package mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer, before: UnsafeBufferPointer<UInt8>) {
-        let label = labels.label(code, plugins)
+    /// (`Cipher is TLS_AES_256_GCM_SHA384`, a code found by its name) is left out. `after`: the
+    /// record's bytes after the code, read up to the line's end whatever field they are in (an
+    /// SDSF capture's message id may be read as the job): a message id followed by its own text
+    /// gets the short label (`GLD1116E [error] Unable to ...`, see `CatalogueKind.message`), or none.
+    package mutating func appendLabel(_ code: FoundCode, _ out: ByteBuffer, before: UnsafeBufferPointer<UInt8>, after: UnsafeBufferPointer<UInt8>? = nil) {
+        let label = labels.label(code, plugins, after: after)
         let n = label.bytes.count
-        if n > 0, n <= before.count,
+        guard n > 0 else { return }
+        if n <= before.count,
            zip(label.bytes, before[(before.count - n)...]).allSatisfy({ lowerASCII($0) == lowerASCII($1) }),
            before.count == n || !CodeFinder.isWordByte(before[before.count - n - 1]) { return }
         out.append(0x20)
@@ -200,14 +204,31 @@ public struct TextRenderer {
 /// Inline labels by catalogue and value, rendered once each.
 package struct LabelCache {
     package struct Key: Hashable { let catalogue: Int; let value: CodeValue }
-    private var cache: [Key: (bytes: [UInt8], failure: Bool)] = [:]
+    private struct Labels {
+        var bytes: [UInt8]
+        var failure: Bool
+        /// A message id's: the start of its text (`Catalogue.messageOpening`) and the label used
+        /// when that text follows the id.
+        var opening: [UInt8]?
+        var short: [UInt8]
+    }
+    private var cache: [Key: Labels] = [:]
 
-    package mutating func label(_ code: FoundCode, _ plugins: PluginSet) -> (bytes: [UInt8], failure: Bool) {
+    /// `after`: what follows the code in its record (read to its line's end); nil when nothing can
+    /// (a code read from a dump).
+    package mutating func label(_ code: FoundCode, _ plugins: PluginSet, after: UnsafeBufferPointer<UInt8>? = nil) -> (bytes: [UInt8], failure: Bool) {
         let key = Key(catalogue: code.catalogue, value: code.value)
-        if let hit = cache[key] { return hit }
-        let catalogue = plugins.catalogues[code.catalogue]
-        let made = (catalogue.labelBytes(code.value), catalogue.isFailure(code.value))
-        cache[key] = made
-        return made
+        let made: Labels
+        if let hit = cache[key] {
+            made = hit
+        } else {
+            let catalogue = plugins.catalogues[code.catalogue]
+            let opening = catalogue.messageOpening(code.value)
+            made = Labels(bytes: catalogue.labelBytes(code.value), failure: catalogue.isFailure(code.value), opening: opening,
+                          short: opening == nil ? [] : catalogue.messageLabelBytes(code.value))
+            cache[key] = made
+        }
+        if let opening = made.opening, let after, Catalogue.messageFollows(opening, after) { return (made.short, made.failure) }
+        return (made.bytes, made.failure)
     }
 }

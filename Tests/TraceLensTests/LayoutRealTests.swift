@@ -68,9 +68,9 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // Printed as written, the decode right after the code.
-        XCTAssertTrue(lines[0].hasPrefix("N 0000000 ZOS3     26101 14:30:07.15 STC00912 00000090  BPXM023I (LDAPSV2) GLD1116E ["), lines[0])
+        XCTAssertTrue(lines[0].hasPrefix("N 0000000 ZOS3     26101 14:30:07.15 STC00912 00000090  BPXM023I (LDAPSV2) GLD1116E [error] Unable to initialize"), lines[0])
         XCTAssertTrue(lines[0].contains(": 431 [SSL 431: "), lines[0])
-        XCTAssertTrue(lines[1].hasPrefix("M 0000000 ZOS3     26101 14:30:07.16 STC00047 00000090  EZD1287I ["), lines[1])
+        XCTAssertTrue(lines[1].hasPrefix("M 0000000 ZOS3     26101 14:30:07.16 STC00047 00000090  EZD1287I TTLS Error RC: "), lines[1])
         XCTAssertTrue(lines[1].contains("RC:  431 [SSL 431: "), lines[1])
         XCTAssertEqual(lines[3], "D                                         377 00000090    REMOTE: ::FFFF:10.44.2.9                 ..40001")
         XCTAssertFalse(run.stdout.contains("Thd-"))
@@ -184,7 +184,7 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(records.count, 1)
         XCTAssertNil(records[0]["job"] as? String)
         let run = try Fixtures.runTool(["format", "--layout", "zos-console", path])
-        XCTAssertTrue(run.stdout.hasPrefix(" EZD1287I ["), run.stdout)
+        XCTAssertTrue(run.stdout.hasPrefix(" EZD1287I TTLS Error RC: "), run.stdout)
         XCTAssertTrue(run.stdout.contains("\n   REMOTE: ::FFFF:10.44.2.9..40002\n"), run.stdout)
     }
 
@@ -229,7 +229,7 @@ final class LayoutRealTests: XCTestCase {
         XCTAssertEqual(records.count, 2)
         XCTAssertEqual((records[0]["time"] as? String)?.prefix(23), "2026-04-11T14:30:07.160")
         let text = try Fixtures.runTool(["format", "--layout", "zowe-logs", zowe]).stdout
-        XCTAssertTrue(text.hasPrefix("2026-04-11T14:30:07.160Z   EZD1287I ["), text)
+        XCTAssertTrue(text.hasPrefix("2026-04-11T14:30:07.160Z   EZD1287I TTLS Error RC: "), text)
 
         let api = Fixtures.write("""
             {
@@ -436,7 +436,7 @@ final class LayoutRealTests: XCTestCase {
 
             """, named: "console.log")
         let run = try Fixtures.runTool(["format", "--plugins", dir, "--layout", "myauto-console", log])
-        XCTAssertTrue(run.stdout.hasPrefix("2026/12/04 09:14:02 ZOS2 TCPIP    EZD1287I ["), run.stdout)
+        XCTAssertTrue(run.stdout.hasPrefix("2026/12/04 09:14:02 ZOS2 TCPIP    EZD1287I TTLS Error RC: "), run.stdout)
         XCTAssertTrue(run.stdout.contains("RC:  431 [SSL 431: "), run.stdout)
         XCTAssertTrue(run.stdout.contains("\n                                  LOCAL: ::FFFF:10.20.1.5..636\n"), run.stdout)
     }
