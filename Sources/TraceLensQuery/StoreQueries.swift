@@ -26,7 +26,7 @@ public struct ConnectionFilter: Sendable {
     /// answer does not look like a table that failed to print.
     public var nothingFound: String {
         var text = failedOnly ? "no failed connections" : "no connections"
-        if let peer { text += " with peer \(peer)" }
+        if peer != nil { text += " with that peer" }
         if since != nil || until != nil { text += " in that time" }
         return text
     }
