@@ -93,6 +93,19 @@ public final class IngestRun {
     /// What linking across sources did after the files were read (nil when it did not run).
     public private(set) var linkReport: LinkReport?
 
+    /// True when this run added a source or records, or was given a window or offsets: only then
+    /// can the links have changed, so only then are the link totals (the whole store's) news.
+    public var mayHaveChangedLinks: Bool {
+        let added = results.contains { r in
+            switch r.kind {
+            case .new, .replaced: return true
+            case .resumed: return r.records > 0
+            case .unchanged, .skipped: return false
+            }
+        }
+        return added || options.link.window != nil || !options.link.offsets.isEmpty
+    }
+
     public init(plugins: PluginSet, store: Store, options: IngestOptions) throws {
         self.plugins = plugins
         self.store = store
@@ -130,7 +143,10 @@ public final class IngestRun {
                 if stopped { return interrupted ? 130 : 2 }
             }
         }
-        do { linkReport = try Linker(store: store, plugins: plugins).run(options.link) } catch {
+        do { linkReport = try Linker(store: store, plugins: plugins).run(options.link) } catch let several as OffsetMatchesSeveral {
+            Diagnostics.warn("\(several)\n(the files are stored; the links are as they were: run `tracelens link` with the offset)")
+            return 2
+        } catch {
             Diagnostics.warn("\(StoreError.wrap(error, path: store.path))")
             return 2
         }

@@ -9,6 +9,17 @@ public struct LintRun {
     public let plugins: PluginSet
     public init(plugins: PluginSet) { self.plugins = plugins }
 
+    /// Why a file gave no contents, in the system's words (`No such file or directory`,
+    /// `Permission denied`, `Is a directory`).
+    package static func whyUnreadable(_ path: String) -> String {
+        let fd = Platform.openForReading(path)
+        guard fd >= 0 else { return Platform.errorText(Platform.lastError) }
+        Platform.close(fd)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { return "Is a directory" }
+        return "cannot read it"
+    }
+
     /// What was printed, the messages for standard error, and the exit status: 0 no findings,
     /// 1 findings, 2 a file could not be read or recognised.
     public func run(_ paths: [String], kind forcedName: String? = nil, json: Bool = false) -> (output: String, problems: [String], status: Int32) {
@@ -18,7 +29,7 @@ public struct LintRun {
         var out = "", problems: [String] = []
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
-                problems.append("\(path): cannot read it")
+                problems.append("\(path): \(Self.whyUnreadable(path))")
                 status = 2
                 continue
             }

@@ -11,18 +11,43 @@ import TraceLensPlugins
 public struct LinkOptions: Sendable {
     /// Replaces every rule's own window (`--window 5s`).
     public var window: Int64?
-    /// Per-source clock offsets (`--offset 'client.txt=-3600s'`): added to the times of the
+    /// Per-source clock offsets (`--offset 'ec-cert-rsa-cipher/client.txt=-3600s'`): added to the times of the
     /// sources whose path matches, and kept in the store for later runs.
     public var offsets: [(pattern: String, micros: Int64)] = []
+    /// `--all-matching`: a plain name that matches several sources shifts them all (without it,
+    /// that is refused: seven `client.txt` from seven folders are seldom one clock).
+    public var allMatching = false
 
     public init(window: Int64? = nil, offsets: [(pattern: String, micros: Int64)] = []) {
         self.window = window; self.offsets = offsets
+    }
+
+    /// The plain names (not globs: a glob asks for several) that match more than one source,
+    /// with the paths they match; empty with `allMatching`.
+    public func offsetsMatchingSeveral(_ sources: [LinkSource]) -> [OffsetMatchesSeveral] {
+        guard !allMatching else { return [] }
+        return offsets.compactMap { offset in
+            guard !LinkEngine.isGlob(offset.pattern) else { return nil }
+            let paths = sources.map(\.path).filter { LinkEngine.pathMatches(offset.pattern, $0) }.sorted()
+            return paths.count > 1 ? OffsetMatchesSeveral(pattern: offset.pattern, paths: paths) : nil
+        }
     }
 
     /// Parses `PATTERN=OFFSET` (`ldap.log=+3600s`, `*.joblog=-2s`).
     public static func parseOffset(_ text: String) -> (pattern: String, micros: Int64)? {
         guard let eq = text.lastIndex(of: "="), eq != text.startIndex, let us = TimeSpan.micros(String(text[text.index(after: eq)...])) else { return nil }
         return (String(text[..<eq]), us)
+    }
+}
+
+/// An `--offset` name that matches several sources, refused before anything is linked.
+public struct OffsetMatchesSeveral: Error, Sendable, Equatable, CustomStringConvertible {
+    public var pattern: String
+    public var paths: [String]
+
+    public var description: String {
+        "--offset: '\(pattern)' matches \(paths.count) sources; name one by its path (or more of it), or give --all-matching to shift them all:\n"
+            + paths.map { "  " + $0 }.joined(separator: "\n")
     }
 }
 
@@ -293,6 +318,9 @@ public struct LinkEngine: Sendable {
         }
         return parts.joined(separator: "; ")
     }
+
+    /// True when `pattern` has glob characters (`*`, `?`, `[`).
+    public static func isGlob(_ pattern: String) -> Bool { pattern.contains { "*?[".contains($0) } }
 
     /// `name`, `dir/name`, a full path, or a glob over the path or its last part.
     public static func pathMatches(_ pattern: String, _ path: String) -> Bool {

@@ -5,8 +5,9 @@ import TraceLensDecode
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensRender
+import TraceLensQuery
 
-/// What `doctor` says about one failed connection.
+/// What `doctor` says about one connection (failed, unless it was named).
 public struct Diagnosis: Sendable {
     public struct Evidence: Sendable, Equatable {
         public var file: String
@@ -29,6 +30,14 @@ public struct Diagnosis: Sendable {
     /// The other failure codes, space-separated as stored (`tls:44 ssl:431`).
     public var related: String? = nil
     public var findings: [Finding]
+    /// As stored: open, ok or failed.
+    public var outcome: String? = nil
+    /// What was agreed, when the trace says (`protocol TLSv1.3`, `cipher ...`), for a
+    /// connection that succeeded.
+    public var agreed: [String] = []
+
+    /// A connection named on the command line that succeeded: nothing to diagnose.
+    public var succeeded: Bool { outcome == "ok" }
 }
 
 /// One failed connection's story as `doctor` reads it: every record of every linked source.
@@ -206,6 +215,10 @@ extension Doctor {
             while try q.step() { heads.append(q.int64(0)) }
         } else {
             for id in ids {
+                // A connection that is not there is a mistake to say, not an empty verdict.
+                guard try db.scalar("SELECT count(*) FROM connections WHERE id = ?1", [.int(id)]) == 1 else {
+                    throw ConnectionStory.Problem.noSuchConnection(String(id))
+                }
                 heads.append(try db.scalar("SELECT coalesce(story, id) FROM connections WHERE id = ?1", [.int(id)]) ?? id)
             }
         }
@@ -222,7 +235,7 @@ extension Doctor {
             try conn.bind([.int(head)])
             var story = StoryRecords()
             var members: [(id: Int64, rule: String?)] = []
-            var summary = "", error: String?, related: String?
+            var summary = "", error: String?, related: String?, outcome: String?
             var first = true
             while try conn.step() {
                 members.append((conn.int64(0), conn.string(13)))
@@ -235,6 +248,7 @@ extension Doctor {
                     first = false
                     error = conn.string(8)
                     related = conn.string(9)
+                    outcome = conn.string(12)
                     var peer = conn.string(2) ?? "peer unknown"
                     if !conn.isNull(3) { peer += ":\(conn.int64(3))" }
                     if conn.isNull(2) {
@@ -263,7 +277,13 @@ extension Doctor {
                     story.items.append(.init(file: paths[recs.int64(0)] ?? "?", line: recs.int(1), text: recs.string(2) ?? "", codes: Set(codes), rule: m.rule))
                 }
             }
-            out.append(Diagnosis(connection: head, summary: summary, error: error, related: related, findings: findings(story)))
+            var diagnosis = Diagnosis(connection: head, summary: summary, error: error, related: related, findings: [], outcome: outcome)
+            if diagnosis.succeeded {
+                diagnosis.agreed = ["protocol", "cipher"].compactMap { name in story.fields[name].map { "\(name) \($0)" } }
+            } else {
+                diagnosis.findings = findings(story)
+            }
+            out.append(diagnosis)
         }
         return out
     }
@@ -275,6 +295,10 @@ public enum DoctorReport {
         var out = ""
         for d in diagnoses {
             out += d.summary + "\n"
+            if d.succeeded {
+                out += "  it succeeded" + (d.agreed.isEmpty ? "" : " (\(d.agreed.joined(separator: ", ")))") + ": nothing to diagnose\n\n"
+                continue
+            }
             if d.findings.isEmpty {
                 let error = d.error.map { PrimaryError.text($0, related: d.related, plugins: plugins) } ?? "none recorded"
                 out += "  no diagnosis rule fits this one; primary error: \(error)" + (d.error.map { "; `tracelens explain \($0) --long` says more" } ?? "") + "\n\n"
@@ -301,6 +325,7 @@ public enum DoctorReport {
         for d in diagnoses {
             var obj: [String: JSON.Value] = ["connection": .int(Int(d.connection)), "summary": .string(d.summary)]
             obj["error"] = d.error.map(JSON.Value.string)
+            obj["outcome"] = d.outcome.map(JSON.Value.string)
             obj["findings"] = .array(d.findings.map { f in
                 .sorted(["rule": .string(f.rule), "title": .string(f.title), "cause": .string(f.cause), "action": .string(f.action),
                          "doc": .string(f.doc),

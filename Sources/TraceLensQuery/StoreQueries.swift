@@ -21,6 +21,15 @@ public struct ConnectionFilter: Sendable {
     /// List every source's connections on their own, not one row per story.
     public var eachSource = false
     public init() {}
+
+    /// What text output says when nothing matches ("no failed connections"), so that an empty
+    /// answer does not look like a table that failed to print.
+    public var nothingFound: String {
+        var text = failedOnly ? "no failed connections" : "no connections"
+        if peer != nil { text += " with that peer" }
+        if since != nil || until != nil { text += " in that time" }
+        return text
+    }
 }
 
 /// The query commands over a store: summary, connections, show, sql. Codes are decoded with
@@ -299,6 +308,47 @@ public final class StoreQueries {
     }
 
     // MARK: sql
+
+    /// The sqlite3 shell's `.tables` and `.schema [NAME]`, for `sql` text starting with a dot: one
+    /// column (`name` or `sql`), a row per line the shell would print; nil for SQL.
+    public func shellCommand(_ text: String) throws -> ResultTable? {
+        let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let command = words.first, command.hasPrefix(".") else { return nil }
+        switch (command, words.count) {
+        case (".tables", 1):
+            return ResultTable(columns: ["name"], rows: try tableNames().map { [.text($0)] })
+        case (".schema", 1...2):
+            let name = words.count == 2 ? words[1] : nil
+            let statements = try schema(of: name)
+            if let name, statements.isEmpty { throw SQLTextProblem.unknownTable(name) }
+            return ResultTable(columns: ["sql"], rows: statements.map { [.text($0)] })
+        default:
+            throw SQLTextProblem.unknownShellCommand(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
+    /// `sql .tables`: the store's tables and views by name, as the sqlite3 shell lists them
+    /// (SQLite's own `sqlite_*` tables left out).
+    public func tableNames() throws -> [String] {
+        let q = try store.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+        var names: [String] = []
+        while try q.step() { names.append(q.string(0) ?? "") }
+        return names
+    }
+
+    /// `sql .schema [NAME]`: the CREATE statements of the store (or of one table or view and its
+    /// indexes), in the order they were made, as the sqlite3 shell prints them.
+    public func schema(of name: String? = nil) throws -> [String] {
+        let q = try store.db.prepare("""
+            SELECT sql FROM sqlite_master
+            WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND (?1 IS NULL OR tbl_name = ?1 COLLATE NOCASE)
+            ORDER BY rowid
+            """)
+        try q.bind([name.map(SQLValue.text) ?? .null])
+        var statements: [String] = []
+        while try q.step() { statements.append((q.string(0) ?? "") + ";") }
+        return statements
+    }
 
     public func sql(_ text: String) throws -> ResultTable {
         func explain(_ e: SQLiteError) -> StoreError {

@@ -16,6 +16,8 @@ public final class Linker {
 
     public func run(_ options: LinkOptions = LinkOptions()) throws -> LinkReport {
         let sources = try store.linkSources()
+        // Refused before anything changes: the links and kept offsets stay as they were.
+        if let several = options.offsetsMatchingSeveral(sources).first { throw several }
         let connections = engine.rules.isEmpty ? [] : try store.linkCandidates(rules: engine.connectionRules, keys: engine.keyFields)
         let plan = engine.link(connections, sources: sources, options: options)
         try store.replaceLinks(plan)

@@ -217,9 +217,18 @@ public final class Database {
 public enum SQLTextProblem: Error, CustomStringConvertible {
     case noStatement
     case severalStatements
+    /// A dot command other than the two `sql` knows (`.tables`, `.schema [NAME]`).
+    case unknownShellCommand(String)
+    /// `.schema NAME` for a name that is no table or view of the store.
+    case unknownTable(String)
 
     public var description: String {
         switch self {
+        case let .unknownShellCommand(text):
+            return "'\(text)': of the sqlite3 shell's dot commands `sql` knows .tables and .schema [TABLE]"
+        case let .unknownTable(name):
+            return "no table or view named '\(name)' in the store (`tracelens sql .tables` lists them)"
+
         case .noStatement:
             return "give one SQL statement to run, such as \"SELECT peer_ip, count(*) FROM connections GROUP BY 1\" (tables: sources, records, codes, connections, links; `tracelens sql --help` lists them)"
         case .severalStatements:

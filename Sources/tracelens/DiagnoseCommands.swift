@@ -79,8 +79,11 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "One JSON object per connection.")
     var json = false
 
-    @Option(help: ArgumentHelp("A source's clock is off when reading files (as for ingest): 'client.txt=-3600s'. Repeatable.", valueName: "file=duration"))
+    @Option(help: ArgumentHelp("A source's clock is off when reading files (as for ingest): 'ec-cert-rsa-cipher/client.txt=-3600s'. Repeatable.", valueName: "file=duration"))
     var offset: [String] = []
+
+    @Flag(help: "Let an --offset name that matches several of the files shift them all.")
+    var allMatching = false
 
     @Argument(help: ArgumentHelp("Connection ids, or trace files and folders to read.", valueName: "conn-or-file"))
     var targets: [String] = []
@@ -97,6 +100,7 @@ struct DoctorCommand: ParsableCommand {
         guard all || !targets.isEmpty else { throw ValidationError("name connections (tracelens connections --failed lists them), --all, or trace files") }
         var link = LinkOptions()
         link.offsets = try LinkingOptions.offsets(offset)
+        link.allMatching = allMatching
         let doctor = DoctorRun(plugins: set, environment: environment)
         let diagnoses: [Diagnosis]
         // Non-zero when a named file could not be read: the verdict then covers only the rest.

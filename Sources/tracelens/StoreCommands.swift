@@ -55,7 +55,7 @@ struct IngestCommand: ParsableCommand {
 
               tracelens ingest samples/
               tracelens ingest --db /tmp/case42.db gskssl.65567.trc joblog.txt.gz
-              tracelens ingest --offset 'client.txt=-3600s' samples/ec-cert-rsa-cipher/
+              tracelens ingest --offset 'ec-cert-rsa-cipher/client.txt=-3600s' samples/ec-cert-rsa-cipher/
             """
     )
 
@@ -119,7 +119,7 @@ struct IngestCommand: ParsableCommand {
                 }
             }
         }
-        if !quiet, let report = run.linkReport { printLinks(report) }
+        if !quiet, run.mayHaveChangedLinks, let report = run.linkReport { printLinks(report) }
         if status != 0 { throw ExitCode(status) }
     }
 }
@@ -129,8 +129,11 @@ struct LinkingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Link connections of different sources up to this far apart in time (default: each plugin rule's own, 2s or 5s).", valueName: "duration"))
     var window: String?
 
-    @Option(help: ArgumentHelp("A source's clock is off: add this to its times when linking (repeatable): 'client.txt=-3600s', '*.joblog=+2s'.", valueName: "file=duration"))
+    @Option(help: ArgumentHelp("A source's clock is off: add this to its times when linking (repeatable): 'ec-cert-rsa-cipher/client.txt=-3600s', '*.joblog=+2s'. A name (not a glob) that matches several sources is refused, with their paths; NAME=0 clears an offset kept from before.", valueName: "file=duration"))
     var offset: [String] = []
+
+    @Flag(help: "Let an --offset name that matches several sources shift them all.")
+    var allMatching = false
 
     func options() throws -> LinkOptions {
         var o = LinkOptions()
@@ -142,6 +145,7 @@ struct LinkingOptions: ParsableArguments {
             }
         }
         o.offsets = try Self.offsets(offset)
+        o.allMatching = allMatching
         return o
     }
 
@@ -152,7 +156,7 @@ struct LinkingOptions: ParsableArguments {
                 if let eq = text.lastIndex(of: "="), case .failure(.tooLarge) = TimeSpan.parse(String(text[text.index(after: eq)...])) {
                     throw ValidationError("--offset '\(text)': \(TimeSpan.Problem.tooLarge)")
                 }
-                throw ValidationError("--offset '\(text)': give FILE=DURATION, such as 'client.txt=-3600s' or 'gldsrv.joblog=+2s'")
+                throw ValidationError("--offset '\(text)': give FILE=DURATION, such as 'ec-cert-rsa-cipher/client.txt=-3600s' or 'gldsrv.joblog=+2s'")
             }
             return parsed
         }
@@ -177,10 +181,12 @@ struct LinkCommand: ParsableCommand {
         abstract: "Link the connections of different sources again, with another window or clock offsets.",
         discussion: """
             ingest links sources by itself; run link when the clocks of two sources disagree or \
-            the default window is too narrow. Offsets are kept in the store for later runs. The \
-            store must exist (ingest makes it). Example:
+            the default window is too narrow. Offsets are kept in the store for later runs \
+            (NAME=0 clears one). A name that matches several sources (client.txt of seven \
+            folders) is refused with their paths unless --all-matching. The store must exist \
+            (ingest makes it). Example:
 
-              tracelens link --offset 'client.txt=-3600s' --window 5s
+              tracelens link --offset 'samples/ec-cert-rsa-cipher/client.txt=-3600s' --window 5s
             """
     )
     @OptionGroup var store: StoreOptions
@@ -281,6 +287,7 @@ struct ConnectionsCommand: ParsableCommand {
         let queries = try openQueries(store, plugins)
         do {
             var table = try queries.connections(filter)
+            if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
             if style == .text {
                 // The text table leaves out what is empty for every row (a trace that shows no DNs).
                 let keep = table.columns.indices.filter { i in i == 0 || table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
@@ -323,9 +330,11 @@ struct SQLCommand: ParsableCommand {
             failed_connections, decoded_codes. The store is opened read-only and only reading is \
             allowed: one statement, SQLite's own scalar, aggregate, window, date, math and JSON \
             functions (others, such as fts3_tokenizer or load_extension, are refused). Times are \
-            microseconds since 1970 in the trace's local time. Example:
+            microseconds since 1970 in the trace's local time. As in the sqlite3 shell, .tables \
+            lists the tables and views and .schema [TABLE] prints their CREATE statements. Examples:
 
               tracelens sql "SELECT peer_ip, count(*) FROM connections WHERE outcome = 'failed' GROUP BY 1"
+              tracelens sql ".schema connections"
             """
     )
     @OptionGroup var store: StoreOptions
@@ -334,14 +343,26 @@ struct SQLCommand: ParsableCommand {
 
     // Optional so that `sql ""` (which the parser counts as no argument) gets the message
     // below rather than a bare "missing argument".
-    @Argument(help: ArgumentHelp("One SQL statement.", valueName: "sql"))
+    @Argument(help: ArgumentHelp("One SQL statement, or .tables or .schema [TABLE].", valueName: "sql"))
     var query: String?
 
     func run() throws {
         let style = try output.style()
         guard let query, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("\(SQLTextProblem.noStatement)") }
         let queries = try openQueries(store, plugins)
-        do { emit([("rows", try queries.sql(query))], style) } catch let e as SQLTextProblem {
+        do {
+            if let shell = try queries.shellCommand(query) {
+                // As the sqlite3 shell prints them: one name or statement a line, no table around them.
+                if style == .text {
+                    // Statements keep their line ends; control bytes in a crafted store are shown, not sent.
+                    for row in shell.rows { if case let .text(line)? = row.first { print(TerminalText.visible(line, keepingNewlines: true)) } }
+                } else { emit([("rows", shell)], style) }
+                return
+            }
+            let rows = try queries.sql(query)
+            // An empty result says so in text; JSON and CSV stay empty for the programs reading them.
+            if style == .text && rows.rows.isEmpty { print("(no rows)") } else { emit([("rows", rows)], style) }
+        } catch let e as SQLTextProblem {
             throw ValidationError("\(e)")
         } catch { throw storeFailure(error) }
     }

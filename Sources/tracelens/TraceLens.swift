@@ -19,9 +19,40 @@ struct TraceLens: ParsableCommand {
             part of the binary; add your own with --plugins DIR, TRACELENS_PLUGINS or \
             ~/.config/tracelens/plugins/.
             """,
+        version: TraceLensVersion.text,
         subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self, FuzzChildCommand.self]
     )
+
+    /// As the parser's own `main`, except that a usage error a command finds while running (a bad
+    /// `--level`, an empty `sql`) shows that command's usage: the parser shows the top level's
+    /// for errors thrown from `run()`, since only `validate()` errors know their command.
+    static func main() {
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch let usage as ValidationError {
+            let subcommand = type(of: command)
+            let names = commandNames(of: subcommand).joined(separator: " ")
+            FileHandle.standardError.write(Data("Error: \(usage.message)\nUsage: \(usageString(for: subcommand))\n  See '\(names) --help' for more information.\n".utf8))
+            exit(withError: ExitCode.validationFailure)
+        } catch { exit(withError: error) }
+    }
+
+    /// `tracelens plugins check`: the names leading to a command, from the top.
+    static func commandNames(of target: ParsableCommand.Type) -> [String] {
+        func path(from command: ParsableCommand.Type) -> [String]? {
+            let name = command._commandName
+            if command == target { return [name] }
+            for sub in command.configuration.subcommands {
+                if let rest = path(from: sub) { return [name] + rest }
+            }
+            return nil
+        }
+        return path(from: self) ?? ["tracelens"]
+    }
 }
+
+/// The levels `--level` takes, said the same way in its help and in its error.
+let levelNames = Level.allCases.map(\.name).joined(separator: ", ")
 
 /// A `--since` / `--until` value, or a usage error that shows the accepted forms.
 func timeBound(_ option: String, _ value: String?) throws -> TimeBound? {
@@ -88,7 +119,7 @@ struct FormatCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only records of this thread (3, 00000003, or as the trace writes it). Repeatable.", valueName: "id"))
     var thread: [String] = []
 
-    @Option(help: ArgumentHelp("Only records of this level: ENTRY, EXIT, INFO, ERROR, DUMP. Repeatable or comma-separated.", valueName: "level"))
+    @Option(help: ArgumentHelp("Only records of this level: \(levelNames). Repeatable or comma-separated.", valueName: "level"))
     var level: [String] = []
 
     @Option(help: ArgumentHelp("Only records whose text contains this (case-sensitive).", valueName: "text"))
@@ -129,7 +160,7 @@ struct FormatCommand: ParsableCommand {
         options.filter.threads = Set(thread.flatMap { $0.split(separator: ",") }.map { RecordFilter.normaliseThread(String($0)) })
         for name in level.flatMap({ $0.split(separator: ",") }) {
             guard let l = Level(name: String(name)) else {
-                throw ValidationError("unknown level '\(name)'; levels: \(Level.allCases.map(\.name).joined(separator: ", "))")
+                throw ValidationError("unknown level '\(name)'; levels: \(levelNames)")
             }
             options.filter.levels.insert(l)
         }

@@ -145,7 +145,8 @@ final class LintTests: XCTestCase {
         XCTAssertTrue(unknown.output.contains("trace-on"), "the other files are still checked")
         let missing = run.run([dir + "/nope"])
         XCTAssertEqual(missing.status, 2)
-        XCTAssertEqual(missing.problems, [dir + "/nope: cannot read it"])
+        XCTAssertEqual(missing.problems, [dir + "/nope: No such file or directory"])
+        XCTAssertEqual(run.run([dir]).problems, [dir + ": Is a directory"])
         XCTAssertEqual(run.run([dir + "/other.txt"], kind: "gsk-env").status, 0, "--kind reads it as that kind")
     }
 

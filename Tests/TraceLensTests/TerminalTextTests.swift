@@ -229,7 +229,7 @@ final class TerminalTextTests: XCTestCase {
         XCTAssertTrue(format.stderr.contains("gone^[[2J^G.trc"), format.stderr)
         assertNothingRaw(format.stderr, "format's warning")
         let lint = try Fixtures.runTool(["lint", missing])
-        XCTAssertTrue(lint.stderr.contains("gone^[[2J^G.trc: cannot read it"), lint.stderr)
+        XCTAssertTrue(lint.stderr.contains("gone^[[2J^G.trc: No such file"), lint.stderr)
         assertNothingRaw(lint.stderr, "lint's warning")
         let cert = try Fixtures.runTool(["cert", missing])
         XCTAssertEqual(cert.status, 2)
