@@ -293,7 +293,8 @@ public final class StoreQueries {
                                 columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"],
                                 // Which file, whether it is read and keeping up, what went wrong, who reads it.
                                 importance: ["path", "state", "lag", "last error", "process", "records/s", "records", "offset", "size", "updated",
-                                             "error at", "source"])
+                                             "error at", "source"],
+                                cutAtStart: ["path"])
         for var row in try q.rows() {
             if case let .int(pid) = row[11] {
                 // A process that is gone left its last word: say so instead of a live-looking state.

@@ -13,9 +13,13 @@ public struct ResultTable: Sendable {
     /// The columns most worth keeping when a text table is wider than the terminal, most important
     /// first. Columns not named here are left out before any named one, the rightmost first.
     public var importance: [String]
+    /// Columns whose end says the most (a path's file name): cut at their start when too long.
+    public var cutAtStart: [String]
 
-    public init(title: String = "", columns: [String], rows: [[SQLValue]] = [], note: String? = nil, importance: [String] = []) {
+    public init(title: String = "", columns: [String], rows: [[SQLValue]] = [], note: String? = nil, importance: [String] = [],
+                cutAtStart: [String] = []) {
         self.title = title; self.columns = columns; self.rows = rows; self.note = note; self.importance = importance
+        self.cutAtStart = cutAtStart
     }
 
     /// Removes a column (one that says nothing for this store).
@@ -102,6 +106,7 @@ public enum TableWriter {
                 switch row[i] { case .int, .null: return true; default: return false }
             }
         }
+        let keepEnd = t.columns.map(t.cutAtStart.contains)
         var shown = Array(columns.indices)
         if let width, widths.reduce(0, +) + 2 * (widths.count - 1) > width {
             let plan = fit(widths: widths, headers: columns.map(Self.width), truncatable: numeric.map { !$0 },
@@ -115,7 +120,7 @@ public enum TableWriter {
             for (n, i) in shown.enumerated() where i < values.count {
                 if n > 0 { out.append(0x20); out.append(0x20) }
                 var value = values[i], valueWidth = w[i]
-                if valueWidth > widths[i] { value = truncated(value, to: widths[i]); valueWidth = widths[i] }
+                if valueWidth > widths[i] { value = truncated(value, to: widths[i], keepingEnd: keepEnd[i]); valueWidth = widths[i] }
                 let pad = max(widths[i] - valueWidth, 0)
                 if numeric[i] { out.append(spaces[0..<pad]) }
                 out.append(value)
@@ -170,12 +175,12 @@ public enum TableWriter {
         return (kept, widths)
     }
 
-    /// `s` in at most `width` characters, the last one `…` when some were cut (on character
-    /// boundaries: a cut never splits a character, whatever its bytes).
-    package static func truncated(_ s: String, to width: Int) -> String {
+    /// `s` in at most `width` characters, the last one `…` when some were cut (the first one with
+    /// `keepingEnd`). Cuts fall on character boundaries, never inside a character's bytes.
+    package static func truncated(_ s: String, to width: Int, keepingEnd: Bool = false) -> String {
         guard Self.width(s) > width else { return s }
         guard width > 1 else { return width == 1 ? "…" : "" }
-        return String(s.prefix(width - 1)) + "…"
+        return keepingEnd ? "…" + s.suffix(width - 1) : s.prefix(width - 1) + "…"
     }
 
     /// Writes `text` as lines of at most `width` characters, broken between words (a word longer

@@ -132,6 +132,9 @@ final class TableFitTests: XCTestCase {
         XCTAssertEqual(Array(header(status.stdout).prefix(2)), ["path", "state"])
         XCTAssertTrue(header(status.stdout).contains("last error"), status.stdout)
         XCTAssertTrue(status.stdout.contains("(left out: "), status.stdout)
+        // A path is cut at its start: the file name stays.
+        XCTAssertTrue(status.stdout.contains("…"), status.stdout)
+        for name in ["/gskssl.65567.trc", "/gskssl.33554467.trc"] { XCTAssertTrue(status.stdout.contains(name), status.stdout) }
     }
 
     /// Cuts fall between characters, whatever their bytes: `ü` (2 bytes), `€` (3), a flag (two
@@ -152,6 +155,7 @@ final class TableFitTests: XCTestCase {
         XCTAssertEqual(TableWriter.truncated("Prüfe\u{0301}nung", to: 6), "Prüfe\u{0301}…")
         XCTAssertEqual(TableWriter.truncated("🇩🇪🇩🇪🇩🇪", to: 2), "🇩🇪…")
         XCTAssertEqual(TableWriter.truncated("short", to: 5), "short")
+        XCTAssertEqual(TableWriter.truncated("/u/trace/gskssl.65567.trc", to: 17, keepingEnd: true), "…gskssl.65567.trc")
     }
 
     /// The choice of columns on its own: rank order until one does not fit, a long text counted
