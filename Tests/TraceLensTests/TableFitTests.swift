@@ -183,4 +183,24 @@ final class TableFitTests: XCTestCase {
         XCTAssertNil(Output.tableWidth(fd: -1, environment: [:]), "not a terminal: no limit")
         XCTAssertNil(Platform.terminalColumns(-1))
     }
+
+    /// A terminal's own width, asked of it: a pseudo-terminal set to 72 columns.
+    func testATerminalSaysItsWidth() throws {
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        guard master >= 0 else { throw XCTSkip("no pseudo-terminal here") }
+        defer { close(master) }
+        // unlockpt and ptsname, which Swift does not import: TIOCSPTLCK and TIOCGPTN (asm-generic values).
+        var unlock: Int32 = 0, number: UInt32 = 0
+        guard ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else { throw XCTSkip("no pseudo-terminal here") }
+        let terminal = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        guard terminal >= 0 else { throw XCTSkip("no pseudo-terminal here") }
+        defer { close(terminal) }
+        var size = winsize()
+        size.ws_col = 72
+        size.ws_row = 24
+        XCTAssertEqual(ioctl(terminal, UInt(TIOCSWINSZ), &size), 0)
+        XCTAssertEqual(Platform.terminalColumns(terminal), 72)
+        XCTAssertEqual(Output.tableWidth(fd: terminal, environment: [:]), 72)
+        XCTAssertEqual(Output.tableWidth(fd: terminal, environment: ["COLUMNS": "120"]), 120, "COLUMNS says otherwise")
+    }
 }
