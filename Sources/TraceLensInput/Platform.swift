@@ -287,6 +287,13 @@ public enum Platform {
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+    /// The width in columns of the terminal `fd` is, or nil when it is none (or says 0).
+    public static func terminalColumns(_ fd: Int32) -> Int? {
+        var size = winsize()
+        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     /// The size of a memory page, for resident sizes read from /proc.
     public static var pageSize: Int { sysconf(Int32(_SC_PAGESIZE)) }
 

@@ -98,7 +98,9 @@ public final class StoreQueries {
     public func summary(limit: Int = 20) throws -> [(key: String, table: ResultTable)] {
         let db = store.db
         var sources = ResultTable(title: "Sources", columns: ["source", "file", "layout", "first", "last", "records", "unparsed", "unlinked",
-                                                             "connections", "failed", "linked", "offset"])
+                                                             "connections", "failed", "linked", "offset"],
+                                  importance: ["file", "layout", "records", "connections", "failed", "unparsed", "first", "last", "source",
+                                               "unlinked", "linked", "offset"])
         let s = try db.prepare("""
             SELECT s.id, s.path, s.layout, s.first_time, s.last_time, s.records, s.unparsed, s.unlinked,
                    (SELECT count(*) FROM connections c WHERE c.source = s.id),
@@ -125,7 +127,8 @@ public final class StoreQueries {
         }
 
         // Codes, most frequent first; success values (Exit status 0) are left out.
-        var codes = ResultTable(title: "Codes seen (most frequent first)", columns: ["code", "decoded", "count", "failure"])
+        var codes = ResultTable(title: "Codes seen (most frequent first)", columns: ["code", "decoded", "count", "failure"],
+                                importance: ["code", "count", "decoded", "failure"])
         let c = try db.prepare("SELECT catalogue, code, max(failure), sum(count) AS n FROM code_counts GROUP BY catalogue, code ORDER BY n DESC, catalogue, code")
         var hidden = 0
         while try c.step() {
@@ -137,7 +140,8 @@ public final class StoreQueries {
         }
         if hidden > 0 { codes.note = "and \(hidden) more codes (tracelens sql \"SELECT * FROM code_counts\")" }
 
-        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error", "linked"])
+        var failed = ResultTable(title: "Failed connections", columns: ["conn", "start", "peer", "thread", "file", "error", "linked"],
+                                 importance: ["conn", "peer", "error", "start", "thread", "linked", "file"])
         let failedCount = try db.scalar("SELECT count(*) FROM connections WHERE outcome = 'failed' AND story IS NULL") ?? 0
         let f = try db.prepare("""
             SELECT c.id, c.start_time, c.peer_ip, c.peer_port, c.thread, s.path, c.error, c.related,
@@ -154,7 +158,8 @@ public final class StoreQueries {
         if !failed.rows.contains(where: { $0.last != .null }) { failed.drop(column: "linked") }
         if failedCount > Int64(limit) { failed.note = "and \(failedCount - Int64(limit)) more (tracelens connections --failed)" }
 
-        var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"])
+        var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"],
+                                importance: ["peer", "failed", "most frequent error", "connections"])
         let p = try db.prepare("""
             SELECT peer_ip, sum(outcome = 'failed') AS failed, count(*),
                    (SELECT error FROM connections e WHERE e.peer_ip = c.peer_ip AND e.outcome = 'failed'
@@ -186,6 +191,11 @@ public final class StoreQueries {
     /// The columns of `connections`, in the order shown: what happened first, the long DNs last.
     public static let connectionColumns = ["conn", "start", "end", "peer", "process", "thread", "outcome", "error",
                                            "protocol", "cipher", "subject", "issuer", "file", "records", "linked"]
+
+    /// What a narrow terminal keeps of them, most important first: which connection, how it ended,
+    /// with whom and why; the long DNs and the cipher name last.
+    public static let connectionImportance = ["conn", "outcome", "peer", "error", "start", "thread", "linked", "end", "protocol",
+                                              "process", "records", "file", "cipher", "subject", "issuer"]
 
     public func connections(_ filter: ConnectionFilter) throws -> ResultTable {
         var conditions: [String] = []
@@ -244,7 +254,7 @@ public final class StoreQueries {
         if let limit = filter.limit { sql += " LIMIT \(limit)" }
         let q = try store.db.prepare(sql)
         try q.bind(values)
-        var table = ResultTable(columns: Self.connectionColumns)
+        var table = ResultTable(columns: Self.connectionColumns, importance: Self.connectionImportance)
         while try q.step() {
             table.rows.append([
                 .int(q.int64(0)), Self.time(q.isNull(1) ? nil : q.int64(1)), Self.time(q.isNull(2) ? nil : q.int64(2)),
@@ -294,7 +304,11 @@ public final class StoreQueries {
             FROM follows ORDER BY path
             """)
         var table = ResultTable(title: "followed files",
-                                columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"])
+                                columns: ["path", "state", "source", "offset", "size", "lag", "records/s", "records", "last error", "error at", "updated", "process"],
+                                // Which file, whether it is read and keeping up, what went wrong, who reads it.
+                                importance: ["path", "state", "lag", "last error", "process", "records/s", "records", "offset", "size", "updated",
+                                             "error at", "source"],
+                                cutAtStart: ["path"])
         for var row in try q.rows() {
             if case let .int(pid) = row[11] {
                 // A process that is gone left its last word: say so instead of a live-looking state.

@@ -1,3 +1,4 @@
+import Foundation
 import TraceLensInput
 
 /// Buffered output to a file descriptor. Writes in large blocks; notices a closed pipe
@@ -20,6 +21,14 @@ public final class Output {
     /// True when standard output is a terminal and the user has not asked for no colour.
     public static func wantsColour(fd: Int32 = 1, environment: [String: String]) -> Bool {
         Platform.isTerminal(fd) && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+    }
+
+    /// How wide a text table may be: `COLUMNS` when it is set to a number (the user said so, even
+    /// in a pipe), else the terminal's width when `fd` is a terminal; nil, no limit, otherwise
+    /// (a pipe or a file gets every column in full).
+    public static func tableWidth(fd: Int32 = 1, environment: [String: String]) -> Int? {
+        if let columns = environment["COLUMNS"].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), columns > 0 { return columns }
+        return Platform.isTerminal(fd) ? Platform.terminalColumns(fd) : nil
     }
 
     /// Call after appending to `buffer` directly.

@@ -163,9 +163,13 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
+    @OptionGroup var layout: TableOptions
 
     func run() throws {
+        let style = try output.style()
         let queries = try openQueries(store, plugins)
-        do { emit([("files", try queries.status())], try output.style()) } catch { throw storeFailure(error) }
+        let files: ResultTable
+        do { files = try queries.status() } catch { throw storeFailure(error) }
+        try emit([("files", files)], style, layout)
     }
 }

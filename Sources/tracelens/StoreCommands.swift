@@ -31,6 +31,29 @@ struct QueryOutputOptions: ParsableArguments {
     }
 }
 
+/// `--wide` and `--columns` for the commands that print tables (not `show`, which prints records).
+struct TableOptions: ParsableArguments {
+    @Flag(help: "Every column in full, however wide the terminal (as in a pipe or a file).")
+    var wide = false
+
+    @Option(help: ArgumentHelp("Only these columns, in this order, for text, JSON and CSV (for example conn,outcome,peer,error).", valueName: "a,b,..."))
+    var columns: String?
+
+    /// The tables as asked: only the `--columns` named, when given.
+    func chosen(_ tables: [(key: String, table: ResultTable)]) throws -> [(key: String, table: ResultTable)] {
+        guard let columns else { return tables }
+        var names: [String] = []
+        for name in columns.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty && !names.contains(name) {
+            names.append(name)
+        }
+        guard !names.isEmpty else { throw ValidationError("--columns: name at least one column") }
+        do { return try TableWriter.choosing(names, from: tables) } catch { throw ValidationError("--columns: \(error)") }
+    }
+
+    /// No limit with --wide; else the terminal's width (`Output.tableWidth`).
+    var width: Int? { wide ? nil : Output.tableWidth(environment: ProcessInfo.processInfo.environment) }
+}
+
 /// Prints a message for a store or input problem and exits 2 (the command could not run), or
 /// 130/143 when a signal stopped a wait for the store lock.
 func storeFailure(_ error: Error) -> ExitCode {
@@ -215,9 +238,10 @@ func openQueries(_ store: StoreOptions, _ plugins: PluginOptions) throws -> Stor
     do { return StoreQueries(store: try Store.openForReading(store.path), plugins: set) } catch { throw storeFailure(error) }
 }
 
-func emit(_ tables: [(key: String, table: ResultTable)], _ style: OutputStyle) {
+func emit(_ tables: [(key: String, table: ResultTable)], _ style: OutputStyle, _ layout: TableOptions) throws {
+    let chosen = try layout.chosen(tables)
     let out = Output()
-    TableWriter.render(tables, style: style, into: out.buffer)
+    TableWriter.render(chosen, style: style, width: layout.width, into: out.buffer)
     out.flush()
 }
 
@@ -229,13 +253,17 @@ struct SummaryCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
+    @OptionGroup var layout: TableOptions
 
     @Option(help: ArgumentHelp("Rows per table.", valueName: "n"))
     var limit: Int = 20
 
     func run() throws {
+        let style = try output.style()
         let queries = try openQueries(store, plugins)
-        do { emit(try queries.summary(limit: limit), try output.style()) } catch let e as ValidationError { throw e } catch { throw storeFailure(error) }
+        let tables: [(key: String, table: ResultTable)]
+        do { tables = try queries.summary(limit: limit) } catch { throw storeFailure(error) }
+        try emit(tables, style, layout)
     }
 }
 
@@ -253,6 +281,7 @@ struct ConnectionsCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
+    @OptionGroup var layout: TableOptions
 
     @Flag(help: "Only connections that failed.")
     var failed = false
@@ -285,16 +314,16 @@ struct ConnectionsCommand: ParsableCommand {
         filter.until = try timeBound("--until", until)
         let style = try output.style()
         let queries = try openQueries(store, plugins)
-        do {
-            var table = try queries.connections(filter)
-            if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
-            if style == .text {
-                // The text table leaves out what is empty for every row (a trace that shows no DNs).
-                let keep = table.columns.indices.filter { i in i == 0 || table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
-                table = ResultTable(columns: keep.map { table.columns[$0] }, rows: table.rows.map { r in keep.map { r[$0] } })
-            }
-            emit([("connections", table)], style)
-        } catch { throw storeFailure(error) }
+        var table: ResultTable
+        do { table = try queries.connections(filter) } catch { throw storeFailure(error) }
+        if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
+        if style == .text && layout.columns == nil {
+            // The text table leaves out what is empty for every row (a trace that shows no DNs),
+            // unless the columns were named.
+            let empty = table.columns.indices.dropFirst().filter { i in !table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
+            for name in empty.map({ table.columns[$0] }) { table.drop(column: name) }
+        }
+        try emit([("connections", table)], style, layout)
     }
 }
 
@@ -340,6 +369,7 @@ struct SQLCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var output: QueryOutputOptions
+    @OptionGroup var layout: TableOptions
 
     // Optional so that `sql ""` (which the parser counts as no argument) gets the message
     // below rather than a bare "missing argument".
@@ -350,20 +380,22 @@ struct SQLCommand: ParsableCommand {
         let style = try output.style()
         guard let query, !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("\(SQLTextProblem.noStatement)") }
         let queries = try openQueries(store, plugins)
+        let rows: ResultTable
         do {
             if let shell = try queries.shellCommand(query) {
                 // As the sqlite3 shell prints them: one name or statement a line, no table around them.
                 if style == .text {
                     // Statements keep their line ends; control bytes in a crafted store are shown, not sent.
                     for row in shell.rows { if case let .text(line)? = row.first { print(TerminalText.visible(line, keepingNewlines: true)) } }
-                } else { emit([("rows", shell)], style) }
+                } else { try emit([("rows", shell)], style, layout) }
                 return
             }
-            let rows = try queries.sql(query)
-            // An empty result says so in text; JSON and CSV stay empty for the programs reading them.
-            if style == .text && rows.rows.isEmpty { print("(no rows)") } else { emit([("rows", rows)], style) }
+            rows = try queries.sql(query)
         } catch let e as SQLTextProblem {
             throw ValidationError("\(e)")
         } catch { throw storeFailure(error) }
+        // An empty result says so in text; JSON and CSV stay empty for the programs reading them.
+        if style == .text && rows.rows.isEmpty { print("(no rows)"); return }
+        try emit([("rows", rows)], style, layout)
     }
 }

@@ -120,7 +120,7 @@ final class ArchitectureTests: XCTestCase {
     /// Other files may import the C library only for the portable byte functions (memchr, memcpy).
     func testSystemCallsAreOnlyInThePlatformFile() throws {
         let sources = Fixtures.root + "/Sources"
-        let calls = try NSRegularExpression(pattern: #"(^|[^.\w])(Glibc\.\w+|inotify_\w+|sigaction|signal|poll|fstat|stat|lstat|pread|lseek|fcntl|isatty|getrlimit|setrlimit|clock_gettime|usleep|getpid|kill|_exit|strerror|raise|pipe|dup2|ftruncate|flock|fchmod|sysconf)\(|\berrno\b"#)
+        let calls = try NSRegularExpression(pattern: #"(^|[^.\w])(Glibc\.\w+|inotify_\w+|sigaction|signal|poll|fstat|stat|lstat|pread|lseek|fcntl|isatty|getrlimit|setrlimit|clock_gettime|usleep|getpid|kill|_exit|strerror|raise|pipe|dup2|ftruncate|flock|fchmod|sysconf|ioctl)\(|\berrno\b"#)
         var found: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: sources) else { return XCTFail("no Sources") }
         for case let file as String in walker where file.hasSuffix(".swift") && file != "TraceLensInput/Platform.swift" && !file.hasPrefix("EmbedPluginsTool/") && !file.hasPrefix("BuildPlugins/") {

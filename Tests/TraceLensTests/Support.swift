@@ -75,7 +75,10 @@ enum Fixtures {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: toolPath)
         child.arguments = arguments
-        child.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        // A COLUMNS exported by the shell running the tests would fit the tool's tables to it.
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLUMNS"] = nil
+        child.environment = environment.merging(extra) { _, new in new }
         let out = Pipe()
         // stderr goes to a file: read after exit, it needs no second reader thread.
         let errPath = tempDir() + "/stderr.txt"
