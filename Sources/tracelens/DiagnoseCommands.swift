@@ -32,7 +32,7 @@ struct LintCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Read every file as this kind instead of recognising it (see `tracelens plugins list`).", valueName: "kind"))
     var kind: String?
 
-    @Flag(help: "One JSON object per finding.")
+    @Flag(help: "JSON Lines: one JSON object per finding, a line each.")
     var json = false
 
     @Argument(help: ArgumentHelp("Configuration files.", valueName: "file"))
@@ -76,7 +76,7 @@ struct DoctorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The System SSL environment file the server used, for actions in its terms.", valueName: "file"))
     var env: String?
 
-    @Flag(help: "One JSON object per connection.")
+    @Flag(help: "JSON Lines: one JSON object per connection, a line each.")
     var json = false
 
     @Option(help: ArgumentHelp("A source's clock is off when reading files (as for ingest): 'ec-cert-rsa-cipher/client.txt=-3600s'. Repeatable.", valueName: "file=duration"))
@@ -147,7 +147,7 @@ struct CertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A CRL to look each certificate up in. Repeatable.", valueName: "file"))
     var crl: [String] = []
 
-    @Flag(help: "One JSON object per certificate or CRL.")
+    @Flag(help: "JSON Lines: one JSON object per certificate or CRL, a line each.")
     var json = false
 
     @Argument(help: ArgumentHelp("Certificate, chain or CRL files.", valueName: "file"))

@@ -19,7 +19,7 @@ struct StoreOptions: ParsableArguments {
 
 /// `--json` / `--csv` for the query commands.
 struct QueryOutputOptions: ParsableArguments {
-    @Flag(help: "JSON output.")
+    @Flag(help: "One JSON document: each table an array of objects (summary: an object of tables).")
     var json = false
 
     @Flag(help: "CSV output (RFC 4180).")

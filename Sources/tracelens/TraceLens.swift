@@ -134,7 +134,7 @@ struct FormatCommand: ParsableCommand {
     @Flag(help: "Only records that carry a failure code or are at level ERROR, with the ENTRY and EXIT records around them on the same thread.")
     var errors = false
 
-    @Flag(help: "One JSON object per record instead of text.")
+    @Flag(help: "JSON Lines: one JSON object per record, a line each, instead of text.")
     var json = false
 
     @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always, never.", valueName: "when"))
@@ -206,7 +206,7 @@ struct ExplainCommand: ParsableCommand {
     @Flag(help: "Add the explanation, the action, related codes and extra details.")
     var long = false
 
-    @Flag(help: "JSON output.")
+    @Flag(help: "One JSON document: an array with one object per code asked about.")
     var json = false
 
     @Option(help: ArgumentHelp("Find catalogue rows whose code, name or text contain all these words.", valueName: "words"))
