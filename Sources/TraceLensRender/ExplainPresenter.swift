@@ -16,7 +16,9 @@ public struct ExplainPresenter {
         s += ": "
         guard let e = r.entry else { return s + "not in the catalogue" }
         if r.fromRange { return s + "not listed one by one; " + (e.text.isEmpty ? "within the range \(e.code)" : e.text + " (range \(e.code))") }
-        if !e.name.isEmpty && !e.text.isEmpty && e.name != e.text { s += "\(e.name) - \(e.text)" } else { s += e.text.isEmpty ? e.name : e.text }
+        // A name that only repeats the code as shown (`GSK_TRACE`) is not said twice.
+        let name = e.name == c.display(r.value) ? "" : e.name
+        if !name.isEmpty && !e.text.isEmpty && name != e.text { s += "\(name) - \(e.text)" } else { s += e.text.isEmpty ? name : e.text }
         if !e.verified { s += " [unverified]" }
         return s
     }

@@ -208,4 +208,12 @@ final class NoSurpriseTests: XCTestCase {
         let csv = try Fixtures.runTool(["sql", "--db", db, "--csv", "SELECT * FROM sources WHERE 0"])
         XCTAssertFalse(csv.stdout.contains("(no rows)"), csv.stdout)
     }
+
+    /// A variable whose catalogue name is the variable itself is not named twice.
+    func testExplainSaysAVariableNameOnce() throws {
+        let run = try Fixtures.runTool(["explain", "GSK_TRACE"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertTrue(run.stdout.hasPrefix("GSK environment variable GSK_TRACE: Which System SSL trace records"), run.stdout)
+        XCTAssertFalse(run.stdout.contains("GSK_TRACE: GSK_TRACE"), run.stdout)
+    }
 }

@@ -435,7 +435,7 @@ final class SecretTests: XCTestCase {
         }
         XCTAssertEqual(findings("GSK_KEYRING_PW = s3cret\n", gskEnv, "keyring-password-in-clear"), [1])
         XCTAssertEqual(findings("gsk_keyring_pw=s3cret\n", gskEnv, "keyring-password-in-clear"), [1])
-        XCTAssertEqual(findings("export gsk_ldap_password: s3cret\n", gskEnv, "crl-password-in-clear-seed-name"), [1])
+        XCTAssertEqual(findings("export gsk_ldap_password: s3cret\n", gskEnv, "crl-password-in-clear-ldap-password"), [1])
         XCTAssertEqual(findings("GSK_TRACE=0\nGSK_KEYRING_PW=\n", gskEnv, "keyring-password-in-clear"), [], "no value, no password")
         XCTAssertEqual(findings("adminDN cn=admin\nadminpw s3cret\n", ldapConf, "admin-password-in-clear"), [2])
         XCTAssertEqual(findings("adminDN cn=admin\nadminPW: s3cret\n", ldapConf, "admin-password-in-clear"), [2])
