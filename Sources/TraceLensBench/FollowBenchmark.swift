@@ -148,9 +148,9 @@ public enum FollowBenchmark {
         for i in 0..<4 { try Data("first line\n".utf8).write(to: URL(fileURLWithPath: dir + "/app\(i).log")) }
         let running = try Running(dir: dir, patterns: ["app*.log"], plugins: plugins, poll: poll)
         Platform.sleep(seconds: 0.5)
-        let cpu0 = cpuSeconds(), t0 = monotonicSeconds()
+        let cpu0 = cpuSeconds(), t0 = Platform.monotonicSeconds()
         sleep(10)
-        let cpu = cpuSeconds() - cpu0, wall = monotonicSeconds() - t0
+        let cpu = cpuSeconds() - cpu0, wall = Platform.monotonicSeconds() - t0
         // The loop's count belongs to its thread: read once it stops (so it includes the start).
         let cycles = running.stop()
         return String(format: "idle, 4 files, %@: %.3f s CPU in %.0f s (%.2f%% of one core), %d cycles in all",
@@ -164,7 +164,7 @@ public enum FollowBenchmark {
         let total = sources.reduce(0) { $0 + $1.count }
         let running = try Running(dir: dir, patterns: ["gskssl.*.trc"], plugins: plugins)
         Platform.sleep(seconds: 0.2)
-        let start = monotonicSeconds()
+        let start = Platform.monotonicSeconds()
         let group = DispatchGroup()
         for (i, bytes) in sources.enumerated() {
             let path = dir + "/gskssl.\(i + 1).trc"
@@ -180,13 +180,13 @@ public enum FollowBenchmark {
             }
         }
         group.wait()
-        let written = monotonicSeconds() - start
+        let written = Platform.monotonicSeconds() - start
         // Caught up when every file's bytes are committed.
         while true {
             if running.scalar("SELECT coalesce(sum(size), 0) FROM sources") >= Int64(total) { break }
             Platform.sleep(seconds: 0.02)
         }
-        let caughtUp = monotonicSeconds() - start
+        let caughtUp = Platform.monotonicSeconds() - start
         running.stop()
         let records = running.scalar("SELECT count(*) FROM records")
         let mbTotal = Double(total) / 1e6
@@ -213,7 +213,7 @@ public enum FollowBenchmark {
         let output = Platform.openForWriting(dir + "/gskssl.86400.trc", truncate: false, append: true, mode: 0o644)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var samples: [String] = []
-        let start = monotonicSeconds()
+        let start = Platform.monotonicSeconds()
         let baseline = residentMB()
         var off = 0
         var tenth = 1
@@ -231,7 +231,7 @@ public enum FollowBenchmark {
         }
         Platform.close(input)
         Platform.close(output)
-        let seconds = monotonicSeconds() - start
+        let seconds = Platform.monotonicSeconds() - start
         running.stop()
         let connections = running.scalar("SELECT count(*) FROM connections")
         return String(format: "a day of traffic: %.0f MB, %d connections (%d generated), followed in %.1f s; resident MB before: %.0f, then at each tenth: %@",
@@ -243,8 +243,8 @@ public enum FollowBenchmark {
 package final class LatencyLog: Sendable {
     private struct Times { var writtenAt: [Int: Double] = [:], arrivedAt: [Int: Double] = [:] }
     private let times = Mutex(Times())
-    package func written(line: Int) { let now = monotonicSeconds(); times.withLock { $0.writtenAt[line] = now } }
-    package func arrived(line: Int) { let now = monotonicSeconds(); times.withLock { $0.arrivedAt[line] = now } }
+    package func written(line: Int) { let now = Platform.monotonicSeconds(); times.withLock { $0.writtenAt[line] = now } }
+    package func arrived(line: Int) { let now = Platform.monotonicSeconds(); times.withLock { $0.arrivedAt[line] = now } }
     package func latencies() -> [Double] {
         times.withLock { t in t.arrivedAt.compactMap { line, at in t.writtenAt[line].map { at - $0 } } }
     }

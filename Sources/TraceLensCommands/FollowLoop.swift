@@ -31,7 +31,7 @@ public final class FollowLoop {
                 follower.log(.warn, "waiting", ["note": "no file matches yet; files that appear are picked up",
                                                 "patterns": follower.options.patterns.joined(separator: " ")])
             }
-            lastCycle = monotonicSeconds()
+            lastCycle = Platform.monotonicSeconds()
             var woken = false
             while !woken && !stopRequested {
                 switch waiter.wait(until: follower.nextDeadline()) {
@@ -46,7 +46,7 @@ public final class FollowLoop {
                     stopRequested = true
                 }
             }
-            let since = monotonicSeconds() - lastCycle
+            let since = Platform.monotonicSeconds() - lastCycle
             if !stopRequested && since < minimumInterval { Platform.sleep(seconds: minimumInterval - since) }
         }
         follower.shutdown()

@@ -55,7 +55,7 @@ public final class FollowRun {
     package let descriptors: DescriptorPool
 
     public init(plugins: PluginSet, store: Store, options: FollowOptions, observer: FollowObserver? = nil, log: FollowLog,
-                clock: @escaping () -> Double = monotonicSeconds) throws {
+                clock: @escaping () -> Double = Platform.monotonicSeconds) throws {
         self.plugins = plugins
         self.store = store
         self.options = options
@@ -441,10 +441,10 @@ public final class FollowRun {
         if changedSinceLink && options.linkInterval > 0 && (final || now - lastLink >= options.linkInterval) {
             lastLink = now
             changedSinceLink = false
-            let started = monotonicSeconds()
+            let started = Platform.monotonicSeconds()
             do {
                 let report = try Linker(store: store, plugins: plugins).run(options.link)
-                log(.debug, "linked", ["links": report.linked, "seconds": String(format: "%.2f", monotonicSeconds() - started)])
+                log(.debug, "linked", ["links": report.linked, "seconds": String(format: "%.2f", Platform.monotonicSeconds() - started)])
             } catch {
                 log(.error, "link-failed", ["error": "\(StoreError.wrap(error, path: store.path))"])
             }

@@ -62,12 +62,12 @@ public final class ChangeWaiter {
     /// Blocks until a change, a signal, or `deadline` (monotonic seconds).
     public func wait(until deadline: Double) -> Wake {
         if let s = pendingSignals.first { pendingSignals.removeFirst(); return .signalled(s) }
-        let now = monotonicSeconds()
+        let now = Platform.monotonicSeconds()
         var timeout = max(deadline - now, 0)
         if polling || events == nil { timeout = min(timeout, pollInterval) }
         let watched = [events?.descriptor, signalFD >= 0 ? signalFD : nil].compactMap { $0 }
         let ready = Platform.waitReadable(watched, timeout: timeout) ?? []
-        guard ready.contains(true) else { return polling && monotonicSeconds() < deadline ? .changed : .timeout }
+        guard ready.contains(true) else { return polling && Platform.monotonicSeconds() < deadline ? .changed : .timeout }
         var changed = false
         for (fd, isReady) in zip(watched, ready) where isReady {
             if fd == signalFD {

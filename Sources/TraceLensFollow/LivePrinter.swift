@@ -45,7 +45,7 @@ public final class LivePrinter: FollowObserver {
     /// Called with each record as it is printed (the benchmark times arrivals with it).
     public var onPrint: ((Record) -> Void)?
 
-    public init(plugins: PluginSet, options: Options, output: Output, clock: @escaping () -> Double = monotonicSeconds) {
+    public init(plugins: PluginSet, options: Options, output: Output, clock: @escaping () -> Double = Platform.monotonicSeconds) {
         self.plugins = plugins
         self.options = options
         self.output = output

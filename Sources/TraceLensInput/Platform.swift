@@ -355,6 +355,3 @@ public enum Platform {
         }
     }
 }
-
-/// Seconds on a clock that only goes forward.
-public func monotonicSeconds() -> Double { Platform.monotonicSeconds() }

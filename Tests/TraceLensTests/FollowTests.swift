@@ -520,7 +520,7 @@ final class FollowTests: XCTestCase {
         let thread = Thread { box.value.run(); done.fulfill() }
         thread.start()
         usleep(300_000)
-        let written = monotonicSeconds()
+        let written = Platform.monotonicSeconds()
         let fd = open(dir + "/app.log", O_WRONLY | O_APPEND)
         _ = Array("second\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
@@ -730,7 +730,7 @@ final class ArrivalTimes: @unchecked Sendable {
     private var seen: [String: Double] = [:]
     func add(_ text: String) {
         lock.lock()
-        seen[text] = monotonicSeconds()
+        seen[text] = Platform.monotonicSeconds()
         lock.broadcast()
         lock.unlock()
     }
