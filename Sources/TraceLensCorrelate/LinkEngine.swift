@@ -74,9 +74,11 @@ public struct LinkSource: Sendable, Equatable {
     public var id: Int64
     public var path: String
     public var clockOffset: Int64
+    /// The layout the source was read as (`gld-joblog`), for rules that name layouts.
+    public var layout: String?
 
-    public init(id: Int64, path: String, clockOffset: Int64 = 0) {
-        self.id = id; self.path = path; self.clockOffset = clockOffset
+    public init(id: Int64, path: String, clockOffset: Int64 = 0, layout: String? = nil) {
+        self.id = id; self.path = path; self.clockOffset = clockOffset; self.layout = layout
     }
 
     package var folder: String { path.split(separator: "/").dropLast().joined(separator: "/") }
@@ -189,18 +191,32 @@ public struct LinkEngine: Sendable {
             byRule[c.rule, default: []].append(Conn(c, offset: offsets[c.source] ?? 0))
         }
 
+        let layouts = Dictionary(sources.map { ($0.id, $0.layout ?? "") }, uniquingKeysWith: { _, last in last })
+        func reads(_ c: Conn, _ formats: [String]) -> Bool { formats.isEmpty || formats.contains(layouts[c.source] ?? "") }
         var linkedFrom: Set<Int64> = []
         for rule in rules {
             var count = LinkReport.RuleCount(rule: rule.name)
-            let froms = byRule[rule.from] ?? []
-            let tos = (byRule[rule.to] ?? []).sorted { ($0.start ?? .min) < ($1.start ?? .min) }
+            let froms = (byRule[rule.from] ?? []).filter { reads($0, rule.fromFormats) }
+            let tos = (byRule[rule.to] ?? []).filter { reads($0, rule.toFormats) }.sorted { ($0.start ?? .min) < ($1.start ?? .min) }
             let window = options.window ?? rule.window
             let index = TimeIndex(tos)
             var pairs: [(from: Int, to: Int, gap: Int64, distance: Int64)] = []
             var ambiguous: Set<Int> = []
             // Connections without a time, by source and by the set of connections they could be.
             var untimedGroups: [[Int]: [Int]] = [:]
-            for (fi, f) in froms.enumerated() where !linkedFrom.contains(f.id) {
+            var copied: Set<Int> = []
+            if rule.copy {
+                for (fi, ti) in copies(froms, tos, rule, linkedFrom: linkedFrom, folders: folders) {
+                    let f = froms[fi], t = tos[ti]
+                    copied.insert(fi)
+                    count.candidates += 1; count.linked += 1
+                    linkedFrom.insert(f.id)
+                    var evidence = evidence(f, t, rule, nil).components(separatedBy: "; ").filter { !$0.hasPrefix("no time") }
+                    evidence.append("a copy: the same connections in the same order")
+                    plan.links.append(Link(conn: f.id, story: t.id, rule: rule.name, gap: nil, evidence: evidence.joined(separator: "; ")))
+                }
+            }
+            for (fi, f) in froms.enumerated() where !linkedFrom.contains(f.id) && !copied.contains(fi) {
                 count.candidates += 1
                 var found: [(to: Int, gap: Int64, distance: Int64)] = []
                 for ti in index.candidates(around: f, window: window) {
@@ -251,7 +267,57 @@ public struct LinkEngine: Sendable {
             count.unmatched = count.candidates - count.linked - count.ambiguous
             plan.report.rules.append(count)
         }
+        plan.links = Self.toStories(plan.links)
         return plan
+    }
+
+    /// A story is a connection linked to nothing: a link to a connection that is itself linked
+    /// (an SDSF capture to its job log, the job log to the GSK session) goes on to that one's
+    /// story, and says through which connection.
+    package static func toStories(_ links: [Link]) -> [Link] {
+        let storyOf = Dictionary(links.map { ($0.conn, $0.story) }, uniquingKeysWith: { first, _ in first })
+        return links.map { link in
+            var l = link, seen: Set<Int64> = [l.conn]
+            var via: [Int64] = []
+            while let next = storyOf[l.story], seen.insert(l.story).inserted {
+                via.append(l.story); l.story = next
+            }
+            // A cycle (rules that link both ways) ends where it came round: no story then.
+            if l.story == l.conn { return link }
+            if !via.isEmpty { l.evidence += "; through conn " + via.map(String.init).joined(separator: ", ") }
+            return l
+        }
+    }
+
+    /// For a `copy` rule: each `from` source's connections (in the order it lists them) laid over
+    /// a stretch of one `to` source's connections, each pair compatible. Only a single such
+    /// place counts: a capture that fits two places in the job log is left to be matched one
+    /// by one. Returns (from index, to index) pairs.
+    package func copies(_ froms: [Conn], _ tos: [Conn], _ rule: LinkRule, linkedFrom: Set<Int64>, folders: [Int64: String]) -> [(Int, Int)] {
+        var out: [(Int, Int)] = []
+        let fromSources = Dictionary(grouping: froms.indices.filter { !linkedFrom.contains(froms[$0].id) }, by: { froms[$0].source })
+        let toSources = Dictionary(grouping: tos.indices, by: { tos[$0].source })
+        for (source, fs) in fromSources.sorted(by: { $0.key < $1.key }) {
+            let fs = fs.sorted { froms[$0].id < froms[$1].id }
+            var places: [(to: [Int], at: Int)] = []
+            for (toSource, ts) in toSources where toSource != source && folders[toSource] == folders[source] {
+                let ts = ts.sorted { tos[$0].id < tos[$1].id }
+                guard ts.count >= fs.count else { continue }
+                for at in 0...(ts.count - fs.count) where fs.indices.allSatisfy({ i in fits(froms[fs[i]], tos[ts[at + i]], rule) }) {
+                    places.append((ts, at))
+                }
+            }
+            guard places.count == 1, let place = places.first else { continue }
+            for (i, fi) in fs.enumerated() { out.append((fi, place.to[place.at + i])) }
+        }
+        return out
+    }
+
+    /// Compatible, and within the window when both have a time.
+    private func fits(_ f: Conn, _ t: Conn, _ rule: LinkRule) -> Bool {
+        guard compatible(f, t, rule) else { return false }
+        if let (gap, _) = Self.gap(f, t) { return gap <= rule.window }
+        return true
     }
 
     /// Keys, outcome and codes: everything but time.

@@ -25,6 +25,11 @@ public struct LinkRule: Sendable {
     public let from: String
     /// ... to one connection of this rule, which becomes the story they are part of.
     public let to: String
+    /// When not empty, only connections found in sources of these layouts take part on that side:
+    /// a rule that links a screen capture of a job log to the job log itself names one
+    /// connection rule on both sides, and the layouts tell the copy from the original.
+    public let fromFormats: [String]
+    public let toFormats: [String]
     public let same: [SameField]
     /// True: a failed connection links only to a failed one and an ok one only to an ok one.
     public let outcome: Bool
@@ -43,6 +48,10 @@ public struct LinkRule: Sendable {
     /// key the other knows (a client's transcript), where the closest in time on a busy server
     /// may well be someone else's session.
     public let unique: Bool
+    /// The `from` source is a copy of part of the `to` source (a screen capture of a job log):
+    /// its connections are the same ones in the same order, so a stretch of one is matched to a
+    /// stretch of the other as a whole before any is matched on its own.
+    public let copy: Bool
 }
 
 import Foundation

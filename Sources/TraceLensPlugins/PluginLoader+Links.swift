@@ -24,6 +24,11 @@ extension PluginLoader {
         let outcome = t.bool("outcome", &problems) ?? true
         let codes = t.strings("codes", &problems)
         let unique = t.bool("unique", &problems) ?? false
+        let copy = t.bool("copy", &problems) ?? false
+        let fromFormats = t.strings("from-formats", &problems), toFormats = t.strings("to-formats", &problems)
+        if from == to && (fromFormats.isEmpty || toFormats.isEmpty || !Set(fromFormats).isDisjoint(with: toFormats)) {
+            problems.append(t.problem("links '\(from ?? "")' to itself: from-formats and to-formats must name layouts that do not overlap")); ok = false
+        }
         var failedWhen: [CodeRef] = [], failedWhenCatalogues: [String] = []
         for item in t.strings("failed-when", &problems) {
             if let ref = CodeRef(Substring(item)) { failedWhen.append(ref) } else { failedWhenCatalogues.append(item) }
@@ -36,8 +41,8 @@ extension PluginLoader {
             default: problems.append(t.problem("window '\(w)' is not a duration such as 2s or 500ms")); ok = false
             }
         }
-        problems += t.unknownKeys(known: ["name", "from", "to", "same", "require", "outcome", "codes", "window", "unique", "failed-when"])
+        problems += t.unknownKeys(known: ["name", "from", "to", "same", "require", "outcome", "codes", "window", "unique", "failed-when", "from-formats", "to-formats", "copy"])
         guard ok, let from, let to else { return nil }
-        return LinkRule(name: name, plugin: plugin, from: from, to: to, same: same, outcome: outcome, failedWhen: failedWhen, failedWhenCatalogues: failedWhenCatalogues, codes: codes, window: window, unique: unique)
+        return LinkRule(name: name, plugin: plugin, from: from, to: to, fromFormats: fromFormats, toFormats: toFormats, same: same, outcome: outcome, failedWhen: failedWhen, failedWhenCatalogues: failedWhenCatalogues, codes: codes, window: window, unique: unique, copy: copy)
     }
 }

@@ -316,6 +316,12 @@ public enum PluginLoader {
             for name in [link.from, link.to] where !set.connectionRules.contains(where: { $0.name == name }) {
                 problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "names connection rule '\(name)', which no plugin defines"))
             }
+            for (rule, layouts) in [(link.from, link.fromFormats), (link.to, link.toFormats)] {
+                guard let formats = set.connectionRules.first(where: { $0.name == rule })?.formats else { continue }
+                for layout in layouts where !formats.isEmpty && !formats.contains(layout) {
+                    problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "names layout '\(layout)', which connection rule '\(rule)' does not read"))
+                }
+            }
             for id in link.codes where set.catalogue(id) == nil {
                 problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "codes names catalogue '\(id)', which no plugin defines"))
             }

@@ -160,11 +160,12 @@ public final class StoreQueries {
 
         var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"],
                                 importance: ["peer", "failed", "most frequent error", "connections"])
+        // Stories, not each source's view of them: a failure that three sources report is one.
         let p = try db.prepare("""
             SELECT peer_ip, sum(outcome = 'failed') AS failed, count(*),
-                   (SELECT error FROM connections e WHERE e.peer_ip = c.peer_ip AND e.outcome = 'failed'
+                   (SELECT error FROM connections e WHERE e.peer_ip = c.peer_ip AND e.outcome = 'failed' AND e.story IS NULL
                     GROUP BY error ORDER BY count(*) DESC LIMIT 1)
-            FROM connections c WHERE peer_ip IS NOT NULL
+            FROM connections c WHERE peer_ip IS NOT NULL AND story IS NULL
             GROUP BY peer_ip HAVING failed > 0 ORDER BY failed DESC, peer_ip LIMIT ?1
             """)
         try p.bind([.int(Int64(limit))])

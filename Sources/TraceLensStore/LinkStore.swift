@@ -32,9 +32,9 @@ public final class Linker {
 extension Store {
     /// Every source, with the clock offset kept for it.
     package func linkSources() throws -> [LinkSource] {
-        let q = try db.prepare("SELECT id, path, clock_offset FROM sources")
+        let q = try db.prepare("SELECT id, path, clock_offset, layout FROM sources")
         var sources: [LinkSource] = []
-        while try q.step() { sources.append(LinkSource(id: q.int64(0), path: q.string(1) ?? "", clockOffset: q.int64(2))) }
+        while try q.step() { sources.append(LinkSource(id: q.int64(0), path: q.string(1) ?? "", clockOffset: q.int64(2), layout: q.string(3))) }
         return sources
     }
 

@@ -70,6 +70,28 @@ final class DurationTests: XCTestCase {
         XCTAssertTrue(problems.contains("window '9223372036854775807h' is too large"), problems)
     }
 
+    /// A rule that links a connection rule to itself must say, by layout, which side is which;
+    /// a layout the connection rule does not read is named.
+    func testPluginSelfLinkNeedsLayoutsThatDoNotOverlap() throws {
+        let missing = try Fixtures.loadProblems(withPlugin: """
+            [[link]]
+            name = "self"
+            from = "gld-ssl-failure"
+            to = "gld-ssl-failure"
+            copy = true
+            """)
+        XCTAssertTrue(missing.contains("links 'gld-ssl-failure' to itself: from-formats and to-formats must name layouts that do not overlap"), missing)
+        let unknown = try Fixtures.loadProblems(withPlugin: """
+            [[link]]
+            name = "self"
+            from = "gld-ssl-failure"
+            from-formats = ["gsktrace"]
+            to = "gld-ssl-failure"
+            to-formats = ["gld-joblog"]
+            """)
+        XCTAssertTrue(unknown.contains("names layout 'gsktrace', which connection rule 'gld-ssl-failure' does not read"), unknown)
+    }
+
     func testDaemonCheckRejectsHugeDurations() throws {
         let dir = Fixtures.tempDir()
         for (key, value) in [("poll-interval", "\"9223372036854775807s\""), ("quiet", "9223372036854775807"),

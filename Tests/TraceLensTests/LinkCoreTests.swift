@@ -21,8 +21,8 @@ final class LinkCoreTests: XCTestCase {
     /// revoked-client-cert: the job log, its SDSF capture, the LDAP debug trace and the GSK trace.
     static let joblog: Int64 = 1, sdsf: Int64 = 2, dsout: Int64 = 3, gsk: Int64 = 4, client: Int64 = 5
     let revokedSources = [
-        LinkSource(id: LinkCoreTests.joblog, path: "/cases/revoked-client-cert/gldsrv.joblog"),
-        LinkSource(id: LinkCoreTests.sdsf, path: "/cases/revoked-client-cert/gldsrv-sdsf.txt"),
+        LinkSource(id: LinkCoreTests.joblog, path: "/cases/revoked-client-cert/gldsrv.joblog", layout: "gld-joblog"),
+        LinkSource(id: LinkCoreTests.sdsf, path: "/cases/revoked-client-cert/gldsrv-sdsf.txt", layout: "gld-sdsf"),
         LinkSource(id: LinkCoreTests.dsout, path: "/cases/revoked-client-cert/gldsrv.dsout"),
         LinkSource(id: LinkCoreTests.gsk, path: "/cases/revoked-client-cert/gskssl.65567.trc"),
         LinkSource(id: LinkCoreTests.client, path: "/cases/revoked-client-cert/client.txt"),
@@ -165,6 +165,67 @@ final class LinkCoreTests: XCTestCase {
         var elsewhere = revokedSources
         elsewhere[1].path = "/cases/other/gldsrv-sdsf.txt"
         XCTAssertEqual(pairs(engine.link([revokedSessions[0], capture[1]], sources: elsewhere)), [])
+    }
+
+    /// The job log's three GLD1116E at 10.07.19, 10.07.22 and 10.12.48.
+    var jobLogFailures: [LinkCandidate] {
+        [gld1116e(30, at: 1_648_116_439_000_000, peer: "10.1.0.2"),
+         gld1116e(31, at: 1_648_116_442_000_000, peer: "10.1.0.2"),
+         gld1116e(32, at: 1_648_116_768_000_000, peer: "10.1.0.7")]
+    }
+
+    /// An SDSF capture of the job log is a copy: its failures join the job log's in the same
+    /// order (the first, cut before its address, too), and through them the GSK sessions, so
+    /// each failure is one story.
+    func testAnSDSFCaptureJoinsItsJobLogInOrderAndThroughItTheSession() {
+        let capture = [gld1116e(12, Self.sdsf, at: nil, peer: nil, codes: "gld:GLD1116E"),
+                       gld1116e(13, Self.sdsf, at: nil, peer: "10.1.0.2"),
+                       gld1116e(14, Self.sdsf, at: nil, peer: "10.1.0.7")]
+        let plan = engine.link(revokedSessions + jobLogFailures + capture, sources: revokedSources)
+        XCTAssertEqual(pairs(plan), [[12, 25], [13, 26], [14, 32], [30, 25], [31, 26]])
+        XCTAssertEqual(plan.links.first { $0.conn == 13 }?.evidence,
+                       "peer_ip 10.1.0.2; both failed; same code ssl:431; a copy: the same connections in the same order; through conn 31")
+        XCTAssertEqual(count(plan, "gld-sdsf-copy"), LinkReport.RuleCount(rule: "gld-sdsf-copy", candidates: 3, linked: 3, ambiguous: 0, unmatched: 0))
+
+        // Without the GSK trace, the capture's failures are the job log's: three stories, not six.
+        let alone = engine.link(jobLogFailures + capture, sources: revokedSources)
+        XCTAssertEqual(pairs(alone), [[12, 30], [13, 31], [14, 32]])
+    }
+
+    /// A capture shows the stretch of the job log that was on the screen; it is matched where
+    /// it fits, and left to be matched one by one when it fits in two places.
+    func testACaptureIsMatchedWhereItFitsAndOnlyWhereItFitsOnce() {
+        let middle = [gld1116e(13, Self.sdsf, at: nil, peer: "10.1.0.2"), gld1116e(14, Self.sdsf, at: nil, peer: "10.1.0.7")]
+        XCTAssertEqual(pairs(engine.link(jobLogFailures + middle, sources: revokedSources)), [[13, 31], [14, 32]])
+
+        let twoPlaces = [gld1116e(13, Self.sdsf, at: nil, peer: "10.1.0.2")]
+        let plan = engine.link(jobLogFailures + twoPlaces, sources: revokedSources)
+        XCTAssertEqual(pairs(plan), [])
+        XCTAssertEqual(count(plan, "gld-sdsf-copy")?.ambiguous, 1)
+
+        // A failure the job log does not have (another peer, another code) is no copy of it.
+        let other = [gld1116e(13, Self.sdsf, at: nil, peer: "10.1.0.9"), gld1116e(14, Self.sdsf, at: nil, peer: "10.1.0.7", codes: "ssl:402 gld:GLD1116E")]
+        XCTAssertEqual(pairs(engine.link(jobLogFailures + other, sources: revokedSources)), [])
+
+        // The layouts say which side is the copy: a job log is never linked to its capture, nor
+        // two job logs to each other.
+        var twoLogs = revokedSources
+        twoLogs[1].layout = "gld-joblog"
+        XCTAssertEqual(pairs(engine.link(jobLogFailures + middle, sources: twoLogs)), [])
+    }
+
+    /// A link to a connection that is itself linked goes on to that one's story; a cycle is
+    /// left as it was.
+    func testALinkToALinkedConnectionGoesOnToItsStory() {
+        let chain = LinkEngine.toStories([Link(conn: 1, story: 2, rule: "a", gap: nil, evidence: "e1"),
+                                          Link(conn: 2, story: 3, rule: "b", gap: 0, evidence: "e2"),
+                                          Link(conn: 3, story: 4, rule: "c", gap: 0, evidence: "e3")])
+        XCTAssertEqual(chain.map(\.story), [4, 4, 4])
+        XCTAssertEqual(chain[0].evidence, "e1; through conn 2, 3")
+        XCTAssertEqual(chain[2].evidence, "e3")
+        let cycle = LinkEngine.toStories([Link(conn: 1, story: 2, rule: "a", gap: nil, evidence: "e1"),
+                                          Link(conn: 2, story: 1, rule: "b", gap: nil, evidence: "e2")])
+        XCTAssertEqual(cycle.map(\.story), [2, 1])
     }
 
     func testConnectionsOfOneSourceDoNotLinkToEachOther() {

@@ -89,6 +89,33 @@ final class LinkTests: XCTestCase {
         XCTAssertEqual(checked, links + nonMatches)
     }
 
+    /// A job log and its SDSF capture report each failure twice: `summary`, `connections
+    /// --failed` and `doctor --all` name each failure once, the capture's connection linked to it.
+    func testAJobLogAndItsSDSFCaptureAreOneFailureEach() throws {
+        let dir = Fixtures.tempDir()
+        for name in ["gldsrv.joblog", "gldsrv-sdsf.txt"] {
+            try FileManager.default.copyItem(atPath: Fixtures.sample("revoked-client-cert/" + name), toPath: dir + "/" + name)
+        }
+        let db = dir + "/t.db"
+        XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, dir]).status, 0)
+
+        let failed = try Fixtures.runTool(["connections", "--db", db, "--failed", "--csv", "--columns", "conn,peer,file,linked"])
+        XCTAssertEqual(failed.status, 0, failed.stderr + failed.stdout)
+        XCTAssertEqual(failed.stdout.split(whereSeparator: \.isNewline).dropFirst().map(String.init), [
+            "4,10.1.0.2,gldsrv.joblog,1 gldsrv-sdsf.txt",
+            "5,10.1.0.2,gldsrv.joblog,2 gldsrv-sdsf.txt",
+            "6,10.1.0.7,gldsrv.joblog,3 gldsrv-sdsf.txt",
+        ])
+        let summary = try Fixtures.runTool(["summary", "--db", db, "--json"]).stdout
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any])
+        let peers = try XCTUnwrap(object["peers"] as? [[String: Any]])
+        XCTAssertEqual(peers.map { "\($0["peer"] ?? "") \($0["failed"] ?? "")" }, ["10.1.0.2 2", "10.1.0.7 1"])
+        XCTAssertEqual((object["failed_connections"] as? [Any])?.count, 3)
+        let doctor = try Fixtures.runTool(["doctor", "--db", db, "--all"]).stdout
+        XCTAssertEqual(doctor.components(separatedBy: "\nconnection ").count + (doctor.hasPrefix("connection ") ? 0 : -1), 3, doctor)
+        XCTAssertFalse(doctor.contains("gldsrv-sdsf.txt, "), "no failure is the capture's own: \(doctor)")
+    }
+
     /// Without the client's clock offset, its attempts are an hour from any session: unlinked,
     /// and counted as such.
     func testAClientClockAnHourOffStaysUnlinkedUntilTheOffsetIsGiven() throws {
