@@ -104,6 +104,20 @@ public struct LinkCandidate: Sendable {
     }
 }
 
+extension LinkCandidate {
+    /// A connection as the correlator holds it (`watch` links the failures it has seen so far
+    /// without going to the store), in the form the store would give it.
+    public init(_ c: LiveConnection, plugins: PluginSet) {
+        let codes = c.failures.map { f -> CodeRef in
+            let cat = plugins.catalogues[f.catalogue]
+            return CodeRef(catalogue: cat.id, code: cat.display(f.value))
+        }
+        self.init(id: c.id, source: c.source, rule: c.rule, start: c.startTime?.micros, end: (c.endTime ?? c.startTime)?.micros,
+                  failed: c.outcome == .failed, failures: codes,
+                  fields: Dictionary(c.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first }))
+    }
+}
+
 /// One connection joined to the story of another, with why.
 public struct Link: Sendable, Equatable {
     public var conn: Int64

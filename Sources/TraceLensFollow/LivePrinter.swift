@@ -20,6 +20,10 @@ public final class LivePrinter: FollowObserver {
         /// Print verdicts for connections as they end.
         public var verdicts = true
         public var holdFor: Double = 0.25
+        /// How long a failure's verdict waits for the other sources that report the same
+        /// failure (the job log's GLD1116E after the GSK trace's failed handshake), so that they
+        /// share one verdict.
+        public var settle: Double = 2
         /// Prefix each record with its file name (when several files are followed).
         public var showFile = true
         public init() {}
@@ -73,32 +77,44 @@ public final class LivePrinter: FollowObserver {
         for c in connections where c.ended {
             if options.errorsOnly && c.outcome != .failed { continue }
             guard judged.insert("\(source):\(c.firstLine)") else { continue }
-            // After the records that led to it: those held back come first.
-            if held[source]?.records.isEmpty == false {
-                pendingVerdicts[source, default: []].append(verdict(c, path: path))
+            if c.outcome == .failed {
+                failures.report(c, source: source, path: path, verdict: { [unowned self] also in verdict(c, path: path, also: also) }, now: clock())
             } else {
-                output.buffer.append(Array(verdict(c, path: path).utf8))
-                verdictsPrinted += 1
+                // After the records that led to it: those held back come first.
+                pendingVerdicts[source, default: []].append(verdict(c, path: path))
             }
         }
+        if held[source]?.records.isEmpty != false { printVerdicts(of: source) }
     }
 
     private var pendingVerdicts: [Int64: [String]] = [:]
+    /// Failures waiting for the other sources that report them.
+    private lazy var failures = FailureGroups(plugins: plugins, settle: options.settle)
+
+    private func printVerdicts(of source: Int64) {
+        guard let verdicts = pendingVerdicts.removeValue(forKey: source) else { return }
+        for v in verdicts { output.buffer.append(Array(v.utf8)) }
+        verdictsPrinted += verdicts.count
+    }
 
     public func cycleEnded(now: Double, final: Bool) {
         for (source, h) in held where final || now - h.since >= options.holdFor {
             for r in h.records { show(r, source: source, path: h.path) }
             held[source] = nil
         }
-        for (source, verdicts) in pendingVerdicts where held[source] == nil {
-            for v in verdicts { output.buffer.append(Array(v.utf8)) }
-            verdictsPrinted += verdicts.count
-            pendingVerdicts[source] = nil
+        for source in pendingVerdicts.keys where held[source] == nil { printVerdicts(of: source) }
+        // A failure's verdict once its sources have had time to report it, and after the records
+        // of every source in it.
+        for text in failures.due(now: now, final: final, holding: Set(held.keys)) {
+            output.buffer.append(Array(text.utf8))
+            verdictsPrinted += 1
         }
         output.flush()
     }
 
-    public var nextTick: Double? { held.values.map { $0.since + options.holdFor }.min() }
+    public var nextTick: Double? {
+        [held.values.map { $0.since + options.holdFor }.min(), failures.nextDue].compactMap { $0 }.min()
+    }
 
     private func show(_ record: Record, source: Int64, path: String) {
         guard record.line > printedThrough[source] ?? 0 else { return }
@@ -137,8 +153,9 @@ public final class LivePrinter: FollowObserver {
         return r.codes.contains { plugins.catalogues[$0.catalogue].isFailure($0.value) }
     }
 
-    /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  SSL 431: Certificate is revoked. (with …)`
-    package func verdict(_ c: LiveConnection, path: String) -> String {
+    /// `== FAILED 10.1.0.2:50122  gskssl.65567.trc conn 12  SSL 431: Certificate is revoked. (with …)`,
+    /// and `  also gldsrv.joblog conn 14` for the other sources that reported the same failure.
+    package func verdict(_ c: LiveConnection, path: String, also: [String] = []) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         // A client's attempt names the server it went to instead (server_host or server_ip).
         let server = c.field("peer_ip") == nil ? c.field("server_host") ?? c.field("server_ip") : nil
@@ -155,10 +172,107 @@ public final class LivePrinter: FollowObserver {
             // What went well: the fields a connection rule decodes (the cipher agreed on).
             for name in decodedFields { if let v = c.field(name) { line += "  \(name) \(plugins.shownConnectionField(name, v))" } }
         }
+        if !also.isEmpty { line += "  also " + also.joined(separator: ", ") }
         // Peer, fields and file name come from the files followed.
         line = TerminalText.visible(line)
         if options.colour { line = ANSI.painted(line, c.outcome == .failed ? ANSI.red : ANSI.green) }
         return line + "\n"
+    }
+}
+
+/// Failed connections of several sources that are one failure (the links `ingest` would make,
+/// made over the failures seen in the last moments), so that `watch` gives one verdict each.
+///
+/// A failure waits `settle` seconds for the others; one that turns up later is printed as a
+/// line of its own under the same story (`== ... also`), never as a second verdict.
+package final class FailureGroups {
+    package struct Member {
+        var candidate: LinkCandidate
+        var source: Int64
+        /// `gldsrv.joblog conn 14`
+        var label: String
+        var verdict: ([String]) -> String
+    }
+    package struct Group {
+        var members: [Member]
+        var due: Double
+        var printed = false
+        var printedCount = 0
+        /// The member whose verdict was printed.
+        var lead = 0
+    }
+
+    private let plugins: PluginSet
+    private let engine: LinkEngine
+    private let settle: Double
+    private var groups: [Group] = []
+    private var sources: [Int64: LinkSource] = [:]
+    /// Failures remembered for linking: enough for every failure within any rule's window on a
+    /// busy server, and no more.
+    private let capacity = 256
+
+    package init(plugins: PluginSet, settle: Double) {
+        self.plugins = plugins
+        engine = LinkEngine(plugins: plugins)
+        self.settle = max(0, settle)
+    }
+
+    package var nextDue: Double? { groups.filter { !$0.printed }.map(\.due).min() }
+
+    package func report(_ c: LiveConnection, source: Int64, path: String, verdict: @escaping ([String]) -> String, now: Double) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        sources[source] = sources[source] ?? LinkSource(id: source, path: path)
+        let member = Member(candidate: LinkCandidate(c, plugins: plugins), source: source,
+                            label: TerminalText.visible("\(name) conn \(c.id)"), verdict: verdict)
+        let known = groups.flatMap(\.members)
+        let plan = engine.link(known.map(\.candidate) + [member.candidate], sources: Array(sources.values))
+        let storyOf = Dictionary(plan.links.map { ($0.conn, $0.story) }, uniquingKeysWith: { first, _ in first })
+        let story = storyOf[c.id] ?? c.id
+        let sameStory = Set(plan.links.filter { $0.story == story }.map(\.conn) + [story])
+        if let g = groups.firstIndex(where: { $0.members.contains { sameStory.contains($0.candidate.id) } }) {
+            groups[g].members.append(member)
+        } else {
+            groups.append(Group(members: [member], due: now + settle))
+        }
+        // Forget the oldest groups already printed.
+        while groups.reduce(0, { $0 + $1.members.count }) > capacity, let first = groups.firstIndex(where: \.printed) {
+            groups.remove(at: first)
+        }
+    }
+
+    /// The verdicts due now: one per failure, led by the story's own connection (the one the
+    /// others link to), naming the others; and a line for each source that joined a failure
+    /// already printed.
+    package func due(now: Double, final: Bool, holding: Set<Int64>) -> [String] {
+        var out: [String] = []
+        for i in groups.indices {
+            let g = groups[i]
+            if g.printed {
+                // Latecomers to a verdict already given.
+                guard g.members.count > g.printedCount else { continue }
+                let late = g.members[g.printedCount...]
+                out.append("== also reported by " + late.map(\.label).joined(separator: ", ") + ": the same failure as " + g.members[g.lead].label + "\n")
+                groups[i].printedCount = g.members.count
+                continue
+            }
+            // A file that never goes quiet does not hold its verdict back for more than twice as long.
+            let recordsShown = g.members.allSatisfy { !holding.contains($0.source) } || now >= g.due + settle
+            guard final || (now >= g.due && recordsShown) else { continue }
+            let lead = leader(g)
+            out.append(g.members[lead].verdict(g.members.indices.filter { $0 != lead }.map { g.members[$0].label }))
+            groups[i].printed = true
+            groups[i].printedCount = g.members.count
+            groups[i].lead = lead
+        }
+        return out
+    }
+
+    /// The member the others are linked to; the first when none is.
+    private func leader(_ g: Group) -> Int {
+        guard g.members.count > 1 else { return 0 }
+        let plan = engine.link(g.members.map(\.candidate), sources: Array(sources.values))
+        let stories = Set(plan.links.map(\.story))
+        return g.members.firstIndex { stories.contains($0.candidate.id) } ?? 0
     }
 }
 

@@ -21,9 +21,9 @@ struct FollowingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A rotated or deleted file is read until it has been quiet this long, then closed.", valueName: "duration"))
     var quiet: String = "2s"
 
-    func seconds(_ option: String, _ text: String) throws -> Double {
+    func seconds(_ option: String, _ text: String, zeroAllowed: Bool = false) throws -> Double {
         switch TimeSpan.parse(text) {
-        case let .success(us) where us > 0: return Double(us) / 1e6
+        case let .success(us) where us > 0 || (zeroAllowed && us == 0): return Double(us) / 1e6
         case .failure(.tooLarge): throw ValidationError("--\(option) '\(text)': \(TimeSpan.Problem.tooLarge)")
         default: throw ValidationError("--\(option) '\(text)': give a duration such as 1s or 500ms")
         }
@@ -63,6 +63,9 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Do not print a verdict line as each connection ends.")
     var noVerdicts = false
 
+    @Option(help: ArgumentHelp("How long a failure's verdict waits for the other files that report the same failure, so that it is one verdict naming them (2s; 0 prints at once).", valueName: "duration"))
+    var settle: String = "2s"
+
     @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always, never.", valueName: "when"))
     var color: String = "auto"
 
@@ -84,6 +87,7 @@ struct WatchCommand: ParsableCommand {
         printOptions.errorsOnly = errors
         printOptions.colour = try colourWanted(color, text: true)
         printOptions.verdicts = !noVerdicts
+        printOptions.settle = try following.seconds("settle", settle, zeroAllowed: true)
         printOptions.filter.threads = Set(thread.flatMap { $0.split(separator: ",") }.map { RecordFilter.normaliseThread(String($0)) })
         let printer = LivePrinter(plugins: set, options: printOptions, output: Output())
         var options = FollowOptions()

@@ -438,7 +438,8 @@ final class FollowTests: XCTestCase {
             h.append("gskssl.65567.trc", String(piece))
             h.cycle()
         }
-        h.cycle(advance: 1)
+        // A failure's verdict waits for the other files that may report it (2 s).
+        h.cycle(advance: 3)
         let out = h.printed
         let verdicts = out.split(separator: "\n").filter { $0.hasPrefix("== ") }
         XCTAssertEqual(verdicts.count, 2, "the two failed handshakes; the good one is not shown with --errors\n" + out)
@@ -454,6 +455,45 @@ final class FollowTests: XCTestCase {
         let all = out.split(separator: "\n").map(String.init)
         let firstVerdict = all.firstIndex { $0.hasPrefix("== ") }!
         XCTAssertTrue(all[firstVerdict - 1].contains("gsk_secure_socket_init(): <--- Exit status 0x000001af (431)"), all[firstVerdict - 1])
+    }
+
+    /// The GSK trace and the job log report the same two failures: one verdict each, led by
+    /// the session the job log's message links to and naming it; the job log's third failure
+    /// (a peer the trace never saw) is a verdict of its own.
+    func testAFailureSeveralFilesReportIsOneVerdictNamingThem() throws {
+        let h = try FollowHarness(patterns: ["gskssl.*.trc", "gldsrv.joblog"]) { $0.errorsOnly = true }
+        h.append("gskssl.65567.trc", try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gskssl.65567.trc"), encoding: .utf8))
+        h.cycle()
+        XCTAssertFalse(h.printed.contains("== FAILED"), "the verdicts wait for the other files: " + h.printed)
+        h.append("gldsrv.joblog", try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gldsrv.joblog"), encoding: .utf8))
+        h.cycle(advance: 0.5)
+        h.cycle(advance: 3)
+        let verdicts = h.printed.split(separator: "\n").filter { $0.hasPrefix("== ") }.map(String.init)
+        XCTAssertEqual(verdicts.map { $0.replacingOccurrences(of: #" \d\d/\d\d/\d{4}-[\d:]+"#, with: "", options: .regularExpression) }, [
+            "== FAILED 10.1.0.2:42514  gskssl.65567.trc conn 1  CMS 03353041: Certificate is revoked. (with TLS alert 44, SSL 431)  also gldsrv.joblog conn 4",
+            "== FAILED 10.1.0.2:42515  gskssl.65567.trc conn 2  CMS 03353041: Certificate is revoked. (with TLS alert 44, SSL 431)  also gldsrv.joblog conn 5",
+            "== FAILED 10.1.0.7  gldsrv.joblog conn 6  SSL 431: Certificate is revoked. (with GLD1116E)",
+        ], h.printed)
+        // Each verdict after the records of every file in it.
+        let lines = h.printed.split(separator: "\n").map(String.init)
+        XCTAssertGreaterThan(lines.firstIndex { $0.hasPrefix("== FAILED 10.1.0.2:42514") }!, lines.firstIndex { $0.hasPrefix("gldsrv.joblog:11 ") }!)
+    }
+
+    /// A file that reports a failure after its verdict was given adds a line to it, not a
+    /// second verdict; with no settling time the verdict is printed at once.
+    func testALateReportJoinsTheVerdictAlreadyGiven() throws {
+        let h = try FollowHarness(patterns: ["gskssl.*.trc", "gldsrv.joblog"]) { $0.errorsOnly = true; $0.settle = 0 }
+        let trace = try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gskssl.65567.trc"), encoding: .utf8)
+        h.append("gskssl.65567.trc", trace)
+        h.cycle()
+        h.cycle(advance: 0.5)
+        XCTAssertEqual(h.printed.split(separator: "\n").filter { $0.hasPrefix("== FAILED") }.count, 2, h.printed)
+        h.append("gldsrv.joblog", "10.07.19 STC04588  BPXM023I (GLDSRV) GLD1116E Unable to initialize an SSL connection with 10.1.0.2: 431 - Certificate is revoked.\n")
+        h.cycle()
+        h.cycle(advance: 0.5)
+        let verdicts = h.printed.split(separator: "\n").filter { $0.hasPrefix("== ") }
+        XCTAssertEqual(verdicts.count, 3, h.printed)
+        XCTAssertEqual(verdicts.last, "== also reported by gldsrv.joblog conn 4: the same failure as gskssl.65567.trc conn 1")
     }
 
     func testEveryRecordOfATraceIsPrintedOnceWhenItArrivesInPieces() throws {

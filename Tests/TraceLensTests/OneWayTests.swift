@@ -77,7 +77,7 @@ final class OneWayTests: XCTestCase {
         let h = try FollowHarness(patterns: ["gskssl.*.trc"]) { $0.errorsOnly = true }
         h.append("gskssl.65567.trc", try String(contentsOfFile: Fixtures.sample("revoked-client-cert/gskssl.65567.trc"), encoding: .utf8))
         h.cycle()
-        h.cycle(advance: 1)
+        h.cycle(advance: 3)
         let verdicts = h.printed.split(separator: "\n").filter { $0.hasPrefix("== FAILED 10.1.0.2:42514 ") }
         XCTAssertEqual(verdicts.count, 1, h.printed)
 
