@@ -4,7 +4,7 @@ import PackageDescription
 // TraceLens is a pipeline, and its targets are the stages. Each target depends only on the stages
 // before it, so an import against the grain does not compile:
 //
-//   Input → Records → Decode → Plugins → Correlate → Store → Render → Query / Follow / Diagnose
+//   Input → Records → Decode → Plugins → Handshake → Correlate → Store → Render → Query / Follow / Diagnose
 //         → Commands → tracelens (executable)            Bench (generators, benchmarks, fuzzing)
 //
 // docs/architecture.md draws the same graph; a test (ArchitectureTests) compares the two.
@@ -51,8 +51,15 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedPlugins"]
         ),
+        // The TLS messages in dumped bytes: records put back together, handshakes read, named.
+        .target(
+            name: "TraceLensHandshake",
+            dependencies: ["TraceLensPlugins", .product(name: "X509", package: "swift-certificates"),
+                           .product(name: "SwiftASN1", package: "swift-asn1")],
+            swiftSettings: swiftSettings
+        ),
         // Pure: records and rules in, connections and links out. No SQL.
-        .target(name: "TraceLensCorrelate", dependencies: ["TraceLensPlugins"], swiftSettings: swiftSettings),
+        .target(name: "TraceLensCorrelate", dependencies: ["TraceLensHandshake"], swiftSettings: swiftSettings),
         // SQLite: schema, writer, ledger. Speaks rows.
         .target(name: "TraceLensStore", dependencies: ["TraceLensCorrelate", "CSQLite"], swiftSettings: swiftSettings),
         // Text, JSON and tables for terminals and pipes.

@@ -106,6 +106,12 @@ package final class LiveReaders {
     package init(mixed: MixedReader?) { self.mixed = mixed }
 }
 
+/// A later stage that reads more from each record as it passes (the TLS messages in its dumps)
+/// and adds what it read as annotations. It keeps its own state per source.
+public protocol RecordAnnotator: AnyObject {
+    func annotate(_ record: inout Record, source: Int)
+}
+
 /// Where the records of a stream go: the format renderer or the store writer.
 public protocol RecordSink: AnyObject {
     func consume(_ record: inout Record) throws
@@ -153,6 +159,8 @@ public final class RecordStream {
     public var warn: (String) -> Void = Diagnostics.warn
     /// The year for dates written without one; nil: the file's modification time.
     public var yearReference: Timestamp?
+    /// Reads more from each record before the sink gets it (decoded TLS messages).
+    public var annotator: RecordAnnotator?
 
     public init(formats: [Format], catalogues: [Catalogue], finder: CodeFinder, masker: SecretMasker) {
         self.formats = formats
@@ -276,6 +284,7 @@ public final class RecordStream {
             finder.decode(&r, layout: live.mixed == nil ? format : r.layout, captures: &scratch, recent: &recentLines)
             summary.codes += r.codes.count
             for c in r.codes where catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
+            annotator?.annotate(&r, source: source)
             try sink.consume(&r)
         }
         var tail: ResumePoint?

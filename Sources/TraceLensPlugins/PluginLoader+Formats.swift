@@ -134,12 +134,32 @@ extension PluginLoader {
         } else if !binaryNames.isEmpty {
             problems.append(t.problem("'binary-file-names' needs 'binary-hint' (what to tell about such a file)")); ok = false
         }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names"])
+        var wireBytes: WireBytes?
+        if let node = t.node("tls") {
+            if var wt = TableReader(node, file: file, entry: "\(entry), tls") {
+                func matches(_ key: String) -> [WireBytes.Match] {
+                    wt.strings(key, &problems).compactMap { text in
+                        guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+                            problems.append(wt.problem("\(key) '\(text)' must be field=pattern (function=*write*)")); ok = false; return nil
+                        }
+                        return WireBytes.Match(field: String(text[..<eq]).trimmingBlanks(), pattern: String(text[text.index(after: eq)...]).trimmingBlanks())
+                    }
+                }
+                let sent = matches("sent"), received = matches("received")
+                let content = wt.string("content", &problems)
+                if sent.isEmpty && received.isEmpty { problems.append(wt.problem("needs 'sent' or 'received': which dump records hold TLS bytes")); ok = false }
+                problems += wt.unknownKeys(known: ["sent", "received", "content"])
+                wireBytes = WireBytes(sent: sent, received: received, contentField: content)
+            } else {
+                problems.append(t.problem("'tls' must be a table ([format.tls])")); ok = false
+            }
+        }
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names", "tls"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
                       render: render, binaryHint: binaryHint, continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
-                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage)
+                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage, wireBytes: wireBytes)
     }
 }

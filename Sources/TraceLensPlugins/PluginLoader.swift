@@ -200,6 +200,17 @@ public enum PluginLoader {
                 set.connectionRules.append(rule)
                 info.connectionRules += 1
             }
+            if let node = top.node("wire") {
+                if case let .table(map, _) = node {
+                    for (kind, value) in map {
+                        if case let .string(id) = value { set.wireCatalogues[kind] = id } else {
+                            problems.append(PluginProblem(file: file, entry: "[wire]", message: "\(kind) must name a catalogue"))
+                        }
+                    }
+                } else {
+                    problems.append(PluginProblem(file: file, entry: "[wire]", message: "must be a table of value kind = \"catalogue\""))
+                }
+            }
             for (i, node) in top.tables("link", &problems).enumerated() {
                 guard let rule = readLinkRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
                 set.linkRules.removeAll { $0.name == rule.name }
@@ -233,7 +244,7 @@ public enum PluginLoader {
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample", "wire"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }
@@ -325,6 +336,9 @@ public enum PluginLoader {
             for id in link.codes where set.catalogue(id) == nil {
                 problems.append(PluginProblem(file: "plugin \(link.plugin)", entry: "[[link]] \(link.name)", message: "codes names catalogue '\(id)', which no plugin defines"))
             }
+        }
+        for (kind, id) in set.wireCatalogues.sorted(by: { $0.key < $1.key }) where set.catalogue(id) == nil {
+            problems.append(PluginProblem(file: "plugins", entry: "[wire]", message: "\(kind) names catalogue '\(id)', which no plugin defines"))
         }
         for kind in set.configKinds where set.catalogue(kind.keywords) == nil {
             problems.append(PluginProblem(file: "plugin \(kind.plugin)", entry: "[[config]] \(kind.name)", message: "keywords names catalogue '\(kind.keywords)', which no plugin defines"))

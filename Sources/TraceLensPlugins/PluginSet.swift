@@ -78,6 +78,9 @@ public final class PluginSet: Sendable {
     public let certCheckRules: [CertCheckRule]
     /// Ways products write distinguished names.
     public let dnForms: [DNForm]
+    /// Which catalogue names each kind of value read from TLS bytes (`cipher`, `group`, `sig_alg`,
+    /// `alert`, `version`, `extension`, `handshake`, `content`): the `[wire]` table.
+    public let wireCatalogues: [String: String]
     package let catalogueIndex: [String: Int]
     package let samples: [PluginSample]
 
@@ -96,6 +99,7 @@ public final class PluginSet: Sendable {
         package var diagnosisRules: [DiagnosisRule] = []
         package var certCheckRules: [CertCheckRule] = []
         package var dnForms: [DNForm] = []
+        package var wireCatalogues: [String: String] = [:]
         package var catalogueIndex: [String: Int] = [:]
         package var samples: [PluginSample] = []
 
@@ -108,6 +112,7 @@ public final class PluginSet: Sendable {
         plugins = b.plugins; formats = b.formats; catalogues = b.catalogues; codePatterns = b.codePatterns; lists = b.lists
         connectionRules = b.connectionRules; linkRules = b.linkRules; secretRules = b.secretRules; configKinds = b.configKinds
         lintRules = b.lintRules; diagnosisRules = b.diagnosisRules; certCheckRules = b.certCheckRules; dnForms = b.dnForms
+        wireCatalogues = b.wireCatalogues
         catalogueIndex = b.catalogueIndex; samples = b.samples
     }
 

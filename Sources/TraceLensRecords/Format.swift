@@ -100,6 +100,42 @@ public struct ContinuationKey: Sendable {
     }
 }
 
+/// Which dump records of a layout hold the bytes of a TLS connection and which way they went:
+/// a record whose field matches one of `sent` holds bytes its writer sent, one of `received`
+/// bytes it received (`function = *write*`, `direction = >>>`).
+public struct WireBytes: Sendable {
+    public struct Match: Sendable, Equatable {
+        public var field: String
+        /// `*` matches any run of characters; the rest literally, case-insensitively.
+        public var pattern: String
+        public init(field: String, pattern: String) { self.field = field; self.pattern = pattern }
+
+        public func matches(_ value: String) -> Bool { Self.glob(Array(pattern.lowercased().utf8), Array(value.lowercased().utf8)) }
+
+        static func glob(_ p: [UInt8], _ s: [UInt8]) -> Bool {
+            // Iterative `*` matching: linear in practice, never exponential.
+            var pi = 0, si = 0, star = -1, mark = 0
+            while si < s.count {
+                if pi < p.count && p[pi] != 0x2A && p[pi] == s[si] { pi += 1; si += 1 }
+                else if pi < p.count && p[pi] == 0x2A { star = pi; mark = si; pi += 1 }
+                else if star >= 0 { pi = star + 1; mark += 1; si = mark }
+                else { return false }
+            }
+            while pi < p.count && p[pi] == 0x2A { pi += 1 }
+            return pi == p.count
+        }
+    }
+    public var sent: [Match]
+    public var received: [Match]
+    /// When set, each dump holds one message body (not records), of the content type this field
+    /// names (`Handshake`, `Alert`: `openssl s_client -msg`).
+    public var contentField: String?
+
+    public init(sent: [Match], received: [Match], contentField: String? = nil) {
+        self.sent = sent; self.received = received; self.contentField = contentField
+    }
+}
+
 /// How the bytes of a layout's data dump lines are text, when they are (the LDAP server's dumps
 /// are IBM-1047 EBCDIC: `c3f0f2c3` is "C02C").
 public enum DumpText: String, Sendable { case ascii, ebcdic }
@@ -177,6 +213,8 @@ public final class Format: Sendable {
     /// Decode dump bytes as text (nil: dumps are shown as they are).
     public let dumpText: DumpText?
     public let dumpLists: [DumpList]
+    /// Which dump records hold TLS bytes, and which way they went (`[format.tls]`).
+    public let wireBytes: WireBytes?
     /// `print = "as-written"`: records are shown as their lines were written, decodes appended.
     public let printAsWritten: Bool
     /// How the other records print (`render`; the generic look when the layout gives none).
@@ -191,7 +229,9 @@ public final class Format: Sendable {
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
          dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
          render: RenderTemplate = .standard, binaryHint: BinaryHint? = nil,
-         continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false) {
+         continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false,
+         wireBytes: WireBytes? = nil) {
+        self.wireBytes = wireBytes
         self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.continuationKeys = continuationKeys.count == continuations.count ? continuationKeys : continuations.map { _ in nil }

@@ -36,6 +36,8 @@ public struct Record: Sendable {
     /// Shown as its lines were written, with the decodes after the codes (the layout's
     /// `print = "as-written"`), rather than rebuilt from its fields as its layout's `render` says.
     public var asWritten = false
+    /// What a later stage read from the record and shows under it (the TLS messages in its dump).
+    public var annotations: [Annotation] = []
 
     public init() {}
 
@@ -73,6 +75,7 @@ public struct Record: Sendable {
         if !dumpText.isEmpty { dumpText.removeAll(keepingCapacity: true) }
         rawLevel = nil
         asWritten = false
+        if !annotations.isEmpty { annotations.removeAll(keepingCapacity: true) }
     }
 
     /// Appends a line to `bytes` (after a LF when not the first) and returns the offset it starts at.
@@ -84,6 +87,28 @@ public struct Record: Sendable {
     }
 
     package mutating func set(_ f: StandardField, _ r: Range<Int>) { standard[f] = r }
+}
+
+/// A line a later stage adds under a record: `text` for people (`ClientHello TLS 1.2 ...`), the
+/// same as named values for JSON and the store. `kind` says which stage (`tls`).
+public struct Annotation: Sendable, Equatable {
+    public var kind: String
+    public var text: String
+    public var fields: [Field]
+
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var values: [String]
+        /// The catalogue that names the values (codes such as `C02C`), when they are codes.
+        public var catalogue: String?
+        public init(_ name: String, _ values: [String], catalogue: String? = nil) { self.name = name; self.values = values; self.catalogue = catalogue }
+    }
+
+    public init(kind: String, text: String, fields: [Field] = []) {
+        self.kind = kind; self.text = text; self.fields = fields
+    }
+
+    public func values(_ name: String) -> [String] { fields.first { $0.name == name }?.values ?? [] }
 }
 
 /// The standard fields' ranges, stored inline (no array to allocate, copy or check per record).
