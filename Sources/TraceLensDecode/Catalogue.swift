@@ -29,11 +29,14 @@ public struct CatalogueEntry: Sendable {
     public var action: String
     public var verified: Bool
     public var related: [CodeRef]
+    /// What the row was checked against (an address or a named document); empty for rows
+    /// nobody could confirm. Every row marked verified names one.
+    public var source: String
     /// Further columns of the row, in file order (`tls_versions`, `default`, ...).
     public var details: [(column: String, value: String)]
     /// Where the row came from, for messages: `file:line`.
     public var origin: String
-    package init(value: CodeValue, code: String, name: String, text: String, explanation: String, action: String, verified: Bool, related: [CodeRef], details: [(column: String, value: String)], origin: String) {
+    package init(value: CodeValue, code: String, name: String, text: String, explanation: String, action: String, verified: Bool, related: [CodeRef], source: String = "", details: [(column: String, value: String)], origin: String) {
         self.value = value
         self.code = code
         self.name = name
@@ -42,6 +45,7 @@ public struct CatalogueEntry: Sendable {
         self.action = action
         self.verified = verified
         self.related = related
+        self.source = source
         self.details = details
         self.origin = origin
     }
@@ -239,7 +243,9 @@ public final class Catalogue: Sendable {
         return CatalogueEntry(value: .number(n), code: display(.number(n)), name: parts.map(\.name).joined(separator: "+"),
                               text: parts.map(\.text).joined(separator: "; "), explanation: parts.map(\.explanation).filter { !$0.isEmpty }.joined(separator: " "),
                               action: parts.map(\.action).filter { !$0.isEmpty }.joined(separator: " "), verified: parts.allSatisfy(\.verified),
-                              related: parts.flatMap(\.related), details: [], origin: parts.map(\.origin).joined(separator: ", "))
+                              related: parts.flatMap(\.related),
+                              source: parts.map(\.source).reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } }.joined(separator: " ; "),
+                              details: [], origin: parts.map(\.origin).joined(separator: ", "))
     }
 
     /// The row written for exactly this value (no prefix row).

@@ -81,7 +81,7 @@ extension PluginLoader {
         return id
     }
 
-    package static let coreColumns = ["code", "name", "text", "explanation", "action", "verified", "related"]
+    package static let coreColumns = ["code", "name", "text", "explanation", "action", "verified", "related", "source"]
 
     /// Reads a catalogue TSV. Returns how many rows replaced rows of an earlier plugin.
     package static func readTSV(_ text: String, file: String, into rows: inout Catalogue.Rows, hadExisting: Bool, _ problems: inout [PluginProblem]) -> Int {
@@ -113,6 +113,14 @@ extension PluginLoader {
             }
             let code = row["code"] ?? ""
             let verifiedText = (row["verified"] ?? "yes").lowercased()
+            let source = row["source"] ?? ""
+            var verified = ["yes", "true", "verified", "y"].contains(verifiedText)
+            // A row that says it was checked must say against what; without that it is shown as unverified.
+            if verified && row["verified"] != nil && source.isEmpty {
+                problems.append(PluginProblem(file: "\(file):\(lineNo)", entry: "code \(code)",
+                                              message: "verified=yes needs a source (what the row was checked against); shown as unverified", isWarning: true))
+                verified = false
+            }
             var related: [CodeRef] = []
             for word in (row["related"] ?? "").split(separator: " ") {
                 if let ref = CodeRef(word) { related.append(ref) } else {
@@ -121,8 +129,8 @@ extension PluginLoader {
             }
             func makeEntry(_ value: CodeValue) -> CatalogueEntry {
                 CatalogueEntry(value: value, code: code, name: row["name"] ?? "", text: row["text"] ?? "", explanation: row["explanation"] ?? "",
-                               action: row["action"] ?? "", verified: ["yes", "true", "verified", "y"].contains(verifiedText),
-                               related: related, details: details, origin: "\(file):\(lineNo)")
+                               action: row["action"] ?? "", verified: verified,
+                               related: related, source: source, details: details, origin: "\(file):\(lineNo)")
             }
             // A range row: 03353001-03353FFF
             if rows.radix != .text, let dash = code.firstIndex(of: "-"), dash != code.startIndex,

@@ -32,7 +32,7 @@ public struct ExplainPresenter {
         }
         add("Explanation", e.explanation)
         add("Action", e.action)
-        for (column, value) in e.details where column != "source" && column != "source_note" {
+        for (column, value) in e.details {
             add(column.replacingOccurrences(of: "_", with: " ").capitalizedFirst, value)
         }
         for ref in e.related {
@@ -40,7 +40,12 @@ public struct ExplainPresenter {
                 add("Related", "\(c.title) \(c.display(v)): \(entry.map { $0.text.isEmpty ? $0.name : $0.text } ?? "?")")
             }
         }
-        if !e.verified { add("Note", "this row comes from unverified reference material; check it against IBM's documentation") }
+        if e.verified {
+            add("Checked against", e.source)
+        } else {
+            add("Based on", e.source)
+            add("Not confirmed", "no published page confirming this code and its text was found; treat the text as likely and check the vendor's documentation for your release")
+        }
         add("Defined in", e.origin)
         return out
     }
@@ -58,7 +63,7 @@ public struct ExplainPresenter {
         if let e = r.entry {
             fields += [
                 ("name", .string(e.name)), ("text", .string(e.text)), ("explanation", .string(e.explanation)),
-                ("action", .string(e.action)), ("verified", .bool(e.verified)), ("range", .bool(r.fromRange)),
+                ("action", .string(e.action)), ("verified", .bool(e.verified)), ("source", .string(e.source)), ("range", .bool(r.fromRange)),
                 ("related", .array(e.related.map { .string($0.description) })),
                 ("details", .object(e.details.map { (key: $0.column, value: .string($0.value)) })),
             ]

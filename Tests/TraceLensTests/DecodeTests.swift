@@ -121,6 +121,25 @@ final class ExplainTests: XCTestCase {
         XCTAssertTrue(json.contains("\"decimal\":431") && json.contains("\"hex\":\"0x1AF\"") && json.contains("\"verified\":false"), json)
     }
 
+    func testLongExplainSaysWhatARowWasCheckedAgainst() throws {
+        let presenter = ExplainPresenter(plugins: Fixtures.plugins, long: true)
+        let checked = try XCTUnwrap(explainer.readings("435").first { $0.catalogue.id == "ssl" })
+        let text = presenter.text(checked)
+        XCTAssertFalse(text.contains("[unverified]"), text)
+        XCTAssertTrue(text.contains("\n    Checked against: http://www.ibm.com/support/docview.wss?uid=swg21285004"), text)
+        XCTAssertFalse(text.contains("Not confirmed"), text)
+        XCTAssertTrue(presenter.json(checked).contains("\"source\":\"http://www.ibm.com/"), presenter.json(checked))
+
+        let unconfirmed = try XCTUnwrap(explainer.readings("03353041").first { $0.catalogue.id == "cms" })
+        let long = presenter.text(unconfirmed)
+        XCTAssertTrue(long.contains("[unverified]"), long)
+        XCTAssertTrue(long.contains("\n    Not confirmed: no published page confirming this code and its text was found;"), long)
+        XCTAssertFalse(long.contains("Checked against"), long)
+        XCTAssertFalse(long.lowercased().contains("memory") || long.lowercased().contains("seed"), long)
+        XCTAssertEqual(ExplainPresenter(plugins: Fixtures.plugins, long: false).text(unconfirmed),
+                       "CMS status code 03353041 (53817409): Certificate is revoked. [unverified]")
+    }
+
     func testEnvironmentListsDecodeElementByElement() throws {
         let ciphers = try XCTUnwrap(explainer.decodeList("GSK_V3_CIPHER_SPECS_EXPANDED=C02CC02BC030C02F130313011302"))
         XCTAssertEqual(ciphers.elements.map(\.text), ["C02C", "C02B", "C030", "C02F", "1303", "1301", "1302"])

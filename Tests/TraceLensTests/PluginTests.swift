@@ -24,6 +24,15 @@ final class PluginTests: XCTestCase {
 
     let header = "[plugin]\nname = \"mine\"\ndescription = \"test\"\n"
 
+    /// A user plugin whose `site.tsv` adds rows to the built-in `ssl` catalogue.
+    func loadSiteSSLRows(_ tsv: String) -> (PluginSet, [String]) {
+        load(header + """
+            [[catalogue]]
+            id = "ssl"
+            file = "site.tsv"
+            """, files: ["site.tsv": tsv])
+    }
+
     func testInvalidTOMLNamesTheLine() {
         let (_, problems) = load(header + "[[format]\nname = 1\n")
         XCTAssertEqual(problems.count, 1)
@@ -125,19 +134,40 @@ final class PluginTests: XCTestCase {
     }
 
     func testCatalogueRowsAreCheckedAndUserRowsOverrideBuiltIns() throws {
-        let tsv = "code\tname\ttext\texplanation\taction\tverified\trelated\n431\tMY_NAME\tRevoked (site wording).\tOur note.\tCall the PKI team.\tyes\tcms:03353041\n999\tX\n"
-        let (set, problems) = load(header + """
-            [[catalogue]]
-            id = "ssl"
-            file = "site.tsv"
-            """, files: ["site.tsv": tsv])
-        XCTAssertEqual(problems, ["/plugins/mine/site.tsv:3: row: has 2 fields, the header has 7"])
+        let tsv = "code\tname\ttext\texplanation\taction\tverified\trelated\tsource\n431\tMY_NAME\tRevoked (site wording).\tOur note.\tCall the PKI team.\tyes\tcms:03353041\tsite PKI runbook\n999\tX\n"
+        let (set, problems) = loadSiteSSLRows(tsv)
+        XCTAssertEqual(problems, ["/plugins/mine/site.tsv:3: row: has 2 fields, the header has 8"])
         let entry = try XCTUnwrap(set.catalogue("ssl")?.entry(.number(431)))
         XCTAssertEqual(entry.text, "Revoked (site wording).")
         XCTAssertTrue(entry.verified)
+        XCTAssertEqual(entry.source, "site PKI runbook")
         XCTAssertNotNil(set.catalogue("ssl")?.entry(.number(434)), "rows the user did not override stay")
         XCTAssertEqual(set.catalogue("ssl")?.label, "SSL {code}: {text}", "settings not given are kept")
         XCTAssertTrue(set.plugins.last?.overrides.first?.contains("catalogue ssl: 1 rows replaced") ?? false)
+    }
+
+    /// The rule behind `[unverified]`: a built-in row marked verified names what it was checked against.
+    func testEveryVerifiedBuiltInRowNamesItsSource() {
+        let (set, problems) = CheckedPlugins.load(PluginLoader.builtInSources())
+        XCTAssertEqual(problems.map(\.description), [])
+        var missing: [String] = []
+        for c in set.catalogues {
+            for e in c.entries.values where e.verified && e.source.isEmpty { missing.append("\(c.id):\(e.code)") }
+            for r in c.ranges where r.entry.verified && r.entry.source.isEmpty { missing.append("\(c.id):\(r.entry.code)") }
+        }
+        XCTAssertEqual(missing.sorted(), [], "verified rows without a source")
+    }
+
+    func testAVerifiedRowWithoutASourceIsAWarningAndShownUnverified() throws {
+        let tsv = "code\ttext\tverified\tsource\n431\tRevoked (site wording).\tyes\t\n432\tChecked.\tyes\tsite runbook\n"
+        let (set, problems) = loadSiteSSLRows(tsv)
+        XCTAssertEqual(problems, ["/plugins/mine/site.tsv:2: code 431: warning: verified=yes needs a source (what the row was checked against); shown as unverified"])
+        let unsourced = try XCTUnwrap(set.catalogue("ssl")?.entry(.number(431)))
+        XCTAssertFalse(unsourced.verified)
+        let sourced = try XCTUnwrap(set.catalogue("ssl")?.entry(.number(432)))
+        XCTAssertTrue(sourced.verified)
+        XCTAssertEqual(sourced.source, "site runbook")
+        XCTAssertFalse(sourced.details.contains { $0.column == "source" }, "source is a core column, not a detail")
     }
 
     func testPluginFolderOnDisk() throws {
