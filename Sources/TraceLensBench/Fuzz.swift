@@ -3,6 +3,7 @@ import Synchronization
 import CZlib
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensInput
 
 /// A seeded, deterministic random-mutation fuzzer for TraceLens's parsers.
@@ -139,7 +140,7 @@ package final class FuzzContext {
     package init(plugins: PluginSet, work: String) {
         self.plugins = plugins
         self.work = work
-        stream = RecordStream(plugins: plugins)
+        stream = RecordStream.decoding(plugins)
         finder = CodeFinder(plugins: plugins)
         masker = SecretMasker(plugins: plugins)
     }

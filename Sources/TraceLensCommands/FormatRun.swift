@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensRender
 
 /// What the user asked `format` for.
@@ -69,7 +70,7 @@ public final class FormatRun {
         case let .success(f): forced = f
         case let .failure(e): Diagnostics.warn("\(e)"); return 2
         }
-        let stream = RecordStream(plugins: plugins)
+        let stream = RecordStream.decoding(plugins)
         stream.maxRecord = options.maxRecord
         let sink = FormatSink(plugins: plugins, options: options, output: output)
         for (index, path) in Self.expand(paths).enumerated() {

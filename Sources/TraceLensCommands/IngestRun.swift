@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensStore
 import TraceLensCorrelate
 
@@ -110,7 +111,7 @@ public final class IngestRun {
         self.plugins = plugins
         self.store = store
         self.options = options
-        stream = RecordStream(plugins: plugins)
+        stream = RecordStream.decoding(plugins)
         stream.maxRecord = options.maxRecord
         if let stop = options.stop { stream.stopRequested = { stop.requested } }
         try store.lockForIngest(stop: options.stop) { holder in

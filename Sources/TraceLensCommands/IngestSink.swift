@@ -124,6 +124,7 @@ package final class IngestSink: RecordSink {
                                 textStart: start, textEnd: batch.text.count, process: r.range(.process), thread: r.range(.thread),
                                 function: r.range(.function), conn: conn, failure: failures > 0, unparsed: r.isUnparsed,
                                 firstCode: firstCode, codeCount: r.codes.count))
+        for a in r.annotations { batch.annotations.append((r.line, conn, a)) }
         observer?.observe(r, source: source, path: path, inTail: inTail)
         records += 1
         pending.records += 1

@@ -1,6 +1,7 @@
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensCorrelate
 import TraceLensRender
 
@@ -132,10 +133,12 @@ package struct SampleChecker {
     package func run(_ format: Format, _ text: String) -> [Record] {
         var caps = Captures()
         var carry = SecretMasker.Carry()
+        let handshakes = HandshakeDecoder(plugins: plugins)
         return RecordReader.records(in: Array(text.utf8), format: format).map { record in
             var r = record
             masker.mask(&r.bytes, captures: &caps, carry: &carry)
             finder.decode(&r, layout: format)
+            handshakes.annotate(&r, source: 0)
             return r
         }
     }

@@ -12,7 +12,10 @@ public enum DumpBytes {
         // An offset: hex digits followed by a colon.
         var j = i
         while j < n && hexValue(line[j]) != nil { j += 1 }
-        if j < n && j > i && line[j] == 0x3A { i = j + 1 }
+        let hasOffset = j < n && j > i && line[j] == 0x3A
+        if hasOffset { i = j + 1 }
+        // Without an offset (byte pairs alone) every word must be a byte, or the line is text.
+        let start = out.count
         var found = false
         while i < n {
             var gap = 0
@@ -22,7 +25,10 @@ public enum DumpBytes {
             var end = i
             while end < n && !blank(line[end]) { end += 1 }
             let token = end - i
-            guard token >= 2, token % 2 == 0, (i..<end).allSatisfy({ hexValue(line[$0]) != nil }) else { break }
+            guard token >= 2, token % 2 == 0, hasOffset || token == 2, (i..<end).allSatisfy({ hexValue(line[$0]) != nil }) else {
+                if !hasOffset { out.removeSubrange(start...); return false }
+                break
+            }
             var k = i
             while k < end {
                 out.append(hexValue(line[k])! << 4 | hexValue(line[k + 1])!)

@@ -55,7 +55,15 @@ public final class HandshakeDecoder: RecordAnnotator {
             conversations[any] = nil
         }
         conversations[key] = conversation
-        for m in messages { r.annotations.append(names.annotation(m)) }
+        for m in messages {
+            r.annotations.append(names.annotation(m))
+            // An alert in the bytes is a code of the record, as one in its text would be: the
+            // connection it ends fails with it.
+            if m.kind == .alert, let a = m.numbers("alert").first, let c = names.catalogueIndex(for: "alert"),
+               !r.codes.contains(where: { $0.catalogue == c && $0.value == .number(Int64(a)) }) {
+                r.codes.append(FoundCode(catalogue: c, value: .number(Int64(a)), end: -1))
+            }
+        }
     }
 
     private func direction(_ r: Record, _ wire: WireBytes) -> TLSDirection? {
@@ -87,6 +95,11 @@ public struct WireNames: Sendable {
         default: kind = field
         }
         return plugins.wireCatalogues[kind].flatMap(plugins.catalogue)
+    }
+
+    /// The index (in `PluginSet.catalogues`) of the catalogue for a value field.
+    public func catalogueIndex(for field: String) -> Int? {
+        catalogue(for: field).flatMap { plugins.catalogueIndex($0.id) }
     }
 
     /// A value as the catalogue writes its code (`C02C`, `0029`), or the number.

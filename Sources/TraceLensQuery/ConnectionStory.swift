@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensStore
 import TraceLensRender
 
@@ -60,7 +61,7 @@ public final class ConnectionStory {
         func key(_ r: (source: Int64, line: Int, time: Int64?, text: [UInt8])) -> Int64 { (r.time ?? .min) + (r.time == nil ? 0 : offsets[r.source] ?? 0) }
         rows.sort { (key($0), $0.source, $0.line) < (key($1), $1.source, $1.line) }
         let manySources = Set(rows.map(\.source)).count > 1
-        let stream = RecordStream(plugins: plugins)
+        let stream = RecordStream.decoding(plugins)
         var text = TextRenderer(plugins: plugins, colour: colour)
         let json = JSONRenderer(plugins: plugins)
         var scratch = Captures()
@@ -85,10 +86,12 @@ public final class ConnectionStory {
             out.append("source,line,time,level,thread,function,message\r\n")
         }
 
+        let annotations = try storedAnnotations(members.map(\.id))
         var first = true
         for row in rows {
             let info = sources[row.source] ?? SourceInfo(path: "?", layout: nil, process: nil)
             guard var record = reparse(row.text, layout: info.layout, source: Int(row.source), line: row.line) else { continue }
+            record.annotations = annotations[[row.source, Int64(row.line)]] ?? []
             if let stored = row.time, record.time?.hasDate != true {
                 record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
             }
@@ -117,6 +120,37 @@ public final class ConnectionStory {
         }
         if style == .json { out.append("]}\n") }
         output.flush()
+    }
+
+    /// The TLS messages stored for these connections' records, by (source, line): read when the
+    /// records went in, in the order of the bytes (a store older than them has none).
+    package func storedAnnotations(_ conns: [Int64]) throws -> [[Int64]: [Annotation]] {
+        let db = queries.store.db
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1, !conns.isEmpty else { return [:] }
+        let list = conns.map(String.init).joined(separator: ",")
+        var byID: [Int64: (key: [Int64], annotation: Annotation)] = [:]
+        var order: [Int64] = []
+        let m = try db.prepare("SELECT id, source, line, direction, message, version, text FROM tls_messages WHERE conn IN (\(list)) ORDER BY id")
+        while try m.step() {
+            var fields: [Annotation.Field] = [.init("message", [m.string(4) ?? ""]), .init("direction", [m.string(3) ?? ""])]
+            if let v = m.string(5) { fields.append(.init("version", [v])) }
+            byID[m.int64(0)] = ([m.int64(1), m.int64(2)], Annotation(kind: "tls", text: m.string(6) ?? "", fields: fields))
+            order.append(m.int64(0))
+        }
+        let v = try db.prepare("SELECT v.message, v.field, v.value, v.catalogue FROM tls_values v JOIN tls_messages m ON m.id = v.message WHERE m.conn IN (\(list)) ORDER BY v.rowid")
+        while try v.step() {
+            guard var entry = byID[v.int64(0)] else { continue }
+            let name = v.string(1) ?? "", value = v.string(2) ?? ""
+            if let i = entry.annotation.fields.firstIndex(where: { $0.name == name }) {
+                entry.annotation.fields[i].values.append(value)
+            } else {
+                entry.annotation.fields.append(.init(name, [value], catalogue: v.string(3)))
+            }
+            byID[v.int64(0)] = entry
+        }
+        var out: [[Int64]: [Annotation]] = [:]
+        for id in order { if let e = byID[id] { out[e.key, default: []].append(e.annotation) } }
+        return out
     }
 
     /// One line about a linked connection: `12 gldsrv.joblog line 9: failed, SSL 431: ...`.

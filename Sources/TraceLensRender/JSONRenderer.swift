@@ -84,7 +84,28 @@ public struct JSONRenderer {
             out.append(Array(",\"dump_text\":".utf8))
             JSON.bytes(r.dumpText.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x2E }[...], out)
         }
+        Self.appendAnnotations(r.annotations, out)
         out.append(Key.end)
+    }
+
+    /// `"tls":[{"text":"ClientHello ...","message":"ClientHello","direction":"received","cipher":["C02C",...]}]`:
+    /// one key per kind of annotation, one object per annotation; `message` and `direction` are
+    /// single values, the other fields lists of codes or texts.
+    package static func appendAnnotations(_ annotations: [Annotation], _ out: ByteBuffer) {
+        var kinds: [String] = []
+        for a in annotations where !kinds.contains(a.kind) { kinds.append(a.kind) }
+        for kind in kinds {
+            out.append(0x2C)
+            JSON.string(kind, out)
+            out.append(0x3A)
+            JSON.Value.array(annotations.filter { $0.kind == kind }.map(annotationValue)).write(into: out)
+        }
+    }
+
+    package static func annotationValue(_ a: Annotation) -> JSON.Value {
+        .object([("text", .string(a.text))] + a.fields.map { f in
+            (key: f.name, value: ["message", "direction", "version"].contains(f.name) ? .string(f.values.first) : .array(f.values.map(JSON.Value.string)))
+        })
     }
 
     /// `"codes":[...]`: each code with its kind, name, text and whether it marks a failure.

@@ -8,5 +8,6 @@ extension TextRenderer {
         appendDecoded(r, b, 0..<b.count, out, keepingNewlines: true)
         out.append(0x0A)
         if !r.dumpText.isEmpty { renderDumpText(r, out) }
+        renderAnnotations(r, out)
     }
 }

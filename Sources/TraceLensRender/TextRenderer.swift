@@ -48,6 +48,21 @@ public struct TextRenderer {
                 out.append(0x0A)
             }
             if !r.dumpText.isEmpty { renderDumpText(r, out) }
+            renderAnnotations(r, out)
+        }
+    }
+
+    /// What later stages read from the record, a line each: `    tls: ClientHello TLS 1.2 ...`.
+    package func renderAnnotations(_ r: Record, _ out: ByteBuffer) {
+        for a in r.annotations {
+            out.append("    ")
+            if colour { out.append(ANSI.dim) }
+            out.append(a.kind + ":")
+            if colour { out.append(ANSI.reset) }
+            out.append(0x20)
+            // Names and DNs in the bytes came from the trace: shown, never obeyed.
+            out.append(TerminalText.visible(a.text))
+            out.append(0x0A)
         }
     }
 

@@ -32,6 +32,8 @@ public enum Retention {
                 try db.execute("""
                     UPDATE sources SET records = records - d.n FROM (SELECT source, count(*) AS n FROM doomed GROUP BY source) AS d
                         WHERE sources.id = d.source;
+                    DELETE FROM tls_values WHERE message IN (SELECT m.id FROM tls_messages m JOIN records r ON r.source = m.source AND r.line = m.line WHERE r.id IN (SELECT id FROM doomed));
+                    DELETE FROM tls_messages WHERE id IN (SELECT m.id FROM tls_messages m JOIN records r ON r.source = m.source AND r.line = m.line WHERE r.id IN (SELECT id FROM doomed));
                     DELETE FROM records WHERE id IN (SELECT id FROM doomed);
                     """)
             }

@@ -3,7 +3,7 @@ import TraceLensInput
 /// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
 /// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
 package enum Schema {
-    package static let version: Int32 = 3
+    package static let version: Int32 = 4
 
     package static let create = """
         -- One row per file (or stream) ingested. offset/line say how far it has been read.
@@ -125,6 +125,8 @@ package enum Schema {
 
         \(follows)
 
+        \(tls)
+
         -- The catalogues of the plugins used at the last ingest, so SQL can decode codes.
         CREATE TABLE catalogue (
             catalogue TEXT NOT NULL,
@@ -176,5 +178,42 @@ package enum Schema {
     /// From version 2 (before `watch` and `daemon`).
     package static let upgradeFrom2 = """
         \(follows)
+        """
+
+    /// The TLS messages read from dumped bytes (added in version 4).
+    package static let tls = """
+        -- The TLS messages read from the bytes of dump records: one row per message, with the
+        -- record whose bytes completed it (source, line) and that record's connection.
+        CREATE TABLE tls_messages (
+            id        INTEGER PRIMARY KEY,
+            source    INTEGER NOT NULL,
+            line      INTEGER NOT NULL,
+            conn      INTEGER,
+            direction TEXT NOT NULL,     -- sent or received, as the side that wrote the trace saw it
+            message   TEXT NOT NULL,     -- ClientHello, ServerHello, Certificate, Alert, ...
+            version   TEXT,              -- ServerHello: the version chosen
+            text      TEXT NOT NULL      -- the line format and show print under the record
+        );
+        CREATE INDEX tls_messages_conn ON tls_messages(conn);
+        CREATE INDEX tls_messages_record ON tls_messages(source, line);
+        -- Each value of a message: the ciphers, groups, signature schemes and versions offered,
+        -- the cipher chosen, extensions, the server name, certificates' subject and issuer, alerts.
+        CREATE TABLE tls_values (
+            message   INTEGER NOT NULL,  -- tls_messages.id
+            field     TEXT NOT NULL,     -- cipher, group, key_share, sig_alg, supported_version, extension, sni, alpn, subject, issuer, alert, ...
+            value     TEXT NOT NULL,     -- the code as its catalogue writes it (C02C), or the text
+            catalogue TEXT               -- the catalogue that names the code (join catalogue for its name)
+        );
+        CREATE INDEX tls_values_message ON tls_values(message, field);
+        -- One row per value with its message and name: what SQL about handshakes reads.
+        CREATE VIEW tls_offers AS
+            SELECT m.conn, m.source, m.line, m.direction, m.message, v.field, v.value, k.name
+            FROM tls_messages m JOIN tls_values v ON v.message = m.id
+            LEFT JOIN catalogue k ON k.catalogue = v.catalogue AND k.code = v.value;
+        """
+
+    /// From version 3 (before the TLS messages).
+    package static let upgradeFrom3 = """
+        \(tls)
         """
 }

@@ -73,6 +73,9 @@ extension Store {
             WHERE source = ?1 AND ?3 >= 0
             """,
             "DELETE FROM code_counts WHERE source = ?1 AND count <= 0 AND ?2 > 0 AND ?3 >= 0",
+            // The TLS messages of the records redone go with them (they are read again).
+            "DELETE FROM tls_values WHERE message IN (SELECT id FROM tls_messages WHERE source = ?1 AND line >= (SELECT min(line) FROM records WHERE source = ?1 AND id >= ?2)) AND ?3 >= 0",
+            "DELETE FROM tls_messages WHERE source = ?1 AND line >= (SELECT min(line) FROM records WHERE source = ?1 AND id >= ?2) AND ?3 >= 0",
             "DELETE FROM records WHERE source = ?1 AND id >= ?2 AND ?3 >= 0",
             "DELETE FROM conn_keys WHERE conn IN (SELECT id FROM connections WHERE source = ?1 AND first_line > ?3) AND ?2 > 0",
             "DELETE FROM connections WHERE source = ?1 AND first_line > ?3 AND ?2 > 0",

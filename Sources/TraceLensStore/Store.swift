@@ -253,7 +253,8 @@ public final class Store {
             if version >= 1 && version < Schema.version && !readOnly {
                 try db.transaction {
                     if version == 1 { try db.execute(Schema.upgradeFrom1) }
-                    try db.execute(Schema.upgradeFrom2)
+                    if version <= 2 { try db.execute(Schema.upgradeFrom2) }
+                    try db.execute(Schema.upgradeFrom3)
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }

@@ -44,6 +44,8 @@ package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw by
     }
     package var rows: [Row] = []
     package var codes: [(catalogue: Int, value: CodeValue, failure: Bool)] = []
+    /// What later stages read from the records (TLS messages): written to `tls_messages`.
+    package var annotations: [(line: Int, conn: Int64?, annotation: Annotation)] = []
 
     package init() { rows.reserveCapacity(1 << 14) }
 
@@ -53,6 +55,7 @@ package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw by
         text.removeAll()
         rows.removeAll(keepingCapacity: true)
         codes.removeAll(keepingCapacity: true)
+        annotations.removeAll(keepingCapacity: true)
     }
 }
 
@@ -79,6 +82,8 @@ package final class StoreWriter {
     package let plugins: PluginSet
     package let source: Int64
     package let process: String?
+    private let insertMessage: Statement
+    private let insertValue: Statement
     private let insertRecord: Statement
     private let insertRecords: Statement
     private let countCode: Statement
@@ -101,6 +106,8 @@ package final class StoreWriter {
         func values(_ rows: Int) -> String {
             (0..<rows).map { k in "(" + (1...Self.recordColumnCount).map { "?\(k * Self.recordColumnCount + $0)" }.joined(separator: ", ") + ")" }.joined(separator: ", ")
         }
+        insertMessage = try db.prepare("INSERT INTO tls_messages (source, line, conn, direction, message, version, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        insertValue = try db.prepare("INSERT INTO tls_values (message, field, value, catalogue) VALUES (?, ?, ?, ?)")
         insertRecord = try db.prepare("INSERT INTO records (\(Self.recordColumns)) VALUES \(values(1))")
         insertRecords = try db.prepare("INSERT INTO records (\(Self.recordColumns)) VALUES \(values(Self.rowsPerInsert))")
         countCode = try db.prepare("""
@@ -144,6 +151,7 @@ package final class StoreWriter {
             var tailRecord: SQLValue = .null
             if progress.tail { tailRecord = .int((try db.scalar("SELECT coalesce(max(id), 0) + 1 FROM records")) ?? 1) }
             try writeRecords(batch)
+            try writeAnnotations(batch)
             for c in connections { try write(c) }
             try updateSource.bind([.int(source), .int(Int64(progress.resume.offset)), .int(Int64(progress.resume.line)),
                                    .text(progress.resume.stateText), progress.completedSize.map(SQLValue.int) ?? .null, .int(Int64(progress.records)),
@@ -220,6 +228,23 @@ package final class StoreWriter {
             s.bindNull(at + 12)
         }
         s.bindTextNoCopy(at + 13, base + row.textStart, row.textEnd - row.textStart)
+    }
+
+    /// One `tls_messages` row per message, its values in `tls_values`.
+    private func writeAnnotations(_ batch: RecordBatch) throws {
+        for (line, conn, a) in batch.annotations where a.kind == "tls" {
+            try insertMessage.bind([.int(source), .int(Int64(line)), conn.map(SQLValue.int) ?? .null,
+                                    .text(a.values("direction").first ?? ""), .text(a.values("message").first ?? ""),
+                                    a.values("version").first.map(SQLValue.text) ?? .null, .text(a.text)])
+            try insertMessage.run()
+            let id = db.lastInsertRowID
+            for f in a.fields where !["message", "direction", "version"].contains(f.name) {
+                for v in f.values {
+                    try insertValue.bind([.int(id), .text(f.name), .text(v), f.catalogue.map(SQLValue.text) ?? .null])
+                    try insertValue.run()
+                }
+            }
+        }
     }
 
     private func write(_ c: ConnectionRow) throws {

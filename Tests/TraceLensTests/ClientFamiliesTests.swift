@@ -4,6 +4,7 @@ import XCTest
 @testable import TraceLensRecords
 @testable import TraceLensDecode
 @testable import TraceLensPlugins
+@testable import TraceLensHandshake
 @testable import TraceLensCorrelate
 @testable import TraceLensStore
 @testable import TraceLensRender

@@ -4,6 +4,7 @@ import XCTest
 @testable import TraceLensRecords
 @testable import TraceLensDecode
 @testable import TraceLensPlugins
+@testable import TraceLensHandshake
 @testable import TraceLensStore
 
 /// What the Sendable claims promise: values built once and read from any thread, and state

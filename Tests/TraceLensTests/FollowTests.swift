@@ -5,6 +5,7 @@ import CZlib
 @testable import TraceLensRecords
 @testable import TraceLensDecode
 @testable import TraceLensPlugins
+@testable import TraceLensHandshake
 @testable import TraceLensCorrelate
 @testable import TraceLensStore
 @testable import TraceLensRender

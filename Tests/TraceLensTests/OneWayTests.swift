@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import TraceLensInput
 @testable import TraceLensPlugins
+@testable import TraceLensHandshake
 @testable import TraceLensStore
 @testable import TraceLensRender
 @testable import TraceLensQuery

@@ -6,6 +6,7 @@ import CZlib
 @testable import TraceLensRecords
 @testable import TraceLensDecode
 @testable import TraceLensPlugins
+@testable import TraceLensHandshake
 @testable import TraceLensCorrelate
 @testable import TraceLensStore
 @testable import TraceLensRender
@@ -149,7 +150,7 @@ enum Fixtures {
     /// Reads a file through the whole record stream, returning copies of the records.
     static func records(_ path: String, format: String? = nil) throws -> ([Record], SourceSummary) {
         var out: [Record] = []
-        let stream = RecordStream(plugins: plugins)
+        let stream = RecordStream.decoding(plugins)
         let summary = try stream.read(path, source: 0, forcedFormat: format.flatMap(plugins.format(named:))) { out.append($0) }
         return (out, summary)
     }
