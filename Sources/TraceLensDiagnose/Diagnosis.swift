@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensStore
 import TraceLensRender
 import TraceLensQuery
@@ -53,6 +54,11 @@ public struct StoryRecords {
     public var items: [Item] = []
     /// Connection fields: peer_ip, peer_port, subject, issuer, cipher, protocol, error...
     public var fields: [String: String] = [:]
+    /// Records of the story's sources outside every connection, before it (set-up lines), that
+    /// hold what a rule's `source-facts` start with.
+    public var preamble: [Item] = []
+    /// The values of the TLS messages read from the story's dumps, in order.
+    public var tls: [(message: String, field: String, value: String)] = []
 }
 
 /// Applies the plugins' diagnosis rules to stories.
@@ -79,7 +85,9 @@ public struct Doctor {
                 if let f = apply(rule, story), f.unknownFacts == 0 { out.append(f) }
             }
         }
-        return out
+        // A rule that read the offer says more than the one that read the code alone.
+        let replaced = Set(out.flatMap { f in rules.first { $0.id == f.rule }?.replaces ?? [] })
+        return out.filter { !replaced.contains($0.rule) }
     }
 
     package func normalised(_ ref: CodeRef) -> String {
@@ -138,7 +146,27 @@ public struct Doctor {
                 evidence.append(.init(file: item.file, line: item.line, text: first))
             }
         }
+        for item in story.preamble {
+            var bytes = Array(item.text.utf8)
+            let found = bytes.withUnsafeMutableBufferPointer { b -> Bool in
+                let line = UnsafeBufferPointer(b)
+                var found = false
+                for template in rule.sourceFacts {
+                    guard let start = findBytes(template.leadingLiteral, in: line, from: 0),
+                          template.match(line, from: start, wholeLine: false, captures: &caps) != nil else { continue }
+                    for (slot, name) in template.fieldNames.enumerated() where !name.isEmpty && fields[name] == nil {
+                        if let r = caps.range(slot) { fields[name] = String(decoding: line[r], as: UTF8.self); found = true }
+                    }
+                }
+                return found
+            }
+            // The set-up line a fact came from is the line to change: quoted.
+            if found && evidence.count < 8 { evidence.append(.init(file: item.file, line: item.line, text: item.text)) }
+        }
         for (k, v) in environment { fields["env." + k] = v }
+        for c in rule.compares {
+            guard self.compare(c, story, &fields) else { return nil }
+        }
         // {code.alert}: the first code of that catalogue in the story, as its inline label says it.
         for item in story.items {
             for code in item.codes.sorted() {
@@ -156,6 +184,48 @@ public struct Doctor {
         var finding = Diagnosis.Finding(rule: rule.id, title: rule.title, cause: cause.text, action: Self.fill(action, fields), doc: rule.doc, evidence: evidence)
         finding.unknownFacts = cause.missing
         return finding
+    }
+
+    /// Fills a compare's fields; false when it does not hold (either side unknown, or a value
+    /// in common).
+    package func compare(_ c: DiagnosisRule.Compare, _ story: StoryRecords, _ fields: inout [String: String]) -> Bool {
+        var offered: [String] = []
+        for v in story.tls where v.message == c.message && v.field == c.field && !offered.contains(v.value) { offered.append(v.value) }
+        guard !offered.isEmpty, let list = plugins.lists.first(where: { $0.variable == c.list }),
+              let text = c.allowed.compactMap({ fields[$0] }).first(where: { !$0.isEmpty }) else { return false }
+        let catalogue = plugins.catalogues[list.catalogue]
+        var allowed: [String] = []
+        var rest = Substring(text.filter { !$0.isWhitespace })
+        while rest.count >= list.width {
+            if let value = Catalogue.value(fromCatalogueText: String(rest.prefix(list.width)), radix: catalogue.radix) {
+                let code = catalogue.display(value)
+                if !allowed.contains(code) { allowed.append(code) }
+            }
+            rest = rest.dropFirst(list.width)
+        }
+        guard !allowed.isEmpty, Set(offered).isDisjoint(with: allowed) else { return false }
+        func name(_ code: String) -> String {
+            guard let v = Catalogue.value(fromCatalogueText: code, radix: catalogue.radix), let e = catalogue.entry(v) else { return code }
+            return e.name.isEmpty ? e.text : e.name
+        }
+        // The nearest pair: the names sharing the most words (AES_256_GCM_SHA384 in both), the
+        // first offered on a tie; the first of each when no names share a word.
+        func words(_ code: String) -> Set<Substring> { Set(name(code).split(whereSeparator: { $0 == "_" || $0 == "-" }).filter { $0.count > 2 && $0 != "TLS" && $0 != "WITH" }) }
+        var best = (offered[0], allowed[0], 0)
+        for o in offered {
+            let ow = words(o)
+            for a in allowed where ow.intersection(words(a)).count > best.2 { best = (o, a, ow.intersection(words(a)).count) }
+        }
+        fields[c.name + ".offered"] = offered.joined(separator: " ")
+        fields[c.name + ".allowed"] = allowed.joined(separator: " ")
+        fields[c.name + ".offered_count"] = String(offered.count)
+        fields[c.name + ".allowed_count"] = String(allowed.count)
+        fields[c.name + ".closest_offered"] = best.0
+        fields[c.name + ".closest_allowed"] = best.1
+        fields[c.name + ".closest_offered_name"] = name(best.0)
+        fields[c.name + ".closest_allowed_name"] = name(best.1)
+        fields[c.name + ".allowed_text"] = text
+        return true
     }
 
     /// `{name}` replaced by the field. A part in `[...]` is left out when a field in it is
@@ -196,11 +266,21 @@ public struct Doctor {
     /// A sample's lines read through a layout as one story (the load-time check of a rule).
     package func story(sample text: String, layout: Format) -> StoryRecords {
         var story = StoryRecords()
+        let handshakes = HandshakeDecoder(plugins: plugins)
         for var r in RecordReader.records(in: Array(text.utf8), format: layout) {
             finder.decode(&r, layout: layout)
+            handshakes.annotate(&r, source: 0)
             let codes = Set(r.codes.map { "\(plugins.catalogues[$0.catalogue].id):\(plugins.catalogues[$0.catalogue].display($0.value))" })
             story.items.append(.init(file: "sample", line: r.line, text: String(decoding: r.bytes, as: UTF8.self), codes: codes))
+            for a in r.annotations where a.kind == "tls" {
+                let message = a.values("message").first ?? ""
+                for f in a.fields where !["message", "direction", "version"].contains(f.name) {
+                    for v in f.values { story.tls.append((message, f.name, v)) }
+                }
+            }
         }
+        // A sample is its own set-up.
+        story.preamble = story.items
         return story
     }
 }
@@ -269,6 +349,8 @@ extension Doctor {
                 }
             }
             guard !members.isEmpty else { continue }
+            story.tls = try tlsValues(db, members.map(\.id))
+            story.preamble = try preamble(db, members.map(\.id), paths)
             for m in members {
                 try recs.bind([.int(m.id)])
                 while try recs.step() {
@@ -286,6 +368,39 @@ extension Doctor {
             out.append(diagnosis)
         }
         return out
+    }
+}
+
+extension Doctor {
+    /// The TLS values stored for these connections (a store older than them has none).
+    package func tlsValues(_ db: Database, _ conns: [Int64]) throws -> [(message: String, field: String, value: String)] {
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1 else { return [] }
+        let q = try db.prepare("""
+            SELECT m.message, v.field, v.value FROM tls_messages m JOIN tls_values v ON v.message = m.id
+            WHERE m.conn IN (\(conns.map(String.init).joined(separator: ","))) ORDER BY m.id, v.rowid
+            """)
+        var out: [(message: String, field: String, value: String)] = []
+        while try q.step() { out.append((q.string(0) ?? "", q.string(1) ?? "", q.string(2) ?? "")) }
+        return out
+    }
+
+    /// The set-up records of the connections' sources (no connection, before the first of them)
+    /// that hold the literal a rule's `source-facts` start with; the last 200 of each source.
+    package func preamble(_ db: Database, _ conns: [Int64], _ paths: [Int64: String]) throws -> [StoryRecords.Item] {
+        let literals = Set(plugins.diagnosisRules.flatMap(\.sourceFacts).map { String(decoding: $0.leadingLiteral, as: UTF8.self) }).filter { !$0.isEmpty }.sorted()
+        guard !literals.isEmpty else { return [] }
+        let list = conns.map(String.init).joined(separator: ",")
+        let anyLiteral = literals.indices.map { "instr(r.text, ?\($0 + 1)) > 0" }.joined(separator: " OR ")
+        let q = try db.prepare("""
+            SELECT r.source, r.line, r.text FROM records r
+            JOIN (SELECT source, min(first_line) AS first FROM connections WHERE id IN (\(list)) GROUP BY source) c ON c.source = r.source
+            WHERE r.conn IS NULL AND r.line < c.first AND (\(anyLiteral))
+            ORDER BY r.source, r.line DESC LIMIT 200
+            """)
+        try q.bind(literals.map { .text($0) })
+        var out: [StoryRecords.Item] = []
+        while try q.step() { out.append(.init(file: paths[q.int64(0)] ?? "?", line: q.int(1), text: q.string(2) ?? "", codes: [])) }
+        return out.reversed()
     }
 }
 

@@ -34,4 +34,30 @@ public struct DiagnosisRule: Sendable {
     public var sampleLayout: String
     public var bad: String
     public var good: String
+    /// Templates searched in the records of the story's sources that belong to no connection and
+    /// come before it (the set-up lines: `Environment variable GSK_...=...`).
+    public var sourceFacts: [Template] = []
+    /// Sets compared: what the peer offered (from the TLS messages read in dumps) against what
+    /// the other side allows (a fact or an environment value, read as a list).
+    public var compares: [Compare] = []
+    /// Rules this one says more than: when it applies, they are not shown.
+    public var replaces: [String] = []
+
+    /// `{ name = "cipher", offered = "ClientHello cipher", allowed = ["env.X", "fact"], list = "X" }`:
+    /// the rule applies only when both sets are known and none of the offered values is allowed.
+    /// It fills `{cipher.offered}`, `{cipher.allowed}` (codes), their `_count`s, and the nearest
+    /// pair `{cipher.closest_offered}`, `{cipher.closest_allowed}` with `_name`s.
+    public struct Compare: Sendable {
+        public var name: String
+        /// A TLS message as stored (`ClientHello`) and one of its value fields (`cipher`).
+        public var message: String
+        public var field: String
+        /// Fields, first known wins: `env.NAME` (the `--env` file) or a fact.
+        public var allowed: [String]
+        /// The `[[list]]` (by its variable) that splits the allowed text into codes.
+        public var list: String
+        public init(name: String, message: String, field: String, allowed: [String], list: String) {
+            self.name = name; self.message = message; self.field = field; self.allowed = allowed; self.list = list
+        }
+    }
 }

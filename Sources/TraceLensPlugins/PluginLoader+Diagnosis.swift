@@ -22,6 +22,28 @@ extension PluginLoader {
         for text in t.strings("unless", &problems) {
             do { unless.append(try Template(text)) } catch { problems.append(t.problem("unless: \(error)")) }
         }
+        var sourceFacts: [Template] = []
+        for text in t.strings("source-facts", &problems) {
+            do { sourceFacts.append(try Template(text)) } catch { problems.append(t.problem("source-facts: \(error)")) }
+        }
+        var compares: [DiagnosisRule.Compare] = []
+        for (i, node) in t.tables("compare", &problems).enumerated() {
+            guard var ct = TableReader(node, file: file, entry: "[[diagnosis]] \(id), compare \(i + 1)") else {
+                problems.append(t.problem("compare \(i + 1) must be a table")); continue
+            }
+            let name = ct.string("name", &problems, required: true)
+            let offered = ct.string("offered", &problems, required: true)?.split(separator: " ").map(String.init) ?? []
+            let allowed = ct.strings("allowed", &problems)
+            let list = ct.string("list", &problems, required: true)
+            problems += ct.unknownKeys(known: ["name", "offered", "allowed", "list"])
+            guard let name, let list, offered.count == 2, !allowed.isEmpty else {
+                if offered.count != 2 { problems.append(ct.problem("offered must be 'Message field' (ClientHello cipher)")) }
+                if allowed.isEmpty { problems.append(ct.problem("'allowed' is required: where the other side's list comes from")) }
+                continue
+            }
+            compares.append(.init(name: name, message: offered[0], field: offered[1], allowed: allowed, list: list))
+        }
+        let replaces = t.strings("replaces", &problems)
         let fallback = t.bool("fallback", &problems) ?? false
         let from = t.strings("from", &problems)
         let cause = t.string("cause", &problems, required: true)
@@ -32,13 +54,16 @@ extension PluginLoader {
         let layout = t.string("sample-layout", &problems, required: true)
         let bad = t.string("bad", &problems, required: true)
         let good = t.string("good", &problems, required: true)
-        problems += t.unknownKeys(known: ["id", "title", "when", "facts", "unless", "fallback", "from", "cause", "action", "action-with-env", "doc", "order", "sample-layout", "bad", "good"])
+        problems += t.unknownKeys(known: ["id", "title", "when", "facts", "unless", "fallback", "from", "cause", "action", "action-with-env", "doc", "order", "sample-layout", "bad", "good", "source-facts", "compare", "replaces"])
         guard !when.isEmpty, let title, let cause, let action, let doc, let layout, let bad, let good else { return nil }
         var rule = DiagnosisRule(id: id, plugin: plugin, title: title, when: when, facts: facts, cause: cause, action: action, actionWithEnv: actionWithEnv,
                                  doc: doc, order: order, sampleLayout: layout, bad: bad, good: good)
         rule.unless = unless
         rule.fallback = fallback
         rule.from = from
+        rule.sourceFacts = sourceFacts
+        rule.compares = compares
+        rule.replaces = replaces
         return rule
     }
 }

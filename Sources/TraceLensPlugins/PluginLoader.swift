@@ -364,6 +364,9 @@ public enum PluginLoader {
             if set.format(named: rule.sampleLayout) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "sample-layout names '\(rule.sampleLayout)', which no plugin defines"))
             }
+            for c in rule.compares where !set.lists.contains(where: { $0.variable == c.list }) {
+                problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "compare \(c.name): list names '\(c.list)', which no [[list]] defines"))
+            }
         }
         problems += checkCertCheckReferences(set)
         for format in set.formats where !set.samples.contains(where: { if case .lines(format.name, _) = $0.kind { return true } else { return false } }) {

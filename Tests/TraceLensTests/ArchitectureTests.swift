@@ -45,7 +45,7 @@ final class ArchitectureTests: XCTestCase {
 
     func testPackageSwiftDeclaresTheStages() {
         let names = Self.stages.map(\.name)
-        XCTAssertEqual(names, ["TraceLensInput", "TraceLensRecords", "TraceLensDecode", "TraceLensPlugins", "TraceLensCorrelate",
+        XCTAssertEqual(names, ["TraceLensInput", "TraceLensRecords", "TraceLensDecode", "TraceLensPlugins", "TraceLensHandshake", "TraceLensCorrelate",
                                "TraceLensStore", "TraceLensRender", "TraceLensQuery", "TraceLensFollow", "TraceLensDiagnose",
                                "TraceLensCommands", "TraceLensBench"])
         // One way: each stage depends only on stages declared before it.
