@@ -36,7 +36,11 @@ public struct CatalogueEntry: Sendable {
     public var details: [(column: String, value: String)]
     /// Where the row came from, for messages: `file:line`.
     public var origin: String
-    package init(value: CodeValue, code: String, name: String, text: String, explanation: String, action: String, verified: Bool, related: [CodeRef], source: String = "", details: [(column: String, value: String)], origin: String) {
+    /// False (the row's `bare` column says `no`) when a code typed without the catalogue's word
+    /// does not read this row: `explain 0023` is the group secp256r1, `explain cipher 0023` the
+    /// Kerberos suite no z/OS product writes in that form.
+    public var bare: Bool
+    package init(value: CodeValue, code: String, name: String, text: String, explanation: String, action: String, verified: Bool, related: [CodeRef], source: String = "", details: [(column: String, value: String)], origin: String, bare: Bool = true) {
         self.value = value
         self.code = code
         self.name = name
@@ -48,6 +52,7 @@ public struct CatalogueEntry: Sendable {
         self.source = source
         self.details = details
         self.origin = origin
+        self.bare = bare
     }
 }
 
@@ -97,6 +102,9 @@ public final class Catalogue: Sendable {
     /// How often a bare number (`explain 20`) means this catalogue: readings of one value are
     /// listed highest rank first (ties in plugin order).
     public let rank: Int
+    /// False when a code typed without the catalogue's word is not read here (`explain 43` is not
+    /// an extension; `explain extension 43` is): small numbers every TLS registry reuses.
+    public let bare: Bool
     /// Codes or message ids (see `CatalogueKind`).
     public let kind: CatalogueKind
     /// Rows by their code, name, text and older wordings (`text_*` columns), normalised by
@@ -111,10 +119,10 @@ public final class Catalogue: Sendable {
     public let ranges: [(low: Int64, high: Int64, entry: CatalogueEntry)]
 
     package init(id: String, title: String, plugin: String, radix: Radix, digits: Int, label: String, failure: FailurePolicy, words: [String], accepts: [Template],
-                 flags: Bool = false, byPrefix: Bool = false, rank: Int = 0, kind: CatalogueKind = .code, rows: Rows) {
+                 flags: Bool = false, byPrefix: Bool = false, rank: Int = 0, bare: Bool = true, kind: CatalogueKind = .code, rows: Rows) {
         self.id = id; self.title = title; self.plugin = plugin; self.radix = radix; self.digits = digits
         self.label = label; self.failure = failure; self.words = words; self.accepts = accepts
-        self.flags = flags; self.byPrefix = byPrefix && radix == .text; self.rank = rank; self.kind = kind
+        self.flags = flags; self.byPrefix = byPrefix && radix == .text; self.rank = rank; self.bare = bare; self.kind = kind
         names = rows.names; longestNameBytes = rows.longestNameBytes; entries = rows.entries; ranges = rows.ranges
     }
 

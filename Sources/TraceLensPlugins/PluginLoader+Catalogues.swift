@@ -45,11 +45,12 @@ extension PluginLoader {
         let flags = t.bool("flags", &problems)
         let byPrefix = t.bool("prefix", &problems)
         let rank = t.int("rank", &problems)
+        let bare = t.bool("bare", &problems)
         var kind = existing?.kind ?? .code
         if let kindText = t.string("kind", &problems) {
             if let k = CatalogueKind(rawValue: kindText) { kind = k } else { problems.append(t.problem("kind '\(kindText)' is not one of code, message")) }
         }
-        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank", "kind"])
+        problems += t.unknownKeys(known: ["id", "title", "radix", "digits", "label", "failure", "words", "accept", "file", "flags", "prefix", "rank", "bare", "kind"])
         if kind == .message && radix != .text { problems.append(t.problem("'kind = \"message\"' needs radix = \"text\": rows are message ids")) }
         if byPrefix == true && radix != .text { problems.append(t.problem("'prefix = true' needs radix = \"text\": rows are the starts of message ids")) }
 
@@ -70,7 +71,7 @@ extension PluginLoader {
                                   words: words.isEmpty ? (existing?.words ?? [id]) : words,
                                   accepts: accepts.isEmpty ? (existing?.accepts ?? []) : accepts,
                                   flags: flags ?? existing?.flags ?? false, byPrefix: byPrefix ?? existing?.byPrefix ?? false,
-                                  rank: rank ?? existing?.rank ?? 0, kind: kind, rows: rows)
+                                  rank: rank ?? existing?.rank ?? 0, bare: bare ?? existing?.bare ?? true, kind: kind, rows: rows)
         if let old = set.catalogueIndex[id] {
             set.catalogues[old] = catalogue
             info.overrides.append("catalogue \(id)" + (replaced > 0 ? ": \(replaced) rows replaced" : ""))
@@ -109,7 +110,7 @@ extension PluginLoader {
             var details: [(String, String)] = []
             for (c, v) in zip(columns, fields) {
                 row[c] = v
-                if !coreColumns.contains(c) && !v.isEmpty { details.append((c, v)) }
+                if !coreColumns.contains(c) && c != "bare" && !v.isEmpty { details.append((c, v)) }
             }
             let code = row["code"] ?? ""
             let verifiedText = (row["verified"] ?? "yes").lowercased()
@@ -130,7 +131,8 @@ extension PluginLoader {
             func makeEntry(_ value: CodeValue) -> CatalogueEntry {
                 CatalogueEntry(value: value, code: code, name: row["name"] ?? "", text: row["text"] ?? "", explanation: row["explanation"] ?? "",
                                action: row["action"] ?? "", verified: verified,
-                               related: related, source: source, details: details, origin: "\(file):\(lineNo)")
+                               related: related, source: source, details: details, origin: "\(file):\(lineNo)",
+                               bare: !["no", "false", "n"].contains((row["bare"] ?? "").lowercased()))
             }
             // A range row: 03353001-03353FFF
             if rows.radix != .text, let dash = code.firstIndex(of: "-"), dash != code.startIndex,

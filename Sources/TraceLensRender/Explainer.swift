@@ -100,8 +100,10 @@ public struct Explainer {
         for c in candidates {
             var values: [CodeValue] = []
             var caps = Captures()
+            // A catalogue with `bare = false` reads typed codes only after its word or `--kind`.
+            let typed = c.bare || only != nil
             bytes.withUnsafeBufferPointer { line in
-                for t in c.accepts where t.match(line, captures: &caps) != nil {
+                for t in c.accepts where typed && t.match(line, captures: &caps) != nil {
                     guard let slot = t.slot(named: "code"), let r = caps.range(slot) else { continue }
                     let digits = UnsafeBufferPointer(rebasing: line[r])
                     switch t.slotKinds[slot] {
@@ -115,18 +117,21 @@ public struct Explainer {
             }
             if values.isEmpty, only != nil, let v = c.value(fromCatalogueText: text) { values.append(v) }
             // A name or text as tools print it: `certificate_unknown`, `TLSv1.2`, `wrong version number`.
-            if values.isEmpty, bare == nil, let v = c.value(forName: text) { values.append(v) }
+            var byName = false
+            if values.isEmpty, bare == nil, let v = c.value(forName: text) { values.append(v); byName = true }
             // A bare decimal number (`20`, `-1`, `-8179`; not `0023`) is read in every decimal
             // catalogue, whatever forms it accepts: `explain` lists every reading.
-            if only == nil, c.radix == .decimal, let n = bare, !values.contains(.number(n)) { values.append(.number(n)) }
+            if only == nil, c.bare, c.radix == .decimal, let n = bare, !values.contains(.number(n)) { values.append(.number(n)) }
             var known: [Reading] = []
             for v in values {
                 // A flags catalogue reads an unnamed value as a set of bits only when its bits are
                 // failures (a status word such as GnuTLS's 0x42, met in messages), not for a
                 // setting such as a debug level, typed with its kind word.
                 if c.flags, only == nil, c.failure == .none, c.exactEntry(v) == nil { continue }
-                if let e = c.entry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: false)) }
-                else if let e = c.rangeEntry(v) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: true)) }
+                // A row marked `bare = no` is read from a typed code only with its kind given.
+                let readable = { (e: CatalogueEntry) in e.bare || only != nil || byName }
+                if let e = c.entry(v) { if readable(e) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: false)) } }
+                else if let e = c.rangeEntry(v), readable(e) { known.append(Reading(catalogue: c, value: v, entry: e, fromRange: true)) }
             }
             // With the kind given, say so even when the catalogue has no row for the value.
             if known.isEmpty, only != nil, let v = values.first { known.append(Reading(catalogue: c, value: v, entry: nil, fromRange: false)) }

@@ -278,7 +278,7 @@ final class CertTests: XCTestCase {
     func testTheSignatureSchemeCatalogueNamesEachAlgorithmsOID() throws {
         let sigalg = try XCTUnwrap(Fixtures.plugins.catalogue("sigalg"))
         let rows = sigalg.entries.values.filter { $0.details.contains { $0.column == "x509_oid" } }
-        XCTAssertEqual(Set(rows.map(\.code)), ["0101", "0201", "0202", "0203", "0301", "0302", "0303", "0401", "0402", "0403", "0501", "0503", "0601", "0603", "0807", "0808"])
+        XCTAssertEqual(Set(rows.map(\.code)), ["0101", "0201", "0202", "0203", "0301", "0302", "0303", "0401", "0402", "0403", "0501", "0503", "0601", "0603", "0708", "0807", "0808", "0904", "0905", "0906"])
         XCTAssertEqual(sigalg.entries[.number(0x0401)]?.details.first { $0.column == "x509_oid" }?.value, "1.2.840.113549.1.1.11")
     }
 }
