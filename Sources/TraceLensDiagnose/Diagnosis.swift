@@ -59,6 +59,8 @@ public struct StoryRecords {
     public var preamble: [Item] = []
     /// The values of the TLS messages read from the story's dumps, in order.
     public var tls: [(message: String, field: String, value: String)] = []
+    /// Where each TLS message was read, and its line as shown (`tls: ClientHello ...`), by message name.
+    public var tlsShown: [(message: String, file: String, line: Int, text: String)] = []
 }
 
 /// Applies the plugins' diagnosis rules to stories.
@@ -166,6 +168,10 @@ public struct Doctor {
         for (k, v) in environment { fields["env." + k] = v }
         for c in rule.compares {
             guard self.compare(c, story, &fields) else { return nil }
+            // The message the offer was read from is evidence too.
+            if let shown = story.tlsShown.first(where: { $0.message == c.message }), evidence.count < 8 {
+                evidence.append(.init(file: shown.file, line: shown.line, text: "tls: " + shown.text))
+            }
         }
         // {code.alert}: the first code of that catalogue in the story, as its inline label says it.
         for item in story.items {
@@ -274,6 +280,7 @@ public struct Doctor {
             story.items.append(.init(file: "sample", line: r.line, text: String(decoding: r.bytes, as: UTF8.self), codes: codes))
             for a in r.annotations where a.kind == "tls" {
                 let message = a.values("message").first ?? ""
+                story.tlsShown.append((message, "sample", r.line, a.text))
                 for f in a.fields where !["message", "direction", "version"].contains(f.name) {
                     for v in f.values { story.tls.append((message, f.name, v)) }
                 }
@@ -350,6 +357,7 @@ extension Doctor {
             }
             guard !members.isEmpty else { continue }
             story.tls = try tlsValues(db, members.map(\.id))
+            story.tlsShown = try tlsShown(db, members.map(\.id), paths)
             story.preamble = try preamble(db, members.map(\.id), paths)
             for m in members {
                 try recs.bind([.int(m.id)])
@@ -381,6 +389,15 @@ extension Doctor {
             """)
         var out: [(message: String, field: String, value: String)] = []
         while try q.step() { out.append((q.string(0) ?? "", q.string(1) ?? "", q.string(2) ?? "")) }
+        return out
+    }
+
+    /// Where the TLS messages of these connections were read, and their lines as shown.
+    package func tlsShown(_ db: Database, _ conns: [Int64], _ paths: [Int64: String]) throws -> [(message: String, file: String, line: Int, text: String)] {
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1 else { return [] }
+        let q = try db.prepare("SELECT message, source, line, text FROM tls_messages WHERE conn IN (\(conns.map(String.init).joined(separator: ","))) ORDER BY id")
+        var out: [(message: String, file: String, line: Int, text: String)] = []
+        while try q.step() { out.append((q.string(0) ?? "", paths[q.int64(1)] ?? "?", q.int(2), q.string(3) ?? "")) }
         return out
     }
 
