@@ -25,7 +25,7 @@ public final class HandshakeDecoder: RecordAnnotator {
 
     public func annotate(_ r: inout Record, source: Int) {
         guard let wire = r.layout?.wireBytes, !r.isUnparsed, !r.dumpLines.isEmpty,
-              let direction = direction(r, wire) else { return }
+              let direction = wire.direction(of: r) else { return }
         let key = Key(source: source, stream: (r.field(.process) ?? "") + "/" + (r.field(.thread) ?? ""))
         if let last = beforeLast[source], r.line <= last.line {
             // The same record again, longer: undo what it added. An earlier one: start over.
@@ -33,15 +33,12 @@ public final class HandshakeDecoder: RecordAnnotator {
         }
         beforeLast[source] = (r.line, key, conversations[key])
 
-        var bytes: [UInt8] = []
-        r.bytes.withUnsafeBufferPointer { b in
-            for line in r.dumpLines { DumpBytes.append(UnsafeBufferPointer(rebasing: b[line]), to: &bytes) }
-        }
+        let bytes = r.dumpedBytes
         guard !bytes.isEmpty else { return }
         var conversation = conversations[key] ?? TLSConversation()
         var messages: [TLSMessage] = []
         if let contentField = wire.contentField {
-            guard let name = value(contentField, r), let type = names.contentType(named: name) else { return }
+            guard let name = WireBytes.value(contentField, of: r), let type = names.contentType(named: name) else { return }
             if type == 22 && bytes.first == 1 && conversation.started { conversation = TLSConversation() }
             messages = conversation.addContent(type, bytes, version: nil, direction)
         } else {
@@ -66,15 +63,33 @@ public final class HandshakeDecoder: RecordAnnotator {
         }
     }
 
-    private func direction(_ r: Record, _ wire: WireBytes) -> TLSDirection? {
-        if wire.sent.contains(where: { m in value(m.field, r).map(m.matches) ?? false }) { return .sent }
-        if wire.received.contains(where: { m in value(m.field, r).map(m.matches) ?? false }) { return .received }
+}
+
+// Shared by the decoder and `export --pcap`: which way a dump record's bytes went, and the bytes.
+extension WireBytes {
+    /// The direction of a dump record's bytes as the trace's writer saw them, by the layout's
+    /// `sent` / `received` matchers; nil when the record is no TLS dump.
+    public func direction(of r: Record) -> TLSDirection? {
+        if sent.contains(where: { m in Self.value(m.field, of: r).map(m.matches) ?? false }) { return .sent }
+        if received.contains(where: { m in Self.value(m.field, of: r).map(m.matches) ?? false }) { return .received }
         return nil
     }
 
-    private func value(_ field: String, _ r: Record) -> String? {
+    /// A record's field by name: a standard one (`function`) or one its layout captured.
+    public static func value(_ field: String, of r: Record) -> String? {
         if let standard = StandardField.allCases.first(where: { $0.name == field }) { return r.field(standard) }
         return r.extra(field)
+    }
+}
+
+extension Record {
+    /// The bytes of the record's hex dump lines, in order (empty when they hold none).
+    public var dumpedBytes: [UInt8] {
+        var out: [UInt8] = []
+        bytes.withUnsafeBufferPointer { b in
+            for line in dumpLines { DumpBytes.append(UnsafeBufferPointer(rebasing: b[line]), to: &out) }
+        }
+        return out
     }
 }
 
@@ -84,6 +99,9 @@ public struct WireNames: Sendable {
     public let plugins: PluginSet
 
     public init(plugins: PluginSet) { self.plugins = plugins }
+
+    /// True when a `content` catalogue is loaded, so `contentType(named:)` can name types.
+    public var knowsContentTypes: Bool { catalogue(for: "content") != nil }
 
     /// The catalogue for a value field (`key_share` is a group, `selected_version` a version).
     public func catalogue(for field: String) -> Catalogue? {
@@ -134,8 +152,9 @@ public struct WireNames: Sendable {
         }
     }
 
-    /// The content type a tool's name for it stands for (`Handshake`, `ChangeCipherSpec`).
-    func contentType(named text: String) -> UInt8? {
+    /// The content type a tool's name for it stands for (`Handshake`, `ChangeCipherSpec`); nil
+    /// for a name that is none (`RecordHeader`) or when no `content` catalogue is loaded.
+    public func contentType(named text: String) -> UInt8? {
         guard let c = catalogue(for: "content") else { return nil }
         let wanted = text.lowercased().filter { $0.isLetter }
         for e in c.entries.values where e.name.lowercased().filter({ $0.isLetter }) == wanted {

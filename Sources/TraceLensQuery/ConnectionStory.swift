@@ -43,13 +43,7 @@ public final class ConnectionStory {
         let m = try db.prepare("SELECT c.id, l.evidence FROM connections c LEFT JOIN links l ON l.conn = c.id WHERE c.story = ?1 ORDER BY c.start_time, c.id")
         try m.bind([.int(id)])
         while try m.step() { members.append((m.int64(0), m.string(1))) }
-        var sources: [Int64: SourceInfo] = [:]
-        var offsets: [Int64: Int64] = [:]
-        let s = try db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
-        while try s.step() {
-            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: String($0.split(separator: "+").first ?? "")) }, process: s.string(3))
-            offsets[s.int64(0)] = s.int64(4)
-        }
+        let (sources, offsets) = try sourceInfos()
         let q = try db.prepare("SELECT source, line, time, text FROM records WHERE conn = ?1")
         var rows: [(source: Int64, line: Int, time: Int64?, text: [UInt8])] = []
         for member in members {
@@ -120,6 +114,18 @@ public final class ConnectionStory {
         }
         if style == .json { out.append("]}\n") }
         output.flush()
+    }
+
+    /// Every source's path, layout (the first of a mixed file's) and process, and its clock offset.
+    package func sourceInfos() throws -> (info: [Int64: SourceInfo], offsets: [Int64: Int64]) {
+        var sources: [Int64: SourceInfo] = [:]
+        var offsets: [Int64: Int64] = [:]
+        let s = try queries.store.db.prepare("SELECT id, path, layout, process, clock_offset FROM sources")
+        while try s.step() {
+            sources[s.int64(0)] = SourceInfo(path: s.string(1) ?? "", layout: s.string(2).flatMap { plugins.format(named: String($0.split(separator: "+").first ?? "")) }, process: s.string(3))
+            offsets[s.int64(0)] = s.int64(4)
+        }
+        return (sources, offsets)
     }
 
     /// The TLS messages stored for these connections' records, by (source, line): read when the

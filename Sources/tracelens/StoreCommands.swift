@@ -350,6 +350,54 @@ struct ShowCommand: ParsableCommand {
     }
 }
 
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write connections' dumped TLS bytes as TCP conversations in a pcap file, for Wireshark or tshark.",
+        discussion: """
+            Each connection whose trace dumps the bytes it sent and received (the GSK trace's \
+            record read and write dumps, a client's openssl s_client -msg transcript) becomes \
+            one TCP conversation over IPv4: an opening, one segment per dump (cut at 1400 bytes), \
+            a closing, times from the records. The client is the side that sent the ClientHello; \
+            addresses and ports come from the connection, and where the trace has none (or an \
+            IPv6 address or a host name) made-up ones are used: 192.0.2.1 and 40000+conn for the \
+            client, 198.51.100.1 and 443 for the server, said on the connection's line. A \
+            connection named stands for its story: it and each connection linked to it are \
+            written as conversations of their own; a named one without TLS bytes is listed as \
+            skipped, with why, linked ones without are named on one line. With no connection named, every connection with TLS messages in the store. \
+            No connection with bytes: nothing is written, exit 1. Open the file with Wireshark, \
+            or tshark; a port Wireshark does not take for TLS by itself (LDAP's 1389) needs -d:
+
+              tracelens export --pcap failed.pcap 58
+              wireshark failed.pcap
+              tshark -r failed.pcap -d tcp.port==1389,tls -V
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: ArgumentHelp("The pcap file to write (replaced if it exists).", valueName: "file"))
+    var pcap: String
+
+    @Argument(help: ArgumentHelp("Connection ids (the conn column of `tracelens connections`); none: every connection with TLS bytes.", valueName: "conn"))
+    var connections: [Int64] = []
+
+    func run() throws {
+        let queries = try openQueries(store, plugins)
+        let report: ExportRun.Report
+        do { report = try ExportRun(queries: queries).pcap(to: pcap, connections: connections) } catch { throw storeFailure(error) }
+        for line in report.lines { print(TerminalText.visible(line)) }
+        let file = TerminalText.visible(pcap)
+        guard report.written > 0 else {
+            print("nothing written: no connection with TLS bytes\(connections.isEmpty ? " in the store" : "")")
+            throw ExitCode(1)
+        }
+        print("wrote \(file): \(report.written) connection\(report.written == 1 ? "" : "s"), \(report.packets) packets")
+        let ports = report.otherPorts.map { "-d tcp.port==\($0),tls" }.joined(separator: " ")
+        print("open it: wireshark \(file)" + (ports.isEmpty ? "" : ", or tshark -r \(file) \(ports) (a port Wireshark does not read as TLS by itself)"))
+    }
+}
+
 struct SQLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sql",

@@ -77,7 +77,9 @@ SCENARIOS = [
     dict(name="no-common-sigalg", pid=50331704,
          server=["-tls1_3", "-groups", "X25519:P-256"],
          client=["-tls1_3", "-sigalgs", "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384"],
-         protocols=("off", "on"), ciphers="130213031301", key_shares="00290023", cl_auth=False),
+         protocols=("off", "on"), ciphers="130213031301", key_shares="00290023", cl_auth=False,
+         # The trace shows the pairs the server's EC certificate can sign with.
+         trace_sigalg_pairs="040305030603"),
     dict(name="hrr", pid=50331705,
          server=["-tls1_3", "-groups", "P-256"],
          client=["-tls1_3", "-groups", "X25519:P-256"],
@@ -676,7 +678,7 @@ def env_lines(sc):
     if sc["key_shares"]:
         env.append(("GSK_SERVER_TLS_KEY_SHARES", sc["key_shares"]))
     env += [("GSK_V3_CIPHER_SPECS_EXPANDED", sc["ciphers"]),
-            ("GSK_TLS_SIG_ALG_PAIRS", SERVER_SIGALG_PAIRS)]
+            ("GSK_TLS_SIG_ALG_PAIRS", sc.get("trace_sigalg_pairs", SERVER_SIGALG_PAIRS))]
     for k, v in env:
         lines.append(("INFO", "read_environment_variables", f"Environment variable {k}={v}"))
     lines += [("INFO", "gsk_environment_open", f"Environment handle 0x{ENV_HANDLE} allocated"),
