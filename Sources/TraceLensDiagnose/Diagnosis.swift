@@ -196,23 +196,51 @@ public struct Doctor {
     /// in common).
     package func compare(_ c: DiagnosisRule.Compare, _ story: StoryRecords, _ fields: inout [String: String]) -> Bool {
         var offered: [String] = []
-        for v in story.tls where v.message == c.message && v.field == c.field && !offered.contains(v.value) { offered.append(v.value) }
-        guard !offered.isEmpty, let list = plugins.lists.first(where: { $0.variable == c.list }),
-              let text = c.allowed.compactMap({ fields[$0] }).first(where: { !$0.isEmpty }) else { return false }
-        let catalogue = plugins.catalogues[list.catalogue]
-        var allowed: [String] = []
-        var rest = Substring(text.filter { !$0.isWhitespace })
-        while rest.count >= list.width {
-            if let value = Catalogue.value(fromCatalogueText: String(rest.prefix(list.width)), radix: catalogue.radix) {
-                let code = catalogue.display(value)
-                if !allowed.contains(code) { allowed.append(code) }
-            }
-            rest = rest.dropFirst(list.width)
+        for field in [c.field] + (c.fallbackField.map { [$0] } ?? []) where offered.isEmpty {
+            for v in story.tls where v.message == c.message && v.field == field && !offered.contains(v.value) { offered.append(v.value) }
         }
-        guard !allowed.isEmpty, Set(offered).isDisjoint(with: allowed) else { return false }
+        guard !offered.isEmpty else { return false }
+        var allowed: [String] = []
+        var text = ""
+        var catalogue: Catalogue?
+        if c.switches.isEmpty {
+            guard let list = plugins.lists.first(where: { $0.variable == c.list }),
+                  let found = c.allowed.compactMap({ fields[$0] }).first(where: { !$0.isEmpty }) else { return false }
+            text = found
+            let cat = plugins.catalogues[list.catalogue]
+            catalogue = cat
+            var rest = Substring(text.filter { !$0.isWhitespace })
+            while rest.count >= list.width {
+                if let value = Catalogue.value(fromCatalogueText: String(rest.prefix(list.width)), radix: cat.radix) {
+                    let code = cat.display(value)
+                    if !allowed.contains(code) { allowed.append(code) }
+                }
+                rest = rest.dropFirst(list.width)
+            }
+        } else {
+            // A switch per code: on, enabled, yes or 1 allows it; a switch nobody set says nothing.
+            var known = 0
+            for s in c.switches {
+                guard let value = s.fields.compactMap({ fields[$0] }).first(where: { !$0.isEmpty }) else { continue }
+                known += 1
+                if ["on", "enabled", "yes", "1", "true"].contains(value.lowercased()) { allowed.append(s.code) }
+            }
+            guard known > 0 else { return false }
+            text = allowed.joined(separator: " ")
+            catalogue = WireNames(plugins: plugins).catalogue(for: c.field)
+        }
+        guard Set(offered).isDisjoint(with: allowed) else { return false }
+        if allowed.isEmpty && c.switches.isEmpty { return false }
         func name(_ code: String) -> String {
-            guard let v = Catalogue.value(fromCatalogueText: code, radix: catalogue.radix), let e = catalogue.entry(v) else { return code }
+            guard let catalogue, let v = Catalogue.value(fromCatalogueText: code, radix: catalogue.radix), let e = catalogue.entry(v) else { return code }
             return e.name.isEmpty ? e.text : e.name
+        }
+        guard !allowed.isEmpty else {
+            fields[c.name + ".offered"] = offered.map(name).joined(separator: " ")
+            fields[c.name + ".allowed"] = "none"
+            fields[c.name + ".offered_count"] = String(offered.count)
+            fields[c.name + ".allowed_count"] = "0"
+            return true
         }
         // The nearest pair: the names sharing the most words (AES_256_GCM_SHA384 in both), the
         // first offered on a tie; the first of each when no names share a word.
@@ -222,8 +250,9 @@ public struct Doctor {
             let ow = words(o)
             for a in allowed where ow.intersection(words(a)).count > best.2 { best = (o, a, ow.intersection(words(a)).count) }
         }
-        fields[c.name + ".offered"] = offered.joined(separator: " ")
-        fields[c.name + ".allowed"] = allowed.joined(separator: " ")
+        // Switches name their codes (TLSv1.2); lists keep codes as the setting writes them.
+        fields[c.name + ".offered"] = c.switches.isEmpty ? offered.joined(separator: " ") : offered.map(name).joined(separator: " ")
+        fields[c.name + ".allowed"] = c.switches.isEmpty ? allowed.joined(separator: " ") : allowed.map(name).joined(separator: " ")
         fields[c.name + ".offered_count"] = String(offered.count)
         fields[c.name + ".allowed_count"] = String(allowed.count)
         fields[c.name + ".closest_offered"] = best.0

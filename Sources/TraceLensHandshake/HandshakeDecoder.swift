@@ -46,7 +46,12 @@ public final class HandshakeDecoder: RecordAnnotator {
             if conversation.pendingBytes(direction) > 0 && TLSConversation.beginsWithRecord(bytes), let cut = conversation.dropPending(direction) {
                 messages.append(cut)
             }
+            // The peer answers only what it read whole: a record of the other side still
+            // unfinished when this side speaks was cut in its dump.
+            let other: TLSDirection = direction == .sent ? .received : .sent
+            if conversation.holdsPartialRecord(other), let cut = conversation.dropPending(other) { messages.append(cut) }
             messages += conversation.addRecords(bytes, direction)
+            if wire.wholeRecords && conversation.holdsPartialRecord(direction), let cut = conversation.dropPending(direction) { messages.append(cut) }
         }
         if conversations[key] == nil && conversations.count >= Self.maxConversations, let any = conversations.keys.first {
             conversations[any] = nil

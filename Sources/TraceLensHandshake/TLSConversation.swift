@@ -20,6 +20,11 @@ public struct TLSConversation: Sendable {
     var sides: [Side] = [Side(), Side()]
     /// TLS 1.3 was chosen (the ServerHello's supported_versions): certificates are laid out so.
     public private(set) var tls13 = false
+    /// The version the server chose, once its hello is read.
+    private var chosen: UInt16?
+    /// The ClientHello offered TLS 1.3: a ChangeCipherSpec before the server has chosen is
+    /// TLS 1.3's middlebox compatibility one, after which nothing changes.
+    private var offered13 = false
     /// Something was read: a ClientHello after it starts a new conversation.
     public private(set) var started = false
 
@@ -84,7 +89,8 @@ public struct TLSConversation: Sendable {
             var m = TLSMessage(kind: .changeCipherSpec, direction: d, recordVersion: version)
             m.length = body.count
             // In TLS 1.3 it is only there for middleboxes; the records after it say they are encrypted.
-            if !tls13 && !plaintext { sides[i].encrypted = true }
+            let changesKeys = chosen.map { $0 < 0x0304 } ?? !offered13
+            if changesKeys && !plaintext { sides[i].encrypted = true }
             return [m]
         case 21:
             var out: [TLSMessage] = []
@@ -129,7 +135,15 @@ public struct TLSConversation: Sendable {
             var m = TLSMessage(kind: .handshake(type), direction: d, recordVersion: sides[i].handshakeVersion)
             m.length = length
             HandshakeParser.parse(type: type, body: h[(at + 4)..<(at + 4 + length)], into: &m, tls13: tls13)
-            if m.kind == .handshake(HandshakeParser.HS.serverHello), m.numbers("selected_version").contains(0x0304) { tls13 = true }
+            switch m.kind {
+            case .handshake(HandshakeParser.HS.clientHello):
+                offered13 = m.numbers("supported_version").contains(0x0304)
+            case .handshake(HandshakeParser.HS.serverHello), .helloRetryRequest:
+                chosen = m.numbers("selected_version").first.map { UInt16(truncatingIfNeeded: $0) }
+                    ?? m.numbers("legacy_version").first.map { UInt16(truncatingIfNeeded: $0) }
+                if chosen == 0x0304 { tls13 = true }
+            default: break
+            }
             out.append(m)
             at += 4 + length
         }
@@ -141,6 +155,9 @@ public struct TLSConversation: Sendable {
     public static func beginsWithRecord(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 5 && (20...24).contains(bytes[0]) && bytes[1] == 3 && bytes[2] <= 4
     }
+
+    /// True when a side holds the start of a record whose rest never came.
+    public func holdsPartialRecord(_ d: TLSDirection) -> Bool { !sides[index(d)].pending.isEmpty }
 
     /// Drops what one side holds unread (a record cut short in the dump), saying what it was.
     public mutating func dropPending(_ d: TLSDirection) -> TLSMessage? {

@@ -56,6 +56,12 @@ public struct DiagnosisRule: Sendable {
         public var allowed: [String]
         /// The `[[list]]` (by its variable) that splits the allowed text into codes.
         public var list: String
+        /// Read when the message lacks `field` (a ClientHello without supported_versions offers
+        /// its legacy version).
+        public var fallbackField: String?
+        /// Instead of a list: one switch per code (`0304` allowed when `env.GSK_PROTOCOL_TLSV1_3`,
+        /// or else the fact `protocol_tls13`, is on).
+        public var switches: [(code: String, fields: [String])] = []
         public init(name: String, message: String, field: String, allowed: [String], list: String) {
             self.name = name; self.message = message; self.field = field; self.allowed = allowed; self.list = list
         }

@@ -34,14 +34,25 @@ extension PluginLoader {
             let name = ct.string("name", &problems, required: true)
             let offered = ct.string("offered", &problems, required: true)?.split(separator: " ").map(String.init) ?? []
             let allowed = ct.strings("allowed", &problems)
-            let list = ct.string("list", &problems, required: true)
-            problems += ct.unknownKeys(known: ["name", "offered", "allowed", "list"])
-            guard let name, let list, offered.count == 2, !allowed.isEmpty else {
-                if offered.count != 2 { problems.append(ct.problem("offered must be 'Message field' (ClientHello cipher)")) }
-                if allowed.isEmpty { problems.append(ct.problem("'allowed' is required: where the other side's list comes from")) }
+            var switches: [(code: String, fields: [String])] = []
+            for text in ct.strings("switches", &problems) {
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    problems.append(ct.problem("switches '\(text)' must be CODE=field,field (0304=env.GSK_PROTOCOL_TLSV1_3,protocol_tls13)")); continue
+                }
+                switches.append((parts[0], parts[1].split(separator: ",").map { String($0).trimmingBlanks() }))
+            }
+            let list = switches.isEmpty ? ct.string("list", &problems, required: true) : ct.string("list", &problems) ?? ""
+            problems += ct.unknownKeys(known: ["name", "offered", "allowed", "list", "switches"])
+            guard let name, let list, (2...3).contains(offered.count), !allowed.isEmpty || !switches.isEmpty else {
+                if !(2...3).contains(offered.count) { problems.append(ct.problem("offered must be 'Message field [fallback-field]' (ClientHello cipher)")) }
+                if allowed.isEmpty && switches.isEmpty { problems.append(ct.problem("'allowed' or 'switches' is required: where the other side's list comes from")) }
                 continue
             }
-            compares.append(.init(name: name, message: offered[0], field: offered[1], allowed: allowed, list: list))
+            var compare = DiagnosisRule.Compare(name: name, message: offered[0], field: offered[1], allowed: allowed, list: list)
+            compare.fallbackField = offered.count == 3 ? offered[2] : nil
+            compare.switches = switches
+            compares.append(compare)
         }
         let replaces = t.strings("replaces", &problems)
         let fallback = t.bool("fallback", &problems) ?? false

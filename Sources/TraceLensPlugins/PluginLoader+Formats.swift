@@ -147,9 +147,10 @@ extension PluginLoader {
                 }
                 let sent = matches("sent"), received = matches("received")
                 let content = wt.string("content", &problems)
+                let whole = wt.bool("whole-records", &problems) ?? false
                 if sent.isEmpty && received.isEmpty { problems.append(wt.problem("needs 'sent' or 'received': which dump records hold TLS bytes")); ok = false }
-                problems += wt.unknownKeys(known: ["sent", "received", "content"])
-                wireBytes = WireBytes(sent: sent, received: received, contentField: content)
+                problems += wt.unknownKeys(known: ["sent", "received", "content", "whole-records"])
+                wireBytes = WireBytes(sent: sent, received: received, contentField: content, wholeRecords: whole)
             } else {
                 problems.append(t.problem("'tls' must be a table ([format.tls])")); ok = false
             }

@@ -130,9 +130,12 @@ public struct WireBytes: Sendable {
     /// When set, each dump holds one message body (not records), of the content type this field
     /// names (`Handshake`, `Alert`: `openssl s_client -msg`).
     public var contentField: String?
+    /// Each dump holds whole records (the writer dumps a record once it has all of it): a
+    /// record left unfinished at the end of a dump was cut.
+    public var wholeRecords = false
 
-    public init(sent: [Match], received: [Match], contentField: String? = nil) {
-        self.sent = sent; self.received = received; self.contentField = contentField
+    public init(sent: [Match], received: [Match], contentField: String? = nil, wholeRecords: Bool = false) {
+        self.sent = sent; self.received = received; self.contentField = contentField; self.wholeRecords = wholeRecords
     }
 }
 

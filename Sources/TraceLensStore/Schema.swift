@@ -184,7 +184,7 @@ package enum Schema {
     package static let tls = """
         -- The TLS messages read from the bytes of dump records: one row per message, with the
         -- record whose bytes completed it (source, line) and that record's connection.
-        CREATE TABLE tls_messages (
+        CREATE TABLE IF NOT EXISTS tls_messages (
             id        INTEGER PRIMARY KEY,
             source    INTEGER NOT NULL,
             line      INTEGER NOT NULL,
@@ -194,19 +194,19 @@ package enum Schema {
             version   TEXT,              -- ServerHello: the version chosen
             text      TEXT NOT NULL      -- the line format and show print under the record
         );
-        CREATE INDEX tls_messages_conn ON tls_messages(conn);
-        CREATE INDEX tls_messages_record ON tls_messages(source, line);
+        CREATE INDEX IF NOT EXISTS tls_messages_conn ON tls_messages(conn);
+        CREATE INDEX IF NOT EXISTS tls_messages_record ON tls_messages(source, line);
         -- Each value of a message: the ciphers, groups, signature schemes and versions offered,
         -- the cipher chosen, extensions, the server name, certificates' subject and issuer, alerts.
-        CREATE TABLE tls_values (
+        CREATE TABLE IF NOT EXISTS tls_values (
             message   INTEGER NOT NULL,  -- tls_messages.id
             field     TEXT NOT NULL,     -- cipher, group, key_share, sig_alg, supported_version, extension, sni, alpn, subject, issuer, alert, ...
             value     TEXT NOT NULL,     -- the code as its catalogue writes it (C02C), or the text
             catalogue TEXT               -- the catalogue that names the code (join catalogue for its name)
         );
-        CREATE INDEX tls_values_message ON tls_values(message, field);
+        CREATE INDEX IF NOT EXISTS tls_values_message ON tls_values(message, field);
         -- One row per value with its message and name: what SQL about handshakes reads.
-        CREATE VIEW tls_offers AS
+        CREATE VIEW IF NOT EXISTS tls_offers AS
             SELECT m.conn, m.source, m.line, m.direction, m.message, v.field, v.value, k.name
             FROM tls_messages m JOIN tls_values v ON v.message = m.id
             LEFT JOIN catalogue k ON k.catalogue = v.catalogue AND k.code = v.value;

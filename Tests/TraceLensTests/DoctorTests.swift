@@ -62,8 +62,10 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(rules("gsksrvr-ctrace.txt"), ["revoked-certificate"])
         XCTAssertEqual(rules("client.txt"), ["server-not-reached"], "the wrong-host attempts; the others are linked to their server stories")
         // The busy trace's failures of five kinds.
-        XCTAssertEqual(rules("gskssl.33554467.trc"), ["revoked-certificate", "no-common-cipher", "tls13-missing-authority-key-identifier",
+        // 402 is read from the ClientHello in the dumps: the offer against the server's list.
+        XCTAssertEqual(rules("gskssl.33554467.trc"), ["revoked-certificate", "no-common-cipher-offered", "tls13-missing-authority-key-identifier",
                                                        "ec-certificate-with-rsa-cipher", "certificate-expired"])
+        XCTAssertEqual(rules("gskssl.50331713.trc"), ["no-common-cipher-offered"], "samples/no-common-cipher")
     }
 
     func testTheRevokedStoryNamesCertificateSerialCRLSourceAndQuotesEverySource() throws {

@@ -241,7 +241,8 @@ final class HandshakeTests: XCTestCase {
         let decoder = HandshakeDecoder(plugins: Fixtures.plugins)
         let hello = Self.record(22, Self.modernHello)
         let first = Self.read(Self.gskDump(1, "gsk_read_v3_record", Array(hello[0..<50])), with: decoder)
-        XCTAssertEqual(first.flatMap(\.annotations), [])
+        // System SSL dumps whole records: read alone, this one was cut.
+        XCTAssertEqual(first.flatMap { $0.annotations.map { $0.values("message") } }, [["bytes"]])
         // The same record again, now whole.
         let again = Self.read(Self.gskDump(1, "gsk_read_v3_record", hello), with: decoder)
         XCTAssertEqual(again.flatMap { $0.annotations.map { $0.values("message") } }, [["ClientHello"]])
@@ -253,5 +254,96 @@ final class HandshakeTests: XCTestCase {
         let records = Self.read(Self.gskDump(1, "gsk_write_v3_record", Self.record(21, [2, 70])), with: decoder)
         let alert = try XCTUnwrap(Fixtures.plugins.catalogueIndex("alert"))
         XCTAssertEqual(records[0].codes.map { "\($0.catalogue == alert):\($0.value)" }, ["true:\(CodeValue.number(70))"])
+    }
+
+    // MARK: real handshakes (Tests/Data/handshakes, made by its make_handshakes.py with openssl)
+
+    static let scenarios = ["tls12-ok", "tls13-ok", "no-common-cipher", "no-common-sigalg", "hrr", "client-cert-refused"]
+
+    static func data(_ path: String) -> String { Fixtures.root + "/Tests/Data/handshakes/" + path }
+
+    /// The `tls:` lines a file gives, with their direction.
+    func shown(_ path: String) throws -> [String] {
+        var out: [String] = []
+        _ = try RecordStream.decoding(Fixtures.plugins).read(path, source: 0) { r in
+            for a in r.annotations { out.append((a.values("direction").first ?? "") + " " + a.text) }
+        }
+        return out
+    }
+
+    /// The bytes each side sent, as the relay recorded them on the wire.
+    func wire(_ scenario: String) throws -> (client: [UInt8], server: [UInt8]) {
+        var c: [UInt8] = [], sv: [UInt8] = []
+        for line in try String(contentsOfFile: Self.data(scenario + "/chunks.tsv"), encoding: .utf8).split(separator: "\n").dropFirst() {
+            let cols = line.split(separator: "\t")
+            guard cols.count == 2 else { continue }
+            var bytes: [UInt8] = []
+            var i = cols[1].startIndex
+            while i < cols[1].endIndex, let j = cols[1].index(i, offsetBy: 2, limitedBy: cols[1].endIndex), let b = UInt8(cols[1][i..<j], radix: 16) { bytes.append(b); i = j }
+            if cols[0] == "c2s" { c += bytes } else { sv += bytes }
+        }
+        return (c, sv)
+    }
+
+    /// The server's trace and its CTRACE read the same messages, and they are the messages in the
+    /// bytes that went over the wire (read here straight from the relay's record).
+    func testRealHandshakesReadTheSameInEveryServerLayoutAsOnTheWire() throws {
+        for scenario in Self.scenarios {
+            let dir = Self.data(scenario)
+            let trace = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("gskssl.") })
+            let gsk = try shown(dir + "/" + trace)
+            XCTAssertEqual(gsk, try shown(dir + "/gsksrvr-ctrace.txt"), scenario)
+            XCTAssertFalse(gsk.contains { $0.contains("[") }, "\(scenario): no problems in real bytes: \(gsk)")
+            // The wire, from the server's side: it received the client's bytes, sent its own.
+            let (client, server) = try wire(scenario)
+            var c = TLSConversation()
+            var fromWire = c.addRecords(client, .received).map { "received " + names.annotation($0).text }
+            fromWire += c.addRecords(server, .sent).map { "sent " + names.annotation($0).text }
+            // The trace interleaves the two directions; each direction's order is the wire's.
+            XCTAssertEqual(gsk.filter { $0.hasPrefix("received") }, Array(fromWire.filter { $0.hasPrefix("received") }.prefix(gsk.filter { $0.hasPrefix("received") }.count)), scenario)
+            XCTAssertEqual(gsk.filter { $0.hasPrefix("sent") }, fromWire.filter { $0.hasPrefix("sent") }, scenario)
+        }
+    }
+
+    func testEachScenarioShowsWhatDecidedIt() throws {
+        func lines(_ scenario: String) throws -> [String] {
+            let dir = Self.data(scenario)
+            let trace = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("gskssl.") })
+            return try shown(dir + "/" + trace)
+        }
+        XCTAssertTrue(try lines("tls12-ok").contains("sent ServerHello TLS 1.2 cipher C02C TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"))
+        XCTAssertTrue(try lines("tls12-ok").contains { $0.hasPrefix("received Certificate CN=ecec,O=cpwebuser,C=GB issued by CN=SSCA256") })
+        XCTAssertTrue(try lines("tls13-ok").contains { $0.hasPrefix("sent ServerHello TLS 1.3 cipher 1302") && $0.hasSuffix("key_share x25519") })
+        XCTAssertTrue(try lines("tls13-ok").contains { $0.hasPrefix("sent encrypted application data (") })
+        let hrr = try lines("hrr")
+        XCTAssertEqual(hrr.filter { $0.contains("Hello") }.map { $0.split(separator: " ").prefix(2).joined(separator: " ") },
+                       ["received ClientHello", "sent HelloRetryRequest", "received ClientHello", "sent ServerHello"])
+        XCTAssertTrue(hrr.contains { $0.hasPrefix("sent HelloRetryRequest TLS 1.3") && $0.hasSuffix("key_share secp256r1") })
+        let offer = try lines("no-common-cipher")
+        XCTAssertTrue(offer.contains { $0.hasPrefix("received ClientHello TLS 1.2 ciphers 009D 009C 00FF ") }, "\(offer)")
+        XCTAssertEqual(offer.last, "sent Alert fatal handshake_failure (40)")
+        XCTAssertEqual(try lines("client-cert-refused").last, "sent Alert fatal unknown_ca (48)")
+        XCTAssertTrue(try lines("no-common-sigalg").contains { $0.contains("sig_algs 0804 0805") })
+    }
+
+    /// `openssl s_client -msg` prints each message: the client's transcript gives the client's view.
+    func testTheClientTranscriptGivesTheSameOfferAsTheServerTrace() throws {
+        for scenario in Self.scenarios {
+            let dir = Self.data(scenario)
+            let trace = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("gskssl.") })
+            let server = try shown(dir + "/" + trace).filter { $0.hasPrefix("received ClientHello") }.map { String($0.dropFirst("received ".count)) }
+            let client = try shown(dir + "/client.txt").filter { $0.hasPrefix("sent ClientHello") }.map { String($0.dropFirst("sent ".count)) }
+            XCTAssertEqual(client, server, scenario)
+        }
+        // TLS 1.3 messages the wire hides, s_client shows decrypted.
+        XCTAssertTrue(try shown(Self.data("tls13-ok/client.txt")).contains { $0.hasPrefix("received Certificate CN=ldap.corp.example") })
+    }
+
+    func testCutAndCorruptedDumpsSaySoAndGoOn() throws {
+        let cut = try shown(Self.data("broken/truncated.trc"))
+        XCTAssertTrue(cut.contains { $0.contains("cut short") }, "\(cut)")
+        let corrupted = try shown(Self.data("broken/corrupted.trc"))
+        XCTAssertTrue(corrupted.contains { $0.contains("[") }, "a problem is named: \(corrupted)")
+        XCTAssertTrue(corrupted.contains { $0.hasPrefix("received ClientHello") }, "what could be read is: \(corrupted)")
     }
 }

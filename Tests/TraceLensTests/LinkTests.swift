@@ -43,10 +43,9 @@ final class LinkTests: XCTestCase {
         let q = try store.db.prepare("""
             SELECT c.story, (SELECT s2.path || ':' || g.first_line FROM connections g JOIN sources s2 ON s2.id = g.source WHERE g.id = c.story)
             FROM connections c JOIN sources s ON s.id = c.source
-            WHERE c.first_line = ?1 AND (s.path LIKE '%/' || ?2) AND (?3 = 0 OR s.path LIKE '%/samples/' || ?2)
+            WHERE c.first_line = ?1 AND (s.path LIKE '%/' || ?2)
             """)
-        // `no-common-cipher/client.txt` is in samples/, not samples/handshakes/.
-        try q.bind([.int(Int64(line)), .text(scenario.map { $0 + "/" + file } ?? file), .int(scenario == nil ? 0 : 1)])
+        try q.bind([.int(Int64(line)), .text(scenario.map { $0 + "/" + file } ?? file)])
         // A line where no connection starts belongs to no story.
         guard try q.step() else { return "-" }
         guard !q.isNull(0), let target = q.string(1) else { return "-" }
@@ -318,12 +317,13 @@ final class SourceLayoutTests: XCTestCase {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
         do {
             let store = try Store.openForWriting(db)
-            try store.db.execute("DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
+            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
         }
         XCTAssertThrowsError(try Store.openForReading(db)) { XCTAssertTrue("\($0)".contains("tracelens link"), "\($0)") }
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 3)
-        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through version 2 to 3")
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through versions 2 and 3 to 4")
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
         XCTAssertEqual(try Linker(store: store, plugins: Fixtures.plugins).run().linked, 0)
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
     }
@@ -332,14 +332,33 @@ final class SourceLayoutTests: XCTestCase {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
         do {
             let store = try Store.openForWriting(db)
-            try store.db.execute("DROP TABLE follows; PRAGMA user_version = 2")
+            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; PRAGMA user_version = 2")
         }
         // Queries read it; status says nothing followed yet.
         let status = try Fixtures.queries(db).status()
         XCTAssertEqual(status.note, "no `watch` or `daemon` has written to this store yet")
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 3)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0)
+    }
+
+    /// A version 3 store (before the TLS messages) is read as it is: `show` prints its records
+    /// without `tls:` lines, `doctor` works from the codes; a write adds the tables.
+    func testAVersion3StoreIsReadAsItIsAndUpgradedOnWrite() throws {
+        let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
+        do {
+            let store = try Store.openForWriting(db)
+            XCTAssertGreaterThan(try store.db.scalar("SELECT count(*) FROM tls_messages") ?? 0, 0)
+            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; PRAGMA user_version = 3")
+        }
+        let show = try Fixtures.runTool(["show", "--db", db, "1"])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        XCTAssertFalse(show.stdout.contains("tls:"))
+        XCTAssertTrue(show.stdout.contains("gsk_read_v3_record"))
+        XCTAssertEqual(try Fixtures.runTool(["doctor", "--db", db, "--all"]).status, 0)
+        let store = try Store.openForWriting(db)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
     }
 }

@@ -4,14 +4,14 @@
 For each scenario this script starts `openssl s_server` on a free loopback port, a small TCP
 relay in front of it that records every chunk of raw wire bytes per direction, and
 `openssl s_client -msg` connecting through the relay. It then writes, per scenario, into
-samples/handshakes/<scenario>/:
+Tests/Data/handshakes/<scenario>/:
 
   chunks.tsv           the recorded chunks (ground truth: dir c2s/s2c, lowercase hex)
   client.txt           the user's terminal: `$ date`, `$ openssl s_client ...`, s_client's output
   gskssl.<pid>.trc     the server's view as a System SSL gsktrace text trace
   gsksrvr-ctrace.txt   the same view as an IPCS CTRACE COMP(GSKSRVR) FULL listing
 
-plus samples/handshakes/broken/{truncated,corrupted}.trc (damaged copies of the tls12-ok trace)
+plus Tests/Data/handshakes/broken/{truncated,corrupted}.trc (damaged copies of the tls12-ok trace)
 and the no-common-cipher files of samples/no-common-cipher/.
 
 Only the Python 3.11 standard library and the `openssl` command (3.0) are used. The bytes
@@ -19,7 +19,7 @@ differ on every run (fresh keys and randoms); the times are the real capture tim
 The server-side trace lines around the dumps (function names, INFO/ERROR texts, return codes)
 are our reconstruction of what System SSL would log; the dumped bytes are the real ones.
 
-Usage: python3 samples/handshakes/make_handshakes.py
+Usage: python3 Tests/Data/handshakes/make_handshakes.py
 """
 
 import datetime as dt
@@ -36,7 +36,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SAMPLES = os.path.dirname(HERE)
+# Tests/Data/handshakes -> the package root's samples/
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "samples")
 NCC_DIR = os.path.join(SAMPLES, "no-common-cipher")
 
 CLIENT_IP = "10.1.0.2"
