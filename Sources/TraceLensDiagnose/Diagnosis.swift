@@ -169,8 +169,13 @@ public struct Doctor {
         for c in rule.compares {
             guard self.compare(c, story, &fields) else { return nil }
             // The message the offer was read from is evidence too.
-            if let shown = story.tlsShown.first(where: { $0.message == c.message }), evidence.count < 8 {
-                evidence.append(.init(file: shown.file, line: shown.line, text: "tls: " + shown.text))
+            // (`Certificate@client`: the client's; the first of that message is quoted.)
+            let message = String(c.message.prefix { $0 != "@" })
+            let others = c.allowed.filter({ $0.hasPrefix("tls.") }).map({ String($0.dropFirst(4).prefix(while: { $0 != " " })) })
+            for m in [message] + others {
+                if let shown = story.tlsShown.last(where: { $0.message == m }), evidence.count < 8 {
+                    evidence.append(.init(file: shown.file, line: shown.line, text: "tls: " + shown.text))
+                }
             }
         }
         // {code.alert}: the first code of that catalogue in the story, as its inline label says it.
@@ -203,7 +208,15 @@ public struct Doctor {
         var allowed: [String] = []
         var text = ""
         var catalogue: Catalogue?
-        if c.switches.isEmpty {
+        if let source = c.allowed.first(where: { $0.hasPrefix("tls.") }) {
+            // What another TLS message of the story lists (`tls.CertificateRequest cert_type`).
+            let parts = source.dropFirst(4).split(separator: " ").map(String.init)
+            guard parts.count == 2 else { return false }
+            for v in story.tls where v.message == parts[0] && v.field == parts[1] && !allowed.contains(v.value) { allowed.append(v.value) }
+            guard !allowed.isEmpty else { return false }
+            text = allowed.joined(separator: " ")
+            catalogue = WireNames(plugins: plugins).catalogue(for: parts[1])
+        } else if c.switches.isEmpty {
             guard let list = plugins.lists.first(where: { $0.variable == c.list }),
                   let found = c.allowed.compactMap({ fields[$0] }).first(where: { !$0.isEmpty }) else { return false }
             text = found
@@ -251,8 +264,9 @@ public struct Doctor {
             for a in allowed where ow.intersection(words(a)).count > best.2 { best = (o, a, ow.intersection(words(a)).count) }
         }
         // Switches name their codes (TLSv1.2); lists keep codes as the setting writes them.
-        fields[c.name + ".offered"] = c.switches.isEmpty ? offered.joined(separator: " ") : offered.map(name).joined(separator: " ")
-        fields[c.name + ".allowed"] = c.switches.isEmpty ? allowed.joined(separator: " ") : allowed.map(name).joined(separator: " ")
+        let named = !c.switches.isEmpty || c.allowed.contains { $0.hasPrefix("tls.") }
+        fields[c.name + ".offered"] = named ? offered.map(name).joined(separator: ", ") : offered.joined(separator: " ")
+        fields[c.name + ".allowed"] = named ? allowed.map(name).joined(separator: ", ") : allowed.joined(separator: " ")
         fields[c.name + ".offered_count"] = String(offered.count)
         fields[c.name + ".allowed_count"] = String(allowed.count)
         fields[c.name + ".closest_offered"] = best.0
@@ -310,8 +324,12 @@ public struct Doctor {
             for a in r.annotations where a.kind == "tls" {
                 let message = a.values("message").first ?? ""
                 story.tlsShown.append((message, "sample", r.line, a.text))
+                let from = a.values("from").first
                 for f in a.fields where !["message", "direction", "version"].contains(f.name) {
-                    for v in f.values { story.tls.append((message, f.name, v)) }
+                    for v in f.values {
+                        story.tls.append((message, f.name, v))
+                        if let from { story.tls.append((message + "@" + from, f.name, v)) }
+                    }
                 }
             }
         }
@@ -413,11 +431,19 @@ extension Doctor {
     package func tlsValues(_ db: Database, _ conns: [Int64]) throws -> [(message: String, field: String, value: String)] {
         guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1 else { return [] }
         let q = try db.prepare("""
-            SELECT m.message, v.field, v.value FROM tls_messages m JOIN tls_values v ON v.message = m.id
+            SELECT m.id, m.message, v.field, v.value FROM tls_messages m JOIN tls_values v ON v.message = m.id
             WHERE m.conn IN (\(conns.map(String.init).joined(separator: ","))) ORDER BY m.id, v.rowid
             """)
+        var rows: [(id: Int64, message: String, field: String, value: String)] = []
+        while try q.step() { rows.append((q.int64(0), q.string(1) ?? "", q.string(2) ?? "", q.string(3) ?? "")) }
+        // Each value also under `Message@client` or `Message@server`, when the sender is known.
+        var from: [Int64: String] = [:]
+        for r in rows where r.field == "from" { from[r.id] = r.value }
         var out: [(message: String, field: String, value: String)] = []
-        while try q.step() { out.append((q.string(0) ?? "", q.string(1) ?? "", q.string(2) ?? "")) }
+        for r in rows {
+            out.append((r.message, r.field, r.value))
+            if let f = from[r.id] { out.append((r.message + "@" + f, r.field, r.value)) }
+        }
         return out
     }
 

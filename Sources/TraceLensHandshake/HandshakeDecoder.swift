@@ -172,6 +172,7 @@ public struct WireNames: Sendable {
     public func annotation(_ m: TLSMessage) -> Annotation {
         var words: [String] = [messageName(m)]
         var fields: [Annotation.Field] = [.init("message", [messageName(m)]), .init("direction", [m.direction.rawValue])]
+        if let from = m.from { fields.append(.init("from", [from])) }
         func list(_ field: String, _ label: String, named: Bool) {
             let values = m.numbers(field)
             guard !values.isEmpty else { return }
@@ -209,9 +210,12 @@ public struct WireNames: Sendable {
         case .handshake(HandshakeParser.HS.certificate):
             let subjects = m.texts("subject"), issuers = m.texts("issuer")
             if subjects.isEmpty { words.append("(none: no certificate sent)") }
-            words.append(zip(subjects, issuers).map { "\($0) issued by \($1)" }.joined(separator: "; "))
+            let key = m.texts("key").first.map { " (\($0) key)" } ?? ""
+            words.append(zip(subjects, issuers).enumerated().map { i, pair in "\(pair.0) issued by \(pair.1)" + (i == 0 ? key : "") }.joined(separator: "; "))
             fields.append(.init("subject", subjects))
             fields.append(.init("issuer", issuers))
+            if !m.texts("key").isEmpty { fields.append(.init("key", m.texts("key"))) }
+            if let t = m.numbers("key_cert_type").first { fields.append(.init("key_cert_type", [code("cert_type", t)], catalogue: catalogue(for: "cert_type")?.id)) }
         case .handshake(HandshakeParser.HS.certificateRequest):
             list("cert_type", "types", named: true)
             list("sig_alg", "sig_algs", named: false)

@@ -133,6 +133,15 @@ enum HandshakeParser {
                 let cert = try Certificate(derEncoded: Array(der))
                 m.values.append(.init("subject", text: cert.subject.description))
                 m.values.append(.init("issuer", text: cert.issuer.description))
+                if count == 1 {
+                    // The end entity's key, and the certificate type (RFC 5246 7.4.4, RFC 8422
+                    // 5.5) a TLS 1.2 CertificateRequest would have to list for it.
+                    let key = String(describing: cert.publicKey).replacingOccurrences(of: ".PublicKey", with: "")
+                    let family = key.hasPrefix("RSA") ? "RSA" : key.hasPrefix("P") ? "EC" : key
+                    m.values.append(.init("key", text: family))
+                    if family == "RSA" { m.values.append(.init("key_cert_type", 1)) }
+                    if family == "EC" || key.hasPrefix("Ed25519") { m.values.append(.init("key_cert_type", 64)) }
+                }
             } catch {
                 m.values.append(.init("subject", text: "?"))
                 m.values.append(.init("issuer", text: "?"))

@@ -25,6 +25,8 @@ public struct TLSConversation: Sendable {
     /// The ClientHello offered TLS 1.3: a ChangeCipherSpec before the server has chosen is
     /// TLS 1.3's middlebox compatibility one, after which nothing changes.
     private var offered13 = false
+    /// The side that sent the ClientHello.
+    private var clientSide: TLSDirection?
     /// Something was read: a ClientHello after it starts a new conversation.
     public private(set) var started = false
 
@@ -42,6 +44,18 @@ public struct TLSConversation: Sendable {
 
     /// Adds bytes of the record layer; returns the messages they complete.
     public mutating func addRecords(_ bytes: [UInt8], _ d: TLSDirection) -> [TLSMessage] {
+        // Read first: the ClientHello in these bytes says who the client is.
+        let messages = recordsRead(bytes, d)
+        return labelled(messages, d)
+    }
+
+    /// Each message with who sent it, when the ClientHello has said.
+    private func labelled(_ messages: [TLSMessage], _ d: TLSDirection) -> [TLSMessage] {
+        guard let client = clientSide else { return messages }
+        return messages.map { var m = $0; m.from = d == client ? "client" : "server"; return m }
+    }
+
+    private mutating func recordsRead(_ bytes: [UInt8], _ d: TLSDirection) -> [TLSMessage] {
         let i = index(d)
         sides[i].pending += bytes
         var out: [TLSMessage] = []
@@ -74,7 +88,8 @@ public struct TLSConversation: Sendable {
     public mutating func addContent(_ type: UInt8, _ bytes: [UInt8], version: UInt16?, _ d: TLSDirection) -> [TLSMessage] {
         // The tool shows them decrypted: the side is never encrypted.
         sides[index(d)].encrypted = false
-        return record(type: type, version: version ?? 0x0303, body: bytes[...], side: index(d), d, plaintext: true)
+        let messages = record(type: type, version: version ?? 0x0303, body: bytes[...], side: index(d), d, plaintext: true)
+        return labelled(messages, d)
     }
 
     private mutating func record(type: UInt8, version: UInt16, body: ArraySlice<UInt8>, side i: Int, _ d: TLSDirection, plaintext: Bool = false) -> [TLSMessage] {
@@ -138,6 +153,7 @@ public struct TLSConversation: Sendable {
             switch m.kind {
             case .handshake(HandshakeParser.HS.clientHello):
                 offered13 = m.numbers("supported_version").contains(0x0304)
+                clientSide = d
             case .handshake(HandshakeParser.HS.serverHello), .helloRetryRequest:
                 chosen = m.numbers("selected_version").first.map { UInt16(truncatingIfNeeded: $0) }
                     ?? m.numbers("legacy_version").first.map { UInt16(truncatingIfNeeded: $0) }

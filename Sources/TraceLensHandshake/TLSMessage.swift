@@ -30,6 +30,8 @@ public struct TLSMessage: Sendable, Equatable {
 
     public var kind: Kind
     public var direction: TLSDirection
+    /// Who sent it, once a ClientHello said which side is the client: `client` or `server`.
+    public var from: String?
     /// The record layer version the message came in.
     public var recordVersion: UInt16?
     public var values: [Value] = []

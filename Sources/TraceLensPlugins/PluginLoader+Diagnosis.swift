@@ -42,7 +42,8 @@ extension PluginLoader {
                 }
                 switches.append((parts[0], parts[1].split(separator: ",").map { String($0).trimmingBlanks() }))
             }
-            let list = switches.isEmpty ? ct.string("list", &problems, required: true) : ct.string("list", &problems) ?? ""
+            let fromMessage = allowed.contains { $0.hasPrefix("tls.") }
+            let list = switches.isEmpty && !fromMessage ? ct.string("list", &problems, required: true) : ct.string("list", &problems) ?? ""
             problems += ct.unknownKeys(known: ["name", "offered", "allowed", "list", "switches"])
             guard let name, let list, (2...3).contains(offered.count), !allowed.isEmpty || !switches.isEmpty else {
                 if !(2...3).contains(offered.count) { problems.append(ct.problem("offered must be 'Message field [fallback-field]' (ClientHello cipher)")) }

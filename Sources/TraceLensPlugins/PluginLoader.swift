@@ -364,7 +364,7 @@ public enum PluginLoader {
             if set.format(named: rule.sampleLayout) == nil {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "sample-layout names '\(rule.sampleLayout)', which no plugin defines"))
             }
-            for c in rule.compares where c.switches.isEmpty && !set.lists.contains(where: { $0.variable == c.list }) {
+            for c in rule.compares where c.switches.isEmpty && !c.allowed.contains(where: { $0.hasPrefix("tls.") }) && !set.lists.contains(where: { $0.variable == c.list }) {
                 problems.append(PluginProblem(file: "plugin \(rule.plugin)", entry: entry, message: "compare \(c.name): list names '\(c.list)', which no [[list]] defines"))
             }
         }

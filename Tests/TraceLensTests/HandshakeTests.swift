@@ -346,4 +346,22 @@ final class HandshakeTests: XCTestCase {
         XCTAssertTrue(corrupted.contains { $0.contains("[") }, "a problem is named: \(corrupted)")
         XCTAssertTrue(corrupted.contains { $0.hasPrefix("received ClientHello") }, "what could be read is: \(corrupted)")
     }
+
+    /// Once the ClientHello says which side is the client, every message says who sent it, and
+    /// the client's certificate says its key type.
+    func testMessagesSayWhoSentThemAndCertificatesTheirKey() throws {
+        let dir = Self.data("tls12-ok")
+        let trace = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix("gskssl.") })
+        var from: [String] = []
+        var keys: [[String]] = []
+        _ = try RecordStream.decoding(Fixtures.plugins).read(dir + "/" + trace, source: 0) { r in
+            for a in r.annotations {
+                from.append((a.values("message").first ?? "") + "@" + (a.values("from").first ?? "?"))
+                if a.values("message") == ["Certificate"] { keys.append(a.values("key") + a.values("key_cert_type")) }
+            }
+        }
+        XCTAssertEqual(Array(from.prefix(3)), ["ClientHello@client", "ServerHello@server", "Certificate@server"])
+        XCTAssertTrue(from.contains("Certificate@client"))
+        XCTAssertEqual(keys, [["EC", "64"], ["EC", "64"]], "the server's and the client's certificates are both EC")
+    }
 }
