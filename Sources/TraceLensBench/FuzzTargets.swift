@@ -4,12 +4,13 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
+import TraceLensHandshake
 import TraceLensRender
 import TraceLensDiagnose
 
 /// The fuzz targets: one per parser that reads untrusted bytes.
 package enum FuzzTargets {
-    package static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert]
+    package static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert, tls]
 
     // MARK: Targets
 
@@ -173,6 +174,43 @@ package enum FuzzTargets {
             inspector.checkRevocation(&reports, against: reports.flatMap(\.items).filter { $0.kind == "CRL" })
             _ = CertificateInspector.text(reports)
             _ = CertificateInspector.jsonLines(reports)
+        })
+
+    /// TLS bytes from dumps: the record layer and every handshake parser, fed as records in both
+    /// directions and in pieces, then the same bytes as dump lines read by the layouts.
+    package static let tls = FuzzTarget(
+        name: "tls", about: "TLS records and handshake messages read from dumped bytes (TLSConversation, HandshakeDecoder)", inputName: "input.bin",
+        maxSize: 24 * 1024,
+        dictionary: [[22, 3, 1], [22, 3, 3], [21, 3, 3, 0, 2, 2], [20, 3, 3, 0, 1, 1], [23, 3, 3], [1, 0, 0], [2, 0, 0], [11, 0, 0], [13, 0, 0],
+                     [0, 43, 0, 3, 2, 3, 4], [0, 51], [0, 10], [0, 13], [0x30, 0x82]],
+        seeds: { _ in
+            // A ClientHello with the lists a decoder reads, a ServerHello, an alert.
+            let hello: [UInt8] = [22, 3, 1, 0, 0x2F, 1, 0, 0, 0x2B, 3, 3] + Array(repeating: 7, count: 32) + [0, 0, 4, 0, 0x9D, 0, 0x9C, 1, 0]
+            return [hello, hello + [21, 3, 3, 0, 2, 2, 40]]
+        },
+        shape: nil,
+        run: { context, input in
+            var whole = TLSConversation(), pieces = TLSConversation()
+            let names = WireNames(plugins: context.plugins)
+            for m in whole.addRecords(input, .received) { _ = names.annotation(m) }
+            var at = 0, step = 1
+            while at < input.count {
+                let end = min(input.count, at + step)
+                for m in pieces.addRecords(Array(input[at..<end]), at % 2 == 0 ? .sent : .received) { _ = names.annotation(m) }
+                for m in pieces.addContent(UInt8(step % 25), Array(input[at..<end]), version: nil, .sent) { _ = names.annotation(m) }
+                at = end; step = step * 3 % 97 + 1
+            }
+            if whole.pendingBytes(.received) > TLSConversation.maxRecordBody + 5 + TLSConversation.maxHandshake {
+                throw FuzzOracleFailure(description: "held \(whole.pendingBytes(.received)) bytes, more than a record and a message")
+            }
+            // The same bytes as a dump the gsktrace layout reads.
+            var text = "03/24/2022-10:07:19 Thd-3 ASCII gsk_read_v3_record(): Received \(input.count) bytes\n"
+            for off in stride(from: 0, to: input.count, by: 16) {
+                let hex = input[off..<min(off + 16, input.count)].map { String(format: "%02x", $0) }.joined()
+                text += "    " + String(format: "%08x", off) + ": " + hex + "\n"
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: context.work + "/input.trc"))
+            try readAndRender(context, context.work + "/input.trc")
         })
 
     // MARK: Helpers

@@ -13,9 +13,9 @@ public struct TLSConversation: Sendable {
 
     static let recordHeader = 5
     /// TLS 1.2 allows 2^14 + 2048 bytes of ciphertext in a record.
-    static let maxRecordBody = 16384 + 2048
+    package static let maxRecordBody = 16384 + 2048
     /// A certificate chain fits; a longer handshake message is no handshake.
-    static let maxHandshake = 1 << 18
+    package static let maxHandshake = 1 << 18
 
     var sides: [Side] = [Side(), Side()]
     /// TLS 1.3 was chosen (the ServerHello's supported_versions): certificates are laid out so.
