@@ -40,6 +40,7 @@ final class FuzzTests: XCTestCase {
     func testRecordReaderFuzz() throws { try fuzz("records", iterations: 15) }
     func testPluginLoaderFuzz() throws { try fuzz("plugin", iterations: 30) }
     func testCertificateFuzz() throws { try fuzz("cert", iterations: 150) }
+    func testTLSFuzz() throws { try fuzz("tls", iterations: 60) }
 
     /// Every target has corpus files, and each corpus folder belongs to a target.
     func testCorpusFoldersMatchTargets() throws {
