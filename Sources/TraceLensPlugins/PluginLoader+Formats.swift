@@ -9,6 +9,7 @@ extension PluginLoader {
         t = TableReader(node, file: file, entry: entry)!
         _ = t.string("name", &problems)
         let title = t.string("title", &problems) ?? name
+        let party = t.string("party", &problems)
         var ok = true
         func compile(_ sources: [String], _ what: String) -> [Template] {
             sources.enumerated().compactMap { i, s in
@@ -155,12 +156,12 @@ extension PluginLoader {
                 problems.append(t.problem("'tls' must be a table ([format.tls])")); ok = false
             }
         }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names", "tls"])
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names", "tls", "party"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
                       render: render, binaryHint: binaryHint, continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
-                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage, wireBytes: wireBytes)
+                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage, wireBytes: wireBytes, party: party)
     }
 }

@@ -227,13 +227,17 @@ public final class Format: Sendable {
     /// `message = "whole-line"`: a record's message is its whole first line (codes, connection
     /// captures and selectors read all of it), whatever part the template captured.
     public let wholeLineMessage: Bool
+    /// Who writes traces of this layout (`party = "LDAP server"`): a column of the ladder
+    /// `show --ladder` draws. Nil: the layout's title.
+    public let party: String?
 
     package init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
          dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
          render: RenderTemplate = .standard, binaryHint: BinaryHint? = nil,
          continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false,
-         wireBytes: WireBytes? = nil) {
+         wireBytes: WireBytes? = nil, party: String? = nil) {
+        self.party = party
         self.wireBytes = wireBytes
         self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }
