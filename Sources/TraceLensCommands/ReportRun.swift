@@ -51,26 +51,9 @@ public struct ReportRun {
         h += "<header><h1>TraceLens report</h1><p id=\"generated\">\(diagnoses.count) failed connection\(diagnoses.count == 1 ? "" : "s") described</p></header>\n"
 
         // The index.
-        h += "<nav id=\"index\"><h2>Contents</h2><ul><li><a href=\"#sources\">Sources</a></li><li><a href=\"#findings\">Failures by finding</a></li><li><a href=\"#timeline\">Timeline</a></li><li><a href=\"#connections\">Failed connections</a><ul>"
-        for d in diagnoses {
-            h += "<li><a href=\"#conn-\(d.connection)\">\(d.connection)</a>: \(HTML.escape(Self.firstLine(d.summary)))</li>"
-        }
-        h += "</ul></li></ul></nav>\n"
-
-        // Sources and their spans.
-        h += "<section id=\"sources\"><h2>Sources</h2><table><thead><tr><th>file</th><th>layout</th><th>first</th><th>last</th><th>records</th><th>connections</th><th>failed</th></tr></thead><tbody>"
-        let s = try db.prepare("""
-            SELECT s.path, s.layout, s.first_time, s.last_time, s.records,
-                   (SELECT count(*) FROM connections c WHERE c.source = s.id),
-                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed')
-            FROM sources s ORDER BY s.id
-            """)
-        while try s.step() {
-            let cells = [s.string(0) ?? "", s.string(1) ?? "", Self.time(s.isNull(2) ? nil : s.int64(2)), Self.time(s.isNull(3) ? nil : s.int64(3)),
-                         String(s.int64(4)), String(s.int64(5)), String(s.int64(6))]
-            h += "<tr>" + cells.enumerated().map { i, c in "<td\(i >= 4 ? " class=\"n\"" : "")>\(HTML.escape(c))</td>" }.joined() + "</tr>"
-        }
-        h += "</tbody></table></section>\n"
+        h += "<nav id=\"index\"><p><a href=\"#findings\">Failures by finding</a> · <a href=\"#timeline\">Timeline</a> · <a href=\"#sources\">Sources</a> · <a href=\"#connections\">Failed connections</a>: "
+        h += diagnoses.map { "<a href=\"#conn-\($0.connection)\" title=\"\(HTML.escape(Self.firstLine($0.summary)))\">\($0.connection)</a>" }.joined(separator: " ")
+        h += "</p></nav>\n"
 
         // Failures grouped by finding.
         var groups: [(title: String, rule: String, conns: [Int64])] = []
@@ -96,6 +79,22 @@ public struct ReportRun {
 
         // The timeline: one row per peer, one mark per connection.
         h += "<section id=\"timeline\"><h2>Timeline of connections per peer</h2>" + (try timeline(failedHeads: Set(diagnoses.map(\.connection)))) + "</section>\n"
+
+        // Sources and their spans.
+        let folder = try Self.commonFolder(db)
+        h += "<section id=\"sources\"><h2>Sources</h2>" + (folder.isEmpty ? "" : "<p>Under <code>\(HTML.escape(folder))</code></p>") + "<table><thead><tr><th>file</th><th>layout</th><th>first</th><th>last</th><th>records</th><th>connections</th><th>failed</th></tr></thead><tbody>"
+        let s = try db.prepare("""
+            SELECT s.path, s.layout, s.first_time, s.last_time, s.records,
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id),
+                   (SELECT count(*) FROM connections c WHERE c.source = s.id AND c.outcome = 'failed')
+            FROM sources s ORDER BY s.id
+            """)
+        while try s.step() {
+            let cells = [Self.relative(s.string(0) ?? "", to: folder), s.string(1) ?? "", Self.time(s.isNull(2) ? nil : s.int64(2)), Self.time(s.isNull(3) ? nil : s.int64(3)),
+                         String(s.int64(4)), String(s.int64(5)), String(s.int64(6))]
+            h += "<tr>" + cells.enumerated().map { i, c in "<td\(i >= 4 ? " class=\"n\"" : "")>\(HTML.escape(c))</td>" }.joined() + "</tr>"
+        }
+        h += "</tbody></table></section>\n"
 
         // Each failed connection.
         h += "<section id=\"connections\"><h2>Failed connections</h2>"
@@ -138,16 +137,39 @@ public struct ReportRun {
         let q = try queries.store.db.prepare("SELECT id, coalesce(peer_ip, ''), start_time, outcome, coalesce(story, id) FROM connections WHERE start_time IS NOT NULL ORDER BY start_time, id")
         var marks: [(id: Int64, peer: String, time: Int64, failed: Bool, head: Int64)] = []
         while try q.step() { marks.append((q.int64(0), q.string(1) ?? "", q.int64(2), q.string(3) == "failed", q.int64(4))) }
-        guard let first = marks.map(\.time).min(), let last = marks.map(\.time).max() else { return "<p>No connection with a time.</p>" }
+        guard let first = marks.map(\.time).min() else { return "<p>No connection with a time.</p>" }
         var peers: [String] = []
         for m in marks where !peers.contains(m.peer) { peers.append(m.peer) }
         peers.sort { ($0.isEmpty ? 1 : 0, $0) < ($1.isEmpty ? 1 : 0, $1) }
         let label = 150, width = 1000, row = 22, top = 24
-        let span = max(last - first, 1)
+        // Time runs across, but a quiet spell longer than an hour (traces of different days)
+        // takes the room of an hour and is marked by a break: the marks stay apart.
+        let times = Array(Set(marks.map(\.time))).sorted()
+        let hour: Int64 = 3_600_000_000
+        var position: [Int64: Double] = [:]
+        var breaks: [(at: Double, time: Int64)] = [(0, first)]
+        var at = 0.0
+        for (i, t) in times.enumerated() {
+            if i > 0 {
+                let gap = t - times[i - 1]
+                at += 1 + Double(min(gap, hour)) / Double(hour) * 20
+                if gap > hour { breaks.append((at, t)) }
+            }
+            position[t] = at
+        }
+        let span = max(at, 1)
         let height = top + row * peers.count + 10
-        func x(_ t: Int64) -> Int { label + 10 + Int(Double(t - first) / Double(span) * Double(width - label - 20)) }
+        func x(_ t: Int64) -> Int { label + 10 + Int((position[t] ?? 0) / span * Double(width - label - 20)) }
+        func x(_ p: Double) -> Int { label + 10 + Int(p / span * Double(width - label - 20)) }
         var s = "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\">"
-        s += "<text x=\"\(label + 10)\" y=\"14\" class=\"axis\">\(HTML.escape(Self.time(first)))</text><text x=\"\(width - 10)\" y=\"14\" text-anchor=\"end\" class=\"axis\">\(HTML.escape(Self.time(last)))</text>"
+        var lastLabel = -1000
+        for b in breaks {
+            let bx = x(b.at)
+            if b.at > 0 { s += "<line x1=\"\(bx - 3)\" y1=\"18\" x2=\"\(bx - 3)\" y2=\"\(height - 4)\" class=\"break\"/>" }
+            guard bx - lastLabel > 130, bx < width - 60 else { continue }
+            s += "<text x=\"\(bx)\" y=\"14\" class=\"axis\">\(HTML.escape(String(Self.time(b.time).prefix(16))))</text>"
+            lastLabel = bx
+        }
         for (i, p) in peers.enumerated() {
             let y = top + row * i + row / 2
             s += "<text x=\"\(label)\" y=\"\(y + 4)\" text-anchor=\"end\" class=\"peer\">\(HTML.escape(p.isEmpty ? "peer unknown" : p))</text>"
@@ -165,6 +187,22 @@ public struct ReportRun {
         return Timestamp(micros: micros, fractionDigits: micros % 1_000_000 == 0 ? 0 : 3, hasDate: micros >= 86_400_000_000).string(iso: true)
     }
 
+    /// The folder all sources are in (with its trailing slash), or empty.
+    static func commonFolder(_ db: Database) throws -> String {
+        let q = try db.prepare("SELECT path FROM sources")
+        var common: [Substring]?
+        while try q.step() {
+            let parts = (q.string(0) ?? "").split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            common = common.map { c in Array(zip(c, parts).prefix { $0 == $1 }.map(\.0)) } ?? Array(parts)
+        }
+        guard let common, common.count > 1 else { return "" }
+        return common.joined(separator: "/") + "/"
+    }
+
+    static func relative(_ path: String, to folder: String) -> String {
+        folder.isEmpty || !path.hasPrefix(folder) ? path : String(path.dropFirst(folder.count))
+    }
+
     static func firstLine(_ s: String) -> String { String(s.split(separator: "\n").first ?? "") }
 
     static let css = """
@@ -177,7 +215,7 @@ public struct ReportRun {
         svg text { font: 12px monospace; fill: #222; } svg .party { font-weight: bold; } svg .lifeline { stroke: #999; stroke-dasharray: 4 3; }
         svg .arrow { stroke: #245; stroke-width: 1.5; } svg .dot { fill: #555; } svg .note { fill: #444; }
         svg .failing text { fill: #c00; font-weight: bold; } svg .failing .arrow { stroke: #c00; } svg .failing .dot { fill: #c00; }
-        svg .row { stroke: #eee; } svg circle.failed { fill: #c00; } svg circle.ok { fill: #3a3; }
+        svg .row { stroke: #eee; } svg .break { stroke: #bbb; stroke-dasharray: 2 2; } svg circle.failed { fill: #c00; } svg circle.ok { fill: #3a3; }
         .legend .dot { display: inline-block; width: 10px; height: 10px; border-radius: 5px; } .legend .failed { background: #c00; } .legend .ok { background: #3a3; }
         .ladder { overflow-x: auto; } article.connection { margin-bottom: 2em; } .capped { color: #a60; } .script-error { color: red; }
         @media print {

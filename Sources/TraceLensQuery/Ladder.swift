@@ -55,7 +55,7 @@ public struct Ladder: Sendable {
         }
         // The parties: the client's end first, then in the order of the plugins' layouts.
         for input in inputs where roles[input.party] == "client" { _ = index(input.party) }
-        if !roles.isEmpty && !roles.values.contains("client") { _ = index("client") }
+        if !roles.values.contains("client") && (!roles.isEmpty || inputs.contains { $0.party == "client" }) { _ = index("client") }
         for input in inputs.sorted(by: { $0.rank < $1.rank }) { _ = index(input.party) }
         if !roles.isEmpty && !roles.values.contains("server") && !parties.contains("server") && roles.values.contains("client") { _ = index("server") }
         /// The party at the other end from a writer of role `role`.
@@ -192,16 +192,21 @@ public struct Ladder: Sendable {
                 let l = min(centre[step.from], centre[to]), r = max(centre[step.from], centre[to])
                 for x in (l + 1)..<r { row[x] = "─" }
                 if to > step.from { row[r - 1] = "▶" } else { row[l + 1] = "◀" }
+                // On the arrow, the words of the label that fit; the rest under it.
                 let room = r - l - 5
+                let words = label.split(separator: " ").map(String.init)
+                var on = words.count
+                while on > 1 && words.prefix(on).joined(separator: " ").count > room { on -= 1 }
+                let shown = Self.cut(words.prefix(on).joined(separator: " "), room)
                 if room >= 2 {
-                    let text = " " + Self.cut(label, room) + " "
+                    let text = " " + shown + " "
                     put(text, at: l + 2 + (r - l - 3 - text.count) / 2, into: &row)
                 }
                 emit(row, failing: step.failing)
-                if room < label.count {
-                    // The label did not fit on the arrow: under it, beside the line it ends at.
+                let rest = room >= 2 ? words.dropFirst(on).joined(separator: " ") : label
+                if !rest.isEmpty {
                     var under = blank()
-                    put(Self.cut(label, lineWidth - l - 2), at: l + 2, into: &under)
+                    put(Self.cut(rest, lineWidth - l - 3), at: l + 2, into: &under)
                     emit(under, failing: step.failing)
                 }
             } else {
