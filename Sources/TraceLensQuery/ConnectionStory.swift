@@ -101,11 +101,30 @@ public final class ConnectionStory {
     package func ladder(_ story: Loaded) throws -> Ladder {
         let formats = plugins.formats
         let inputs = try records(story).map { r, info in
+            var r = r
             let layout = r.layout ?? info.layout
+            if r.annotations.isEmpty, let layout { r.annotations = lineSteps(r, layout) }
             return Ladder.Input(record: r, party: layout.map { $0.party ?? $0.name } ?? StoreQueries.fileName(info.path), file: StoreQueries.fileName(info.path),
                                 rank: layout.flatMap { l in formats.firstIndex { $0 === l } } ?? formats.count)
         }
         return Ladder.build(inputs, plugins: plugins)
+    }
+
+    /// The TLS messages a record's line tells of (`[[format.step]]`), as the annotations of
+    /// dumped ones, so the ladder draws both alike.
+    package func lineSteps(_ r: Record, _ layout: Format) -> [Annotation] {
+        guard !r.isUnparsed, let step = layout.steps.first(where: { s in WireBytes.value(s.match.field, of: r).map(s.match.matches) ?? false }) else { return [] }
+        var fields: [Annotation.Field] = [.init("message", [step.message]), .init("direction", [step.direction]), .init("from", [step.from])]
+        var text = step.message
+        if let id = step.catalogue {
+            // The message is told by the line naming its code (an alert's entry line names none).
+            guard let code = r.codes.first(where: { plugins.catalogues[$0.catalogue].id == id }) else { return [] }
+            let catalogue = plugins.catalogues[code.catalogue]
+            let entry = catalogue.entry(code.value)
+            fields.append(.init(id, [entry?.code ?? catalogue.display(code.value)]))
+            if let name = entry?.name, !name.isEmpty { text += " " + name }
+        }
+        return [Annotation(kind: "tls", text: text, fields: fields)]
     }
 
     /// Writes the story of connection `id` to `output`; with `ladder`, its ladder first (text

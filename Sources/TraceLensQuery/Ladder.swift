@@ -72,7 +72,7 @@ public struct Ladder: Sendable {
             let r = input.record
             let me = index(input.party)
             let time = r.time.map(timeOfDay) ?? ""
-            var arrows = 0
+            var alerts = 0
             for a in r.annotations where a.kind == "tls" {
                 guard let message = a.values("message").first, let direction = a.values("direction").first else { continue }
                 let from = a.values("from").first ?? (direction == "sent" ? roles[input.party] : roles[input.party].map(other)) ?? ""
@@ -81,11 +81,12 @@ public struct Ladder: Sendable {
                 let (a1, b1) = direction == "sent" ? (me, there) : (there, me)
                 let label = messageLabel(message, a)
                 let key = [String(a1), String(b1), label]
-                arrows += 1
+                if message == "Alert" { alerts += 1 }
                 guard seenArrows.insert(key).inserted else { continue }
                 steps.append(Step(time: time, from: a1, to: b1, label: label, failing: message == "Alert" && isFailureAlert(a), file: input.file, line: r.line))
             }
-            guard arrows == 0 else { continue }
+            // A record that tells of an alert is that alert; any other says what went wrong too.
+            guard alerts == 0 else { continue }
             let failures = r.codes.filter { plugins.catalogues[$0.catalogue].isFailure($0.value) }
             guard !failures.isEmpty || (r.level == .error && !r.isUnparsed) else { continue }
             var label = failures.map { PrimaryError.shortLabel(plugins.catalogues[$0.catalogue], $0.value) }

@@ -51,6 +51,25 @@ final class LadderReportTests: XCTestCase {
         XCTAssertTrue(coloured.stdout.contains("\u{1B}[1;31m"))
     }
 
+    /// A component trace dumps no bytes: its lines tell of the messages (`[[format.step]]`).
+    func testLadderFromTraceLinesWithoutDumps() throws {
+        let db = Fixtures.tempDir() + "/s.db"
+        let ingest = try Fixtures.runTool(["ingest", "--db", db, "--quiet", Fixtures.sample("attls-revoked")])
+        XCTAssertEqual(ingest.status, 0, ingest.stderr)
+        let store = try Store.openForReading(db)
+        let id = try XCTUnwrap(try store.db.scalar("""
+            SELECT c.id FROM connections c JOIN sources s ON s.id = c.source
+            WHERE s.path LIKE '%ctrace.txt' AND c.outcome = 'failed' ORDER BY c.start_time LIMIT 1
+            """))
+        let run = try Fixtures.runTool(["show", "--db", db, "--ladder", String(id)])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        for party in ["client", "AT-TLS", "System SSL"] { XCTAssertTrue(lines[0].contains(party), lines[0]) }
+        XCTAssertTrue(lines.contains { $0.contains("ClientHello") && $0.contains("▶") }, run.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("Alert 44") && $0.contains("◀") }, run.stdout)
+        for line in lines { XCTAssertLessThanOrEqual(line.count, 80, line) }
+    }
+
     func testReportHasItsSectionsEscapesTracesAndCapsRecords() throws {
         // A hostile line in the client's transcript must reach the page as text.
         let folder = Fixtures.tempDir() + "/revoked"
