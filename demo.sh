@@ -60,6 +60,8 @@ step "The failed connections from 10.1.0.2" \
 conn=$($tl sql --db "$db" --csv "SELECT c.id FROM connections c JOIN sources s ON s.id = c.source WHERE s.path LIKE '%gskssl.65567.trc' AND c.outcome = 'failed' ORDER BY c.id LIMIT 1" | tail -n 1 | tr -d '\r')
 step "The revoked certificate's connection, told by every source: job log, debug trace, client, GSK trace" \
   sh -c "$tl show --db '$db' $conn | grep -v '^\[gskssl' ; $tl show --db '$db' $conn | grep '^\[gskssl' | grep -E 'ERROR|EXIT gsk_secure_socket_init'"
+step "The same story as a ladder: who sent what to whom, what each party logged, the failing step marked" \
+  $tl show --db "$db" --ladder "$conn"
 step "Why each source was linked" \
   $tl sql --db "$db" "SELECT l.conn, l.story, l.rule, l.evidence FROM links l JOIN connections c ON c.id = l.story JOIN sources s ON s.id = c.source WHERE s.path LIKE '%revoked-client-cert%'"
 step "Decode an LDAP debug level" \
@@ -108,6 +110,12 @@ step "The plugins loaded" \
 # Last: what went wrong in every failed connection of the samples, and what to do.
 step "Why each failed connection failed: cause, evidence from every source, what to do" \
   $tl doctor --all --db "$db"
+
+# And the report of it all: one HTML file to open in a browser or print to PDF.
+report="$(dirname "$db")/report.html"
+step "An HTML report of every failed connection: sources, failures by finding, timeline, ladders, records" \
+  $tl report --db "$db" --all -o "$report"
+echo "The report: $report  (open it in a browser: file://$report)"
 
 printf '\n\033[1m== %s\033[0m\n' "The binary"
 echo "$(pwd)/$tl"

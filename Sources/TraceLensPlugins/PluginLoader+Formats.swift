@@ -9,6 +9,7 @@ extension PluginLoader {
         t = TableReader(node, file: file, entry: entry)!
         _ = t.string("name", &problems)
         let title = t.string("title", &problems) ?? name
+        let party = t.string("party", &problems)
         var ok = true
         func compile(_ sources: [String], _ what: String) -> [Template] {
             sources.enumerated().compactMap { i, s in
@@ -155,12 +156,30 @@ extension PluginLoader {
                 problems.append(t.problem("'tls' must be a table ([format.tls])")); ok = false
             }
         }
-        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names", "tls"])
+        var steps: [LineStep] = []
+        for (i, node) in t.tables("step", &problems).enumerated() {
+            guard var st = TableReader(node, file: file, entry: "\(entry), step \(i + 1)") else { continue }
+            let match = st.string("match", &problems, required: true)
+            let message = st.string("message", &problems, required: true)
+            let direction = st.string("direction", &problems, required: true)
+            let from = st.string("from", &problems, required: true)
+            let catalogue = st.string("catalogue", &problems)
+            problems += st.unknownKeys(known: ["match", "message", "direction", "from", "catalogue"])
+            guard let match, let message, let direction, let from else { ok = false; continue }
+            guard let eq = match.firstIndex(of: "="), eq != match.startIndex, match.index(after: eq) != match.endIndex else {
+                problems.append(st.problem("match '\(match)' must be field=pattern (function=*send_v3_alert*)")); ok = false; continue
+            }
+            guard ["sent", "received"].contains(direction) else { problems.append(st.problem("direction '\(direction)' is not one of sent, received")); ok = false; continue }
+            guard ["client", "server"].contains(from) else { problems.append(st.problem("from '\(from)' is not one of client, server")); ok = false; continue }
+            steps.append(LineStep(match: WireBytes.Match(field: String(match[..<eq]).trimmingBlanks(), pattern: String(match[match.index(after: eq)...]).trimmingBlanks()),
+                                  message: message, direction: direction, from: from, catalogue: catalogue))
+        }
+        problems += t.unknownKeys(known: ["name", "title", "record", "context", "header", "continuation", "levels", "id-levels", "file-name", "dump-text", "dump-list", "default-level", "print", "message", "keyed-record", "split-before", "split-after", "render", "binary-hint", "binary-file-names", "tls", "party", "step"])
         guard ok else { return nil }
         return Format(name: name, title: title, plugin: plugin, records: records, continuations: continuations,
                       contexts: contexts, headers: headers, levels: levels, fileName: fileName, idLevels: idLevels,
                       dumpText: dumpText, dumpLists: dumpLists, defaultLevel: defaultLevel, printAsWritten: printAsWritten,
                       render: render, binaryHint: binaryHint, continuationKeys: continuationKeys, continuationMaxLines: continuationMaxLines, keyedRecords: keyedRecords,
-                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage, wireBytes: wireBytes)
+                      splitBefore: splitBefore, splitAfter: splitAfter, wholeLineMessage: wholeLineMessage, wireBytes: wireBytes, party: party, steps: steps)
     }
 }

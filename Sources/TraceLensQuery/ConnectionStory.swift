@@ -27,8 +27,17 @@ public final class ConnectionStory {
 
     package struct SourceInfo { var path: String; var layout: Format?; var process: String? }
 
-    /// Writes the story of connection `id` to `output`.
-    public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output) throws {
+    /// A story as stored: its first connection's row, its members, its records in time order.
+    package struct Loaded {
+        package var table: [SQLValue]
+        package var id: Int64
+        package var members: [(id: Int64, evidence: String?)]
+        package var rows: [(source: Int64, line: Int, time: Int64?, text: [UInt8])]
+        package var sources: [Int64: SourceInfo]
+    }
+
+    /// The story connection `id` is part of, read from the store.
+    package func load(_ id: Int64) throws -> Loaded {
         var one = ConnectionFilter()
         one.id = id
         guard var table = try queries.connections(one).rows.first else { throw Problem.noSuchConnection(String(id)) }
@@ -54,6 +63,85 @@ public final class ConnectionStory {
         // keep their place after the record before them in their own source.
         func key(_ r: (source: Int64, line: Int, time: Int64?, text: [UInt8])) -> Int64 { (r.time ?? .min) + (r.time == nil ? 0 : offsets[r.source] ?? 0) }
         rows.sort { (key($0), $0.source, $0.line) < (key($1), $1.source, $1.line) }
+        return Loaded(table: table, id: id, members: members, rows: rows, sources: sources)
+    }
+
+    /// The records of a loaded story, read again, annotated and decoded, with their source.
+    package func records(_ story: Loaded, limit: Int = .max) throws -> [(record: Record, source: SourceInfo)] {
+        let annotations = try storedAnnotations(story.members.map(\.id))
+        let stream = RecordStream.decoding(plugins)
+        var scratch = Captures()
+        var out: [(Record, SourceInfo)] = []
+        for row in story.rows.prefix(limit) {
+            let info = story.sources[row.source] ?? SourceInfo(path: "?", layout: nil, process: nil)
+            guard var record = reparse(row.text, layout: info.layout, source: Int(row.source), line: row.line) else { continue }
+            record.annotations = annotations[[row.source, Int64(row.line)]] ?? []
+            if let stored = row.time, record.time?.hasDate != true {
+                record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
+            }
+            stream.finder.decode(&record, layout: record.layout, captures: &scratch)
+            out.append((record, info))
+        }
+        return out
+    }
+
+    /// A loaded story's records as `show` prints them (no colour), at most `limit` of them.
+    package func recordLines(_ story: Loaded, limit: Int) throws -> [(file: String, line: Int, text: String)] {
+        var text = TextRenderer(plugins: plugins, colour: false)
+        return try records(story, limit: limit).map { r, info in
+            (StoreQueries.fileName(info.path), r.line, String(decoding: text.render(r), as: UTF8.self))
+        }
+    }
+
+    /// The ladder of the story connection `id` is part of.
+    public func ladder(_ id: Int64) throws -> Ladder {
+        try ladder(load(id))
+    }
+
+    package func ladder(_ story: Loaded) throws -> Ladder {
+        let formats = plugins.formats
+        let inputs = try records(story).map { r, info in
+            var r = r
+            let layout = r.layout ?? info.layout
+            if r.annotations.isEmpty, let layout { r.annotations = lineSteps(r, layout) }
+            return Ladder.Input(record: r, party: layout.map { $0.party ?? $0.name } ?? StoreQueries.fileName(info.path), file: StoreQueries.fileName(info.path),
+                                rank: layout.flatMap { l in formats.firstIndex { $0 === l } } ?? formats.count)
+        }
+        return Ladder.build(inputs, plugins: plugins)
+    }
+
+    /// The TLS messages a record's line tells of (`[[format.step]]`), as the annotations of
+    /// dumped ones, so the ladder draws both alike.
+    package func lineSteps(_ r: Record, _ layout: Format) -> [Annotation] {
+        guard !r.isUnparsed, let step = layout.steps.first(where: { s in WireBytes.value(s.match.field, of: r).map(s.match.matches) ?? false }) else { return [] }
+        var fields: [Annotation.Field] = [.init("message", [step.message]), .init("direction", [step.direction]), .init("from", [step.from])]
+        var text = step.message
+        if let id = step.catalogue {
+            // The message is told by the line naming its code (an alert's entry line names none).
+            guard let code = r.codes.first(where: { plugins.catalogues[$0.catalogue].id == id }) else { return [] }
+            let catalogue = plugins.catalogues[code.catalogue]
+            let entry = catalogue.entry(code.value)
+            fields.append(.init(id, [entry?.code ?? catalogue.display(code.value)]))
+            if let name = entry?.name, !name.isEmpty { text += " " + name }
+        }
+        return [Annotation(kind: "tls", text: text, fields: fields)]
+    }
+
+    /// Writes the story of connection `id` to `output`; with `ladder`, its ladder first (text
+    /// only), and with `ladderOnly` nothing else.
+    public func show(_ id: Int64, style: OutputStyle, colour: Bool, output: Output, ladder drawLadder: Bool = true, ladderOnly: Bool = false, width: Int = 80) throws {
+        let story = try load(id)
+        let (table, members, rows, sources) = (story.table, story.members, story.rows, story.sources)
+        var ladderText: String?
+        if style == .text && (drawLadder || ladderOnly) {
+            let text = try ladder(story).text(width: width, colour: colour)
+            if ladderOnly {
+                output.buffer.append(text)
+                output.flush()
+                return
+            }
+            if !text.isEmpty { ladderText = text + "\n" }
+        }
         let manySources = Set(rows.map(\.source)).count > 1
         let stream = RecordStream.decoding(plugins)
         var text = TextRenderer(plugins: plugins, colour: colour)
@@ -72,6 +160,7 @@ public final class ConnectionStory {
                 }
                 out.append("\n")
             }
+            if let ladderText { out.append(ladderText) }
         case .json:
             out.append("{\"connection\":")
             out.append(String(TableWriter.json(ResultTable(columns: StoreQueries.connectionColumns, rows: [table])).dropFirst().dropLast()))

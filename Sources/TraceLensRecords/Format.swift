@@ -139,6 +139,21 @@ public struct WireBytes: Sendable {
     }
 }
 
+/// A TLS message a trace line tells of, where the layout dumps no bytes (`[[format.step]]`): a
+/// record whose field matches `match` is the message `message`, which its writer sent or
+/// received (`direction`), sent by the TLS `from` end (client, server). `catalogue`: the record's
+/// code in that catalogue names it (an alert's number and name).
+public struct LineStep: Sendable {
+    public var match: WireBytes.Match
+    public var message: String
+    public var direction: String
+    public var from: String
+    public var catalogue: String?
+    public init(match: WireBytes.Match, message: String, direction: String, from: String, catalogue: String?) {
+        self.match = match; self.message = message; self.direction = direction; self.from = from; self.catalogue = catalogue
+    }
+}
+
 /// How the bytes of a layout's data dump lines are text, when they are (the LDAP server's dumps
 /// are IBM-1047 EBCDIC: `c3f0f2c3` is "C02C").
 public enum DumpText: String, Sendable { case ascii, ebcdic }
@@ -227,13 +242,20 @@ public final class Format: Sendable {
     /// `message = "whole-line"`: a record's message is its whole first line (codes, connection
     /// captures and selectors read all of it), whatever part the template captured.
     public let wholeLineMessage: Bool
+    /// Who writes traces of this layout (`party = "LDAP server"`): a column of the ladder
+    /// `show --ladder` draws. Nil: the layout's title.
+    public let party: String?
+    /// TLS messages told by trace lines (`[[format.step]]`), for the ladder.
+    public let steps: [LineStep]
 
     package init(name: String, title: String, plugin: String, records: [Template], continuations: [(Template, ContinuationRole)],
          contexts: [Template], headers: [Template], levels: [String: Level], fileName: Template?, idLevels: [UInt8: Level] = [:],
          dumpText: DumpText? = nil, dumpLists: [DumpList] = [], defaultLevel: Level? = nil, printAsWritten: Bool = false,
          render: RenderTemplate = .standard, binaryHint: BinaryHint? = nil,
          continuationKeys: [ContinuationKey?] = [], continuationMaxLines: [Int] = [], keyedRecords: [Template] = [], splitBefore: [String] = [], splitAfter: [String] = [], wholeLineMessage: Bool = false,
-         wireBytes: WireBytes? = nil) {
+         wireBytes: WireBytes? = nil, party: String? = nil, steps: [LineStep] = []) {
+        self.party = party
+        self.steps = steps
         self.wireBytes = wireBytes
         self.splitBefore = splitBefore.map { Array($0.utf8) }.filter { !$0.isEmpty }
         self.splitAfter = splitAfter.map { Array($0.utf8) }.filter { !$0.isEmpty }

@@ -339,6 +339,9 @@ struct ShowCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Colour: auto, always, never.", valueName: "when"))
     var color: String = "auto"
 
+    @Flag(help: "Only the ladder: the story as a sequence diagram, one column per party (the text output shows it above the records).")
+    var ladder = false
+
     @Argument(help: ArgumentHelp("The connection id (the conn column of `tracelens connections`).", valueName: "conn"))
     var connection: Int64
 
@@ -346,7 +349,9 @@ struct ShowCommand: ParsableCommand {
         let style = try output.style()
         let colour = try colourWanted(color, text: style == .text)
         let queries = try openQueries(store, plugins)
-        do { try ConnectionStory(queries: queries).show(connection, style: style, colour: colour, output: Output()) } catch { throw storeFailure(error) }
+        // The ladder fits 80 columns, or a narrower terminal.
+        let width = min(80, max(40, Output.tableWidth(environment: ProcessInfo.processInfo.environment) ?? 80))
+        do { try ConnectionStory(queries: queries).show(connection, style: style, colour: colour, output: Output(), ladderOnly: ladder, width: width) } catch { throw storeFailure(error) }
     }
 }
 
@@ -445,5 +450,46 @@ struct SQLCommand: ParsableCommand {
         // An empty result says so in text; JSON and CSV stay empty for the programs reading them.
         if style == .text && rows.rows.isEmpty { print("(no rows)"); return }
         try emit([("rows", rows)], style, layout)
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write an HTML report of failed connections: sources, failures by finding, a timeline, and per connection its diagnosis, ladder and records.",
+        discussion: """
+            One self-contained file (inline CSS and SVG, nothing fetched from the network) that \
+            prints cleanly to PDF. Each failed connection gets its diagnosis with evidence \
+            (file:line), its ladder and its records (at most --records of them, collapsed). \
+            Connections named: their stories; none (or --all): every failed connection.
+
+              tracelens report --all -o report.html
+            """
+    )
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The HTML file to write (replaced if it exists).", valueName: "file"))
+    var output: String
+
+    @Flag(help: "Every failed connection (the default when no connection is named).")
+    var all = false
+
+    @Option(help: ArgumentHelp("At most this many records shown per connection.", valueName: "n"))
+    var records: Int = 200
+
+    @Argument(help: ArgumentHelp("Connection ids (the conn column of `tracelens connections`).", valueName: "conn"))
+    var connections: [Int64] = []
+
+    func validate() throws {
+        if all && !connections.isEmpty { throw ValidationError("--all and connection ids exclude each other") }
+        if records < 1 { throw ValidationError("--records must be 1 or more") }
+    }
+
+    func run() throws {
+        let queries = try openQueries(store, plugins)
+        let summary: ReportRun.Summary
+        do { summary = try ReportRun(queries: queries, recordLimit: records).write(to: output, connections: connections) } catch { throw storeFailure(error) }
+        print("Wrote \(TerminalText.visible(output)): \(summary.failed) failed connection\(summary.failed == 1 ? "" : "s") described.")
     }
 }

@@ -239,7 +239,7 @@ final class QueryTests: XCTestCase {
         let conn = try XCTUnwrap(q.store.db.scalar("SELECT id FROM connections WHERE error = 'cms:03353041' AND thread = '3'"))
         let out = Fixtures.tempDir() + "/show.txt"
         let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        try ConnectionStory(queries: q).show(conn, style: .text, colour: false, output: Output(fd: fd))
+        try ConnectionStory(queries: q).show(conn, style: .text, colour: false, output: Output(fd: fd), ladder: false)
         close(fd)
         let shown = String(decoding: FileManager.default.contents(atPath: out)!, as: UTF8.self)
         XCTAssertTrue(shown.hasPrefix("Connection \(conn): failed: CMS 03353041: Certificate is revoked. (with TLS alert 44, SSL 431)\n"), shown)
