@@ -476,7 +476,9 @@ public final class Redactor {
                 var from = 0
                 while let r = Self.find(key, in: lower, from: from) {
                     from = r.lowerBound + 1
-                    guard Self.isBoundary(lower, r.lowerBound - 1), Self.isBoundary(lower, r.upperBound), !changed[r].contains(true) else { continue }
+                    // A whole word, or a DER string (its length byte before it; a SEQUENCE's `0` may follow).
+                    let der = r.lowerBound > 0 && Int(bytes[r.lowerBound - 1]) == key.count
+                    guard der || (Self.isBoundary(lower, r.lowerBound - 1) && Self.isBoundary(lower, r.upperBound)), !changed[r].contains(true) else { continue }
                     let p = Self.cased(Array(e.pseudonym.utf8), like: text[r])
                     for (k, c) in zip(r, p) {
                         bytes[k] = encoding == 0 ? c : Self.toEBCDIC[Int(c)]

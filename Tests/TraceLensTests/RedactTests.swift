@@ -14,7 +14,7 @@ final class RedactTests: XCTestCase {
     /// Values of the samples that must never reach a copy or what TraceLens prints about one.
     static let secrets: [String: [String]] = [
         "revoked-client-cert": ["10.1.0.2", "10.1.0.7", "10.1.1.2", "10.1.1.3", "START1", "MQRING", "ecec", "rsaca256", "cpwebuser",
-                                "SSCA256", "SSCARSA1024", "SERVEREC", "LDAPID", "IBMUSER", "Your Company", "GLDSRV", "myracf"],
+                                "SSCA256", "SSCARSA1024", "SERVEREC", "LDAPID", "IBMUSER", "Your Company", "GLDSRV", "myracf", "colinpaice"],
         "attls-revoked": ["10.1.0.2", "10.1.0.9", "10.1.1.2", "SSCA256", "Your Company", "GLDSRV"],
     ]
 
@@ -66,15 +66,20 @@ final class RedactTests: XCTestCase {
 
     /// (a) The copies give the same connections, outcomes, errors, links and doctor findings.
     func testCopiesReadLinkAndDiagnoseAsTheOriginals() throws {
-        for scenario in Self.secrets.keys.sorted() {
+        let scenarios = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/samples")
+            .filter { FileManager.default.fileExists(atPath: Fixtures.sample($0 + "/expected-links.tsv")) }.sorted()
+        XCTAssertGreaterThanOrEqual(scenarios.count, 8)
+        for scenario in scenarios {
             let copy = try redact(scenario)
             let original = try shape(Fixtures.sample(scenario))
             let redacted = try shape(copy.dir, names: copy.names)
             XCTAssertFalse(original.connections.isEmpty, scenario)
             XCTAssertEqual(redacted.connections, original.connections, scenario)
-            XCTAssertFalse(original.links.isEmpty, scenario)
             XCTAssertEqual(redacted.links, original.links, scenario)
-            XCTAssertFalse(original.findings.isEmpty, scenario)
+            if Self.secrets[scenario] != nil {
+                XCTAssertFalse(original.links.isEmpty, scenario)
+                XCTAssertFalse(original.findings.isEmpty, scenario)
+            }
             XCTAssertEqual(redacted.findings, original.findings, scenario)
         }
     }
