@@ -135,3 +135,33 @@ extension PluginLoader {
         }
     }
 }
+
+extension PluginLoader {
+    /// A `[[redact]]` entry: a template whose fields are named after the class of value they hold.
+    package static func readRedact(_ node: TOMLNode, index: Int, file: String, _ problems: inout [PluginProblem]) -> RedactRule? {
+        guard var t = TableReader(node, file: file, entry: "[[redact]] \(index + 1)") else { return nil }
+        let find = t.string("find", &problems, required: true)
+        let ignoreCase = t.bool("ignore-case", &problems) ?? false
+        problems += t.unknownKeys(known: ["find", "ignore-case"])
+        guard let find else { return nil }
+        do {
+            let template = try Template(find, caseInsensitive: ignoreCase)
+            var fields: [RedactRule.Field] = []
+            for (slot, name) in template.fieldNames.enumerated() where !name.isEmpty {
+                guard let kind = Redactor.Kind(rawValue: name) else {
+                    problems.append(t.problem("field '\(name)' is not a class of value to redact: name it one of \(Redactor.Kind.allCases.map(\.rawValue).joined(separator: ", "))"))
+                    return nil
+                }
+                fields.append(RedactRule.Field(slot: slot, kind: kind))
+            }
+            guard template.startsWithLiteral, !fields.isEmpty else {
+                problems.append(t.problem("'\(find)' must start with literal text and have a field naming what it holds ({user}, {ring}, {host}, {dn}, {serial}, {ip}, {word})"))
+                return nil
+            }
+            return RedactRule(template: template, fields: fields, file: file, entry: "[[redact]] \(index + 1)")
+        } catch {
+            problems.append(t.problem(error.description))
+            return nil
+        }
+    }
+}

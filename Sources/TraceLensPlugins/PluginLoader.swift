@@ -194,6 +194,12 @@ public enum PluginLoader {
                     set.secretRules.append(secret)
                 }
             }
+            for (i, node) in top.tables("redact", &problems).enumerated() {
+                if let rule = readRedact(node, index: i, file: file, &problems) {
+                    set.redactRules.removeAll { $0.template.source == rule.template.source }
+                    set.redactRules.append(rule)
+                }
+            }
             for (i, node) in top.tables("connection", &problems).enumerated() {
                 guard let rule = readConnectionRule(node, index: i, plugin: info.name, file: file, &problems) else { continue }
                 set.connectionRules.removeAll { $0.name == rule.name }
@@ -244,7 +250,7 @@ public enum PluginLoader {
                     info.samples += 1
                 }
             }
-            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample", "wire"])
+            problems += top.unknownKeys(known: ["plugin", "format", "catalogue", "code", "list", "secret", "redact", "connection", "link", "config", "lint", "diagnosis", "cert-check", "dn-form", "sample", "wire"])
             if let old = set.plugins.firstIndex(where: { $0.name == info.name }) { set.plugins.remove(at: old) }
             set.plugins.append(info)
         }

@@ -18,3 +18,10 @@ extension RecordStream {
                   finder: CodeFinder(plugins: plugins), masker: SecretMasker(plugins: plugins))
     }
 }
+
+extension Redactor {
+    /// A redactor with the plugins' `[[redact]]` and `[[secret]]` rules, and `words` to hide too.
+    public convenience init(plugins: PluginSet, words: [String] = []) {
+        self.init(rules: plugins.redactRules, masker: SecretMasker(plugins: plugins), words: words)
+    }
+}

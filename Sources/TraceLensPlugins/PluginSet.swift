@@ -69,6 +69,8 @@ public final class PluginSet: Sendable {
     /// Rules whose `{secret}` field is masked in every line (`GSK_LDAP_PASSWORD={secret:word}`),
     /// or whose match announces a data dump to mask.
     public let secretRules: [SecretRule]
+    /// Where layouts write values `redact` hides (`[[redact]]`: key rings, user ids, hosts).
+    public let redactRules: [RedactRule]
     /// Kinds of configuration file `lint` reads, and its checks.
     public let configKinds: [ConfigKind]
     public let lintRules: [LintRule]
@@ -94,6 +96,7 @@ public final class PluginSet: Sendable {
         package var connectionRules: [ConnectionRule] = []
         package var linkRules: [LinkRule] = []
         package var secretRules: [SecretRule] = []
+        package var redactRules: [RedactRule] = []
         package var configKinds: [ConfigKind] = []
         package var lintRules: [LintRule] = []
         package var diagnosisRules: [DiagnosisRule] = []
@@ -110,7 +113,7 @@ public final class PluginSet: Sendable {
 
     package init(_ b: Builder) {
         plugins = b.plugins; formats = b.formats; catalogues = b.catalogues; codePatterns = b.codePatterns; lists = b.lists
-        connectionRules = b.connectionRules; linkRules = b.linkRules; secretRules = b.secretRules; configKinds = b.configKinds
+        connectionRules = b.connectionRules; linkRules = b.linkRules; secretRules = b.secretRules; redactRules = b.redactRules; configKinds = b.configKinds
         lintRules = b.lintRules; diagnosisRules = b.diagnosisRules; certCheckRules = b.certCheckRules; dnForms = b.dnForms
         wireCatalogues = b.wireCatalogues
         catalogueIndex = b.catalogueIndex; samples = b.samples
