@@ -111,14 +111,23 @@ public struct RedactRun {
         }
         report.entries = redactor.entries
         let mappingPath = mapping ?? Self.defaultMapping(for: output)
-        var lines = ["# tracelens redact: each stand-in and the value it replaces. Keep this file to yourself.",
-                     "class\tstand-in\toriginal"]
-        for e in redactor.entries { lines.append("\(e.kind.rawValue)\t\(e.pseudonym)\t\(e.original)") }
-        // A mapping left from an earlier run may be readable by others: made anew, owner only.
-        if fm.fileExists(atPath: mappingPath) { try? fm.removeItem(atPath: mappingPath) }
-        try write(Array((lines.joined(separator: "\n") + "\n").utf8), to: mappingPath, mode: 0o600)
+        try Self.writeMapping(redactor.entries, to: mappingPath)
         report.mapping = mappingPath
         return report
+    }
+
+    /// The mapping from stand-ins back to the values: tab-separated, owner only (also the
+    /// report's, with `report --redact`).
+    package static func writeMapping(_ entries: [Redactor.Entry], to path: String) throws {
+        var lines = ["# tracelens redact: each stand-in and the value it replaces. Keep this file to yourself.",
+                     "class\tstand-in\toriginal"]
+        for e in entries { lines.append("\(e.kind.rawValue)\t\(e.pseudonym)\t\(e.original)") }
+        // A mapping left from an earlier run may be readable by others: made anew, owner only.
+        if FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+        let fd = Platform.openForWriting(path, truncate: true, mode: 0o600)
+        guard fd >= 0 else { throw Problem.cannotWrite(path, Platform.errorText(Platform.lastError)) }
+        defer { Platform.close(fd) }
+        guard Platform.writeAll(fd, Array((lines.joined(separator: "\n") + "\n").utf8)) else { throw Problem.cannotWrite(path, Platform.errorText(Platform.lastError)) }
     }
 
     /// A NUL byte, or the gzip magic, in the first 64 KiB.

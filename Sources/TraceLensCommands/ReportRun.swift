@@ -3,6 +3,7 @@ import TraceLensRecords
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensRender
+import TraceLensDecode
 import TraceLensQuery
 import TraceLensDiagnose
 
@@ -32,9 +33,22 @@ public struct ReportRun {
     /// What was written: how many connections the report describes.
     public struct Summary { public var failed: Int; public var connections: Int }
 
+    /// With `report --redact`: the report as `redact` would copy it, every value any stored
+    /// record or source path holds replaced by its stand-in (these extra words too); the mapping
+    /// goes to `mapping`, owner only.
+    public var redaction: (words: [String], mapping: String)?
+
     /// Writes the report of `connections` (empty: every failed connection) to `path`.
     public func write(to path: String, connections: [Int64]) throws -> Summary {
-        let (html, summary) = try html(connections: connections)
+        var (html, summary) = try html(connections: connections)
+        if let redaction {
+            let redactor = Redactor(plugins: queries.plugins, words: redaction.words)
+            // Learned from everything the store holds, so a value is replaced wherever the report shows it.
+            let q = try queries.store.db.prepare("SELECT path FROM sources UNION ALL SELECT text FROM records")
+            while try q.step() { redactor.learn(q.string(0) ?? "") }
+            html = redactor.redacted(html)
+            try RedactRun.writeMapping(redactor.entries, to: redaction.mapping)
+        }
         let fd = Platform.openForWriting(path, truncate: true, mode: 0o644)
         guard fd >= 0 else { throw Problem.cannotWrite(path: path, reason: Platform.errorText(Platform.lastError)) }
         defer { Platform.close(fd) }

@@ -478,18 +478,29 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("At most this many records shown per connection.", valueName: "n"))
     var records: Int = 200
 
+    @Flag(help: "Replace addresses, host names, DNs, user ids, key rings and serials with stand-ins, as `redact` does; the mapping back goes to FILE.mapping.tsv (owner only), beside the report.")
+    var redact = false
+
+    @Option(name: .customLong("word"), help: ArgumentHelp("With --redact: a word to replace too. Repeatable.", valueName: "word"))
+    var words: [String] = []
+
     @Argument(help: ArgumentHelp("Connection ids (the conn column of `tracelens connections`).", valueName: "conn"))
     var connections: [Int64] = []
 
     func validate() throws {
         if all && !connections.isEmpty { throw ValidationError("--all and connection ids exclude each other") }
+        if !words.isEmpty && !redact { throw ValidationError("--word needs --redact") }
         if records < 1 { throw ValidationError("--records must be 1 or more") }
     }
 
     func run() throws {
         let queries = try openQueries(store, plugins)
         let summary: ReportRun.Summary
-        do { summary = try ReportRun(queries: queries, recordLimit: records).write(to: output, connections: connections) } catch { throw storeFailure(error) }
+        var run = ReportRun(queries: queries, recordLimit: records)
+        let mapping = output + ".mapping.tsv"
+        if redact { run.redaction = (words, mapping) }
+        do { summary = try run.write(to: output, connections: connections) } catch { throw storeFailure(error) }
         print("Wrote \(TerminalText.visible(output)): \(summary.failed) failed connection\(summary.failed == 1 ? "" : "s") described.")
+        if redact { print("mapping: \(TerminalText.visible(mapping)) (owner only; keep it, do not share it)") }
     }
 }

@@ -114,6 +114,26 @@ final class RedactTests: XCTestCase {
         }
     }
 
+    /// `report --redact`: the report of the original store names none of the values, keeps the
+    /// codes, and leaves its mapping beside it, owner only.
+    func testTheReportRedactedNamesNoOriginalValue() throws {
+        for (scenario, values) in Self.secrets.sorted(by: { $0.key < $1.key }) {
+            let dir = Fixtures.tempDir()
+            let db = dir + "/o.db"
+            XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db, Fixtures.sample(scenario)]).status, 0)
+            let run = try Fixtures.runTool(["report", "--db", db, "--all", "--redact", "--word", "SSCA256", "-o", dir + "/r.html"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let html = try String(contentsOfFile: dir + "/r.html", encoding: .utf8)
+            for v in values + ["SSCA256"] { XCTAssertFalse(html.lowercased().contains(v.lowercased()), "\(scenario): \(v) in the report") }
+            XCTAssertTrue(html.contains("SSL 431") || html.contains("CMS 03353041"), "the codes stay")
+            let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/r.html.mapping.tsv")
+            XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+            XCTAssertTrue(run.stdout.contains("mapping: " + dir + "/r.html.mapping.tsv"))
+        }
+        let bad = try Fixtures.runTool(["report", "--word", "x", "-o", Fixtures.tempDir() + "/r.html"])
+        XCTAssertEqual(bad.status, 64, "--word needs --redact")
+    }
+
     /// The tokens that must not change: times, message ids, hex codes, return codes and ports.
     static func fixedTokens(_ line: Substring) -> [String] {
         let patterns: [String] = [#"\b\d\d[:.]\d\d[:.]\d\d(\.\d+)?\b"#, #"\b\d\d/\d\d/\d{4}\b"#, #"\b[A-Z]{3}\d{4}[IEWAS]\b"#, #"0x[0-9A-Fa-f]+"#,
