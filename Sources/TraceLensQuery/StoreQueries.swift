@@ -362,6 +362,15 @@ public final class StoreQueries {
         try q.bind([name.map(SQLValue.text) ?? .null])
         var statements: [String] = []
         while try q.step() { statements.append((q.string(0) ?? "") + ";") }
+        // A virtual table's statement names only its module: its columns follow as a comment.
+        for (i, statement) in statements.enumerated() where statement.hasPrefix("CREATE VIRTUAL TABLE ") {
+            let table = statement.dropFirst("CREATE VIRTUAL TABLE ".count).prefix { $0 != " " }
+            let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            let columns = try store.db.prepare("PRAGMA table_xinfo(\(quoted))")
+            var names: [String] = []
+            while try columns.step() { names.append((columns.string(1) ?? "") + " " + (columns.string(2) ?? "")) }
+            statements[i] += "\n-- columns: " + names.joined(separator: ", ")
+        }
         return statements
     }
 

@@ -61,6 +61,12 @@ public final class Database {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+        // `records` reads the compressed record blocks; every connection of ours can read it.
+        let registered = RecordsTable.register(db)
+        guard registered == SQLITE_OK else {
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: registered, message: "cannot register the records table", context: "cannot open \(path)")
+        }
         // A writer holds the lock for one batch; readers and a second writer wait for it.
         sqlite3_busy_timeout(db, 10_000)
     }
@@ -263,7 +269,8 @@ public enum SQLValue: Hashable, Sendable {
 /// A prepared statement, reused across rows (bind, step, reset).
 public final class Statement {
     package let stmt: OpaquePointer
-    package unowned let db: Database
+    /// Held strongly: a statement outliving the line that opened its store still reports its errors.
+    package let db: Database
     package let sql: String
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
     private static let isStatic = unsafeBitCast(0, to: sqlite3_destructor_type.self)
@@ -359,6 +366,11 @@ public final class Statement {
     public func string(_ i: Int32) -> String? {
         guard let p = sqlite3_column_text(stmt, i) else { return nil }
         return String(cString: p)
+    }
+    /// Column `i`'s text as bytes, valid until the statement steps again; nil for NULL.
+    package func textBytes(_ i: Int32) -> UnsafeRawBufferPointer? {
+        guard sqlite3_column_type(stmt, i) != SQLITE_NULL, let p = sqlite3_column_text(stmt, i) else { return nil }
+        return UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i)))
     }
     public func bytes(_ i: Int32) -> [UInt8] {
         guard let p = sqlite3_column_blob(stmt, i) else { return [] }

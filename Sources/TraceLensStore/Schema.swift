@@ -3,7 +3,7 @@ import TraceLensInput
 /// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
 /// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
 package enum Schema {
-    package static let version: Int32 = 4
+    package static let version: Int32 = 5
 
     package static let create = """
         -- One row per file (or stream) ingested. offset/line say how far it has been read.
@@ -37,31 +37,7 @@ package enum Schema {
         );
         CREATE INDEX sources_path ON sources(path);
 
-        -- One row per record (a record line with its continuation lines, or one unparsed line).
-        CREATE TABLE records (
-            id       INTEGER PRIMARY KEY,
-            source   INTEGER NOT NULL,
-            line     INTEGER NOT NULL,
-            lines    INTEGER NOT NULL,
-            time     INTEGER,            -- microseconds since 1970 (trace local time); a time of day alone is below 86400000000
-            level    TEXT,               -- ENTRY, EXIT, INFO, ERROR, WARNING, DUMP, or as written; NULL when unparsed
-            process  TEXT,               -- when the record names it (else the source's process)
-            thread   TEXT,
-            fn_at    INTEGER,            -- where the function name is in text (bytes), so it is not stored twice
-            fn_len   INTEGER,
-            function TEXT GENERATED ALWAYS AS (CAST(substr(CAST(text AS BLOB), fn_at + 1, fn_len) AS TEXT)) VIRTUAL,
-            conn     INTEGER,            -- connections.id, NULL when the record belongs to none
-            failure  INTEGER NOT NULL,   -- 1 when it carries a failure code
-            codes    TEXT,               -- JSON list of the codes found, "catalogue:code", failures marked "!": ["!ssl:431"]
-            text     TEXT NOT NULL       -- the lines as read, secrets masked
-        );
-
-        -- One row per code found in a record (kept in records.codes; this view spreads them out).
-        CREATE VIEW codes AS
-            SELECT record, source, substr(c, 1, instr(c, ':') - 1) AS catalogue, substr(c, instr(c, ':') + 1) AS code, failure
-            FROM (SELECT r.id AS record, r.source AS source, ltrim(j.value, '!') AS c, j.value LIKE '!%' AS failure
-                  FROM records r, json_each(r.codes) j WHERE r.codes IS NOT NULL);
-        CREATE INDEX records_conn ON records(conn) WHERE conn IS NOT NULL;
+        \(records)
 
         -- Codes per source, kept at ingest so summaries need not scan codes.
         CREATE TABLE code_counts (
@@ -142,9 +118,59 @@ package enum Schema {
             LEFT JOIN catalogue k ON k.catalogue || ':' || k.code = c.error
             WHERE c.outcome = 'failed';
 
+        \(codeViews)
+        """
+
+    /// The views that spread `records.codes` out (made again when version 5 replaced `records`).
+    package static let codeViews = """
+        -- One row per code found in a record (kept in records.codes; this view spreads them out).
+        CREATE VIEW codes AS
+            SELECT record, source, substr(c, 1, instr(c, ':') - 1) AS catalogue, substr(c, instr(c, ':') + 1) AS code, failure
+            FROM (SELECT r.id AS record, r.source AS source, ltrim(j.value, '!') AS c, j.value LIKE '!%' AS failure
+                  FROM records r, json_each(r.codes) j WHERE r.codes IS NOT NULL);
+
         CREATE VIEW decoded_codes AS
             SELECT codes.*, k.name, k.text FROM codes
             LEFT JOIN catalogue k ON k.catalogue = codes.catalogue AND k.code = codes.code;
+        """
+
+    /// Records, in compressed blocks (added in version 5; before, `records` was a table with
+    /// one row per record and its text, 1.8 times the trace's size).
+    package static let records = """
+        -- Records in compressed blocks: consecutive records of one source, about 64 KB of them
+        -- before compression (zlib). Read them through `records`.
+        CREATE TABLE record_blocks (
+            id       INTEGER PRIMARY KEY,  -- the id of its first record; its records are id ... last_id
+            source   INTEGER NOT NULL,
+            last_id  INTEGER NOT NULL,
+            count    INTEGER NOT NULL,
+            min_line INTEGER NOT NULL,
+            max_line INTEGER NOT NULL,
+            min_time INTEGER,              -- microseconds, as records.time
+            max_time INTEGER,
+            raw_size INTEGER NOT NULL,     -- bytes once inflated
+            data     BLOB NOT NULL
+        );
+        CREATE INDEX record_blocks_source ON record_blocks(source, last_id);
+        -- Which blocks hold a connection's records (what `records WHERE conn = ?` reads).
+        CREATE TABLE record_conns (
+            conn  INTEGER NOT NULL,
+            block INTEGER NOT NULL,
+            PRIMARY KEY (conn, block)
+        ) WITHOUT ROWID;
+        -- One row per record (a record line with its continuation lines, or one unparsed line),
+        -- read from the blocks: a read-only virtual table of TraceLens's own, so only
+        -- `tracelens sql` (not the sqlite3 shell) reads it. Its columns:
+        --   id, source, line, lines                 numbers; lines is the record's line count
+        --   time      microseconds since 1970 (trace local time); a time of day alone is below 86400000000
+        --   level     ENTRY, EXIT, INFO, ERROR, WARNING, DUMP, or as written; NULL when unparsed
+        --   process, thread                         when the record names them
+        --   fn_at, fn_len, function                 where the function name is in text, and the name
+        --   conn      connections.id, NULL when the record belongs to none
+        --   failure   1 when it carries a failure code
+        --   codes     JSON list of the codes found, "catalogue:code", failures marked "!": ["!ssl:431"]
+        --   text      the lines as read, secrets masked
+        CREATE VIRTUAL TABLE records USING \(RecordsTable.module);
         """
 
     /// From version 1 (before linking across sources).

@@ -76,7 +76,9 @@ extension Store {
             // The TLS messages of the records redone go with them (they are read again).
             "DELETE FROM tls_values WHERE message IN (SELECT id FROM tls_messages WHERE source = ?1 AND line >= (SELECT min(line) FROM records WHERE source = ?1 AND id >= ?2)) AND ?3 >= 0",
             "DELETE FROM tls_messages WHERE source = ?1 AND line >= (SELECT min(line) FROM records WHERE source = ?1 AND id >= ?2) AND ?3 >= 0",
-            "DELETE FROM records WHERE source = ?1 AND id >= ?2 AND ?3 >= 0",
+            // The tail's records are whole blocks of their own (`StoreWriter.commit`).
+            "DELETE FROM record_conns WHERE block IN (SELECT id FROM record_blocks WHERE source = ?1 AND id >= ?2) AND ?3 >= 0",
+            "DELETE FROM record_blocks WHERE source = ?1 AND id >= ?2 AND ?3 >= 0",
             "DELETE FROM conn_keys WHERE conn IN (SELECT id FROM connections WHERE source = ?1 AND first_line > ?3) AND ?2 > 0",
             "DELETE FROM connections WHERE source = ?1 AND first_line > ?3 AND ?2 > 0",
         ] {

@@ -94,6 +94,9 @@ public final class Store {
             _ = e
             store = try open(.immutable)
         }
+        // Connects `records` before the guard goes on: connecting declares the virtual table's
+        // columns with a CREATE TABLE, which the guard would refuse.
+        _ = try? store.db.execute("SELECT 1 FROM records LIMIT 0")
         store.db.allowReadsOnly()
         return store
     }
@@ -103,14 +106,15 @@ public final class Store {
         (Platform.status(path: path + "-wal")?.size ?? 0) == 0
     }
 
-    /// SQLite's quick integrity check, table by table, before anything is added: a store
+    /// SQLite's quick integrity check, table by table (the `records` virtual table has no pages
+    /// of its own: its blocks are checked as `record_blocks`), before anything is added: a store
     /// damaged in the middle is refused instead of being buried under new rows (the time it
     /// takes is measured in docs/architecture.md). WITHOUT ROWID tables get the full
     /// integrity_check: SQLite 3.40's quick_check reports false "NULL value in" rows for a
     /// WITHOUT ROWID table whose primary key lists its columns in another order (conn_keys).
     package static func checkIntegrity(_ store: Store) throws {
         do {
-            let tables = try store.db.prepare("SELECT name, sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE type = 'table' ORDER BY rootpage").rows()
+            let tables = try store.db.prepare("SELECT name, sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE type = 'table' AND rootpage > 0 ORDER BY rootpage").rows()
             for row in tables {
                 guard case let .text(name) = row[0] else { continue }
                 let full = row[1] == .int(1)
@@ -254,7 +258,8 @@ public final class Store {
                 try db.transaction {
                     if version == 1 { try db.execute(Schema.upgradeFrom1) }
                     if version <= 2 { try db.execute(Schema.upgradeFrom2) }
-                    try db.execute(Schema.upgradeFrom3)
+                    if version <= 3 { try db.execute(Schema.upgradeFrom3) }
+                    try upgradeRecordsToBlocks()
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }
@@ -264,6 +269,38 @@ public final class Store {
         } catch {
             throw StoreError.wrap(error, path: path)
         }
+    }
+
+    /// From version 4 and before: the `records` table (a row per record with its text) becomes
+    /// compressed blocks read through the `records` virtual table. Blocks break where the old ids
+    /// do, where the source changes and at each source's tail record (dropped whole on resume).
+    private func upgradeRecordsToBlocks() throws {
+        try db.execute("""
+            DROP VIEW IF EXISTS decoded_codes; DROP VIEW IF EXISTS codes; DROP INDEX IF EXISTS records_conn;
+            ALTER TABLE records RENAME TO records_v4;
+            \(Schema.records)
+            """)
+        let tails = Set(try db.prepare("SELECT tail_record FROM sources WHERE tail_record IS NOT NULL").rows().compactMap { row -> Int64? in
+            if case let .int(id) = row[0] { return id }
+            return nil
+        })
+        let blocks = try RecordBlockWriter(db: db)
+        let old = try db.prepare("SELECT id, source, line, lines, time, level, process, thread, fn_at, fn_len, conn, failure, codes, text FROM records_v4 ORDER BY id")
+        var source: Int64 = -1
+        while try old.step() {
+            let id = old.int64(0)
+            if id != blocks.nextID + Int64(blocks.encoder.count) || old.int64(1) != source || tails.contains(id) || blocks.encoder.isFull {
+                try blocks.flush(source: source)
+                blocks.restart(at: id)
+                source = old.int64(1)
+            }
+            let function = old.isNull(8) || old.isNull(9) ? nil : (at: old.int(8), length: old.int(9))
+            blocks.encoder.append(line: old.int(2), lines: old.int(3), time: old.isNull(4) ? nil : old.int64(4), level: old.textBytes(5),
+                                  process: old.textBytes(6), thread: old.textBytes(7), function: function, conn: old.isNull(10) ? nil : old.int64(10),
+                                  failure: old.int64(11) != 0, codes: old.textBytes(12), text: old.textBytes(13) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        try blocks.flush(source: source)
+        try db.execute("DROP TABLE records_v4;\n" + Schema.codeViews)
     }
 
     /// Replaces the catalogue table with the loaded plugins' rows, so SQL can decode codes.

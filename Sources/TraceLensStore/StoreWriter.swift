@@ -84,8 +84,7 @@ package final class StoreWriter {
     package let process: String?
     private let insertMessage: Statement
     private let insertValue: Statement
-    private let insertRecord: Statement
-    private let insertRecords: Statement
+    private let blocks: RecordBlockWriter
     private let countCode: Statement
     private let writeConnection: Statement
     private let insertKey: Statement
@@ -103,13 +102,9 @@ package final class StoreWriter {
         self.plugins = plugins
         self.source = source
         self.process = process
-        func values(_ rows: Int) -> String {
-            (0..<rows).map { k in "(" + (1...Self.recordColumnCount).map { "?\(k * Self.recordColumnCount + $0)" }.joined(separator: ", ") + ")" }.joined(separator: ", ")
-        }
         insertMessage = try db.prepare("INSERT INTO tls_messages (source, line, conn, direction, message, version, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
         insertValue = try db.prepare("INSERT INTO tls_values (message, field, value, catalogue) VALUES (?, ?, ?, ?)")
-        insertRecord = try db.prepare("INSERT INTO records (\(Self.recordColumns)) VALUES \(values(1))")
-        insertRecords = try db.prepare("INSERT INTO records (\(Self.recordColumns)) VALUES \(values(Self.rowsPerInsert))")
+        blocks = try RecordBlockWriter(db: db)
         countCode = try db.prepare("""
             INSERT INTO code_counts (source, catalogue, code, failure, count) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (source, catalogue, code) DO UPDATE SET count = count + excluded.count
@@ -148,8 +143,9 @@ package final class StoreWriter {
     /// Writes one batch and the source's progress in one transaction.
     package func commit(_ batch: RecordBatch, connections: [ConnectionRow], progress: SourceProgress) throws {
         try db.transaction {
-            var tailRecord: SQLValue = .null
-            if progress.tail { tailRecord = .int((try db.scalar("SELECT coalesce(max(id), 0) + 1 FROM records")) ?? 1) }
+            try blocks.begin()
+            // The tail's records start a block of their own, so a later ingest drops whole blocks.
+            let tailRecord: SQLValue = progress.tail ? .int(blocks.nextID) : .null
             try writeRecords(batch)
             try writeAnnotations(batch)
             for c in connections { try write(c) }
@@ -163,71 +159,50 @@ package final class StoreWriter {
         }
     }
 
-    /// Rows per multi-row INSERT: one statement step for many rows saves SQLite's per-statement
-    /// work (measured: about 10% of the writer's time at 16).
-    package static let rowsPerInsert = 16
-    package static let recordColumns = "source, line, lines, time, level, process, thread, fn_at, fn_len, conn, failure, codes, text"
-    package static let recordColumnCount = 13
-
+    /// Packs the batch's records into blocks (see `RecordBlock`) and counts their codes.
     private func writeRecords(_ batch: RecordBatch) throws {
         var counts: [CodeKey: (failure: Bool, count: Int)] = [:]
-        let n = batch.rows.count
-        var i = 0
-        try batch.rows.withUnsafeBufferPointer { rows in
-            while i + Self.rowsPerInsert <= n {
-                for k in 0..<Self.rowsPerInsert { bind(insertRecords, Int32(k * Self.recordColumnCount), rows[i + k], batch, &counts) }
-                try insertRecords.run()
-                i += Self.rowsPerInsert
+        let base = UnsafeRawPointer(batch.text.base)
+        for row in batch.rows {
+            func field(_ r: Range<Int>?) -> UnsafeRawBufferPointer? {
+                r.map { UnsafeRawBufferPointer(start: base + row.textStart + $0.lowerBound, count: $0.count) }
             }
-            while i < n {
-                bind(insertRecord, 0, rows[i], batch, &counts)
-                try insertRecord.run()
-                i += 1
+            var codes = false
+            if row.codeCount > 0 {
+                codes = true
+                codesScratch.removeAll(keepingCapacity: true)
+                codesScratch.append(0x5B)
+                for i in row.firstCode..<(row.firstCode + row.codeCount) {
+                    let c = batch.codes[i]
+                    let key = CodeKey(catalogue: c.catalogue, value: c.value)
+                    if i > row.firstCode { codesScratch.append(0x2C) }
+                    codesScratch.append(contentsOf: json(key, failure: c.failure))
+                    counts[key, default: (c.failure, 0)].count += 1
+                }
+                codesScratch.append(0x5D)
             }
+            let text = UnsafeRawBufferPointer(start: base + row.textStart, count: row.textEnd - row.textStart)
+            // A level as written (`.other`) is kept as written; no level at all for an unparsed line.
+            let asWritten = row.level == .other && row.rawLevel != nil
+            let level: [UInt8]? = row.unparsed || asWritten ? nil : levelNames[Int(row.level.rawValue)]
+            let rawLevel = row.unparsed || !asWritten ? nil : field(row.rawLevel)
+            func append(_ level: UnsafeRawBufferPointer?, _ codes: UnsafeRawBufferPointer?) {
+                blocks.encoder.append(line: row.line, lines: row.lines, time: row.time, level: level, process: field(row.process),
+                                      thread: field(row.thread), function: row.function.map { ($0.lowerBound, $0.count) }, conn: row.conn,
+                                      failure: row.failure, codes: codes, text: text)
+            }
+            func withCodes(_ level: UnsafeRawBufferPointer?) {
+                if codes { codesScratch.withUnsafeBytes { append(level, $0) } } else { append(level, nil) }
+            }
+            if let level { level.withUnsafeBytes { withCodes($0) } } else { withCodes(rawLevel) }
+            if blocks.encoder.isFull { try blocks.flush(source: source) }
         }
+        try blocks.flush(source: source)
         for (key, v) in counts {
             try countCode.bind([.int(source), .text(plugins.catalogues[key.catalogue].id), .text(code(key.catalogue, key.value)),
                                 .int(v.failure ? 1 : 0), .int(Int64(v.count))])
             try countCode.run()
         }
-    }
-
-    /// Binds one record's values at parameters `at + 1 ... at + recordColumnCount`.
-    @inline(__always)
-    private func bind(_ s: Statement, _ at: Int32, _ row: RecordBatch.Row, _ batch: RecordBatch, _ counts: inout [CodeKey: (failure: Bool, count: Int)]) {
-        let base = batch.text.base
-        s.bind(at + 1, source)
-        s.bind(at + 2, row.line)
-        s.bind(at + 3, row.lines)
-        if let t = row.time { s.bind(at + 4, t) } else { s.bindNull(at + 4) }
-        if row.unparsed {
-            s.bindNull(at + 5)
-        } else if let raw = row.rawLevel, row.level == .other {
-            s.bindTextNoCopy(at + 5, base + row.textStart + raw.lowerBound, raw.count)
-        } else {
-            levelNames[Int(row.level.rawValue)].withUnsafeBytes { s.bindText(at + 5, $0.baseAddress, $0.count) }
-        }
-        if let p = row.process { s.bindTextNoCopy(at + 6, base + row.textStart + p.lowerBound, p.count) } else { s.bindNull(at + 6) }
-        if let t = row.thread { s.bindTextNoCopy(at + 7, base + row.textStart + t.lowerBound, t.count) } else { s.bindNull(at + 7) }
-        if let f = row.function { s.bind(at + 8, f.lowerBound); s.bind(at + 9, f.count) } else { s.bindNull(at + 8); s.bindNull(at + 9) }
-        if let c = row.conn { s.bind(at + 10, c) } else { s.bindNull(at + 10) }
-        s.bind(at + 11, row.failure ? 1 : 0)
-        if row.codeCount > 0 {
-            codesScratch.removeAll(keepingCapacity: true)
-            codesScratch.append(0x5B)
-            for i in row.firstCode..<(row.firstCode + row.codeCount) {
-                let c = batch.codes[i]
-                let key = CodeKey(catalogue: c.catalogue, value: c.value)
-                if i > row.firstCode { codesScratch.append(0x2C) }
-                codesScratch.append(contentsOf: json(key, failure: c.failure))
-                counts[key, default: (c.failure, 0)].count += 1
-            }
-            codesScratch.append(0x5D)
-            codesScratch.withUnsafeBytes { s.bindText(at + 12, $0.baseAddress, $0.count) }
-        } else {
-            s.bindNull(at + 12)
-        }
-        s.bindTextNoCopy(at + 13, base + row.textStart, row.textEnd - row.textStart)
     }
 
     /// One `tls_messages` row per message, its values in `tls_values`.

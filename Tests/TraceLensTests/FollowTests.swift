@@ -655,7 +655,8 @@ final class FollowTests: XCTestCase {
         let follower = try FollowRun(plugins: Fixtures.plugins, store: try Store.openForWriting(db), options: options, log: FollowLog(level: .error, write: { _ in }))
         follower.cycle()
         follower.shutdown()
-        let q = try Store.openForReading(db).db.prepare("SELECT text FROM records")
+        let reader = try Store.openForReading(db)
+        let q = try reader.db.prepare("SELECT text FROM records")
         var counts: [String: Int] = [:]
         while try q.step() { counts[q.string(0) ?? "", default: 0] += 1 }
         XCTAssertEqual(counts.count, written.count)

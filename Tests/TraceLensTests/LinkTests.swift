@@ -315,14 +315,11 @@ final class SourceLayoutTests: XCTestCase {
     /// brought up to date by the next ingest or link.
     func testAVersion1StoreIsUpgraded() throws {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
-        do {
-            let store = try Store.openForWriting(db)
-            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
-        }
+        try Fixtures.downgradeToVersion4(db, then: "DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
         XCTAssertThrowsError(try Store.openForReading(db)) { XCTAssertTrue("\($0)".contains("tracelens link"), "\($0)") }
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
-        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through versions 2 and 3 to 4")
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
+        XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through versions 2, 3 and 4 to 5")
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
         XCTAssertEqual(try Linker(store: store, plugins: Fixtures.plugins).run().linked, 0)
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
@@ -330,16 +327,13 @@ final class SourceLayoutTests: XCTestCase {
 
     func testAVersion2StoreIsReadAsItIsAndUpgradedOnWrite() throws {
         let (db, _) = try Fixtures.ingest([Fixtures.sample("revoked-client-cert/gskssl.65567.trc")])
-        do {
-            let store = try Store.openForWriting(db)
-            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; PRAGMA user_version = 2")
-        }
+        try Fixtures.downgradeToVersion4(db, then: "DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; PRAGMA user_version = 2")
         // Queries read it; status says nothing followed yet.
         let status = try Fixtures.queries(db).status()
         XCTAssertEqual(status.note, "no `watch` or `daemon` has written to this store yet")
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0)
     }
 
@@ -350,15 +344,15 @@ final class SourceLayoutTests: XCTestCase {
         do {
             let store = try Store.openForWriting(db)
             XCTAssertGreaterThan(try store.db.scalar("SELECT count(*) FROM tls_messages") ?? 0, 0)
-            try store.db.execute("DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; PRAGMA user_version = 3")
         }
+        try Fixtures.downgradeToVersion4(db, then: "DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; PRAGMA user_version = 3")
         let show = try Fixtures.runTool(["show", "--db", db, "1"])
         XCTAssertEqual(show.status, 0, show.stderr)
         XCTAssertFalse(show.stdout.contains("tls:"))
         XCTAssertTrue(show.stdout.contains("gsk_read_v3_record"))
         XCTAssertEqual(try Fixtures.runTool(["doctor", "--db", db, "--all"]).status, 0)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 4)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
     }
 }

@@ -54,7 +54,7 @@ final class NoSurpriseTests: XCTestCase {
         XCTAssertEqual(tables.stdout, names.map { $0 + "\n" }.joined())
         let schema = try Fixtures.runTool(["sql", "--db", Self.db, ".schema"])
         XCTAssertEqual(schema.status, 0, schema.stderr)
-        XCTAssertTrue(schema.stdout.contains("CREATE TABLE records"), schema.stdout)
+        XCTAssertTrue(schema.stdout.contains("CREATE VIRTUAL TABLE records USING tracelens_records;\n-- columns: id INTEGER, source INTEGER, line INTEGER"), schema.stdout)
         XCTAssertTrue(schema.stdout.contains("CREATE VIEW failed_connections"), schema.stdout)
         let one = try Fixtures.runTool(["sql", "--db", Self.db, ".schema links"])
         XCTAssertEqual(one.stdout, links.joined(separator: "\n") + "\n")
