@@ -55,6 +55,12 @@ public struct SyntheticTrace {
                                  "ERROR send_v3_alert(): Sent TLS 1.2 alert 45 to %PEER%"]),
     ]
 
+    /// How many lines at level ERROR the generator wrote for `connections` (a failed one writes
+    /// its failure's lines, every one at level ERROR; nothing else is).
+    public static func errorLines(_ connections: [Connection]) -> Int {
+        connections.reduce(0) { sum, c in sum + (c.returnCode == 0 ? 0 : failures.first { $0.rc == c.returnCode }?.lines.count ?? 0) }
+    }
+
     /// A line waiting in a thread's queue: its text, the connection it belongs to, and lines to
     /// hand to another thread once it is written (the rest of a session served elsewhere).
     package struct Item {

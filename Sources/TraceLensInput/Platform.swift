@@ -285,6 +285,51 @@ public enum Platform {
     /// failure, the fuzzer's watchdog).
     public static func exitNow(_ status: Int32) -> Never { _exit(status) }
 
+    /// What a child process started by `runChild` did.
+    public struct ChildUsage: Sendable, Equatable {
+        /// Its exit status, or 128 + the signal that ended it.
+        public var status: Int32
+        /// Wall-clock seconds from its start to its end.
+        public var seconds: Double
+        /// Its own peak resident memory in KiB (`ru_maxrss` of this child alone, from `wait4`).
+        public var peakResidentKiB: Int
+    }
+
+    /// Starts `path` with `arguments` (after argv[0]) and `environment` (nil: this process's),
+    /// standard input from /dev/null and standard output and error written to the files named
+    /// (nil: /dev/null; both may name one file), then waits for it. Its peak memory is its own,
+    /// not that of this process's other children. nil when it cannot be started (`lastError`).
+    public static func runChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
+                                output: String? = nil, errors: String? = nil) -> ChildUsage? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if let errors, errors != output {
+            posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } else if errors == nil {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { for p in argv + (env ?? []) { free(p) } }
+        var pid: pid_t = 0
+        let start = monotonicSeconds()
+        let spawned = env.map { posix_spawn(&pid, path, &actions, nil, argv, $0) } ?? posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { errno = spawned; return nil }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            if errno != EINTR { return nil }
+        }
+        let seconds = monotonicSeconds() - start
+        let signal = status & 0x7F
+        return ChildUsage(status: signal == 0 ? (status >> 8) & 0xFF : 128 + signal, seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
+    }
+
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
     /// The width in columns of the terminal `fd` is, or nil when it is none (or says 0).

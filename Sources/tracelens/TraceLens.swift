@@ -299,12 +299,30 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure format and ingest throughput, query times and correlation accuracy on generated traces.",
         discussion: """
-            Writes a multi-thread gsktrace file whose connections are known to a temporary folder             (or --file), formats it to /dev/null next to grep -c ERROR, then ingests it into a new             store (or --db), times summary and connections --failed, and scores correlation             against the generator's truth. --only format or --only ingest runs one part.
+            Writes a multi-thread gsktrace file whose connections are known to a temporary folder \
+            (or --file), formats it to /dev/null next to grep -c ERROR, then ingests it into a new \
+            store (or --db), times summary and connections --failed, and scores correlation \
+            against the generator's truth. --only runs one part.
+
+            --vs-lnav measures the speed goals in one run on one generated trace (--size-mb) and \
+            prints each next to its target: tracelens ingest plus the first summary (each run as \
+            the tracelens command itself) against lnav's first answer (counting the ERROR lines, \
+            with a format file written to a temporary HOME, never ~/.lnav), ingest MB/s and peak \
+            memory, store size against trace size, and format time against grep -c ERROR. With \
+            --records it also times the queries on a store of that many records, as --only \
+            queries does (summary, connections --failed, show of one failed connection, best of \
+            three each; the goal is under 1 s on 10M records, about 880 MB of trace).
             """
     )
 
-    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall), follow (watch: latency, idle CPU, four busy files, memory over a day of traffic) or fuzz (random inputs to every parser; only when asked for).", valueName: "part"))
+    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall), follow (watch: latency, idle CPU, four busy files, memory over a day of traffic), queries (query times on a store of --records records) or fuzz (random inputs to every parser; only when asked for).", valueName: "part"))
     var only: String?
+
+    @Flag(name: .customLong("vs-lnav"), help: "Measure the speed goals in one run, lnav's first answer on the same file among them, and print each against its target.")
+    var versusLnav = false
+
+    @Option(help: ArgumentHelp("Records in the store the queries are timed on (--only queries, or --vs-lnav); default 10000000 for --only queries.", valueName: "n"))
+    var records: Int?
 
     @Option(help: ArgumentHelp("Keep the benchmark store here (it is replaced).", valueName: "path"))
     var db: String?
@@ -319,13 +337,31 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
+    /// This binary, run as a child for the commands whose own time and memory are measured.
+    var tool: GoalBenchmark.Tool {
+        let path = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        return GoalBenchmark.Tool(path: path, pluginArguments: plugins.directories.flatMap { ["--plugins", $0] })
+    }
+
+    func validate() throws {
+        if let records, records < 1 { throw ValidationError("--records takes a positive number") }
+        if sizeMb < 1 { throw ValidationError("--size-mb takes a positive number") }
+        if versusLnav && only != nil { throw ValidationError("--vs-lnav runs its own parts; leave out --only") }
+    }
+
     func run() throws {
         if only == "fuzz" { return try fuzz.run() }
         let set = try plugins.load()
-        guard only == nil || ["format", "ingest", "links", "follow"].contains(only!) else { throw ValidationError("--only takes format, ingest, links, follow or fuzz") }
+        if versusLnav {
+            return print(try GoalBenchmark.runVersusLnav(sizeMB: sizeMb, path: file, dbPath: db, records: records, tool: tool, plugins: set))
+        }
+        guard only == nil || ["format", "ingest", "links", "follow", "queries"].contains(only!) else {
+            throw ValidationError("--only takes format, ingest, links, follow, queries or fuzz")
+        }
         if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
         if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
         if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: sizeMb, dbPath: only == "links" ? db : nil, plugins: set)) }
         if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set, dayMB: sizeMb)) }
+        if only == "queries" { print(try GoalBenchmark.runQueries(records: records ?? 10_000_000, tool: tool, plugins: set)) }
     }
 }

@@ -1,0 +1,50 @@
+import Foundation
+import XCTest
+
+/// `bench --vs-lnav` and `bench --only queries`, run as the command on small generated traces:
+/// every goal gets its row. No speed is asserted (the machine is shared; figures vary).
+final class BenchTests: XCTestCase {
+    func testVersusLnavPrintsEveryGoal() throws {
+        let run = try Fixtures.runTool(["bench", "--vs-lnav", "--size-mb", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertFalse(run.crashed)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("goal") && $0.contains("measured") && $0.contains("target") && $0.contains("verdict") }, run.stdout)
+        for goal in ["ingest + summary vs lnav first answer", "ingest throughput", "ingest peak memory", "store size / trace size", "format / grep -c"] {
+            let row = lines.first { $0.hasPrefix(goal) }
+            XCTAssertNotNil(row, "no row for \(goal):\n\(run.stdout)")
+            guard let row, goal != "ingest + summary vs lnav first answer" else { continue }
+            XCTAssertTrue(row.hasSuffix(" met") || row.hasSuffix("not measured"), row)
+        }
+        // lnav's row has a ratio, or says why it has none.
+        let lnav = try XCTUnwrap(lines.first { $0.hasPrefix("ingest + summary vs lnav first answer") })
+        let ratio = lnav.range(of: #"\d+\.\d+x \(\d+\.\d s / \d+\.\d+ s\)"#, options: .regularExpression) != nil
+        XCTAssertTrue(ratio || lnav.contains("lnav not installed"), lnav)
+        if ratio {
+            // lnav read the file with the format the bench gave it: it counted what the trace holds.
+            let counted = try XCTUnwrap(lines.first { $0.contains("lnav counted") }, run.stdout)
+            XCTAssertFalse(counted.contains("differ"), counted)
+        }
+        // The slow part is said, not run.
+        XCTAssertTrue(run.stdout.contains("--records"), run.stdout)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("summary, ") })
+    }
+
+    func testQueriesPrintTheThreeQueries() throws {
+        let run = try Fixtures.runTool(["bench", "--only", "queries", "--records", "20000"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        for query in ["summary, ", "connections --failed, ", "show "] {
+            let row = lines.first { $0.hasPrefix(query) }
+            XCTAssertNotNil(row, "no row for \(query):\n\(run.stdout)")
+            XCTAssertTrue(row?.contains("< 1 s") ?? false, row ?? "")
+            XCTAssertTrue(row?.range(of: #"\d+\.\d\d s"#, options: .regularExpression) != nil, row ?? "")
+        }
+    }
+
+    func testVersusLnavRefusesOnly() throws {
+        let run = try Fixtures.runTool(["bench", "--vs-lnav", "--only", "format"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("--vs-lnav"), run.stderr)
+    }
+}
