@@ -5,9 +5,12 @@ import TraceLensInput
 /// record cost more than the trace itself (1.8× its size, and most of the writer's time); a
 /// block costs about a ninth of its text. The `records` virtual table reads blocks back as rows.
 ///
-/// A record in a block: a varint of which optional fields follow (`Present`), the line as a
-/// difference from the record before, the line count, then each present field, then the text.
-/// Integers are zigzag varints; text is a varint length and the bytes.
+/// A block is a varint (the length of the fields part), the fields of every record, then the
+/// text of every record: fields and texts apart, so that zlib finds each one's repeats (5.8:1
+/// mixed, 8:1 apart, measured on the bench trace). A record's fields: a varint of which optional
+/// fields follow (`Present`), the line as a difference from the record before, the line count,
+/// each present field, the text's length. Integers are zigzag varints; a text field is a varint
+/// length and the bytes.
 package enum RecordBlock {
     /// Raw bytes per block before compression: big enough for zlib to find the repeats of a
     /// trace (its window is 32 KB), small enough that `show` inflates little beyond its records.
@@ -43,7 +46,9 @@ package enum RecordBlock {
 
     /// Builds one block. Append records, then take `raw` (compress it) and `reset`.
     package struct Encoder {
-        package private(set) var raw: [UInt8] = []
+        /// The fields part, and the texts part (`raw` joins them).
+        private var fields: [UInt8] = []
+        private var texts: [UInt8] = []
         package private(set) var count = 0
         /// The range of lines and times it holds (for retention and line constraints; records
         /// come in file order, but a reader may hold one back, so these are not first and last).
@@ -54,12 +59,28 @@ package enum RecordBlock {
         private var previousLine = 0
         private var previousTime: Int64 = 0
 
-        package init() { raw.reserveCapacity(RecordBlock.targetBytes + 4096) }
+        package init() {
+            fields.reserveCapacity(RecordBlock.targetBytes / 4)
+            texts.reserveCapacity(RecordBlock.targetBytes + 4096)
+        }
 
-        package var isFull: Bool { raw.count >= RecordBlock.targetBytes }
+        package var isFull: Bool { fields.count + texts.count >= RecordBlock.targetBytes }
+
+        /// The block's bytes, before compression.
+        package var raw: [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(fields.count + texts.count + 10)
+            var n = UInt64(fields.count)
+            while n >= 0x80 { out.append(UInt8(truncatingIfNeeded: n) | 0x80); n >>= 7 }
+            out.append(UInt8(n))
+            out += fields
+            out += texts
+            return out
+        }
 
         package mutating func reset() {
-            raw.removeAll(keepingCapacity: true)
+            fields.removeAll(keepingCapacity: true)
+            texts.removeAll(keepingCapacity: true)
             count = 0
             minTime = nil
             maxTime = nil
@@ -96,7 +117,8 @@ package enum RecordBlock {
             if let function { putVarint(UInt64(max(function.at, 0))); putVarint(UInt64(max(function.length, 0))) }
             if let conn { putSigned(conn); conns.insert(conn) }
             if let codes { putText(codes) }
-            putText(text)
+            putVarint(UInt64(text.count))
+            texts.append(contentsOf: text)
             minLine = count == 0 ? line : Swift.min(minLine, line)
             maxLine = count == 0 ? line : Swift.max(maxLine, line)
             count += 1
@@ -105,17 +127,17 @@ package enum RecordBlock {
         private mutating func putVarint(_ v: UInt64) {
             var v = v
             while v >= 0x80 {
-                raw.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                fields.append(UInt8(truncatingIfNeeded: v) | 0x80)
                 v >>= 7
             }
-            raw.append(UInt8(v))
+            fields.append(UInt8(v))
         }
 
         private mutating func putSigned(_ v: Int64) { putVarint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }
 
         private mutating func putText(_ bytes: UnsafeRawBufferPointer) {
             putVarint(UInt64(bytes.count))
-            raw.append(contentsOf: bytes)
+            fields.append(contentsOf: bytes)
         }
     }
 
@@ -126,6 +148,10 @@ package enum RecordBlock {
         guard count >= 0 else { return false }
         return raw.withUnsafeBufferPointer { bytes -> Bool in
             var reader = Reader(bytes: bytes)
+            guard let length = reader.varint(), length <= UInt64(bytes.count - reader.at) else { return false }
+            let fieldsEnd = reader.at + Int(length)
+            reader = Reader(bytes: UnsafeBufferPointer(rebasing: bytes[..<fieldsEnd]), at: reader.at)
+            var textAt = fieldsEnd
             var line = 0
             var time: Int64 = 0
             for _ in 0..<count {
@@ -152,11 +178,12 @@ package enum RecordBlock {
                 if present.contains(.conn) { guard let c = reader.signed() else { return false }; row.conn = c }
                 row.failure = present.contains(.failure)
                 if present.contains(.codes) { guard let r = reader.text() else { return false }; row.codes = r }
-                guard let text = reader.text() else { return false }
-                row.text = text
+                guard let n = reader.varint(), n <= UInt64(bytes.count - textAt) else { return false }
+                row.text = textAt..<(textAt + Int(n))
+                textAt += Int(n)
                 rows.append(row)
             }
-            return reader.at == bytes.count
+            return reader.at == fieldsEnd && textAt == bytes.count
         }
     }
 
@@ -230,11 +257,12 @@ package final class RecordBlockWriter {
     package func flush(source: Int64) throws {
         guard encoder.count > 0 else { return }
         let e = encoder
-        let data = e.raw.withUnsafeBytes { Deflate.compress($0) }
+        let raw = e.raw
+        let data = raw.withUnsafeBytes { Deflate.compress($0) }
         let first = nextID
         try insertBlock.bind([.int(first), .int(source), .int(first + Int64(e.count) - 1), .int(Int64(e.count)),
                               .int(Int64(e.minLine)), .int(Int64(e.maxLine)), e.minTime.map(SQLValue.int) ?? .null,
-                              e.maxTime.map(SQLValue.int) ?? .null, .int(Int64(e.raw.count)), .blob(data)])
+                              e.maxTime.map(SQLValue.int) ?? .null, .int(Int64(raw.count)), .blob(data)])
         try insertBlock.run()
         for conn in e.conns {
             try insertConn.bind([.int(conn), .int(first)])

@@ -132,12 +132,13 @@ final class RecordBlockTests: XCTestCase {
             }
         }
         var rows: [RecordBlock.Row] = []
-        XCTAssertTrue(RecordBlock.decode(encoder.raw, count: 40, into: &rows))
+        let raw = encoder.raw
+        XCTAssertTrue(RecordBlock.decode(raw, count: 40, into: &rows))
         XCTAssertEqual(rows.map(\.line), (0..<40).map { $0 * 2 + 1 })
         XCTAssertEqual(rows[7].failure, true)
         XCTAssertEqual(rows[3].time, nil)
         XCTAssertEqual(rows[5].conn, 1)
-        XCTAssertEqual(Array(encoder.raw[rows[9].text]), text)
+        XCTAssertEqual(Array(raw[rows[9].text]), text)
         XCTAssertFalse(RecordBlock.decode(encoder.raw, count: 41, into: &rows), "one record more than the bytes hold")
         XCTAssertFalse(RecordBlock.decode(encoder.raw, count: 39, into: &rows), "bytes left over")
         for cut in stride(from: 0, to: encoder.raw.count, by: 7) {
