@@ -15,6 +15,13 @@ typedef struct tracelens_vtab {
     sqlite3 *db;
 } tracelens_vtab;
 
+/// The module, and whether it is declaring a table's columns right now: the read-only guard of
+/// `sql` lets that one CREATE TABLE through (TraceLensStore/SQLite.swift, allowReadsOnly).
+typedef struct tracelens_records_module {
+    sqlite3_module module;
+    int declaring;
+} tracelens_records_module;
+
 typedef struct tracelens_cursor {
     sqlite3_vtab_cursor base;
     void *state;

@@ -376,7 +376,7 @@ public final class StoreQueries {
 
     public func sql(_ text: String) throws -> ResultTable {
         func explain(_ e: SQLiteError) -> StoreError {
-            if e.isDenied || e.isReadOnly {
+            if e.isDenied || e.isReadOnly || e.message.hasSuffix("may not be modified") {
                 return .other(path: store.path, detail: "only reading is allowed here (SELECT with SQLite's own scalar, aggregate, date, math and JSON functions; PRAGMA table_info and the like): \(e.message)")
             }
             return .other(path: store.path, detail: e.message)

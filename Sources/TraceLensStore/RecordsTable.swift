@@ -55,14 +55,16 @@ package enum RecordsTable {
         }
     }
 
-    /// Registers the module on a connection; SQLite frees it when the connection closes.
-    static func register(_ db: OpaquePointer) -> Int32 {
-        let m = UnsafeMutablePointer<sqlite3_module>.allocate(capacity: 1)
-        m.initialize(to: sqlite3_module())
+    /// Registers the module on a connection; SQLite frees it when the connection closes. The
+    /// pointer returned says while the module declares its columns (for the authorizer).
+    static func register(_ db: OpaquePointer) -> (Int32, UnsafeMutablePointer<tracelens_records_module>) {
+        let registration = UnsafeMutablePointer<tracelens_records_module>.allocate(capacity: 1)
+        registration.initialize(to: tracelens_records_module())
+        let m = UnsafeMutableRawPointer(registration).assumingMemoryBound(to: sqlite3_module.self)
         m.pointee.iVersion = 1
         // The table keeps nothing of its own (the blocks are ordinary tables): create is connect.
-        m.pointee.xCreate = { db, _, _, _, table, message in RecordsTable.connect(db, table, message) }
-        m.pointee.xConnect = { db, _, _, _, table, message in RecordsTable.connect(db, table, message) }
+        m.pointee.xCreate = { db, context, _, _, table, message in RecordsTable.connect(db, context, table, message) }
+        m.pointee.xConnect = { db, context, _, _, table, message in RecordsTable.connect(db, context, table, message) }
         m.pointee.xBestIndex = { _, info in
             guard let info else { return SQLITE_ERROR }
             RecordsTable.bestIndex(info)
@@ -106,14 +108,18 @@ package enum RecordsTable {
             rowid!.pointee = RecordsTable.state(cursor).id
             return SQLITE_OK
         }
-        return sqlite3_create_module_v2(db, module, m, UnsafeMutableRawPointer(m)) { m in
-            m?.assumingMemoryBound(to: sqlite3_module.self).deallocate()
+        let rc = sqlite3_create_module_v2(db, module, m, UnsafeMutableRawPointer(registration)) { r in
+            r?.assumingMemoryBound(to: tracelens_records_module.self).deallocate()
         }
+        return (rc, registration)
     }
 
-    private static func connect(_ db: OpaquePointer?, _ table: UnsafeMutablePointer<UnsafeMutablePointer<sqlite3_vtab>?>?,
+    private static func connect(_ db: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ table: UnsafeMutablePointer<UnsafeMutablePointer<sqlite3_vtab>?>?,
                                 _ message: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+        let registration = context?.assumingMemoryBound(to: tracelens_records_module.self)
+        registration?.pointee.declaring = 1
         let rc = sqlite3_declare_vtab(db, declaration)
+        registration?.pointee.declaring = 0
         guard rc == SQLITE_OK else {
             tracelens_set_message(message, "records: " + String(cString: sqlite3_errmsg(db)))
             return rc

@@ -28,6 +28,8 @@ public struct SQLiteError: Error, CustomStringConvertible {
 public final class Database {
     package let handle: OpaquePointer
     public let path: String
+    /// The `records` module registered on this connection (SQLite owns and frees it).
+    private let recordsModule: UnsafeMutablePointer<tracelens_records_module>
 
     /// `immutable`: read-only, and promising SQLite that nothing changes the file, so that it
     /// takes no locks and needs no -shm file (a store in a read-only folder).
@@ -62,7 +64,8 @@ public final class Database {
         handle = db
         sqlite3_extended_result_codes(db, 1)
         // `records` reads the compressed record blocks; every connection of ours can read it.
-        let registered = RecordsTable.register(db)
+        let (registered, records) = RecordsTable.register(db)
+        recordsModule = records
         guard registered == SQLITE_OK else {
             sqlite3_close_v2(db)
             throw SQLiteError(code: registered, message: "cannot register the records table", context: "cannot open \(path)")
@@ -194,7 +197,9 @@ public final class Database {
     /// only the functions in `readingFunctions`. Installed on the connection `sql` uses, on
     /// top of opening the file read-only.
     public func allowReadsOnly() {
-        sqlite3_set_authorizer(handle, { _, action, arg1, arg2, _, _ in
+        sqlite3_set_authorizer(handle, { records, action, arg1, arg2, _, _ in
+            // `records` declaring its columns (a CREATE TABLE of SQLite's own, when it connects).
+            if let records, records.assumingMemoryBound(to: tracelens_records_module.self).pointee.declaring != 0 { return SQLITE_OK }
             switch action {
             case SQLITE_SELECT, SQLITE_READ, SQLITE_RECURSIVE:
                 return SQLITE_OK
@@ -210,7 +215,7 @@ public final class Database {
             default:
                 return SQLITE_DENY
             }
-        }, nil)
+        }, UnsafeMutableRawPointer(recordsModule))
     }
 
     package static func brief(_ sql: String) -> String {

@@ -94,9 +94,6 @@ public final class Store {
             _ = e
             store = try open(.immutable)
         }
-        // Connects `records` before the guard goes on: connecting declares the virtual table's
-        // columns with a CREATE TABLE, which the guard would refuse.
-        _ = try? store.db.execute("SELECT 1 FROM records LIMIT 0")
         store.db.allowReadsOnly()
         return store
     }
