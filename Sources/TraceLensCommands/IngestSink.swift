@@ -41,7 +41,7 @@ package final class IngestSink: RecordSink {
     private var local: IngestCorrelation?
     private var worker: IngestWorker?
     /// The worker's chunk being filled.
-    private var chunk = IngestWorker.Chunk()
+    private var chunk = IngestWorker.Chunk(records: [])
     private var startError: Error?
     /// Records handed over since the last checkpoint (the batch the correlation is filling).
     private var sinceCheckpoint = 0
@@ -138,7 +138,7 @@ package final class IngestSink: RecordSink {
         guard let worker else { return }
         chunk.step = step
         try worker.submit(chunk)
-        chunk = IngestWorker.Chunk()
+        chunk = IngestWorker.Chunk(records: [])  // until the worker hands one back
         try worker.waitForStep()
         if case .finish = step { return }
         chunk = try worker.emptyChunk()
