@@ -3,8 +3,8 @@ import Synchronization
 import TraceLensRecords
 
 /// The second thread of a two-thread read (`RecordStream.twoThreads`): the reading thread reads
-/// lines and parses records, and hands them, copied into reused batches, to this thread, which
-/// runs the rest of the stream on them in order (mask secrets, find codes, annotate, and the
+/// lines, parses records and masks secrets, and hands the records over in batches to this
+/// thread, which runs the rest of the stream on them in order (find codes, annotate, and the
 /// sink: `format` renders and writes there). Three batches exist (one being filled, at most two
 /// queued or being worked on), so memory stays flat. Records are swapped, not copied: the reader
 /// gets back a record from an earlier batch and reuses its storage, so handing a record over

@@ -112,14 +112,10 @@ package final class LiveReaders {
 package final class Decoding {
     var scratch = Captures()
     var recentLines = CodeFinder.RecentLines()
-    /// A dump announced by one record is masked in the lines after it, in this read and,
-    /// through the resume point, in a later one (`watch`, or `ingest` of a grown file).
-    var maskCarry: SecretMasker.Carry
     /// The file is read mixed: each record is decoded by its own layout.
     var mixed = false
-    var secretsMasked = 0, codes = 0, failureCodes = 0
+    var codes = 0, failureCodes = 0
     var unexplainedLines: [Int] = []
-    init(maskState: Int64) { maskCarry = SecretMasker.Carry(state: maskState) }
 }
 
 /// A later stage that reads more from each record as it passes (the TLS messages in its dumps)
@@ -177,9 +173,9 @@ public final class RecordStream {
     public var yearReference: Timestamp?
     /// Reads more from each record before the sink gets it (decoded TLS messages).
     public var annotator: RecordAnnotator?
-    /// Reads each file on two threads: this one reads lines and parses records; a second one
-    /// (`RecordHandoff`) masks secrets, finds codes, annotates and runs the sink's `consume`,
-    /// in order. The sink's other calls stay on this thread, made when the second is idle.
+    /// Reads each file on two threads: this one reads lines, parses records and masks secrets;
+    /// a second one (`RecordHandoff`) finds codes, annotates and runs the sink's `consume`, in
+    /// order. The sink's other calls stay on this thread, made when the second is idle.
     public var twoThreads = false
 
     public init(formats: [Format], catalogues: [Catalogue], finder: CodeFinder, masker: SecretMasker) {
@@ -279,12 +275,16 @@ public final class RecordStream {
         started(summary)
 
         // What decoding keeps and counts (on the second thread when there are two).
-        let decoding = Decoding(maskState: resume?.maskState ?? 0)
+        // A dump announced by one record is masked in the lines after it, in this read and,
+        // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
+        // Masking stays on the reading thread (it balances the two threads' work).
+        var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
+        var maskScratch = Captures()
+        let decoding = Decoding()
         decoding.mixed = live.mixed != nil
-        let masker = masker, finder = finder, catalogues = catalogues, annotator = annotator
+        let finder = finder, catalogues = catalogues, annotator = annotator
         func decode(_ r: inout Record) throws {
             let d = decoding
-            d.secretsMasked += masker.mask(&r.bytes, captures: &d.scratch, carry: &d.maskCarry)
             if r.isUnparsed && d.unexplainedLines.count < Self.unexplainedShown { d.unexplainedLines.append(r.line) }
             // Every line gets its codes: lines no layout read too (they are printed as written).
             finder.decode(&r, layout: d.mixed ? r.layout : format, captures: &d.scratch, recent: &d.recentLines)
@@ -296,10 +296,11 @@ public final class RecordStream {
         let handoff = twoThreads ? RecordHandoff { try decode(&$0) } : nil
         defer { handoff?.close() }
         func resumePoint(afterLine line: Int, offset: Int) throws -> ResumePoint {
-            // The mask state is the second thread's until it has caught up.
+            // A resume point goes to the sink, whose `consume` runs on the second thread: it
+            // must have caught up first.
             try handoff?.drain()
             var point = live.mixed?.resumePoint(afterLine: line, offset: offset) ?? records.resumePoint(afterLine: line, offset: offset)
-            point.maskState = decoding.maskCarry.state
+            point.maskState = maskCarry.state
             return point
         }
         func emit(_ r: inout Record) throws {
@@ -312,6 +313,7 @@ public final class RecordStream {
                     return
                 }
             }
+            summary.secretsMasked += masker.mask(&r.bytes, captures: &maskScratch, carry: &maskCarry)
             if let handoff { try handoff.add(&r) } else { try decode(&r) }
         }
         var tail: ResumePoint?
@@ -388,7 +390,6 @@ public final class RecordStream {
             summary.counts = records.counts
         }
         try handoff?.drain()
-        summary.secretsMasked = decoding.secretsMasked
         summary.codes = decoding.codes
         summary.failureCodes = decoding.failureCodes
         summary.unexplainedLines = decoding.unexplainedLines
