@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TraceLensRecords
 import TraceLensDecode
 import TraceLensPlugins
@@ -85,9 +90,22 @@ public final class Correlator {
     /// The rule's selectors and captures, hoisted out of the rule once so the per-record loop
     /// reads them in place (walking `rule.captures` copied each capture and its references).
     private let laneFields: ContiguousArray<StandardField>
-    private let starts, ends, outcomes, startsIfNone: ContiguousArray<ConnectionRule.RecordSelector>
+    private let starts, ends, outcomes, startsIfNone: ContiguousArray<Selector>
+    /// A rule's `RecordSelector` as plain values (no reference to retain and release each time
+    /// one is tried, ten or so per record): function names as ranges of `nameBytes`, the message
+    /// template as an index into `selectorTemplates`.
+    private struct Selector {
+        let level: Level?
+        /// Ranges `firstName ..< firstName + names` of `nameRanges`; `names` -1: any function.
+        let firstName: Int, names: Int
+        /// -1: no message template.
+        let message: Int
+    }
+    private let nameBytes: UnsafeMutablePointer<UInt8>
+    private let nameRanges: UnsafeMutablePointer<Range<Int>>
+    private let selectorTemplates: ContiguousArray<Template>
     private struct CaptureSpec {
-        let selector: ConnectionRule.RecordSelector
+        let selector: Selector
         let messages: ContiguousArray<Template>
         let role: ConnectionRule.CaptureRole
         /// A code capture: the catalogue's index (nil: not loaded, the capture finds nothing) and the field.
@@ -110,13 +128,35 @@ public final class Correlator {
         consequenceCatalogues = Set(rule.consequences.compactMap { plugins.catalogueIndex($0) })
         laneless = rule.lane.isEmpty
         laneFields = ContiguousArray(rule.lane)
-        starts = ContiguousArray(rule.starts); ends = ContiguousArray(rule.ends)
-        outcomes = ContiguousArray(rule.outcomes); startsIfNone = ContiguousArray(rule.startsIfNone)
+        // Every selector of the rule, flattened.
+        var bytes: [UInt8] = [], ranges: [Range<Int>] = [], templates: ContiguousArray<Template> = []
+        func flat(_ s: ConnectionRule.RecordSelector) -> Selector {
+            let first = ranges.count
+            for name in s.function ?? [] {
+                ranges.append(bytes.count..<(bytes.count + name.count))
+                bytes += name
+            }
+            var message = -1
+            if let m = s.message { message = templates.count; templates.append(m) }
+            return Selector(level: s.level, firstName: first, names: s.function == nil ? -1 : ranges.count - first, message: message)
+        }
+        starts = ContiguousArray(rule.starts.map(flat)); ends = ContiguousArray(rule.ends.map(flat))
+        outcomes = ContiguousArray(rule.outcomes.map(flat)); startsIfNone = ContiguousArray(rule.startsIfNone.map(flat))
         captureSpecs = ContiguousArray(rule.captures.map { c in
             var code: (index: Int?, field: String)?
             if let catalogue = c.codeCatalogue, let field = c.codeField { code = (plugins.catalogueIndex(catalogue), field) }
-            return CaptureSpec(selector: c.selector, messages: ContiguousArray(c.messages), role: c.role, code: code, values: c.values)
+            return CaptureSpec(selector: flat(c.selector), messages: ContiguousArray(c.messages), role: c.role, code: code, values: c.values)
         })
+        nameBytes = .allocate(capacity: max(bytes.count, 1))
+        nameBytes.initialize(from: bytes, count: bytes.count)
+        nameRanges = .allocate(capacity: max(ranges.count, 1))
+        nameRanges.initialize(from: ranges, count: ranges.count)
+        selectorTemplates = templates
+    }
+
+    deinit {
+        nameBytes.deallocate()
+        nameRanges.deallocate()
     }
 
     /// Which connection each lane holds, as kept in the store between runs: `lane<TAB>id` lines.
@@ -258,11 +298,29 @@ public final class Correlator {
 
     /// The index of the first selector that matches the record.
     @inline(__always)
-    private func firstMatch(_ selectors: ContiguousArray<ConnectionRule.RecordSelector>, _ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Int? {
+    private func firstMatch(_ selectors: ContiguousArray<Selector>, _ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Int? {
         selectors.withUnsafeBufferPointer { s in
-            for i in 0..<s.count where s[i].matches(r, b, &captures) { return i }
+            for i in 0..<s.count where matches(s[i], r, b) { return i }
             return nil
         }
+    }
+
+    /// As `ConnectionRule.RecordSelector.matches`, on the flattened selector.
+    @inline(__always)
+    private func matches(_ s: Selector, _ r: Record, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let level = s.level, r.level != level { return false }
+        if s.names >= 0 {
+            guard let f = r.range(.function) else { return false }
+            var any = false
+            for k in s.firstName..<(s.firstName + s.names) {
+                let name = nameRanges[k]
+                if name.count == f.count && (f.count == 0 || memcmp(nameBytes + name.lowerBound, b.baseAddress! + f.lowerBound, f.count) == 0) { any = true; break }
+            }
+            if !any { return false }
+        }
+        guard s.message >= 0 else { return true }
+        guard let m = r.range(.message) else { return false }
+        return selectorTemplates[s.message].match(UnsafeBufferPointer(rebasing: b[m]), captures: &captures) != nil
     }
 
     private func open(lane: Int, r: Record, b: UnsafeBufferPointer<UInt8>, stage: Int) -> LiveConnection {
@@ -315,7 +373,7 @@ public final class Correlator {
     private func collectCaptures(_ r: Record, _ b: UnsafeBufferPointer<UInt8>) {
         guard r.range(.message) != nil else { return }
         captureSpecs.withUnsafeBufferPointer { specs in
-            for i in 0..<specs.count where specs[i].selector.matches(r, b, &captures) {
+            for i in 0..<specs.count where matches(specs[i].selector, r, b) {
                 if let code = specs[i].code {
                     guard let index = code.index, let found = r.codes.first(where: { $0.catalogue == index }) else { continue }
                     self.found.append((code.field, Self.normalise(found.value, plugins.catalogues[index]), specs[i].role))
