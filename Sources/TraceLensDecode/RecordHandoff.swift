@@ -88,18 +88,21 @@ package final class RecordHandoff {
         }
     }
 
+    // Batches are moved in and out of the shared state (`Optional.take()`), never copied: a copy
+    // left alive on one side would make the other's first write copy the whole batch.
     private func submit() {
-        var b = Batch()
-        swap(&b, &filling)
-        shared.state.withLock { $0.queue.append(b); $0.outstanding += 1 }
+        var out: Batch? = filling
+        filling = Batch()
+        shared.state.withLock { $0.queue.append(out.take()!); $0.outstanding += 1 }
         shared.work.signal()
     }
 
     /// Waits for a batch to fill; returns the work's error, if any.
     private func takeFree() -> Error? {
         while true {
-            let got: (Batch, Error?)? = shared.state.withLock { s in s.free.popLast().map { ($0, s.failure) } }
-            if let got { filling = got.0; return got.1 }
+            var got: Batch?
+            let failure: Error? = shared.state.withLock { s in got = s.free.popLast(); return s.failure }
+            if got != nil { filling = got.take()!; return failure }
             shared.freed.wait()
         }
     }
@@ -135,12 +138,16 @@ package final class RecordHandoff {
     private static func loop(_ shared: Shared, _ body: (inout Record) throws -> Void) {
         var failed = false
         while true {
-            let next: Batch?? = shared.state.withLock { s in
-                if !s.queue.isEmpty { return .some(s.queue.removeFirst()) }
-                return s.closing ? .some(nil) : nil
+            var taken: Batch?
+            let closing: Bool = shared.state.withLock { s in
+                if !s.queue.isEmpty { taken = s.queue.removeFirst(); return false }
+                return s.closing
             }
-            guard let job = next else { shared.work.wait(); continue }
-            guard var batch = job else { return }
+            guard var batch = taken.take() else {
+                if closing { return }
+                shared.work.wait()
+                continue
+            }
             var failure: Error?
             if !failed {
                 do {
@@ -152,8 +159,9 @@ package final class RecordHandoff {
             }
             batch.count = 0
             batch.bytes = 0
+            var back: Batch? = consume batch
             shared.state.withLock { s in
-                s.free.append(batch)
+                s.free.append(back.take()!)
                 s.outstanding -= 1
                 if let failure { s.failure = failure }
             }
