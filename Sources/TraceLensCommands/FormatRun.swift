@@ -17,6 +17,9 @@ public struct FormatOptions: Sendable {
     public var verbose = false
     /// The longest record line; longer ones are cut with a marker (`--max-record`).
     public var maxRecord = TextReader.defaultMaxRecord
+    /// Reads each file on two threads (parsing on one; decoding, rendering and writing on the
+    /// other, in order): on by default when the machine has more than one core.
+    public var twoThreads = ProcessInfo.processInfo.activeProcessorCount > 1
     public init() {}
 }
 
@@ -72,6 +75,7 @@ public final class FormatRun {
         }
         let stream = RecordStream.decoding(plugins)
         stream.maxRecord = options.maxRecord
+        stream.twoThreads = options.twoThreads
         let sink = FormatSink(plugins: plugins, options: options, output: output)
         for (index, path) in Self.expand(paths).enumerated() {
             if output.closed { break }

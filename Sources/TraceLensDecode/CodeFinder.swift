@@ -173,20 +173,24 @@ public final class CodeFinder: Sendable {
         let bytes = record.bytes
         let scratch = caps.storage
         scratch.prepareFinder(patterns: patterns.count, memo: memoTotal)
-        // The whole-line patterns that apply to this record's layout (a bit each, at most 64):
-        // found again only when the layout changes, not looked up per line.
+        // The whole-line patterns that apply to this record's layout (a bit each, at most 64), and
+        // whether each pattern does: found again only when the layout changes, not looked up per
+        // line or per literal found.
         var lineMask: UInt64 = 0
-        if !linePatterns.isEmpty {
-            let key = unparsed ? nil : layout.map(ObjectIdentifier.init)
-            if scratch.lineMaskFinder == ObjectIdentifier(self) && scratch.lineMaskLayout == key {
-                lineMask = scratch.lineMask
-            } else {
-                for (k, p) in linePatterns.enumerated() where k < 64 {
-                    if p.formats.isEmpty || (!unparsed && format.map { p.formats.contains($0) } == true) { lineMask |= 1 << UInt64(k) }
-                }
-                scratch.lineMask = lineMask; scratch.lineMaskLayout = key; scratch.lineMaskFinder = ObjectIdentifier(self)
+        let key = unparsed ? nil : layout.map(ObjectIdentifier.init)
+        if scratch.lineMaskFinder == ObjectIdentifier(self) && scratch.lineMaskLayout == key {
+            lineMask = scratch.lineMask
+        } else {
+            for (k, p) in linePatterns.enumerated() where k < 64 {
+                if p.formats.isEmpty || (!unparsed && format.map { p.formats.contains($0) } == true) { lineMask |= 1 << UInt64(k) }
             }
+            for (i, p) in patterns.enumerated() {
+                // A pattern of a layout's fields does not apply to lines no layout read.
+                scratch.applies[i] = p.formats.isEmpty || (!unparsed && format.map { p.formats.contains($0) } == true)
+            }
+            scratch.lineMask = lineMask; scratch.lineMaskLayout = key; scratch.lineMaskFinder = ObjectIdentifier(self)
         }
+        let applies = scratch.applies
         bytes.withUnsafeBufferPointer { all in
             // Context of this record: found once, when a pattern needs it (or to remember it for
             // the next unparsed lines). Lines no layout read share the context of the few before.
@@ -238,10 +242,6 @@ public final class CodeFinder: Sendable {
                     record.codes.append(FoundCode(catalogue: c, value: v, end: lineRange.lowerBound + end))
                     return end
                 }
-                func applies(_ pattern: CodePattern) -> Bool {
-                    // A pattern of a layout's fields does not apply to lines no layout read.
-                    pattern.formats.isEmpty || (!unparsed && format.map { pattern.formats.contains($0) } == true)
-                }
                 var pending = lineMask
                 while pending != 0 {
                     let k = pending.trailingZeroBitCount
@@ -252,8 +252,8 @@ public final class CodeFinder: Sendable {
                     }
                 }
                 prefilter.scan(text) { i, hit in
+                    guard applies[i] else { return hit + 1 }
                     let pattern = patterns[i]
-                    guard applies(pattern) else { return hit + 1 }
                     let memo = scratch.memo + memoOffsets[i]
                     if scratch.stamps[i] != serial {
                         // Most lines hold a pattern's literal once: its first start on a line is

@@ -106,6 +106,18 @@ package final class LiveReaders {
     package init(mixed: MixedReader?) { self.mixed = mixed }
 }
 
+/// What decoding the records of one read keeps between records and counts. A class: with two
+/// threads (`RecordStream.twoThreads`) the second one owns it while records flow, and the
+/// reading thread reads it only after draining the hand-over.
+package final class Decoding {
+    var scratch = Captures()
+    var recentLines = CodeFinder.RecentLines()
+    /// The file is read mixed: each record is decoded by its own layout.
+    var mixed = false
+    var codes = 0, failureCodes = 0
+    var unexplainedLines: [Int] = []
+}
+
 /// A later stage that reads more from each record as it passes (the TLS messages in its dumps)
 /// and adds what it read as annotations. It keeps its own state per source.
 public protocol RecordAnnotator: AnyObject {
@@ -161,6 +173,10 @@ public final class RecordStream {
     public var yearReference: Timestamp?
     /// Reads more from each record before the sink gets it (decoded TLS messages).
     public var annotator: RecordAnnotator?
+    /// Reads each file on two threads: this one reads lines, parses records and masks secrets;
+    /// a second one (`RecordHandoff`) finds codes, annotates and runs the sink's `consume`, in
+    /// order. The sink's other calls stay on this thread, made when the second is idle.
+    public var twoThreads = false
 
     public init(formats: [Format], catalogues: [Catalogue], finder: CodeFinder, masker: SecretMasker) {
         self.formats = formats
@@ -258,12 +274,31 @@ public final class RecordStream {
         summary.process = format?.process(fromFileName: path)
         started(summary)
 
-        var scratch = Captures()
-        var recentLines = CodeFinder.RecentLines()
+        // What decoding keeps and counts (on the second thread when there are two).
         // A dump announced by one record is masked in the lines after it, in this read and,
         // through the resume point, in a later one (`watch`, or `ingest` of a grown file).
+        // Masking stays on the reading thread (it balances the two threads' work).
         var maskCarry = SecretMasker.Carry(state: resume?.maskState ?? 0)
-        func resumePoint(afterLine line: Int, offset: Int) -> ResumePoint {
+        var maskScratch = Captures()
+        let decoding = Decoding()
+        decoding.mixed = live.mixed != nil
+        let finder = finder, catalogues = catalogues, annotator = annotator
+        func decode(_ r: inout Record) throws {
+            let d = decoding
+            if r.isUnparsed && d.unexplainedLines.count < Self.unexplainedShown { d.unexplainedLines.append(r.line) }
+            // Every line gets its codes: lines no layout read too (they are printed as written).
+            finder.decode(&r, layout: d.mixed ? r.layout : format, captures: &d.scratch, recent: &d.recentLines)
+            d.codes += r.codes.count
+            for c in r.codes where catalogues[c.catalogue].isFailure(c.value) { d.failureCodes += 1 }
+            annotator?.annotate(&r, source: source)
+            try sink.consume(&r)
+        }
+        let handoff = twoThreads ? RecordHandoff { try decode(&$0) } : nil
+        defer { handoff?.close() }
+        func resumePoint(afterLine line: Int, offset: Int) throws -> ResumePoint {
+            // A resume point goes to the sink, whose `consume` runs on the second thread: it
+            // must have caught up first.
+            try handoff?.drain()
             var point = live.mixed?.resumePoint(afterLine: line, offset: offset) ?? records.resumePoint(afterLine: line, offset: offset)
             point.maskState = maskCarry.state
             return point
@@ -278,20 +313,14 @@ public final class RecordStream {
                     return
                 }
             }
-            summary.secretsMasked += masker.mask(&r.bytes, captures: &scratch, carry: &maskCarry)
-            if r.isUnparsed && summary.unexplainedLines.count < Self.unexplainedShown { summary.unexplainedLines.append(r.line) }
-            // Every line gets its codes: lines no layout read too (they are printed as written).
-            finder.decode(&r, layout: live.mixed == nil ? format : r.layout, captures: &scratch, recent: &recentLines)
-            summary.codes += r.codes.count
-            for c in r.codes where catalogues[c.catalogue].isFailure(c.value) { summary.failureCodes += 1 }
-            annotator?.annotate(&r, source: source)
-            try sink.consume(&r)
+            summary.secretsMasked += masker.mask(&r.bytes, captures: &maskScratch, carry: &maskCarry)
+            if let handoff { try handoff.add(&r) } else { try decode(&r) }
         }
         var tail: ResumePoint?
         func feed(_ line: UnsafeBufferPointer<UInt8>, _ number: Int, _ offset: Int, unterminated: Bool, checkpoints: Bool) throws {
             if unterminated && tail == nil {
                 // A line without its line end: what follows may complete it.
-                let point = resumePoint(afterLine: number - 1, offset: offset)
+                let point = try resumePoint(afterLine: number - 1, offset: offset)
                 tail = point
                 try sink.beginTail(point)
             }
@@ -321,6 +350,10 @@ public final class RecordStream {
                 next.yearReference = records.yearReference
                 next.lineOffset = offset
                 live.mixed = next
+                // Records are decoded by their own layout from here on (set between records: the
+                // second thread reads it for the records handed over after this one).
+                if let handoff { try handoff.drain() }
+                decoding.mixed = true
                 live.late.removeAll { $0 === join.format }
                 summary.detection.layouts.append(join.format.name)
                 summary.detection.joinedLater.append("\(join.format.name) at line \(join.number)")
@@ -328,7 +361,7 @@ public final class RecordStream {
                 try join.line.withUnsafeBufferPointer { try next.feed($0, number: number, emit: emit) }
             }
             if checkpoints && tail == nil && sink.wantsCheckpoint {
-                try sink.checkpoint(resumePoint(afterLine: number, offset: reader.bytesRead))
+                try sink.checkpoint(try resumePoint(afterLine: number, offset: reader.bytesRead))
             }
         }
         for s in sample {
@@ -341,7 +374,7 @@ public final class RecordStream {
         }
         if tail == nil && (live.mixed?.hasPending ?? records.hasPending) {
             // The last record may still get continuation lines.
-            let point = resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
+            let point = try resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead)
             tail = point
             try sink.beginTail(point)
         }
@@ -356,6 +389,10 @@ public final class RecordStream {
             try records.flush(emit: emit)
             summary.counts = records.counts
         }
+        try handoff?.drain()
+        summary.codes = decoding.codes
+        summary.failureCodes = decoding.failureCodes
+        summary.unexplainedLines = decoding.unexplainedLines
         summary.detected = reader.detected
         summary.bytes = reader.bytesRead
         summary.heldBytes = reader.heldBytes
@@ -364,7 +401,7 @@ public final class RecordStream {
         summary.trailingJunk = reader.trailingJunk
         summary.interrupted = reader.interrupted
         summary.lines = reader.lineNumber
-        try sink.finish(tail ?? resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
+        try sink.finish(try tail ?? resumePoint(afterLine: reader.lineNumber, offset: reader.bytesRead))
         return summary
     }
 

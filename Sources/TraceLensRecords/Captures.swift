@@ -15,7 +15,7 @@ public struct Captures {
             capacity = n
         }
 
-        deinit { starts.deallocate(); ends.deallocate(); times.deallocate(); memo.deallocate(); stamps.deallocate(); allowances.deallocate() }
+        deinit { starts.deallocate(); ends.deallocate(); times.deallocate(); memo.deallocate(); stamps.deallocate(); allowances.deallocate(); applies.deallocate() }
 
         // A code finder's scratch for one line (see `CodeFinder.decodeMessage`): per pattern, the
         // line it was last tried on, the work it has left there, and its template's memo.
@@ -23,6 +23,8 @@ public struct Captures {
         package var memoCapacity = 0
         package var stamps: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
         package var allowances: UnsafeMutablePointer<Int> = .allocate(capacity: 1)
+        /// Per pattern: whether it applies to the last layout seen (with `lineMask`).
+        package var applies: UnsafeMutablePointer<Bool> = .allocate(capacity: 1)
         package var patternCapacity = 0
         /// Counts lines, so a stamp from an earlier line never matches.
         package var line = 0
@@ -38,9 +40,12 @@ public struct Captures {
         package func prepareFinder(patterns: Int, memo size: Int) {
             if memoCapacity < size { memo.deallocate(); memo = .allocate(capacity: size); memoCapacity = size }
             if patternCapacity < patterns {
-                stamps.deallocate(); allowances.deallocate()
+                stamps.deallocate(); allowances.deallocate(); applies.deallocate()
                 stamps = .allocate(capacity: patterns); stamps.initialize(repeating: 0, count: patterns)
                 allowances = .allocate(capacity: patterns); allowances.initialize(repeating: 0, count: patterns)
+                applies = .allocate(capacity: patterns); applies.initialize(repeating: false, count: patterns)
+                // What `applies` said was for the old pointer.
+                lineMaskFinder = nil
                 patternCapacity = patterns
             }
         }

@@ -125,6 +125,8 @@ public final class RecordReader {
     }
 
     /// Feeds one line. `emit` receives each completed record (and each unparsed line) in order.
+    /// It may keep the record by swapping it for another (`RecordHandoff` does): the reader does
+    /// not look at a record after emitting it, and resets the one it gets back before reuse.
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int, emit: (inout Record) throws -> Void) rethrows {
         counts.lines += 1
         lineNumber = number
@@ -277,8 +279,8 @@ public final class RecordReader {
     private func release(_ emit: (inout Record) throws -> Void, all: Bool) rethrows {
         var n = 0
         while n < held.count && (all || !held[n].open) {
-            try emit(&held[n].record)
             heldBytes -= held[n].record.bytes.count
+            try emit(&held[n].record)
             n += 1
         }
         held.removeFirst(n)

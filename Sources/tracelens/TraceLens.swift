@@ -152,11 +152,18 @@ struct FormatCommand: ParsableCommand {
     @Option(name: .customLong("max-record"), help: maxRecordHelp)
     var maxRecord: String = "1MiB"
 
+    @Option(help: ArgumentHelp("Threads per file: 1, or 2 (one parses records, the other decodes, renders and writes them, in order). Default: 2 when the machine has more than one core.", valueName: "n"))
+    var threads: Int?
+
     @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input (plain or gzip).", valueName: "file"))
     var files: [String]
 
     func run() throws {
         var options = FormatOptions()
+        if let threads {
+            guard threads == 1 || threads == 2 else { throw ValidationError("--threads must be 1 or 2") }
+            options.twoThreads = threads == 2
+        }
         options.filter.threads = Set(thread.flatMap { $0.split(separator: ",") }.map { RecordFilter.normaliseThread(String($0)) })
         for name in level.flatMap({ $0.split(separator: ",") }) {
             guard let l = Level(name: String(name)) else {
