@@ -135,10 +135,8 @@ extension Store {
     /// The connections a resumed ingest carries on with: open ones of this source, the last
     /// ended one of each lane, and those the saved lanes hold; with their keys.
     /// `held` are the ids the saved lane state names (the correlator reads its own format).
-    /// The connections are new objects, the caller's alone (`sending`: an ingest hands them to
-    /// its correlation thread).
     package func savedConnections(source: Int64, held: [Int64], plugins: PluginSet) throws
-        -> sending (connections: [LiveConnection], keys: [(conn: Int64, name: String, value: String)]) {
+        -> (connections: [LiveConnection], keys: [(conn: Int64, name: String, value: String)]) {
         let columns = ConnectionRule.columns
         let q = try db.prepare("""
             SELECT id, rule, lane, stage, process, thread, start_time, end_time, first_line, last_line, outcome, ended, error, related, records,
