@@ -25,6 +25,7 @@ package final class IngestSink: RecordSink {
     package var records = 0, unparsed = 0, connectionsCreated = 0, commits = 0
     private var pending = SourceProgress(resume: ResumePoint(offset: 0, line: 0))
     private let batchLimit: Int
+    private let catalogues: [Catalogue]
     private let stop: StopSignal?
     private let resume: ResumePoint?
     private var progress: ProgressLine?
@@ -43,6 +44,7 @@ package final class IngestSink: RecordSink {
         self.size = size
         self.resume = resume
         batchLimit = max(run.options.batchRecords, 1)
+        catalogues = run.plugins.catalogues
         stop = run.options.stop
         if run.options.progress && size > 4 << 20 { progress = ProgressLine(path: path, total: Int(size)) }
     }
@@ -109,12 +111,15 @@ package final class IngestSink: RecordSink {
     package func consume(_ r: inout Record) throws {
         if let startError { throw startError }
         let conn = layoutCorrelators.isEmpty ? correlator?.assign(r) : correlator(for: r)?.assign(r)
+        // Locals: each use of a class-typed property would retain and release it (measured:
+        // about 3% of an ingest's time went to that here).
+        let batch = batch, catalogues = catalogues
         let start = batch.text.count
         r.bytes.withUnsafeBufferPointer { batch.text.append($0) }
         var failures = 0
         let firstCode = batch.codes.count
         for c in r.codes {
-            let f = run.plugins.catalogues[c.catalogue].isFailure(c.value)
+            let f = catalogues[c.catalogue].isFailure(c.value)
             if f { failures += 1 }
             batch.codes.append((c.catalogue, c.value, f))
         }
@@ -140,8 +145,9 @@ package final class IngestSink: RecordSink {
 
     /// Checked after every line: cheap (a count), except every 4096 records the stop flag.
     package var wantsCheckpoint: Bool {
-        if batch.count >= batchLimit { return true }
-        if let stop, batch.count & 4095 == 4095 { return stop.requested }
+        // `pending.records` is the batch's count, kept in a struct: no retain per line.
+        if pending.records >= batchLimit { return true }
+        if pending.records & 4095 == 4095, let stop { return stop.requested }
         return false
     }
 

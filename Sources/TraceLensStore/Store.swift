@@ -150,8 +150,10 @@ public final class Store {
         return store
     }
 
-    /// Per-connection settings of a connection that writes (WAL itself is kept in the file).
-    private static let writingSettings = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384"
+    /// Per-connection settings of a connection that writes (WAL itself is kept in the file). An
+    /// 8 MB page cache: records go in as appended blocks, so it mostly serves the connections
+    /// (32 MB measured no faster, and 6 MB more resident).
+    private static let writingSettings = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384"
 
     /// A second connection to a store already opened with `openForWriting` (which created,
     /// checked and upgraded it), for the background writer thread to own.
