@@ -184,7 +184,7 @@ public final class StoreQueries {
     package func peer(_ ip: String?, _ port: Int?) -> String {
         guard let ip else { return "" }
         // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
-        return port.map { ip.contains(":") ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
+        return port.map { ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
     }
 
     // MARK: connections
