@@ -103,7 +103,7 @@ public enum Benchmark {
         let result = try run.ingest(trace)
         let seconds = Date().timeIntervalSince(start)
         let dbSize = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
-        lines.append(String(format: "ingest: %.2f s, %.0f MB/s, %.0f records/s (%d records, %d connections); store %.0f MB; peak RSS so far %.0f MB (this process also holds the generator's per-line truth; `tracelens ingest` alone stays near 100 MB)",
+        lines.append(String(format: "ingest: %.2f s, %.0f MB/s, %.0f records/s (%d records, %d connections); store %.0f MB; peak RSS so far %.0f MB (this process also holds the generator's per-line truth; `tracelens ingest` alone: see bench --vs-lnav)",
                             seconds, Double(bytes) / 1e6 / seconds, Double(result.records) / seconds, result.records, result.connections,
                             Double(dbSize) / 1e6, peakRSSMB()))
 
