@@ -7,10 +7,11 @@ import TraceLensPlugins
 import TraceLensHandshake
 import TraceLensRender
 import TraceLensDiagnose
+import TraceLensStore
 
 /// The fuzz targets: one per parser that reads untrusted bytes.
 package enum FuzzTargets {
-    package static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert, tls]
+    package static let all: [FuzzTarget] = [template, gzip, ebcdic, records, plugin, cert, tls, blocks]
 
     // MARK: Targets
 
@@ -174,6 +175,63 @@ package enum FuzzTargets {
             inspector.checkRevocation(&reports, against: reports.flatMap(\.items).filter { $0.kind == "CRL" })
             _ = CertificateInspector.text(reports)
             _ = CertificateInspector.jsonLines(reports)
+        })
+
+    /// Record blocks as a damaged store would hold them: the block decoder on the bytes, then
+    /// `records` reading them through SQLite, compressed and not. An error is the right answer;
+    /// a trap, or a row reaching outside its block, is not.
+    package static let blocks = FuzzTarget(
+        name: "blocks", about: "record blocks of a damaged store, read back through the records table (RecordBlock, RecordsTable)", inputName: "input.bin",
+        maxSize: 16 * 1024,
+        dictionary: [[0], [1], [0x7F], [0x80, 0x01], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]],
+        seeds: { _ in
+            var encoder = RecordBlock.Encoder()
+            let text = Array("03/24/2022-10:07:19 Thd-3 ERROR gsk_secure_socket_init(): <--- Exit status 0x000001af (431)".utf8)
+            let codes = Array("[\"!ssl:431\"]".utf8)
+            for i in 0..<4 {
+                text.withUnsafeBytes { t in codes.withUnsafeBytes { c in
+                    encoder.append(line: i + 1, lines: 1, time: 1_648_116_439_000_000, level: UnsafeRawBufferPointer(rebasing: t[26..<31]), process: nil,
+                                   thread: UnsafeRawBufferPointer(rebasing: t[20..<25]), function: (32, 22), conn: i % 2 == 0 ? 1 : nil,
+                                   failure: i == 3, codes: i == 3 ? c : nil, text: t)
+                } }
+            }
+            return [encoder.raw]
+        },
+        shape: nil,
+        run: { context, input in
+            var rows: [RecordBlock.Row] = []
+            for count in [0, 1, 4, 40] where RecordBlock.decode(input, count: count, into: &rows) {
+                for r in rows {
+                    for range in [r.text, r.level, r.process, r.thread, r.codes].compactMap({ $0 }) where range.upperBound > input.count || range.lowerBound < 0 {
+                        throw FuzzOracleFailure(description: "a field at \(range) outside the \(input.count)-byte block")
+                    }
+                }
+            }
+            // The bytes as a store holds them: once compressed (a block whose records are
+            // damaged), once as they are (data that is not zlib).
+            let db = context.work + "/blocks.db"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            do {
+                let store = try Store.openForWriting(db)
+                try store.db.execute("INSERT INTO sources (id, path) VALUES (1, 'input.trc')")
+                let insert = try store.db.prepare("INSERT INTO record_blocks (id, source, last_id, count, min_line, max_line, raw_size, data) VALUES (?1, 1, ?2, ?3, 1, 99, ?4, ?5)")
+                let packed = input.withUnsafeBytes { Deflate.compress($0) }
+                try insert.bind([.int(1), .int(4), .int(4), .int(Int64(input.count)), .blob(packed)])
+                try insert.run()
+                try insert.bind([.int(5), .int(44), .int(40), .int(Int64(input.count)), .blob(input)])
+                try insert.run()
+                try store.db.execute("INSERT INTO record_conns (conn, block) VALUES (1, 1), (1, 5)")
+            }
+            let reader = try Store.openForReading(db)
+            for sql in ["SELECT id, source, line, lines, time, level, process, thread, fn_at, fn_len, function, conn, failure, codes, text FROM records",
+                        "SELECT text FROM records WHERE conn = 1", "SELECT count(*) FROM codes"] {
+                let q = try reader.db.prepare(sql)
+                do {
+                    while try q.step() { for i in 0..<q.columnCount { _ = q.value(i) } }
+                } catch let e as SQLiteError where e.isCorrupt {
+                    continue  // the block said to be damaged: right
+                }
+            }
         })
 
     /// TLS bytes from dumps: the record layer and every handshake parser, fed as records in both

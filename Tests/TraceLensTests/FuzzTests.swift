@@ -41,6 +41,7 @@ final class FuzzTests: XCTestCase {
     func testPluginLoaderFuzz() throws { try fuzz("plugin", iterations: 30) }
     func testCertificateFuzz() throws { try fuzz("cert", iterations: 150) }
     func testTLSFuzz() throws { try fuzz("tls", iterations: 60) }
+    func testRecordBlockFuzz() throws { try fuzz("blocks", iterations: 60) }
 
     /// Every target has corpus files, and each corpus folder belongs to a target.
     func testCorpusFoldersMatchTargets() throws {
