@@ -5,6 +5,7 @@ import TraceLensDecode
 import TraceLensPlugins
 import TraceLensHandshake
 import TraceLensRender
+import TraceLensQuery
 
 /// What the user asked `format` for.
 public struct FormatOptions: Sendable {
@@ -105,6 +106,27 @@ public final class FormatRun {
         output.flush()
         if options.stats { printStats() }
         return failures.isEmpty ? 0 : 1
+    }
+
+    /// `format --db`: the stored records of the sources named (all when none), each source as
+    /// its file would print; returns the exit status.
+    public func runStored(_ story: ConnectionStory, sources selectors: [String]) -> Int32 {
+        let sink = FormatSink(plugins: plugins, options: options, output: output)
+        do {
+            for source in try story.storedSources(selectors) {
+                if output.closed { break }
+                sink.startFile(source.path)
+                sink.current.process = source.process
+                try story.sourceRecords(source.id) { try sink.consume(&$0) }
+            }
+        } catch is StopReading {
+        } catch {
+            output.flush()
+            Diagnostics.warn("\(error)")
+            return 1
+        }
+        output.flush()
+        return 0
     }
 
     package struct StopReading: Error {}

@@ -18,9 +18,11 @@ public final class ConnectionStory {
 
     public enum Problem: Error, CustomStringConvertible {
         case noSuchConnection(String)
+        case noSuchSource(String)
         public var description: String {
             switch self {
             case let .noSuchConnection(id): return "no connection \(id) in the store (tracelens connections lists them)"
+            case let .noSuchSource(name): return "no source '\(name)' in the store (tracelens summary lists them: give a source number, path or file name)"
             }
         }
     }
@@ -69,20 +71,72 @@ public final class ConnectionStory {
     /// The records of a loaded story, read again, annotated and decoded, with their source.
     package func records(_ story: Loaded, limit: Int = .max) throws -> [(record: Record, source: SourceInfo)] {
         let annotations = try storedAnnotations(story.members.map(\.id))
-        let stream = RecordStream.decoding(plugins)
+        let finder = RecordStream.decoding(plugins).finder
         var scratch = Captures()
         var out: [(Record, SourceInfo)] = []
         for row in story.rows.prefix(limit) {
             let info = story.sources[row.source] ?? SourceInfo(path: "?", layout: nil, process: nil)
-            guard var record = reparse(row.text, layout: info.layout, source: Int(row.source), line: row.line) else { continue }
-            record.annotations = annotations[[row.source, Int64(row.line)]] ?? []
-            if let stored = row.time, record.time?.hasDate != true {
-                record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
-            }
-            stream.finder.decode(&record, layout: record.layout, captures: &scratch)
+            guard let record = restored(row.text, source: row.source, line: row.line, time: row.time, layout: info.layout,
+                                        annotations: annotations, finder: finder, scratch: &scratch) else { continue }
             out.append((record, info))
         }
         return out
+    }
+
+    /// A stored record as `format` read it: its text read again with its source's layout, its
+    /// TLS lines from the store, its time from the store where the text gives no date (a
+    /// component trace's date line is not a record), its codes decoded with today's plugins.
+    private func restored(_ text: [UInt8], source: Int64, line: Int, time: Int64?, layout: Format?, annotations: [[Int64]: [Annotation]],
+                          finder: CodeFinder, scratch: inout Captures) -> Record? {
+        guard var record = reparse(text, layout: layout, source: Int(source), line: line) else { return nil }
+        record.annotations = annotations[[source, Int64(line)]] ?? []
+        if let stored = time, record.time?.hasDate != true {
+            record.time = Timestamp(micros: stored, fractionDigits: record.time?.fractionDigits ?? 0, hasDate: stored >= 86_400_000_000)
+        }
+        finder.decode(&record, layout: record.layout, captures: &scratch)
+        // An alert read from the bytes was a code of its record (`HandshakeDecoder`): so again.
+        for field in record.annotations.flatMap(\.fields) where field.name == "alert" {
+            guard let c = field.catalogue.flatMap(plugins.catalogueIndex) else { continue }
+            for text in field.values {
+                if let value = plugins.catalogues[c].value(fromCatalogueText: text), !record.codes.contains(where: { $0.catalogue == c && $0.value == value }) {
+                    record.codes.append(FoundCode(catalogue: c, value: value, end: -1))
+                }
+            }
+        }
+        return record
+    }
+
+    /// The stored sources `selectors` name (a number, the path as stored, or its file name),
+    /// in store order; all of them when there is none.
+    public func storedSources(_ selectors: [String]) throws -> [(id: Int64, path: String, process: String?)] {
+        let all = try queries.store.db.prepare("SELECT id, path, process FROM sources ORDER BY id").rows().compactMap { row -> (id: Int64, path: String, process: String?)? in
+            guard case let .int(id) = row[0], case let .text(path) = row[1] else { return nil }
+            if case let .text(process) = row[2] { return (id, path, process) }
+            return (id, path, nil)
+        }
+        if selectors.isEmpty { return all }
+        var chosen: [Int64] = []
+        for s in selectors {
+            let matches = all.filter { String($0.id) == s || $0.path == s || StoreQueries.fileName($0.path) == s }
+            guard !matches.isEmpty else { throw Problem.noSuchSource(s) }
+            chosen += matches.map(\.id)
+        }
+        return all.filter { chosen.contains($0.id) }
+    }
+
+    /// `format --db`: every stored record of a source, in order, as `restored` makes it.
+    package func sourceRecords(_ source: Int64, _ body: (inout Record) throws -> Void) throws {
+        let info = try sourceInfos().info[source] ?? SourceInfo(path: "?", layout: nil, process: nil)
+        let annotations = try storedAnnotations(where: "source = \(source)")
+        let finder = RecordStream.decoding(plugins).finder
+        var scratch = Captures()
+        let q = try queries.store.db.prepare("SELECT line, time, text FROM records WHERE source = ?1 ORDER BY id")
+        try q.bind([.int(source)])
+        while try q.step() {
+            guard var record = restored(q.bytes(2), source: source, line: q.int(0), time: q.isNull(1) ? nil : q.int64(1), layout: info.layout,
+                                        annotations: annotations, finder: finder, scratch: &scratch) else { continue }
+            try body(&record)
+        }
     }
 
     /// A loaded story's records as `show` prints them (no colour), at most `limit` of them.
@@ -220,19 +274,24 @@ public final class ConnectionStory {
     /// The TLS messages stored for these connections' records, by (source, line): read when the
     /// records went in, in the order of the bytes (a store older than them has none).
     package func storedAnnotations(_ conns: [Int64]) throws -> [[Int64]: [Annotation]] {
+        conns.isEmpty ? [:] : try storedAnnotations(where: "conn IN (\(conns.map(String.init).joined(separator: ",")))")
+    }
+
+    /// The TLS messages of `tls_messages` rows matching `condition` (numbers only, never user text).
+    private func storedAnnotations(where condition: String) throws -> [[Int64]: [Annotation]] {
         let db = queries.store.db
-        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1, !conns.isEmpty else { return [:] }
-        let list = conns.map(String.init).joined(separator: ",")
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'tls_messages'") == 1 else { return [:] }
         var byID: [Int64: (key: [Int64], annotation: Annotation)] = [:]
+        var versions: [Int64: String] = [:]
         var order: [Int64] = []
-        let m = try db.prepare("SELECT id, source, line, direction, message, version, text FROM tls_messages WHERE conn IN (\(list)) ORDER BY id")
+        let m = try db.prepare("SELECT id, source, line, direction, message, version, text FROM tls_messages WHERE \(condition) ORDER BY id")
         while try m.step() {
-            var fields: [Annotation.Field] = [.init("message", [m.string(4) ?? ""]), .init("direction", [m.string(3) ?? ""])]
-            if let v = m.string(5) { fields.append(.init("version", [v])) }
+            let fields: [Annotation.Field] = [.init("message", [m.string(4) ?? ""]), .init("direction", [m.string(3) ?? ""])]
             byID[m.int64(0)] = ([m.int64(1), m.int64(2)], Annotation(kind: "tls", text: m.string(6) ?? "", fields: fields))
+            if let v = m.string(5) { versions[m.int64(0)] = v }
             order.append(m.int64(0))
         }
-        let v = try db.prepare("SELECT v.message, v.field, v.value, v.catalogue FROM tls_values v JOIN tls_messages m ON m.id = v.message WHERE m.conn IN (\(list)) ORDER BY v.rowid")
+        let v = try db.prepare("SELECT v.message, v.field, v.value, v.catalogue FROM tls_values v JOIN tls_messages m ON m.id = v.message WHERE m.\(condition) ORDER BY v.rowid")
         while try v.step() {
             guard var entry = byID[v.int64(0)] else { continue }
             let name = v.string(1) ?? "", value = v.string(2) ?? ""
@@ -244,7 +303,15 @@ public final class ConnectionStory {
             byID[v.int64(0)] = entry
         }
         var out: [[Int64]: [Annotation]] = [:]
-        for id in order { if let e = byID[id] { out[e.key, default: []].append(e.annotation) } }
+        for id in order {
+            guard var e = byID[id] else { continue }
+            // The version goes where the decoder put it: after who sent the message.
+            if let v = versions[id] {
+                let at = e.annotation.fields.firstIndex { $0.name == "from" }.map { $0 + 1 } ?? min(2, e.annotation.fields.count)
+                e.annotation.fields.insert(.init("version", [v]), at: at)
+            }
+            out[e.key, default: []].append(e.annotation)
+        }
         return out
     }
 

@@ -70,9 +70,7 @@ package enum RecordBlock {
         package var raw: [UInt8] {
             var out: [UInt8] = []
             out.reserveCapacity(fields.count + texts.count + 10)
-            var n = UInt64(fields.count)
-            while n >= 0x80 { out.append(UInt8(truncatingIfNeeded: n) | 0x80); n >>= 7 }
-            out.append(UInt8(n))
+            Self.putVarint(UInt64(fields.count), into: &out)
             out += fields
             out += texts
             return out
@@ -124,13 +122,15 @@ package enum RecordBlock {
             count += 1
         }
 
-        private mutating func putVarint(_ v: UInt64) {
+        private mutating func putVarint(_ v: UInt64) { Self.putVarint(v, into: &fields) }
+
+        private static func putVarint(_ v: UInt64, into bytes: inout [UInt8]) {
             var v = v
             while v >= 0x80 {
-                fields.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
                 v >>= 7
             }
-            fields.append(UInt8(v))
+            bytes.append(UInt8(v))
         }
 
         private mutating func putSigned(_ v: Int64) { putVarint(UInt64(bitPattern: (v << 1) ^ (v >> 63))) }

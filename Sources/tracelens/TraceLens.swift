@@ -4,6 +4,8 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensPlugins
 import TraceLensRender
+import TraceLensStore
+import TraceLensQuery
 import TraceLensDiagnose
 import TraceLensCommands
 import TraceLensBench
@@ -111,6 +113,7 @@ struct FormatCommand: ParsableCommand {
               tracelens format --errors --thread 3 gskssl.65567.trc
               tracelens format --level ERROR --level EXIT --since 10:07 trace.gz
               tracelens format --json gskssl.65567.trc | jq .codes
+              tracelens format --db case42.db gskssl.65567.trc
             """
     )
 
@@ -155,8 +158,15 @@ struct FormatCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads per file: 1, or 2 (one parses records, the other decodes, renders and writes them, in order). Default: 2 when the machine has more than one core.", valueName: "n"))
     var threads: Int?
 
-    @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input (plain or gzip).", valueName: "file"))
-    var files: [String]
+    @Option(help: ArgumentHelp("Print what a store holds instead of reading files: the stored records of the sources named (a number, path or file name as `summary` lists them; all when none), as their files would print.", valueName: "path"))
+    var db: String?
+
+    @Argument(help: ArgumentHelp("Trace files or folders; - reads standard input (plain or gzip). With --db: stored sources.", valueName: "file"))
+    var files: [String] = []
+
+    func validate() throws {
+        if db == nil && files.isEmpty { throw ValidationError("name a trace file (or - for standard input), or a store with --db") }
+    }
 
     func run() throws {
         var options = FormatOptions()
@@ -181,7 +191,15 @@ struct FormatCommand: ParsableCommand {
         options.stats = stats
         options.verbose = verbose
         options.maxRecord = try recordLimit(maxRecord)
-        let run = FormatRun(plugins: try plugins.load(), options: options, output: Output())
+        let set = try plugins.load()
+        let run = FormatRun(plugins: set, options: options, output: Output())
+        if let db {
+            let story: ConnectionStory
+            do { story = ConnectionStory(queries: StoreQueries(store: try Store.openForReading(db), plugins: set)) } catch { throw storeFailure(error) }
+            let status = run.runStored(story, sources: files)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         let status = run.run(files)
         if status != 0 { throw ExitCode(status) }
     }
