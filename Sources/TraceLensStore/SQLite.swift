@@ -278,7 +278,6 @@ public final class Statement {
     package let db: Database
     package let sql: String
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-    private static let isStatic = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
     package init(_ stmt: OpaquePointer, db: Database, sql: String) {
         self.stmt = stmt
@@ -316,11 +315,6 @@ public final class Statement {
         case let .blob(b):
             b.withUnsafeBytes { check(sqlite3_bind_blob64(stmt, i, $0.baseAddress, sqlite3_uint64($0.count), Self.transient), i, bytes: $0.count) }
         }
-    }
-    /// Binds UTF-8 bytes as TEXT without a copy: the bytes must stay put until the statement is
-    /// stepped and reset (the ingest path binds straight from its batch buffer).
-    @inline(__always) public func bindTextNoCopy(_ i: Int32, _ p: UnsafeRawPointer, _ count: Int) {
-        check(sqlite3_bind_text64(stmt, i, p.assumingMemoryBound(to: CChar.self), sqlite3_uint64(count), Self.isStatic, UInt8(SQLITE_UTF8)), i, bytes: count)
     }
     public func bind(_ values: [SQLValue]) throws {
         sqlite3_reset(stmt)

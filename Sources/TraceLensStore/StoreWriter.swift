@@ -6,7 +6,7 @@ import TraceLensCorrelate
 /// Records of one batch, as flat arrays: filled by the ingest sink, written in one transaction.
 /// One thread holds it at a time: the sink fills it, hands it to the writer thread, and gets it
 /// back empty (`BackgroundWriter`).
-package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw byte buffer whose pointers SQLite binds without copying
+package final class RecordBatch: @unchecked Sendable {  // owns `text`, a raw byte buffer the block encoder reads through its pointers
     package var text = ByteBuffer(capacity: 4 << 20)
     package struct Row {
         package var line: Int

@@ -31,18 +31,18 @@ final class SQLiteBindTests: XCTestCase {
         XCTAssertFalse(e.description.contains("NOT NULL"), file: file, line: line)
     }
 
-    func testTooBigTextNoCopyIsAClearError() throws {
+    func testTooBigRawTextIsAClearError() throws {
         let db = try database(limit: 1000)
         let insert = try db.prepare("INSERT INTO t (text) VALUES (?1)")
         let big = [UInt8](repeating: 0x41, count: 2000)
         try big.withUnsafeBytes { raw in
-            insert.bindTextNoCopy(1, raw.baseAddress!, raw.count)
+            insert.bindText(1, raw.baseAddress!, raw.count)
             XCTAssertThrowsError(try insert.run()) { assertTooBig($0) }
         }
         // The statement is usable again afterwards.
         let small = [UInt8](repeating: 0x42, count: 10)
         try small.withUnsafeBytes { raw in
-            insert.bindTextNoCopy(1, raw.baseAddress!, raw.count)
+            insert.bindText(1, raw.baseAddress!, raw.count)
             try insert.run()
         }
         XCTAssertEqual(try db.scalar("SELECT count(*) FROM t"), 1)
