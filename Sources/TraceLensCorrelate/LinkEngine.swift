@@ -162,6 +162,17 @@ public struct LinkEngine: Sendable {
     /// The connection rules whose connections the link rules join.
     public var connectionRules: Set<String> { Set(rules.flatMap { [$0.from, $0.to] }) }
 
+    /// The sources each side of `rule` takes connections from, given which connection rules
+    /// each source has connections of (`present`). A rule links only across two sources, so one
+    /// without a source on each side (or with the same lone source on both) links nothing.
+    public func sides(of rule: LinkRule, present: [Int64: Set<String>], sources: [LinkSource]) -> (from: Set<Int64>, to: Set<Int64>) {
+        let layouts = Dictionary(sources.map { ($0.id, $0.layout ?? "") }, uniquingKeysWith: { _, last in last })
+        func side(_ name: String, _ formats: [String]) -> Set<Int64> {
+            Set(present.filter { $0.value.contains(name) && (formats.isEmpty || formats.contains(layouts[$0.key] ?? "")) }.map(\.key))
+        }
+        return (side(rule.from, rule.fromFormats), side(rule.to, rule.toFormats))
+    }
+
     /// The fields the rules compare that are connection keys rather than columns.
     public var keyFields: Set<String> {
         Set(rules.flatMap { $0.same.flatMap { [$0.fromField, $0.toField] } }).subtracting(ConnectionRule.columns)

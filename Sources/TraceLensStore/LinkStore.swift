@@ -18,8 +18,31 @@ public final class Linker {
         let sources = try store.linkSources()
         // Refused before anything changes: the links and kept offsets stay as they were.
         if let several = options.offsetsMatchingSeveral(sources).first { throw several }
-        let connections = engine.rules.isEmpty ? [] : try store.linkCandidates(rules: engine.connectionRules, keys: engine.keyFields)
-        let plan = engine.link(connections, sources: sources, options: options)
+        // Only the connections of rules that can join two sources here are loaded: linking
+        // holds them all in memory (a 1 GB trace alone has 600k, some 450 MB as candidates).
+        let present = try store.connectionRulesBySource()
+        var loaded: Set<String> = []
+        var idle: [(rule: String, from: Set<Int64>, connectionRule: String)] = []
+        for rule in engine.rules {
+            let sides = engine.sides(of: rule, present: present, sources: sources)
+            if sides.from.isEmpty || sides.to.isEmpty || (sides.from.count == 1 && sides.from == sides.to) {
+                idle.append((rule.name, sides.from, rule.from))
+            } else {
+                loaded.formUnion([rule.from, rule.to])
+            }
+        }
+        let connections = loaded.isEmpty ? [] : try store.linkCandidates(rules: loaded, keys: engine.keyFields)
+        var plan = engine.link(connections, sources: sources, options: options)
+        // A rule with nothing to join still says how many connections it had (all unmatched),
+        // less those an earlier rule linked, as the engine would have counted them.
+        for (rule, from, connectionRule) in idle where !from.isEmpty {
+            guard let i = plan.report.rules.firstIndex(where: { $0.rule == rule }), plan.report.rules[i].candidates == 0 else { continue }
+            let earlier = Set(engine.rules.prefix { $0.name != rule }.map(\.name))
+            let linked = Set(plan.links.filter { earlier.contains($0.rule) }.map(\.conn))
+            let n = try store.connectionCount(rule: connectionRule, sources: from, excluding: linked)
+            plan.report.rules[i].candidates = n
+            plan.report.rules[i].unmatched = n
+        }
         try store.replaceLinks(plan)
         return plan.report
     }
@@ -36,6 +59,25 @@ extension Store {
         var sources: [LinkSource] = []
         while try q.step() { sources.append(LinkSource(id: q.int64(0), path: q.string(1) ?? "", clockOffset: q.int64(2), layout: q.string(3))) }
         return sources
+    }
+
+    /// Which connection rules each source has connections of.
+    package func connectionRulesBySource() throws -> [Int64: Set<String>] {
+        let q = try db.prepare("SELECT DISTINCT source, rule FROM connections")
+        var out: [Int64: Set<String>] = [:]
+        while try q.step() { out[q.int64(0), default: []].insert(q.string(1) ?? "") }
+        return out
+    }
+
+    /// How many connections of one connection rule these sources have, but for `excluding`.
+    package func connectionCount(rule: String, sources: Set<Int64>, excluding: Set<Int64>) throws -> Int {
+        func list(_ ids: Set<Int64>) -> SQLValue { .text("[" + ids.sorted().map(String.init).joined(separator: ",") + "]") }
+        let q = try db.prepare("""
+            SELECT count(*) FROM connections WHERE rule = ?1 AND source IN (SELECT value FROM json_each(?2))
+                AND id NOT IN (SELECT value FROM json_each(?3))
+            """)
+        try q.bind([.text(rule), list(sources), list(excluding)])
+        return try q.step() ? q.int(0) : 0
     }
 
     /// The connections of these connection rules, with the columns and the named keys as fields.

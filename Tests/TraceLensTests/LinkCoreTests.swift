@@ -52,6 +52,28 @@ final class LinkCoreTests: XCTestCase {
     func pairs(_ plan: LinkPlan) -> [[Int64]] { plan.links.map { [$0.conn, $0.story] }.sorted { $0.lexicographicallyPrecedes($1) } }
     func count(_ plan: LinkPlan, _ rule: String) -> LinkReport.RuleCount? { plan.report.rules.first { $0.rule == rule } }
 
+    /// A rule has sides only where sources have its connections: a lone GSK trace gives the
+    /// job-log rule no `from` side, and a copy rule over one job log has the same lone source on
+    /// both sides; neither can link anything, so their connections are not loaded.
+    func testARuleHasSidesOnlyWhereTwoSourcesHaveItsConnections() throws {
+        let gld = try XCTUnwrap(engine.rules.first { $0.name == "gld1116e-gsk" })
+        let copy = try XCTUnwrap(engine.rules.first { $0.name == "gld-sdsf-copy" })
+        let gskOnly: [Int64: Set<String>] = [Self.gsk: [gld.to]]
+        XCTAssertEqual(engine.sides(of: gld, present: gskOnly, sources: revokedSources).from, [])
+        XCTAssertEqual(engine.sides(of: gld, present: gskOnly, sources: revokedSources).to, [Self.gsk])
+        let both: [Int64: Set<String>] = [Self.gsk: [gld.to], Self.joblog: [gld.from]]
+        XCTAssertEqual(engine.sides(of: gld, present: both, sources: revokedSources).from, [Self.joblog])
+        // The copy rule reads the capture's layout on one side, the job log's on the other.
+        let logs: [Int64: Set<String>] = [Self.joblog: [copy.from, copy.to], Self.sdsf: [copy.from, copy.to]]
+        let sides = engine.sides(of: copy, present: logs, sources: revokedSources)
+        XCTAssertFalse(sides.from.isEmpty)
+        XCTAssertFalse(sides.to.isEmpty)
+        XCTAssertNotEqual(sides.from, sides.to)
+        let logOnly = engine.sides(of: copy, present: [Self.joblog: [copy.from, copy.to]], sources: revokedSources)
+        XCTAssertEqual(logOnly.from, [], "a job log alone is no capture")
+        XCTAssertEqual(logOnly.to, [Self.joblog])
+    }
+
     func testGLD1116ELinksToTheSessionOfItsPeerWithARelatedCode() {
         let plan = engine.link(revokedSessions + [
             gld1116e(22, at: 1_648_116_439_000_000, peer: "10.1.0.2"),
