@@ -4,7 +4,7 @@ import PackageDescription
 // TraceLens is a pipeline, and its targets are the stages. Each target depends only on the stages
 // before it, so an import against the grain does not compile:
 //
-//   Input → Records → Decode → Plugins → Handshake → Correlate → Store → Render → Query / Follow / Diagnose
+//   Input → Records → Decode → Plugins → Handshake → Correlate → Store → Render → Query / Follow / Diagnose / Export
 //         → Commands → tracelens (executable)            Bench (generators, benchmarks, fuzzing)
 //
 // docs/architecture.md draws the same graph; a test (ArchitectureTests) compares the two.
@@ -75,8 +75,11 @@ let package = Package(
                            .product(name: "SwiftASN1", package: "swift-asn1")],
             swiftSettings: swiftSettings
         ),
+        // Sinks beyond the store: decoded rows shipped to ClickHouse or ndjson files with a cursor
+        // per sink, and the fleet's questions asked of ClickHouse.
+        .target(name: "TraceLensExport", dependencies: ["TraceLensDiagnose"], swiftSettings: swiftSettings),
         // One type per command (`*Run`): wires the stages together.
-        .target(name: "TraceLensCommands", dependencies: ["TraceLensDiagnose", "TraceLensFollow"], swiftSettings: swiftSettings),
+        .target(name: "TraceLensCommands", dependencies: ["TraceLensFollow", "TraceLensExport"], swiftSettings: swiftSettings),
         // Synthetic traces, benchmarks and fuzz targets: used by `bench` and `fuzz`, never by the stages.
         .target(name: "TraceLensBench", dependencies: ["TraceLensCommands"], swiftSettings: swiftSettings),
 

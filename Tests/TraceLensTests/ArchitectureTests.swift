@@ -46,7 +46,7 @@ final class ArchitectureTests: XCTestCase {
     func testPackageSwiftDeclaresTheStages() {
         let names = Self.stages.map(\.name)
         XCTAssertEqual(names, ["TraceLensInput", "TraceLensRecords", "TraceLensDecode", "TraceLensPlugins", "TraceLensHandshake", "TraceLensCorrelate",
-                               "TraceLensStore", "TraceLensRender", "TraceLensQuery", "TraceLensFollow", "TraceLensDiagnose",
+                               "TraceLensStore", "TraceLensRender", "TraceLensQuery", "TraceLensFollow", "TraceLensDiagnose", "TraceLensExport",
                                "TraceLensCommands", "TraceLensBench"])
         // One way: each stage depends only on stages declared before it.
         for (i, stage) in Self.stages.enumerated() {
