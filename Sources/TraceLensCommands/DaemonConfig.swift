@@ -3,6 +3,7 @@ import TraceLensInput
 import TraceLensRecords
 import TraceLensPlugins
 import TraceLensFollow
+import TraceLensExport
 
 /// `tracelens daemon --config tracelens.toml`: what to follow and where to store it.
 ///
@@ -13,6 +14,19 @@ import TraceLensFollow
 ///     log-level = "info"
 ///     poll = false
 ///     max-record = "1MiB"
+///     host = "LPAR1"                # the name export rows carry (default: this machine's)
+///
+///     [[export]]                    # any number: each its own cursor in the store
+///     type = "clickhouse"           # or "ndjson"
+///     url = "http://clickhouse.example:8123"
+///     database = "tracelens"
+///     user = "tracelens"
+///     password-file = "/etc/tracelens/clickhouse.password"   # or password-env = "VAR"
+///
+///     [[export]]
+///     type = "ndjson"
+///     path = "/var/log/tracelens/export.ndjson"
+///     max-size = "100MiB"           # then renamed .1 (.2 ...), keep = 5 of them
 ///
 /// Relative paths are taken from the configuration file's folder. Unknown keys are errors, with
 /// the likely intended key named, so that a typo does not silently follow nothing.
@@ -29,8 +43,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var layout: String?
     /// The longest record line (`max-record`); longer ones are cut with a marker.
     public var maxRecord = TextReader.defaultMaxRecord
+    /// The host name export rows carry.
+    public var host = Platform.hostName
+    /// Where decoded rows are shipped (`[[export]]`).
+    package var exports: [SinkSpec] = []
 
-    package static let keys = ["db", "paths", "plugins", "retention-days", "log-level", "poll", "poll-interval", "quiet", "link-interval", "layout", "max-record"]
+    package static let keys = ["db", "paths", "plugins", "retention-days", "log-level", "poll", "poll-interval", "quiet", "link-interval", "layout", "max-record",
+                               "host", "export"]
+    package static let exportKeys = ["name", "type", "url", "database", "user", "password-file", "password-env", "path", "max-size", "keep",
+                                     "batch-records", "interval", "max-backoff"]
 
     public struct Problem: Error, CustomStringConvertible {
         public var path: String
@@ -120,9 +141,77 @@ public struct DaemonConfig: Sendable, Equatable {
         case let other?:
             problems.append(t.problem("'max-record' must be a size such as \"1MiB\", not \(other.typeName)"))
         }
+        if let host = t.string("host", &problems) {
+            if host.isEmpty || host.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                problems.append(t.problem("'host' must be a name without control characters"))
+            } else {
+                config.host = host
+            }
+        }
+        for (i, node) in t.tables("export", &problems).enumerated() {
+            if let spec = exportSpec(node, index: i, path: path, resolve: resolve, seconds: seconds, &problems) {
+                if config.exports.contains(where: { $0.name == spec.name }) {
+                    problems.append(t.problem("[[export]] \(i + 1): the name '\(spec.name)' is taken by another export; give each a name"))
+                } else {
+                    config.exports.append(spec)
+                }
+            }
+        }
         problems += t.unknownKeys(known: keys)
         if !problems.isEmpty { throw Problem(path: path, messages: problems.map(\.message)) }
         return config
+    }
+
+    /// One `[[export]]` table, checked.
+    private static func exportSpec(_ node: TOMLNode, index: Int, path: String, resolve: (String) -> String,
+                                   seconds: (String, Int64, String) -> Double?, _ problems: inout [PluginProblem]) -> SinkSpec? {
+        guard var e = TableReader(node, file: path, entry: "[[export]] \(index + 1)") else {
+            problems.append(PluginProblem(file: path, entry: "[[export]] \(index + 1)", message: "must be a table"))
+            return nil
+        }
+        let before = problems.count
+        let type = e.string("type", &problems, required: true)
+        if e.node("password") != nil {
+            problems.append(e.problem("'password' is not read from the configuration: use password-file (a file only its owner reads) or password-env"))
+        }
+        var spec: SinkSpec?
+        switch type {
+        case "clickhouse"?:
+            let url = e.string("url", &problems, required: true) ?? ""
+            let database = e.string("database", &problems) ?? "tracelens"
+            let user = e.string("user", &problems)
+            var password = PasswordSource.none
+            let file = e.string("password-file", &problems), env = e.string("password-env", &problems)
+            if file != nil && env != nil { problems.append(e.problem("give password-file or password-env, not both")) }
+            if let file { password = .file(resolve(file)) } else if let env { password = .environment(env) }
+            if !url.isEmpty {
+                do { _ = try HTTPEndpoint(url) } catch { problems.append(e.problem("'url': \(error)")) }
+            }
+            spec = SinkSpec(name: e.string("name", &problems) ?? "clickhouse", kind: .clickhouse(url: url, database: database, user: user, password: password))
+        case "ndjson"?:
+            let file = e.string("path", &problems, required: true) ?? ""
+            var maxSize: Int64 = 100 << 20
+            switch e.node("max-size") {
+            case nil: break
+            case let .string(text)?:
+                if let n = RecordLimit.parseSize(text) { maxSize = Int64(n) } else { problems.append(e.problem("'max-size': '\(text)' is not a size such as \"100MiB\"")) }
+            case let .int(n)? where n > 0: maxSize = Int64(n)
+            case let other?: problems.append(e.problem("'max-size' must be a size such as \"100MiB\", not \(other.typeName)"))
+            }
+            let keep = e.int("keep", &problems) ?? 5
+            if keep < 1 || keep > 1000 { problems.append(e.problem("'keep' must be 1 to 1000")) }
+            spec = SinkSpec(name: e.string("name", &problems) ?? "ndjson", kind: .ndjson(path: resolve(file), maxSize: maxSize, keep: keep))
+        case let other?:
+            problems.append(e.problem("'type': '\(other)' is not clickhouse or ndjson"))
+        case nil:
+            break
+        }
+        if let n = e.int("batch-records", &problems) {
+            if n < 1 || n > 1_000_000 { problems.append(e.problem("'batch-records' must be 1 to 1000000")) } else { spec?.options.batchRecords = n }
+        }
+        problems += e.unknownKeys(known: exportKeys)
+        _ = seconds
+        return problems.count == before ? spec : nil
     }
 
     public var followOptions: FollowOptions {

@@ -2,6 +2,7 @@ import TraceLensInput
 import TraceLensPlugins
 import TraceLensStore
 import TraceLensQuery
+import TraceLensExport
 
 /// `tracelens export --pcap FILE [CONN...]`: the dumped TLS bytes of connections as TCP
 /// conversations in a pcap file (`ConnectionExport` reads them, `PcapWriter` makes the packets),
@@ -101,5 +102,62 @@ public struct ExportRun {
         defer { Platform.close(fd) }
         guard Platform.writeAll(fd, writer.bytes) else { throw Problem.cannotWrite(path: path, reason: Platform.errorText(Platform.lastError)) }
         return report
+    }
+}
+
+/// `tracelens export --clickhouse URL` / `--ndjson FILE`: what the store holds that the sink has
+/// not acknowledged, sent now (the same sinks and cursors as the daemon's `[[export]]`).
+public struct SinkExportRun {
+    package var spec: SinkSpec
+    public var storePath: String
+    public var host: String
+
+    public enum Target {
+        case clickhouse(url: String, database: String, user: String?, passwordFile: String?, passwordEnvironment: String?)
+        case ndjson(path: String, maxSize: String?, keep: Int?)
+    }
+
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(target: Target, sinkName: String?, storePath: String, host: String?) throws {
+        switch target {
+        case let .clickhouse(url, database, user, file, env):
+            if file != nil && env != nil { throw Problem(description: "give --password-file or --password-env, not both") }
+            _ = try HTTPEndpoint(url)
+            let password: PasswordSource = file.map { .file($0) } ?? env.map { .environment($0) } ?? .none
+            spec = SinkSpec(name: sinkName ?? "clickhouse", kind: .clickhouse(url: url, database: database, user: user, password: password))
+        case let .ndjson(path, maxSize, keep):
+            var bytes: Int64 = 100 << 20
+            if let maxSize {
+                guard let n = RecordLimit.parseSize(maxSize), n > 0 else { throw Problem(description: "--max-size: '\(maxSize)' is not a size such as 100MiB") }
+                bytes = Int64(n)
+            }
+            if let keep, keep < 1 || keep > 1000 { throw Problem(description: "--keep must be 1 to 1000") }
+            spec = SinkSpec(name: sinkName ?? "ndjson", kind: .ndjson(path: IngestRun.absolute(path), maxSize: bytes, keep: keep ?? 5))
+        }
+        self.storePath = storePath
+        if let host, host.isEmpty || host.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw Problem(description: "--host must be a name without control characters")
+        }
+        self.host = host ?? Platform.hostName
+    }
+
+    /// What was sent, and the sink's words for the summary line.
+    public struct Report: Sendable {
+        public var records: Int
+        public var connections: Int
+        public var batches: Int
+        public var sink: String
+        public var target: String
+        public var restarted: Bool
+    }
+
+    public func run(plugins: PluginSet, stop: StopSignal? = nil) throws -> Report {
+        let exporter = try Exporter(storePath: storePath, plugins: plugins, host: host, sink: try spec.makeSink(), options: spec.options)
+        let totals = try exporter.exportAll(stop: stop)
+        return Report(records: totals.records, connections: totals.connections, batches: totals.batches, sink: spec.name,
+                      target: exporter.sink.target, restarted: exporter.restarted)
     }
 }

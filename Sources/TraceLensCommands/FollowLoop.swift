@@ -9,6 +9,8 @@ public final class FollowLoop {
     /// Cycles closer together than this are merged (a busy file sends a stream of events).
     public var minimumInterval: Double = 0.05
     public var reload: (() -> Void)?
+    /// Run after the follower's last commit (the daemon's exporters stop here).
+    public var onStop: (() -> Void)?
     public private(set) var cycles = 0
     private var stopRequested = false
 
@@ -50,6 +52,7 @@ public final class FollowLoop {
             if !stopRequested && since < minimumInterval { Platform.sleep(seconds: minimumInterval - since) }
         }
         follower.shutdown()
+        onStop?()
         follower.log(.info, "stopped", ["cycles": cycles])
     }
 

@@ -33,13 +33,13 @@ public enum DaemonRun {
         for p in problems { log(.warn, "plugin-problem", ["problem": "\(p)"]) }
         let observer = VerdictLogger(plugins: set, log: log)
         var current = config
-        return try FollowSession.start(plugins: set, storePath: config.db, options: config.followOptions, observer: observer, log: log,
+        let loop = try FollowSession.start(plugins: set, storePath: config.db, options: config.followOptions, observer: observer, log: log,
                                        poll: config.poll, pollInterval: config.pollInterval) { follower in
             do {
                 let fresh = try DaemonConfig.load(configPath)
                 if fresh.db != current.db || fresh.plugins != current.plugins || fresh.poll != current.poll || fresh.layout != current.layout
-                    || fresh.maxRecord != current.maxRecord {
-                    log(.warn, "reload-partial", ["note": "db, plugins, poll, layout and max-record take effect at the next start"])
+                    || fresh.maxRecord != current.maxRecord || fresh.host != current.host || fresh.exports != current.exports {
+                    log(.warn, "reload-partial", ["note": "db, plugins, poll, layout, max-record, host and export take effect at the next start"])
                 }
                 follower.update(patterns: fresh.paths, retentionDays: fresh.retentionDays, linkInterval: fresh.linkInterval)
                 log.level = fresh.logLevel
@@ -49,5 +49,11 @@ public enum DaemonRun {
                 log(.error, "reload-failed", ["error": "\(error)", "kept": "the previous configuration"])
             }
         }
+        if !config.exports.isEmpty {
+            // Started once the store is open (and brought up to date) for the follower.
+            let exports = ExportThreads(specs: config.exports, storePath: config.db, plugins: set, host: config.host, log: log)
+            loop.onStop = { exports.stopAndWait() }
+        }
+        return loop
     }
 }

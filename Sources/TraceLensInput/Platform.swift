@@ -72,6 +72,14 @@ public enum Platform {
     /// Cuts (or extends with zeros) an open file to `size` bytes.
     public static func truncate(_ fd: Int32, to size: Int64) { _ = ftruncate(fd, off_t(size)) }
 
+    /// Puts what was written to `fd` on the disk (false: it may not be there).
+    public static func sync(_ fd: Int32) -> Bool { fsync(fd) == 0 }
+
+    /// Renames a file, replacing what `to` names (nil when done; else why not).
+    public static func rename(_ from: String, to: String) -> String? {
+        Glibc.rename(from, to) == 0 ? nil : String(cString: strerror(errno))
+    }
+
     /// Moves a descriptor back to the start of its file.
     public static func rewind(_ fd: Int32) { _ = lseek(fd, 0, SEEK_SET) }
 
@@ -274,6 +282,13 @@ public enum Platform {
     // MARK: Processes and terminals
 
     public static var processID: Int32 { getpid() }
+
+    /// This machine's host name (what export rows carry unless the configuration names one).
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// Whether a process with this id runs (or exists but is another user's).
     public static func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }

@@ -11,6 +11,13 @@ public enum RecordLimit {
     /// `4096`, `4K`, `4KiB`, `4KB`, `1M`, `1MiB` (K and M are 1024 and 1024², as for files);
     /// nil when it is not a size in the allowed range.
     public static func parse(_ text: String) -> Int? {
+        guard let bytes = parseSize(text), bytes >= minimum, bytes <= maximum else { return nil }
+        return bytes
+    }
+
+    /// A size in bytes as written (`100MiB`, `1G`), K, M and G being powers of 1024; nil when
+    /// it is not one or overflows.
+    public static func parseSize(_ text: String) -> Int? {
         let t = text.trimmingCharacters(in: .whitespaces)
         let digits = t.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let n = Int(digits) else { return nil }
@@ -19,11 +26,11 @@ public enum RecordLimit {
         case "", "b": unit = 1
         case "k", "kb", "kib": unit = 1 << 10
         case "m", "mb", "mib": unit = 1 << 20
+        case "g", "gb", "gib": unit = 1 << 30
         default: return nil
         }
         let (bytes, overflow) = n.multipliedReportingOverflow(by: unit)
-        guard !overflow, bytes >= minimum, bytes <= maximum else { return nil }
-        return bytes
+        return overflow ? nil : bytes
     }
 
     /// What a valid value looks like, for error messages.

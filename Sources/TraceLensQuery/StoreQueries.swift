@@ -322,6 +322,34 @@ public final class StoreQueries {
         return table
     }
 
+    /// `tracelens status`, second table: each export sink, how far its engine has acknowledged,
+    /// what is still to send, and its last error while it is failing; nil when none was ever run.
+    public func exportStatus() throws -> ResultTable? {
+        let exists = try store.db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'export_sinks'") ?? 0
+        guard exists > 0, (try store.db.scalar("SELECT count(*) FROM export_sinks") ?? 0) > 0 else { return nil }
+        let q = try store.db.prepare("""
+            SELECT sink, kind, target, state,
+                   (SELECT coalesce(sum(b.last_id - max(b.id, e.record + 1) + 1), 0) FROM record_blocks b WHERE b.last_id > e.record),
+                   (SELECT count(*) FROM connections c WHERE c.revision > e.revision),
+                   records, connections, acked_at, last_error, error_at, pid
+            FROM export_sinks e ORDER BY sink
+            """)
+        var table = ResultTable(title: "exports",
+                                columns: ["sink", "kind", "target", "state", "records behind", "connections behind", "records sent", "connections sent",
+                                          "acknowledged", "last error", "error at", "process"],
+                                importance: ["sink", "state", "records behind", "last error", "target", "connections behind", "acknowledged", "process",
+                                             "kind", "records sent", "connections sent", "error at"],
+                                cutAtStart: ["target"])
+        for var row in try q.rows() {
+            if case let .int(pid) = row[11] {
+                let alive = Platform.processExists(Int32(pid))
+                row[11] = .text("\(pid) (\(alive ? "running" : "stopped"))")
+            }
+            table.rows.append(row)
+        }
+        return table
+    }
+
     // MARK: sql
 
     /// The sqlite3 shell's `.tables` and `.schema [NAME]`, for `sql` text starting with a dot: one

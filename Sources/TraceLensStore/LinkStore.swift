@@ -113,23 +113,47 @@ extension Store {
         return candidates
     }
 
-    /// Keeps the offsets the plan gave and replaces every link (and each connection's story)
-    /// with the plan's, in one transaction.
+    /// Keeps the offsets the plan gave and makes the links (and each connection's story) the
+    /// plan's, in one transaction. Only what differs is written, so a link pass that finds what
+    /// the last one found changes no row and revises no connection (export sinks follow revisions).
     package func replaceLinks(_ plan: LinkPlan) throws {
         try db.transaction {
             for (source, micros) in plan.offsets {
                 try db.execute("UPDATE sources SET clock_offset = \(micros) WHERE id = \(source)")
             }
-            try db.execute("UPDATE connections SET story = NULL WHERE story IS NOT NULL")
-            try db.execute("DELETE FROM links")
+            struct Stored: Equatable { var story: Int64; var rule: String; var gap: Int64?; var evidence: String }
+            var stored: [Int64: Stored] = [:]
+            let existing = try db.prepare("SELECT conn, story, rule, gap, evidence FROM links")
+            while try existing.step() {
+                stored[existing.int64(0)] = Stored(story: existing.int64(1), rule: existing.string(2) ?? "",
+                                                   gap: existing.isNull(3) ? nil : existing.int64(3), evidence: existing.string(4) ?? "")
+            }
+            let remove = try db.prepare("DELETE FROM links WHERE conn = ?")
             let insert = try db.prepare("INSERT INTO links (conn, story, rule, gap, evidence) VALUES (?, ?, ?, ?, ?)")
             let update = try db.prepare("UPDATE connections SET story = ? WHERE id = ?")
+            var planned = Set<Int64>()
             for l in plan.links {
+                planned.insert(l.conn)
+                let wanted = Stored(story: l.story, rule: l.rule, gap: l.gap, evidence: l.evidence)
+                let old = stored[l.conn]
+                if old == wanted { continue }
+                if old != nil {
+                    try remove.bind([.int(l.conn)])
+                    try remove.run()
+                }
                 try insert.bind([.int(l.conn), .int(l.story), .text(l.rule), l.gap.map { .int($0) } ?? .null, .text(l.evidence)])
                 try insert.run()
                 try update.bind([.int(l.story), .int(l.conn)])
                 try update.run()
             }
+            for conn in stored.keys where !planned.contains(conn) {
+                try remove.bind([.int(conn)])
+                try remove.run()
+                try update.bind([.null, .int(conn)])
+                try update.run()
+            }
+            // A story set without a link row (not written by this code, but kept true).
+            try db.execute("UPDATE connections SET story = NULL WHERE story IS NOT NULL AND id NOT IN (SELECT conn FROM links)")
         }
     }
 }

@@ -220,27 +220,34 @@ package enum RecordBlock {
 }
 
 /// Writes blocks: compresses what the encoder holds into a `record_blocks` row, with a
-/// `record_conns` row for each connection in it. Record ids go on from the last block's.
+/// `record_conns` row for each connection in it. Record ids only rise: they go on from the
+/// highest ever given (`sequences`), so a tail read again or a store emptied by retention never
+/// gives an id twice, and an export cursor on ids misses nothing.
 package final class RecordBlockWriter {
     private let db: Database
     private let insertBlock: Statement
     private let insertConn: Statement
     private let lastID: Statement
+    /// nil while upgrading a store older than `sequences` (the old ids are kept as they were).
+    private let raiseHighest: Statement?
     package var encoder = RecordBlock.Encoder()
     /// The id the next record gets (read again by `begin`, as another writer may have written).
     package private(set) var nextID: Int64 = 1
 
-    package init(db: Database) throws {
+    package init(db: Database, keepsSequence: Bool = true) throws {
         self.db = db
         insertBlock = try db.prepare("""
             INSERT INTO record_blocks (id, source, last_id, count, min_line, max_line, min_time, max_time, raw_size, data)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
             """)
         insertConn = try db.prepare("INSERT OR IGNORE INTO record_conns (conn, block) VALUES (?1, ?2)")
-        lastID = try db.prepare("SELECT last_id FROM record_blocks ORDER BY id DESC LIMIT 1")
+        lastID = try db.prepare(keepsSequence
+            ? "SELECT max(coalesce((SELECT last_id FROM record_blocks ORDER BY id DESC LIMIT 1), 0), (SELECT value FROM sequences WHERE name = 'record'))"
+            : "SELECT last_id FROM record_blocks ORDER BY id DESC LIMIT 1")
+        raiseHighest = keepsSequence ? try db.prepare("UPDATE sequences SET value = ?1 WHERE name = 'record' AND value < ?1") : nil
     }
 
-    /// Starts a batch (inside its transaction): the next id follows the last block.
+    /// Starts a batch (inside its transaction): the next id follows the highest given.
     package func begin() throws {
         try lastID.bind([])
         nextID = try lastID.step() ? lastID.int64(0) + 1 : 1
@@ -260,13 +267,18 @@ package final class RecordBlockWriter {
         let raw = e.raw
         let data = raw.withUnsafeBytes { Deflate.compress($0) }
         let first = nextID
-        try insertBlock.bind([.int(first), .int(source), .int(first + Int64(e.count) - 1), .int(Int64(e.count)),
+        let last = first + Int64(e.count) - 1
+        try insertBlock.bind([.int(first), .int(source), .int(last), .int(Int64(e.count)),
                               .int(Int64(e.minLine)), .int(Int64(e.maxLine)), e.minTime.map(SQLValue.int) ?? .null,
                               e.maxTime.map(SQLValue.int) ?? .null, .int(Int64(raw.count)), .blob(data)])
         try insertBlock.run()
         for conn in e.conns {
             try insertConn.bind([.int(conn), .int(first)])
             try insertConn.run()
+        }
+        if let raiseHighest {
+            try raiseHighest.bind([.int(last)])
+            try raiseHighest.run()
         }
         nextID += Int64(e.count)
         encoder.reset()

@@ -3,7 +3,7 @@ import TraceLensInput
 /// The store's tables. `PRAGMA user_version` holds `Schema.version`; a store written by a newer
 /// TraceLens is refused rather than misread. Documented for users in docs/user-guide.md.
 package enum Schema {
-    package static let version: Int32 = 5
+    package static let version: Int32 = 6
 
     package static let create = """
         -- One row per file (or stream) ingested. offset/line say how far it has been read.
@@ -75,7 +75,8 @@ package enum Schema {
             error       TEXT,            -- primary error, catalogue:code (the first failure code)
             related     TEXT,            -- the other failure codes, space-separated catalogue:code
             records     INTEGER NOT NULL,
-            story       INTEGER          -- set by linking: the connection (of another source) whose story this one is part of
+            story       INTEGER,         -- set by linking: the connection (of another source) whose story this one is part of
+            revision    INTEGER NOT NULL DEFAULT 0  -- rises whenever the connection, its story or its links change (what export sinks follow)
         );
         CREATE INDEX connections_story ON connections(story) WHERE story IS NOT NULL;
         CREATE INDEX connections_outcome ON connections(outcome, start_time);
@@ -102,6 +103,8 @@ package enum Schema {
         \(follows)
 
         \(tls)
+
+        \(exports)
 
         -- The catalogues of the plugins used at the last ingest, so SQL can decode codes.
         CREATE TABLE catalogue (
@@ -171,6 +174,63 @@ package enum Schema {
         --   codes     JSON list of the codes found, "catalogue:code", failures marked "!": ["!ssl:431"]
         --   text      the lines as read, secrets masked
         CREATE VIRTUAL TABLE records USING \(RecordsTable.module);
+        """
+
+    /// What export sinks follow (added in version 6): numbers that only rise, the connections'
+    /// revisions, and each sink's cursor.
+    package static let exports = """
+        -- Numbers that only rise: 'record' is the highest record id ever given (a tail read again,
+        -- or records after retention, get new ids), 'revision' the last connection revision.
+        CREATE TABLE sequences (
+            name  TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO sequences (name, value) VALUES ('record', coalesce((SELECT max(last_id) FROM record_blocks), 0)),
+                                                   ('revision', coalesce((SELECT max(revision) FROM connections), 0));
+        CREATE INDEX connections_revision ON connections(revision);
+        CREATE TRIGGER connections_revised_on_insert AFTER INSERT ON connections BEGIN
+            UPDATE sequences SET value = value + 1 WHERE name = 'revision';
+            UPDATE connections SET revision = (SELECT value FROM sequences WHERE name = 'revision') WHERE id = NEW.id;
+        END;
+        CREATE TRIGGER connections_revised_on_story AFTER UPDATE OF story ON connections WHEN OLD.story IS NOT NEW.story BEGIN
+            UPDATE sequences SET value = value + 1 WHERE name = 'revision';
+            UPDATE connections SET revision = (SELECT value FROM sequences WHERE name = 'revision') WHERE id = NEW.id;
+        END;
+        -- A story's findings change with the connections linked to it.
+        CREATE TRIGGER story_revised_on_link AFTER INSERT ON links BEGIN
+            UPDATE sequences SET value = value + 1 WHERE name = 'revision';
+            UPDATE connections SET revision = (SELECT value FROM sequences WHERE name = 'revision') WHERE id = NEW.story;
+        END;
+        CREATE TRIGGER story_revised_on_unlink AFTER DELETE ON links BEGIN
+            UPDATE sequences SET value = value + 1 WHERE name = 'revision';
+            UPDATE connections SET revision = (SELECT value FROM sequences WHERE name = 'revision') WHERE id = OLD.story;
+        END;
+
+        -- One row per export sink (`[[export]]` of the daemon, `tracelens export --to`): how far it
+        -- has been acknowledged, and how it is doing, for `tracelens status`.
+        CREATE TABLE export_sinks (
+            sink         TEXT PRIMARY KEY,          -- the sink's name
+            kind         TEXT NOT NULL,             -- clickhouse, ndjson
+            target       TEXT NOT NULL,             -- where it sends: a URL and database, or a file
+            record       INTEGER NOT NULL DEFAULT 0, -- records up to this id are acknowledged
+            revision     INTEGER NOT NULL DEFAULT 0, -- connection revisions up to this are acknowledged
+            position     INTEGER NOT NULL DEFAULT 0, -- the sink's own: the ndjson file's length after the last batch
+            records      INTEGER NOT NULL DEFAULT 0, -- records sent and acknowledged, all runs
+            connections  INTEGER NOT NULL DEFAULT 0, -- connection rows sent and acknowledged
+            state        TEXT NOT NULL DEFAULT 'idle', -- sending, caught up, retrying, stopped
+            last_error   TEXT,
+            error_at     TEXT,
+            acked_at     TEXT,                      -- when the engine last acknowledged a batch
+            pid          INTEGER,                   -- the process exporting
+            updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        ) WITHOUT ROWID;
+        """
+
+    /// From version 5 (before export sinks): every connection gets a first revision.
+    package static let upgradeFrom5 = """
+        ALTER TABLE connections ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+        UPDATE connections SET revision = id;
+        \(exports)
         """
 
     /// From version 1 (before linking across sources).

@@ -258,7 +258,8 @@ public final class Store {
                     if version == 1 { try db.execute(Schema.upgradeFrom1) }
                     if version <= 2 { try db.execute(Schema.upgradeFrom2) }
                     if version <= 3 { try db.execute(Schema.upgradeFrom3) }
-                    try upgradeRecordsToBlocks()
+                    if version <= 4 { try upgradeRecordsToBlocks() }
+                    try db.execute(Schema.upgradeFrom5)
                     try db.execute("PRAGMA user_version = \(Schema.version)")
                 }
             }
@@ -283,7 +284,7 @@ public final class Store {
             if case let .int(id) = row[0] { return id }
             return nil
         })
-        let blocks = try RecordBlockWriter(db: db)
+        let blocks = try RecordBlockWriter(db: db, keepsSequence: false)
         let old = try db.prepare("SELECT id, source, line, lines, time, level, process, thread, fn_at, fn_len, conn, failure, codes, text FROM records_v4 ORDER BY id")
         var source: Int64 = -1
         while try old.step() {

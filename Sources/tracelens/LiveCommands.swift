@@ -158,10 +158,13 @@ struct DaemonCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "What `watch` or `daemon` is following: per file its offset, size, lag, records per second, last error.",
+        abstract: "What `watch` or `daemon` is following: per file its offset, size, lag, records per second, last error; and each export sink.",
         discussion: """
             Read from the store, so it works from another terminal while the daemon runs. lag is \
-            the bytes written but not yet read; process says whether the follower still runs.
+            the bytes written but not yet read; process says whether the follower still runs. \
+            When export sinks have run, a second table says per sink its state (sending, caught \
+            up, retrying, stopped), the records and connections not yet acknowledged by its \
+            engine, when it last acknowledged, and the last error while it is failing.
             """
     )
     @OptionGroup var store: StoreOptions
@@ -172,8 +175,11 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let style = try output.style()
         let queries = try openQueries(store, plugins)
-        let files: ResultTable
-        do { files = try queries.status() } catch { throw storeFailure(error) }
-        try emit([("files", files)], style, layout)
+        var tables: [(key: String, table: ResultTable)] = []
+        do {
+            tables.append(("files", try queries.status()))
+            if let exports = try queries.exportStatus() { tables.append(("exports", exports)) }
+        } catch { throw storeFailure(error) }
+        try emit(tables, style, layout)
     }
 }

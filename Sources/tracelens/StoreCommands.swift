@@ -358,9 +358,25 @@ struct ShowCommand: ParsableCommand {
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write connections' dumped TLS bytes as TCP conversations in a pcap file, for Wireshark or tshark.",
+        abstract: "Ship the store's decoded rows to ClickHouse or an ndjson file, or write TLS bytes as a pcap file.",
         discussion: """
-            Each connection whose trace dumps the bytes it sent and received (the GSK trace's \
+            --clickhouse URL and --ndjson FILE send what the store holds that the sink has not \
+            acknowledged yet: the records (time, host, source, layout, level, thread, message, \
+            codes with their names), the connections (peer, outcome, primary error, protocol, \
+            cipher, DNs, the doctor's findings) and their links, each row with the host name. \
+            Each sink keeps a cursor in the store, moved only once the engine has acknowledged a \
+            batch, so running it again sends only what is new, and a run cut short sends nothing \
+            twice. The daemon does the same continuously (`[[export]]`). ClickHouse's tables are \
+            made by `tracelens fleet init`; the password comes from --password-file or \
+            --password-env, never the command line. docs/fleet.md has the tables and how the \
+            ndjson file plugs into Fluent Bit, Vector or Filebeat.
+
+              tracelens fleet init --clickhouse http://ch.example:8123
+              tracelens export --clickhouse http://ch.example:8123 --user tracelens --password-env CH_PASSWORD
+              tracelens export --ndjson /var/log/tracelens/export.ndjson
+
+            --pcap FILE writes connections' dumped TLS bytes as TCP conversations instead. Each \
+            connection whose trace dumps the bytes it sent and received (the GSK trace's \
             record read and write dumps, a client's openssl s_client -msg transcript) becomes \
             one TCP conversation over IPv4: an opening, one segment per dump (cut at 1400 bytes), \
             a closing, times from the records. The client is the side that sent the ClientHello; \
@@ -382,12 +398,69 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
 
     @Option(help: ArgumentHelp("The pcap file to write (replaced if it exists).", valueName: "file"))
-    var pcap: String
+    var pcap: String?
 
-    @Argument(help: ArgumentHelp("Connection ids (the conn column of `tracelens connections`); none: every connection with TLS bytes.", valueName: "conn"))
+    @Option(help: ArgumentHelp("Send to ClickHouse's HTTP interface at this URL (http://host:8123).", valueName: "url"))
+    var clickhouse: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse: the database `fleet init` made.", valueName: "name"))
+    var database = "tracelens"
+
+    @Option(help: ArgumentHelp("With --clickhouse: the user.", valueName: "name"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse: a file holding the password (its first line).", valueName: "file"))
+    var passwordFile: String?
+
+    @Option(help: ArgumentHelp("With --clickhouse: the environment variable holding the password.", valueName: "name"))
+    var passwordEnv: String?
+
+    @Option(help: ArgumentHelp("Append rows to this newline-delimited JSON file, for a log shipper.", valueName: "file"))
+    var ndjson: String?
+
+    @Option(help: ArgumentHelp("With --ndjson: rename the file to FILE.1 once it is this big (default 100MiB).", valueName: "size"))
+    var maxSize: String?
+
+    @Option(help: ArgumentHelp("With --ndjson: how many renamed files to keep (default 5).", valueName: "n"))
+    var keep: Int?
+
+    @Option(help: ArgumentHelp("The sink's name: its cursor in the store (default clickhouse or ndjson, as the daemon's).", valueName: "name"))
+    var sink: String?
+
+    @Option(help: ArgumentHelp("The host name rows carry (default this machine's).", valueName: "name"))
+    var host: String?
+
+    @Argument(help: ArgumentHelp("With --pcap: connection ids (the conn column of `tracelens connections`); none: every connection with TLS bytes.", valueName: "conn"))
     var connections: [Int64] = []
 
+    func validate() throws {
+        let chosen = [pcap != nil, clickhouse != nil, ndjson != nil].filter { $0 }.count
+        if chosen != 1 { throw ValidationError("give one of --pcap FILE, --clickhouse URL or --ndjson FILE") }
+        if pcap == nil && !connections.isEmpty { throw ValidationError("connection ids go with --pcap; --clickhouse and --ndjson send everything new") }
+    }
+
     func run() throws {
+        if let pcap { return try writePcap(pcap) }
+        let target: SinkExportRun.Target = clickhouse.map {
+            .clickhouse(url: $0, database: database, user: user, passwordFile: passwordFile, passwordEnvironment: passwordEnv)
+        } ?? .ndjson(path: ndjson ?? "", maxSize: maxSize, keep: keep)
+        let export: SinkExportRun
+        do { export = try SinkExportRun(target: target, sinkName: sink, storePath: store.path, host: host) } catch {
+            throw ValidationError("\(error)")
+        }
+        let set = try plugins.load()
+        let report: SinkExportRun.Report
+        do { report = try export.run(plugins: set, stop: StopSignal.install()) } catch { throw storeFailure(error) }
+        let shown = TerminalText.visible(report.target)
+        if report.restarted { print("sink \(report.sink) now sends to \(shown): starting again from the first row") }
+        if report.records == 0 && report.connections == 0 {
+            print("nothing new for \(shown) (sink \(report.sink))")
+        } else {
+            print("exported \(report.records) records and \(report.connections) connection rows to \(shown) in \(report.batches) batch\(report.batches == 1 ? "" : "es") (sink \(report.sink))")
+        }
+    }
+
+    private func writePcap(_ pcap: String) throws {
         let queries = try openQueries(store, plugins)
         let report: ExportRun.Report
         do { report = try ExportRun(queries: queries).pcap(to: pcap, connections: connections) } catch { throw storeFailure(error) }
