@@ -161,3 +161,44 @@ public struct SinkExportRun {
                       target: exporter.sink.target, restarted: exporter.restarted)
     }
 }
+
+/// `tracelens fleet ...`: the fleet's ClickHouse, opened once per command.
+public struct FleetRun {
+    /// Where the fleet's ClickHouse is; the password is read when connecting, never shown.
+    public struct Connection {
+        package var url: String
+        package var database: String
+        package var user: String?
+        package var password: PasswordSource
+
+        public init(url: String, database: String, user: String?, passwordFile: String?, passwordEnvironment: String?) throws {
+            if passwordFile != nil && passwordEnvironment != nil {
+                throw SinkExportRun.Problem(description: "give --password-file or --password-env, not both")
+            }
+            _ = try HTTPEndpoint(url)
+            self.url = url
+            self.database = database
+            self.user = user
+            password = passwordFile.map { .file($0) } ?? passwordEnvironment.map { .environment($0) } ?? .none
+        }
+    }
+
+    package let client: ClickHouseClient
+
+    public init(_ connection: Connection) throws {
+        client = try ClickHouseClient(url: connection.url, database: connection.database, user: connection.user,
+                                      password: try connection.password.read())
+    }
+
+    /// Creates the tables; says what it did.
+    public func initialize() throws -> String {
+        try FleetSchema.initialize(client: client)
+        return "tables ready in \(client.displayTarget): records, connections, links (a view), tracelens_schema (version \(FleetSchema.version))"
+    }
+
+    public func queries(plugins: PluginSet, hosts: [String]) -> FleetQueries {
+        let q = FleetQueries(client: client, plugins: plugins)
+        q.hosts = hosts
+        return q
+    }
+}

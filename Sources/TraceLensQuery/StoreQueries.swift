@@ -32,24 +32,17 @@ public struct ConnectionFilter: Sendable {
     }
 }
 
-/// The query commands over a store: summary, connections, show, sql. Codes are decoded with
-/// the loaded plugins, so a store ingested earlier reads with today's catalogues.
-public final class StoreQueries {
-    public let store: Store
+/// How stored values are shown: codes decoded with the loaded plugins, peers, linked lists,
+/// captured fields, file names; cached, as a big answer repeats the same few. Used by the local
+/// queries and by the fleet's, so both show a value the same way.
+public final class ShownText {
     public let plugins: PluginSet
-    /// Decoded texts by code reference: a big store repeats the same few codes many times.
     private var decoded: [String: String] = [:]
     private var errorTexts: [String: String] = [:]
-    /// Shown connection fields by name and value (see `shownField`).
     private var shownFields: [String: String] = [:]
     private var fileNames: [String: String] = [:]
 
-    public init(store: Store, plugins: PluginSet) {
-        self.store = store
-        self.plugins = plugins
-    }
-
-    // MARK: decoding
+    public init(plugins: PluginSet) { self.plugins = plugins }
 
     /// `cms:03353041` → `CMS 03353041: Certificate is revoked.`
     public func decode(_ ref: String) -> String {
@@ -76,6 +69,60 @@ public final class StoreQueries {
         return s
     }
 
+    package func fileName(_ path: String) -> String {
+        if let f = fileNames[path] { return f }
+        let f = StoreQueries.fileName(path)
+        fileNames[path] = f
+        return f
+    }
+
+    package func peer(_ ip: String?, _ port: Int?) -> String {
+        guard let ip else { return "" }
+        // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
+        return port.map { ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
+    }
+
+    /// The connections of other sources in this story: `12 gldsrv.joblog, 14 client.txt`; or, for
+    /// a connection that is part of another's story, `part of 7`.
+    package func linkedText(_ list: String?, partOf story: Int64?) -> SQLValue {
+        if let story { return .text("part of \(story)") }
+        guard let list, !list.isEmpty else { return .null }
+        return .text(list.split(separator: "|").map { item -> String in
+            let parts = item.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 ? "\(parts[0]) \(fileName(String(parts[1])))" : String(item)
+        }.joined(separator: ", "))
+    }
+
+    /// A captured connection field as shown: decoded when a connection rule's `decode` names it.
+    package func shownField(_ name: String, _ value: String?) -> SQLValue {
+        guard let value else { return .null }
+        let key = name + "\u{0}" + value
+        if let shown = shownFields[key] { return .text(shown) }
+        let shown = plugins.shownConnectionField(name, value)
+        shownFields[key] = shown
+        return .text(shown)
+    }
+}
+
+/// The query commands over a store: summary, connections, show, sql. Codes are decoded with
+/// the loaded plugins, so a store ingested earlier reads with today's catalogues.
+public final class StoreQueries {
+    public let store: Store
+    public let plugins: PluginSet
+    public let shown: ShownText
+
+    public init(store: Store, plugins: PluginSet) {
+        self.store = store
+        self.plugins = plugins
+        shown = ShownText(plugins: plugins)
+    }
+
+    // MARK: decoding
+
+    /// `cms:03353041` → `CMS 03353041: Certificate is revoked.`
+    public func decode(_ ref: String) -> String { shown.decode(ref) }
+    package func errorText(_ error: String?, _ related: String?) -> String? { shown.errorText(error, related) }
+
     package static func time(_ micros: Int64?) -> SQLValue {
         guard let micros else { return .null }
         // Fractions are shown when the trace had them (the store keeps microseconds).
@@ -85,13 +132,7 @@ public final class StoreQueries {
     }
 
     package static func fileName(_ path: String) -> String { (path as NSString).lastPathComponent }
-
-    package func fileName(_ path: String) -> String {
-        if let f = fileNames[path] { return f }
-        let f = Self.fileName(path)
-        fileNames[path] = f
-        return f
-    }
+    package func fileName(_ path: String) -> String { shown.fileName(path) }
 
     // MARK: summary
 
@@ -181,11 +222,7 @@ public final class StoreQueries {
         return m % 1_000_000 == 0 ? "\(sign)\(m / 1_000_000)s" : "\(sign)\(Double(m) / 1_000_000)s"
     }
 
-    package func peer(_ ip: String?, _ port: Int?) -> String {
-        guard let ip else { return "" }
-        // An IPv6 address keeps its colons apart from the port's: [2001:db8::1]:636.
-        return port.map { ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? ip
-    }
+    package func peer(_ ip: String?, _ port: Int?) -> String { shown.peer(ip, port) }
 
     // MARK: connections
 
@@ -270,26 +307,8 @@ public final class StoreQueries {
         return table
     }
 
-    /// The connections of other sources in this story: `12 gldsrv.joblog, 14 client.txt`; or, for
-    /// a connection that is part of another's story, `part of 7`.
-    package func linkedText(_ list: String?, partOf story: Int64?) -> SQLValue {
-        if let story { return .text("part of \(story)") }
-        guard let list, !list.isEmpty else { return .null }
-        return .text(list.split(separator: "|").map { item -> String in
-            let parts = item.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 ? "\(parts[0]) \(fileName(String(parts[1])))" : String(item)
-        }.joined(separator: ", "))
-    }
-
-    /// A captured connection field as shown: decoded when a connection rule's `decode` names it.
-    package func shownField(_ name: String, _ value: String?) -> SQLValue {
-        guard let value else { return .null }
-        let key = name + "\u{0}" + value
-        if let shown = shownFields[key] { return .text(shown) }
-        let shown = plugins.shownConnectionField(name, value)
-        shownFields[key] = shown
-        return .text(shown)
-    }
+    package func linkedText(_ list: String?, partOf story: Int64?) -> SQLValue { shown.linkedText(list, partOf: story) }
+    package func shownField(_ name: String, _ value: String?) -> SQLValue { shown.shownField(name, value) }
 
     // MARK: status
 

@@ -22,7 +22,7 @@ struct TraceLens: ParsableCommand {
             ~/.config/tracelens/plugins/.
             """,
         version: TraceLensVersion.text,
-        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, ReportCommand.self, ExportCommand.self, RedactCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self, FuzzChildCommand.self]
+        subcommands: [FormatCommand.self, ExplainCommand.self, IngestCommand.self, SummaryCommand.self, ConnectionsCommand.self, ShowCommand.self, ReportCommand.self, ExportCommand.self, FleetCommand.self, RedactCommand.self, DoctorCommand.self, LinkCommand.self, SQLCommand.self, WatchCommand.self, DaemonCommand.self, StatusCommand.self, LintCommand.self, CertCommand.self, PluginsCommand.self, BenchCommand.self, FuzzChildCommand.self]
     )
 
     /// As the parser's own `main`, except that a usage error a command finds while running (a bad

@@ -318,7 +318,7 @@ final class SourceLayoutTests: XCTestCase {
         try Fixtures.downgradeToVersion4(db, then: "DROP VIEW tls_offers; DROP TABLE tls_values; DROP TABLE tls_messages; DROP TABLE follows; DROP TABLE links; DROP INDEX connections_story; ALTER TABLE connections DROP COLUMN story; ALTER TABLE sources DROP COLUMN clock_offset; PRAGMA user_version = 1")
         XCTAssertThrowsError(try Store.openForReading(db)) { XCTAssertTrue("\($0)".contains("tracelens link"), "\($0)") }
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 6)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0, "upgraded through versions 2, 3 and 4 to 5")
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
         XCTAssertEqual(try Linker(store: store, plugins: Fixtures.plugins).run().linked, 0)
@@ -333,7 +333,7 @@ final class SourceLayoutTests: XCTestCase {
         XCTAssertEqual(status.note, "no `watch` or `daemon` has written to this store yet")
         XCTAssertEqual(try Fixtures.queries(db).connections(ConnectionFilter()).rows.count, 3)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 6)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM follows"), 0)
     }
 
@@ -352,7 +352,7 @@ final class SourceLayoutTests: XCTestCase {
         XCTAssertTrue(show.stdout.contains("gsk_read_v3_record"))
         XCTAssertEqual(try Fixtures.runTool(["doctor", "--db", db, "--all"]).status, 0)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 6)
         XCTAssertEqual(try store.db.scalar("SELECT count(*) FROM tls_messages"), 0)
     }
 }

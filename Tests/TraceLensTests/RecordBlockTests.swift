@@ -12,6 +12,7 @@ extension Fixtures {
     static func downgradeToVersion4(_ db: String, then older: String = "") throws {
         let store = try Store.openForWriting(db)
         try store.db.execute("""
+            \(withoutVersion6)
             CREATE TABLE records_v4 (
                 id INTEGER PRIMARY KEY, source INTEGER NOT NULL, line INTEGER NOT NULL, lines INTEGER NOT NULL, time INTEGER,
                 level TEXT, process TEXT, thread TEXT, fn_at INTEGER, fn_len INTEGER,
@@ -27,6 +28,19 @@ extension Fixtures {
             \(older)
             """)
     }
+
+    /// Turns a store into what version 5 wrote: no revisions, sequences or export cursors.
+    static func downgradeToVersion5(_ db: String) throws {
+        try Store.openForWriting(db).db.execute(withoutVersion6 + "\nPRAGMA user_version = 5;")
+    }
+
+    /// What version 6 added, dropped (in the same connection: a new open for writing would add it again).
+    static let withoutVersion6 = """
+        DROP TRIGGER connections_revised_on_insert; DROP TRIGGER connections_revised_on_story;
+        DROP TRIGGER story_revised_on_link; DROP TRIGGER story_revised_on_unlink;
+        DROP TABLE export_sinks; DROP TABLE sequences; DROP INDEX connections_revision;
+        ALTER TABLE connections DROP COLUMN revision;
+        """
 
     /// Every column of every record, in id order, as one line each.
     static func storedRecords(_ db: String) throws -> [String] {
@@ -170,7 +184,7 @@ final class RecordBlockTests: XCTestCase {
         let show = try Fixtures.runTool(["show", "--db", db, "1"])
         XCTAssertEqual(show.status, 0, show.stderr)
         let store = try Store.openForWriting(db)
-        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 5)
+        XCTAssertEqual(try store.db.scalar("PRAGMA user_version"), 6)
         XCTAssertEqual(try Fixtures.storedRecords(db), before, "the same records after the upgrade")
         XCTAssertGreaterThan(try store.db.scalar("SELECT count(*) FROM record_blocks") ?? 0, 1)
         XCTAssertEqual(try Fixtures.runTool(["show", "--db", db, "1"]).stdout, show.stdout)
