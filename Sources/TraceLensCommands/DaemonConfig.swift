@@ -149,7 +149,7 @@ public struct DaemonConfig: Sendable, Equatable {
             }
         }
         for (i, node) in t.tables("export", &problems).enumerated() {
-            if let spec = exportSpec(node, index: i, path: path, resolve: resolve, seconds: seconds, &problems) {
+            if let spec = exportSpec(node, index: i, path: path, resolve: resolve, &problems) {
                 if config.exports.contains(where: { $0.name == spec.name }) {
                     problems.append(t.problem("[[export]] \(i + 1): the name '\(spec.name)' is taken by another export; give each a name"))
                 } else {
@@ -164,7 +164,7 @@ public struct DaemonConfig: Sendable, Equatable {
 
     /// One `[[export]]` table, checked.
     private static func exportSpec(_ node: TOMLNode, index: Int, path: String, resolve: (String) -> String,
-                                   seconds: (String, Int64, String) -> Double?, _ problems: inout [PluginProblem]) -> SinkSpec? {
+                                   _ problems: inout [PluginProblem]) -> SinkSpec? {
         guard var e = TableReader(node, file: path, entry: "[[export]] \(index + 1)") else {
             problems.append(PluginProblem(file: path, entry: "[[export]] \(index + 1)", message: "must be a table"))
             return nil
@@ -209,8 +209,24 @@ public struct DaemonConfig: Sendable, Equatable {
         if let n = e.int("batch-records", &problems) {
             if n < 1 || n > 1_000_000 { problems.append(e.problem("'batch-records' must be 1 to 1000000")) } else { spec?.options.batchRecords = n }
         }
+        // How often a caught-up sink looks for new rows, and its longest wait between tries.
+        for (key, limit) in [("interval", 3600.0), ("max-backoff", 86_400.0)] {
+            let value: Double?
+            switch e.node(key) {
+            case nil: continue
+            case let .int(i)?: value = Double(i)
+            case let .double(d)?: value = d
+            case let .string(text)?:
+                if case let .success(us) = TimeSpan.parse(text) { value = Double(us) / 1e6 } else { value = nil }
+            case .some: value = nil
+            }
+            guard let value, value.isFinite, value > 0, value <= limit else {
+                problems.append(e.problem("'\(key)' must be a duration from 1ms to \(Int(limit))s, such as \"1s\" or \"500ms\""))
+                continue
+            }
+            if key == "interval" { spec?.options.interval = value } else { spec?.options.maxBackoff = value }
+        }
         problems += e.unknownKeys(known: exportKeys)
-        _ = seconds
         return problems.count == before ? spec : nil
     }
 
