@@ -32,6 +32,9 @@ package struct ClickHouseError: Error, CustomStringConvertible, Equatable {
         if text.hasPrefix("Code: ") {
             let digits = text.dropFirst("Code: ".count).prefix { $0.isNumber }
             code = code ?? Int(digits)
+        } else if code == nil && !text.isEmpty {
+            // Not ClickHouse's words (a proxy's error page): the status says more than the page.
+            text = "HTTP status \(response.status): " + text
         }
         if let start = text.range(of: "DB::Exception: ") { text = String(text[start.upperBound...]) }
         for tail in [", e.what() = ", " (version "] {
@@ -57,7 +60,7 @@ package struct ClickHouseError: Error, CustomStringConvertible, Equatable {
 ///
 /// Immutable after init, so one client may be shared between threads; each call opens its own
 /// connection.
-package final class ClickHouseClient: Sendable {
+package final class ClickHouseClient: Sendable, CustomStringConvertible {
     /// The server's address (its path, normally `/`, is kept).
     package let endpoint: HTTPEndpoint
     package let database: String
@@ -77,6 +80,10 @@ package final class ClickHouseClient: Sendable {
 
     /// `host:port`, for messages.
     package var server: String { endpoint.authority }
+
+    package var description: String {
+        "ClickHouse at \(server), database \(database)" + (http.credentials.map { ", \($0)" } ?? "")
+    }
 
     /// A table of this client's database, quoted for SQL: `` `fleet`.`records` ``.
     package func table(_ name: String) -> String {
@@ -116,7 +123,9 @@ package final class ClickHouseClient: Sendable {
     }
 
     /// Inserts rows given as JSON objects, one a line, into `table` of this client's database.
+    /// Nothing is sent for no rows.
     package func insert(table name: String, jsonEachRow rows: [UInt8]) throws {
+        guard !rows.isEmpty else { return }
         _ = try post(parameters: [("query", "INSERT INTO \(table(name)) FORMAT JSONEachRow")], body: rows)
     }
 
@@ -151,14 +160,14 @@ package final class ClickHouseClient: Sendable {
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first else { return ([], []) }
-        let names = try fields(header).map { field throws -> String in
+        let names = try fields(header, server: server).map { field throws -> String in
             guard let name = field else { throw HTTPError.malformedResponse(server, "a NULL column name") }
             return name
         }
         var rows: [[String?]] = []
         rows.reserveCapacity(lines.count - 1)
         for line in lines.dropFirst() {
-            let row = try fields(line)
+            let row = try fields(line, server: server)
             guard row.count == names.count else {
                 throw HTTPError.malformedResponse(server, "a row of \(row.count) fields under \(names.count) column names")
             }
@@ -168,7 +177,7 @@ package final class ClickHouseClient: Sendable {
     }
 
     /// One TSV line's fields, unescaped.
-    static func fields(_ line: ArraySlice<UInt8>) throws -> [String?] {
+    static func fields(_ line: ArraySlice<UInt8>, server: String) throws -> [String?] {
         var result: [String?] = []
         for raw in line.split(separator: 0x09, omittingEmptySubsequences: false) {
             if raw.elementsEqual([UInt8(ascii: "\\"), UInt8(ascii: "N")]) { result.append(nil); continue }
@@ -196,7 +205,7 @@ package final class ClickHouseClient: Sendable {
                     bytes.append(byte)
                 }
             }
-            if escaped { throw HTTPError.malformedResponse("", "a field ending in a lone backslash") }
+            if escaped { throw HTTPError.malformedResponse(server, "a field ending in a lone backslash") }
             result.append(String(decoding: bytes, as: UTF8.self))
         }
         return result

@@ -61,7 +61,7 @@ package struct HTTPEndpoint: Sendable, Equatable {
 }
 
 /// A user and password sent as HTTP basic authentication. The password is never shown.
-package struct HTTPCredentials: Sendable, CustomStringConvertible {
+package struct HTTPCredentials: Sendable, CustomStringConvertible, CustomReflectable {
     package var user: String
     package var password: String
 
@@ -72,6 +72,8 @@ package struct HTTPCredentials: Sendable, CustomStringConvertible {
 
     var headerValue: String { "Basic " + Data((user + ":" + password).utf8).base64EncodedString() }
     package var description: String { "user \(user)" }
+    // dump() and debuggers show the mirror: the user only.
+    package var customMirror: Mirror { Mirror(self, children: ["user": user]) }
 }
 
 package struct HTTPResponse: Sendable {
@@ -92,6 +94,8 @@ package struct HTTPResponse: Sendable {
 /// Why a request got no response. Messages name the server, never a password.
 package enum HTTPError: Error, CustomStringConvertible, Equatable {
     case badURL(String, String)
+    /// A method or header that would break the request's framing (a line end in it).
+    case badRequest(String)
     case httpsNotSupported(String)
     case cannotResolve(String, String)
     case cannotConnect(String, String)
@@ -106,6 +110,7 @@ package enum HTTPError: Error, CustomStringConvertible, Equatable {
     package var description: String {
         switch self {
         case .badURL(let url, let why): "bad URL \(url): \(why)"
+        case .badRequest(let why): "bad request: \(why)"
         case .httpsNotSupported(let url): "\(url): https is not supported yet; use http:// (on a trusted network or through a local TLS proxy)"
         case .cannotResolve(let host, let why): "cannot find the address of \(host): \(why)"
         case .cannotConnect(let server, let why): "cannot connect to \(server): \(why)"
@@ -142,6 +147,11 @@ package struct HTTPClient: Sendable {
 
     package func request(method: String, endpoint: HTTPEndpoint, headers: [(String, String)] = [], body: [UInt8] = []) throws(HTTPError) -> HTTPResponse {
         let server = endpoint.authority
+        // A line end in a method or header would let a value write its own headers.
+        guard !method.isEmpty, !method.contains(where: { $0 == " " || $0.isNewline }) else { throw .badRequest("method \(method.debugDescription)") }
+        for (name, value) in headers where name.isEmpty || (name + value).contains(where: \.isNewline) || name.contains(":") {
+            throw .badRequest("header \(name.debugDescription)")
+        }
         let fd: Int32
         switch Platform.connectTCP(host: endpoint.host, port: endpoint.port, timeout: timeout) {
         case .connected(let descriptor): fd = descriptor
@@ -157,11 +167,14 @@ package struct HTTPClient: Sendable {
         if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
 
+        // Head and body apart: a batch of many megabytes is not copied to be sent.
         var sendFailure: HTTPError?
-        switch Platform.sendAll(fd, Array(head.utf8) + body, timeout: timeout) {
-        case .done, .closed: break
-        case .timedOut: sendFailure = .timedOut(server, "sending the request", timeout)
-        case .failed(let why): sendFailure = .connectionLost(server, why)
+        for part in [Array(head.utf8), body] where !part.isEmpty && sendFailure == nil {
+            switch Platform.sendAll(fd, part, timeout: timeout) {
+            case .done, .closed: break
+            case .timedOut: sendFailure = .timedOut(server, "sending the request", timeout)
+            case .failed(let why): sendFailure = .connectionLost(server, why)
+            }
         }
         if let sendFailure {
             // A server may answer (with an error) and close before reading a whole body: its

@@ -156,6 +156,22 @@ final class ClickHouseTests: XCTestCase {
         }
     }
 
+    func testErrorAnswersOfEachServerVersionAndOfAProxyAreRead() {
+        func error(_ status: Int, _ body: String, headers: [(name: String, value: String)] = []) -> ClickHouseError {
+            ClickHouseError(server: "ch:8123", response: HTTPResponse(status: status, headers: headers, body: Array(body.utf8)))
+        }
+        let old = error(404, "Code: 47, e.displayText() = DB::Exception: Unknown identifier: x, e.what() = DB::Exception\n")
+        XCTAssertEqual(old, ClickHouseError(server: "ch:8123", status: 404, code: 47, message: "Unknown identifier: x"))
+        let newer = error(404, "Code: 47. DB::Exception: Missing columns: 'x' (UNKNOWN_IDENTIFIER) (version 23.8.1)\n",
+                          headers: [("X-ClickHouse-Exception-Code", "47")])
+        XCTAssertEqual(newer.message, "Missing columns: 'x' (UNKNOWN_IDENTIFIER)")
+        XCTAssertEqual(newer.code, 47)
+        let proxy = error(502, "<html>Bad Gateway</html>")
+        XCTAssertEqual(proxy.description, "ClickHouse at ch:8123 refused the statement: HTTP status 502: <html>Bad Gateway</html>")
+        XCTAssertEqual(error(500, "").message, "HTTP status 500")
+        XCTAssertTrue(error(401, "Code: 193, e.displayText() = DB::Exception: Wrong password for user u, e.what() = DB::Exception").isAuthentication)
+    }
+
     func testWrongPasswordIsAnAuthenticationErrorThatHidesThePassword() throws {
         let right = try client(database: "default", user: ClickHouseServer.user, password: ClickHouseServer.password)
         XCTAssertEqual(try right.queryRows("SELECT 1").rows, [["1"]])
@@ -170,6 +186,12 @@ final class ClickHouseTests: XCTestCase {
             XCTAssertFalse(String(reflecting: error).contains(wrongPassword))
         }
         XCTAssertFalse("\(HTTPCredentials(user: "u", password: wrongPassword))".contains(wrongPassword))
+        var dumped = ""
+        dump(wrong, to: &dumped)
+        dump(HTTPClient(credentials: HTTPCredentials(user: "u", password: wrongPassword)), to: &dumped)
+        XCTAssertTrue(dumped.contains(ClickHouseServer.user), dumped)
+        XCTAssertFalse(dumped.contains(wrongPassword), dumped)
+        XCTAssertFalse("\(wrong)".contains(wrongPassword))
     }
 
     func testClosedPortIsCannotConnect() throws {
@@ -218,6 +240,11 @@ final class ClickHouseTests: XCTestCase {
         XCTAssertEqual(try HTTPEndpoint(parsing: "http://[::1]:9/a?b=c#f"), HTTPEndpoint(host: "::1", port: 9, target: "/a?b=c"))
         XCTAssertEqual(try HTTPEndpoint(parsing: "HTTP://ch?x=1").port, 80)
         XCTAssertEqual(try HTTPEndpoint(parsing: "HTTP://ch?x=1").target, "/?x=1")
+
+        // A line end in a header would let its value add headers of its own.
+        XCTAssertThrowsError(try HTTPClient().request(method: "GET", url: "http://127.0.0.1:1/", headers: [("X-A", "v\r\nX-B: w")])) { error in
+            XCTAssertEqual(error as? HTTPError, .badRequest("header \"X-A\""))
+        }
     }
 
     // MARK: The test server itself
