@@ -185,7 +185,7 @@ public struct DaemonConfig: Sendable, Equatable {
             if file != nil && env != nil { problems.append(e.problem("give password-file or password-env, not both")) }
             if let file { password = .file(resolve(file)) } else if let env { password = .environment(env) }
             if !url.isEmpty {
-                do { _ = try HTTPEndpoint(url) } catch { problems.append(e.problem("'url': \(error)")) }
+                do { _ = try HTTPEndpoint(parsing: url) } catch { problems.append(e.problem("'url': \(error)")) }
             }
             spec = SinkSpec(name: e.string("name", &problems) ?? "clickhouse", kind: .clickhouse(url: url, database: database, user: user, password: password))
         case "ndjson"?:

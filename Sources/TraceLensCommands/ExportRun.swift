@@ -125,7 +125,7 @@ public struct SinkExportRun {
         switch target {
         case let .clickhouse(url, database, user, file, env):
             if file != nil && env != nil { throw Problem(description: "give --password-file or --password-env, not both") }
-            _ = try HTTPEndpoint(url)
+            _ = try HTTPEndpoint(parsing: url)
             let password: PasswordSource = file.map { .file($0) } ?? env.map { .environment($0) } ?? .none
             spec = SinkSpec(name: sinkName ?? "clickhouse", kind: .clickhouse(url: url, database: database, user: user, password: password))
         case let .ndjson(path, maxSize, keep):
@@ -175,7 +175,7 @@ public struct FleetRun {
             if passwordFile != nil && passwordEnvironment != nil {
                 throw SinkExportRun.Problem(description: "give --password-file or --password-env, not both")
             }
-            _ = try HTTPEndpoint(url)
+            _ = try HTTPEndpoint(parsing: url)
             self.url = url
             self.database = database
             self.user = user
@@ -193,7 +193,7 @@ public struct FleetRun {
     /// Creates the tables; says what it did.
     public func initialize() throws -> String {
         try FleetSchema.initialize(client: client)
-        return "tables ready in \(client.displayTarget): records, connections, links (a view), tracelens_schema (version \(FleetSchema.version))"
+        return "tables ready in \("http://\(client.server) database \(client.database)"): records, connections, links (a view), tracelens_schema (version \(FleetSchema.version))"
     }
 
     public func queries(plugins: PluginSet, hosts: [String]) -> FleetQueries {

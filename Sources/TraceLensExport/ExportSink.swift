@@ -44,7 +44,7 @@ package final class ClickHouseSink: ExportSink {
     package let name: String
     package let client: ClickHouseClient
     package var kind: String { "clickhouse" }
-    package var target: String { client.displayTarget }
+    package var target: String { "http://\(client.server) database \(client.database)" }
     package var typedRows: Bool { false }
 
     package init(name: String, client: ClickHouseClient) {

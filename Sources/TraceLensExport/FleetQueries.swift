@@ -26,6 +26,8 @@ public final class FleetQueries {
 
     private var db: String { FleetSchema.quoteIdentifier(client.database) }
 
+    private func rows(_ sql: String) throws -> [[String?]] { try client.queryRows(sql).rows }
+
     /// A string as a ClickHouse literal.
     package static func literal(_ s: String) -> String {
         "'" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
@@ -55,14 +57,14 @@ public final class FleetQueries {
                                   importance: ["host", "file", "layout", "records", "connections", "failed", "unparsed", "first", "last", "source",
                                                "unlinked", "linked"])
         var perConnectionSource: [String: [String?]] = [:]
-        for row in try client.queryRows("""
+        for row in try rows("""
             SELECT host, source_id, count(), countIf(outcome = 'failed'), countIf(story IS NOT NULL)
             FROM \(db).connections FINAL\(whereClause([hostFilter])) GROUP BY host, source_id
             """) {
             perConnectionSource[(row[0] ?? "") + "\u{0}" + (row[1] ?? "")] = row
         }
         var anyLinked = false
-        for row in try client.queryRows("""
+        for row in try rows("""
             SELECT host, source_id, any(source), any(layout), min(time_us), max(time_us), count(), countIf(level IS NULL), countIf(conn IS NULL)
             FROM \(db).records FINAL\(whereClause([hostFilter])) GROUP BY host, source_id ORDER BY host, source_id
             """) {
@@ -83,7 +85,7 @@ public final class FleetQueries {
         var codes = ResultTable(title: "Codes seen (most frequent first)", columns: ["code", "decoded", "count", "failure"],
                                 importance: ["code", "count", "decoded", "failure"])
         var counted: [(ref: String, catalogue: String, code: String, failure: Bool, count: Int64)] = []
-        for row in try client.queryRows("""
+        for row in try rows("""
             SELECT code, max(has(failure_codes, code)), count()
             FROM \(db).records FINAL ARRAY JOIN codes AS code\(whereClause([hostFilter])) GROUP BY code
             """) {
@@ -104,8 +106,8 @@ public final class FleetQueries {
         var failed = ResultTable(title: "Failed connections", columns: ["host", "conn", "start", "peer", "thread", "file", "error", "linked"],
                                  importance: ["host", "conn", "peer", "error", "start", "thread", "linked", "file"])
         let failedWhere = whereClause(["outcome = 'failed'", "story IS NULL", hostFilter])
-        let failedCount = Self.int(try client.queryRows("SELECT count() FROM \(db).connections FINAL\(failedWhere)").first?[0] ?? nil) ?? 0
-        let failedRows = try client.queryRows("""
+        let failedCount = Self.int(try rows("SELECT count() FROM \(db).connections FINAL\(failedWhere)").first?[0] ?? nil) ?? 0
+        let failedRows = try rows("""
             SELECT host, conn, start_us, peer_ip, peer_port, thread, source, error, related
             FROM \(db).connections FINAL\(failedWhere) ORDER BY start_us, host, conn LIMIT \(limit)
             """)
@@ -121,7 +123,7 @@ public final class FleetQueries {
 
         var peers = ResultTable(title: "Peers with the most failures", columns: ["peer", "failed", "connections", "most frequent error"],
                                 importance: ["peer", "failed", "most frequent error", "connections"])
-        for p in try client.queryRows("""
+        for p in try rows("""
             SELECT peer_ip, countIf(outcome = 'failed') AS failed, count(),
                    arrayElement(topK(1)(if(outcome = 'failed', error, NULL)), 1)
             FROM \(db).connections FINAL\(whereClause(["peer_ip IS NOT NULL", "story IS NULL", hostFilter]))
@@ -138,7 +140,7 @@ public final class FleetQueries {
         guard !heads.isEmpty else { return [:] }
         let pairs = heads.map { "(\(Self.literal($0.host)), \($0.conn))" }.joined(separator: ", ")
         var out: [String: String] = [:]
-        for row in try client.queryRows("""
+        for row in try rows("""
             SELECT host, story, arrayStringConcat(groupArray(concat(toString(conn), ' ', source)), '|')
             FROM (SELECT host, story, conn, source FROM \(db).connections FINAL WHERE (host, story) IN (\(pairs)) ORDER BY conn)
             GROUP BY host, story
@@ -181,7 +183,7 @@ public final class FleetQueries {
             FROM \(db).connections FINAL\(whereClause(conditions)) ORDER BY start_us, host, conn
             """
         if let limit = filter.limit { sql += " LIMIT \(limit)" }
-        let rows = try client.queryRows(sql)
+        let rows = try rows(sql)
         let linked = try linkedLists(rows.filter { $0[17] == nil }.map { ($0[0] ?? "", Self.int($0[1]) ?? 0) })
         var table = ResultTable(columns: ["host"] + StoreQueries.connectionColumns, importance: ["host"] + StoreQueries.connectionImportance)
         for q in rows {
@@ -223,13 +225,13 @@ public final class FleetQueries {
             idText = String(connection[connection.index(after: colon)...])
         }
         guard let id = Int64(idText), id > 0 else { throw Problem.noSuchConnection(connection) }
-        let candidates = try client.queryRows("""
+        let candidates = try rows("""
             SELECT DISTINCT host FROM \(db).connections FINAL\(whereClause(["conn = \(id)", host.map { "host = \(Self.literal($0))" }, hostCondition()])) ORDER BY host
             """).compactMap { $0[0] }
         guard let chosen = candidates.first else { throw Problem.noSuchConnection(connection) }
         guard candidates.count == 1 else { throw Problem.ambiguous(idText, hosts: candidates) }
-        let story = Self.int(try client.queryRows("SELECT story FROM \(db).connections FINAL WHERE host = \(Self.literal(chosen)) AND conn = \(id)").first?[0] ?? nil) ?? id
-        let members = try client.queryRows("""
+        let story = Self.int(try rows("SELECT story FROM \(db).connections FINAL WHERE host = \(Self.literal(chosen)) AND conn = \(id)").first?[0] ?? nil) ?? id
+        let members = try rows("""
             SELECT conn FROM \(db).connections FINAL WHERE host = \(Self.literal(chosen)) AND (conn = \(story) OR story = \(story))
             """).compactMap { Self.int($0[0]) }
         var filter = ConnectionFilter()
@@ -242,7 +244,7 @@ public final class FleetQueries {
         connections.rows = connections.rows.filter { if case let .int(c) = $0[1] { return ids.contains(c) } else { return false } }
         var records = ResultTable(columns: ["time", "file", "line", "level", "thread", "message", "codes"],
                                   importance: ["message", "time", "codes", "file", "line", "level", "thread"])
-        for r in try client.queryRows("""
+        for r in try rows("""
             SELECT time_us, source, line, level, thread, message, arrayStringConcat(codes, ' ')
             FROM \(db).records FINAL WHERE host = \(Self.literal(chosen)) AND conn IN (\(members.map(String.init).joined(separator: ", ")))
             ORDER BY time_us, source, line

@@ -384,6 +384,125 @@ public enum Platform {
 
     private static func clampLimit(_ value: rlim_t) -> Int { value >= rlim_t(Int32.max) ? Int(Int32.max) : Int(value) }
 
+    // MARK: Network
+
+    /// What opening a TCP connection gave.
+    public enum TCPConnectResult: Equatable {
+        case connected(Int32)
+        /// The name has no address (the resolver's text).
+        case unresolved(String)
+        /// Every address refused or failed; the text of the last failure.
+        case failed(String)
+        case timedOut
+    }
+
+    /// Opens a TCP connection to `host` (a name or an IPv4/IPv6 address) on `port`, trying each
+    /// address the resolver gives, within `timeout` seconds in all. The descriptor is
+    /// non-blocking and closed on exec: use `sendAll` and `receive`, then `close`.
+    public static func connectTCP(host: String, port: Int, timeout: Double) -> TCPConnectResult {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        guard resolved == 0, let first = list else {
+            return .unresolved(resolved == EAI_SYSTEM ? errorText(errno) : String(cString: gai_strerror(resolved)))
+        }
+        defer { freeaddrinfo(list) }
+        let deadline = monotonicSeconds() + timeout
+        var lastFailure = "no address"
+        var next: UnsafeMutablePointer<addrinfo>? = first
+        while let info = next {
+            next = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+            if fd < 0 { lastFailure = errorText(errno); continue }
+            if connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return .connected(fd) }
+            guard errno == EINPROGRESS else { lastFailure = errorText(errno); Glibc.close(fd); continue }
+            switch waitWritable(fd, until: deadline) {
+            case .ready:
+                var failure: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+                if failure == 0 { return .connected(fd) }
+                lastFailure = errorText(failure)
+                Glibc.close(fd)
+            case .timedOut:
+                Glibc.close(fd)
+                return .timedOut
+            case .failed(let text):
+                lastFailure = text
+                Glibc.close(fd)
+            case .interrupted:
+                lastFailure = errorText(EINTR)
+                Glibc.close(fd)
+            }
+        }
+        return .failed(lastFailure)
+    }
+
+    /// Waits until `fd` can be written or the monotonic clock passes `deadline`, through signals.
+    private static func waitWritable(_ fd: Int32, until deadline: Double) -> WaitResult {
+        while true {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return .timedOut }
+            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let n = poll(&pfd, 1, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+            if n > 0 { return .ready }
+            if n == 0 { return .timedOut }
+            if errno != EINTR { return .failed(errorText(errno)) }
+        }
+    }
+
+    /// What sending or receiving on a socket gave.
+    public enum SocketResult: Equatable {
+        /// Bytes moved (a receive of 0 is `.closed`).
+        case done(Int)
+        /// The peer closed its end (receive only).
+        case closed
+        case timedOut
+        case failed(String)
+    }
+
+    /// Sends all of `bytes` on a non-blocking socket, waiting at most `timeout` seconds each time
+    /// the peer takes nothing. A closed peer is an error, never SIGPIPE.
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8], timeout: Double) -> SocketResult {
+        bytes.withUnsafeBytes { b in
+            var offset = 0
+            while offset < b.count {
+                let n = Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+                if n > 0 { offset += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else { return .failed(errorText(n < 0 ? errno : EPIPE)) }
+                switch waitWritable(fd, until: monotonicSeconds() + timeout) {
+                case .ready: continue
+                case .timedOut: return .timedOut
+                case .interrupted: continue
+                case .failed(let text): return .failed(text)
+                }
+            }
+            return .done(offset)
+        }
+    }
+
+    /// Receives up to `count` bytes from a non-blocking socket, waiting at most `timeout` seconds
+    /// for the first.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, timeout: Double) -> SocketResult {
+        let deadline = monotonicSeconds() + timeout
+        while true {
+            let n = Glibc.recv(fd, buffer, count, 0)
+            if n > 0 { return .done(n) }
+            if n == 0 { return .closed }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { return .failed(errorText(errno)) }
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return .timedOut }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+            if ready == 0 { return .timedOut }
+            if ready < 0 && errno != EINTR { return .failed(errorText(errno)) }
+        }
+    }
+
     // MARK: File change events
 
     /// The kernel's file change events (inotify): a descriptor that becomes readable when a
