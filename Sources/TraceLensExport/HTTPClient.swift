@@ -280,16 +280,17 @@ private struct ResponseReader {
 
     /// One line without its CRLF (a bare LF is accepted too).
     private mutating func readLine(what: String) throws(HTTPError) -> String {
-        var searchFrom = position
+        // Counted from `position`: `fill` may move the unread bytes to the buffer's start.
+        var searched = 0
         while true {
-            if let lf = buffer[searchFrom...].firstIndex(of: 0x0A) {
+            if let lf = buffer[(position + searched)...].firstIndex(of: 0x0A) {
                 var end = lf
                 if end > position && buffer[end - 1] == 0x0D { end -= 1 }
                 defer { position = lf + 1 }
                 return String(decoding: buffer[position..<end], as: UTF8.self)
             }
             guard buffer.count - position <= Self.maxHeadBytes else { throw .malformedResponse(server, "a line longer than \(Self.maxHeadBytes) bytes in \(what)") }
-            searchFrom = buffer.count
+            searched = buffer.count - position
             guard try fill() else {
                 throw buffer.isEmpty ? .connectionLost(server, "closed without answering") : .connectionLost(server, "closed while sending \(what)")
             }

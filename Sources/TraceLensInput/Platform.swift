@@ -316,13 +316,31 @@ public enum Platform {
     /// not that of this process's other children. nil when it cannot be started (`lastError`).
     public static func runChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
                                 output: String? = nil, errors: String? = nil) -> ChildUsage? {
+        let start = monotonicSeconds()
+        guard let pid = startChild(path, arguments, environment: environment, output: output, errors: errors) else { return nil }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            if errno != EINTR { return nil }
+        }
+        let seconds = monotonicSeconds() - start
+        return ChildUsage(status: exitStatus(status), seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
+    }
+
+    /// Starts a child as `runChild` does, without waiting: its process id, or nil (`lastError`).
+    /// `append` adds to the output files instead of replacing them. A long-lived child (a
+    /// server, a daemon under test) is started this way: Foundation's `Process` blocks in
+    /// `waitpid` on a running child when another of its children ends.
+    public static func startChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
+                                  output: String? = nil, errors: String? = nil, append: Bool = false) -> Int32? {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        let writing = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", writing, 0o600)
         if let errors, errors != output {
-            posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, errors, writing, 0o600)
         } else if errors == nil {
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         } else {
@@ -332,17 +350,26 @@ public enum Platform {
         let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
         defer { for p in argv + (env ?? []) { free(p) } }
         var pid: pid_t = 0
-        let start = monotonicSeconds()
         let spawned = env.map { posix_spawn(&pid, path, &actions, nil, argv, $0) } ?? posix_spawn(&pid, path, &actions, nil, argv, environ)
         guard spawned == 0 else { errno = spawned; return nil }
+        return pid
+    }
+
+    /// A child's exit status (128 + the signal that ended it) once it has ended; nil while it
+    /// runs (`wait` false) or when it is not this process's child.
+    public static func waitForChild(_ pid: Int32, wait: Bool) -> Int32? {
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            if errno != EINTR { return nil }
+        while true {
+            let r = waitpid(pid, &status, wait ? 0 : WNOHANG)
+            if r == pid { return exitStatus(status) }
+            if r < 0 && errno == EINTR { continue }
+            return nil
         }
-        let seconds = monotonicSeconds() - start
+    }
+
+    private static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7F
-        return ChildUsage(status: signal == 0 ? (status >> 8) & 0xFF : 128 + signal, seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import XCTest
+@testable import TraceLensInput
 @testable import TraceLensExport
 
 /// A real ClickHouse server for tests: started from the installed `clickhouse-server` in a fresh
@@ -36,7 +37,9 @@ final class ClickHouseServer: Sendable {
     let tcpPort: Int
     var url: String { "http://127.0.0.1:\(httpPort)" }
 
-    private let process = Mutex<Process?>(nil)
+    /// The server's process id while it runs (started with `Platform.startChild`: Foundation's
+    /// `Process` waits on a long-lived child when another child ends, hanging `runTool`).
+    private let process = Mutex<Int32?>(nil)
 
     /// Starts a server and waits until it answers.
     init() throws {
@@ -55,17 +58,11 @@ final class ClickHouseServer: Sendable {
         guard let command = Self.command else { throw XCTSkip("clickhouse-server is not installed") }
         let directory = directory
         try process.withLock { slot in
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: command.path)
-            child.arguments = command.arguments + ["--config-file=\(directory)/config.xml"]
-            child.currentDirectoryURL = URL(fileURLWithPath: directory)
-            _ = FileManager.default.createFile(atPath: directory + "/stdout.log", contents: nil)
-            _ = FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
-            child.standardOutput = FileHandle(forWritingAtPath: directory + "/stdout.log")
-            child.standardError = FileHandle(forWritingAtPath: directory + "/stderr.log")
-            child.standardInput = FileHandle.nullDevice
-            try child.run()
-            slot = child
+            guard let pid = Platform.startChild(command.path, command.arguments + ["--config-file=\(directory)/config.xml"],
+                                                output: directory + "/stdout.log", errors: directory + "/stderr.log", append: true) else {
+                throw ServerFailure(text: "cannot start \(command.path): \(Platform.errorText(Platform.lastError))")
+            }
+            slot = pid
         }
         let client = try ClickHouseClient(url: url, database: "default", timeout: 2)
         let deadline = Date().addingTimeInterval(60)
@@ -73,8 +70,10 @@ final class ClickHouseServer: Sendable {
             if (try? client.ping()) != nil { return }
             // nil while it runs; a status once it has ended (-1: stopped by another call).
             let exitStatus: Int32? = process.withLock { slot -> Int32? in
-                guard let child = slot else { return -1 }
-                return child.isRunning ? nil : child.terminationStatus
+                guard let pid = slot else { return -1 }
+                let ended = Platform.waitForChild(pid, wait: false)
+                if ended != nil { slot = nil }
+                return ended
             }
             if exitStatus != nil || Date() > deadline {
                 let why = exitStatus.map { "exited with status \($0)" } ?? "did not answer /ping within 60 s"
@@ -87,24 +86,29 @@ final class ClickHouseServer: Sendable {
 
     /// SIGTERM, then SIGKILL if it has not ended within 20 s; waits for it to end.
     func stop() {
-        process.withLock { child in
-            guard let running = child else { return }
-            if running.isRunning { running.terminate() }
+        process.withLock { slot in
+            guard let pid = slot else { return }
+            _ = Platform.send(Platform.Signal.terminate, to: pid)
             let deadline = Date().addingTimeInterval(20)
-            while running.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if running.isRunning { Glibc.kill(running.processIdentifier, SIGKILL) }
-            running.waitUntilExit()
-            child = nil
+            while Platform.waitForChild(pid, wait: false) == nil {
+                if Date() > deadline {
+                    _ = Platform.send(Platform.Signal.kill, to: pid)
+                    _ = Platform.waitForChild(pid, wait: true)
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            slot = nil
         }
     }
 
     /// Ends the server at once (SIGKILL), as a crash or a power cut would.
     func kill() {
-        process.withLock { child in
-            guard let running = child else { return }
-            if running.isRunning { Glibc.kill(running.processIdentifier, SIGKILL) }
-            running.waitUntilExit()
-            child = nil
+        process.withLock { slot in
+            guard let pid = slot else { return }
+            _ = Platform.send(Platform.Signal.kill, to: pid)
+            _ = Platform.waitForChild(pid, wait: true)
+            slot = nil
         }
     }
 

@@ -86,6 +86,15 @@ final class ClickHouseTests: XCTestCase {
         XCTAssertEqual(try ch.queryRows("SELECT 42").rows, [["42"]], "a small answer still fits")
     }
 
+    /// An answer of many reads, in chunks whose lines straddle reads: every row comes back
+    /// (reading once trapped when the buffer was compacted part way through a line).
+    func testALongChunkedAnswerReadsWhole() throws {
+        let ch = try client()
+        let rows = try ch.queryRows("SELECT number, toString(number * 7919) FROM system.numbers LIMIT 300000").rows
+        XCTAssertEqual(rows.count, 300_000)
+        XCTAssertEqual(rows.last, ["299999", String(299_999 * 7919)])
+    }
+
     // MARK: The fleet schema
 
     func testSchemaInitializesTwiceAndRecordsItsVersionOnce() throws {

@@ -107,6 +107,11 @@ final class FleetTests: XCTestCase {
             XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
             return try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
         }
+        /// One table prints as an array of rows.
+        func rows(_ run: Fixtures.ToolRun) throws -> [[String: Any]] {
+            XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+            return try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]] ?? []
+        }
         func canonical(_ rows: [[String: Any]]) -> [String] {
             rows.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }.sorted()
         }
@@ -114,13 +119,13 @@ final class FleetTests: XCTestCase {
         var localSources: [[String: Any]] = []
         var localCodes: [String: Int] = [:]
         for (host, db) in stores {
-            let failed = try json(try Fixtures.runTool(["connections", "--failed", "--json", "--db", db]))["connections"] as? [[String: Any]] ?? []
+            let failed = try rows(try Fixtures.runTool(["connections", "--failed", "--json", "--db", db]))
             localFailed += failed.map { var r = $0; r["host"] = host; return r }
             let summary = try json(try Fixtures.runTool(["summary", "--json", "--limit", "1000", "--db", db]))
             localSources += (summary["sources"] as? [[String: Any]] ?? []).map { var r = $0; r["host"] = host; r["offset"] = nil; r["linked"] = nil; return r }
             for c in summary["codes"] as? [[String: Any]] ?? [] { localCodes[c["code"] as! String, default: 0] += c["count"] as! Int }
         }
-        let fleetFailed = try json(try Fixtures.runTool(["fleet", "connections", "--failed", "--json"] + arguments))["connections"] as? [[String: Any]] ?? []
+        let fleetFailed = try rows(try Fixtures.runTool(["fleet", "connections", "--failed", "--json"] + arguments))
         XCTAssertFalse(fleetFailed.isEmpty, file: file, line: line)
         XCTAssertEqual(canonical(fleetFailed), canonical(localFailed), file: file, line: line)
         let summary = try json(try Fixtures.runTool(["fleet", "summary", "--json", "--limit", "1000"] + arguments))
@@ -137,8 +142,9 @@ final class FleetTests: XCTestCase {
         let server = try running()
         let arguments = try initialized(server, "shown")
         let db = try ingested("revoked-client-cert")
+        // One store sent as two hosts: a sink (and its cursor) for each.
         for host in ["lpar1", "lpar2"] {
-            XCTAssertEqual(try Fixtures.runTool(["export", "--db", db, "--host", host] + arguments).status, 0)
+            XCTAssertEqual(try Fixtures.runTool(["export", "--db", db, "--host", host, "--sink", host] + arguments).status, 0)
         }
         let show = try Fixtures.runTool(["fleet", "show", "lpar2:1", "--json"] + arguments)
         XCTAssertEqual(show.status, 0, show.stderr)
@@ -188,7 +194,8 @@ final class FleetTests: XCTestCase {
             var config: String
             var trace: [Substring]
             var written = 0
-            var daemon: Process?
+            /// Started with `Platform.startChild`: Foundation's `Process` hangs `runTool` while a long-lived child runs.
+            var daemon: Int32?
         }
         var hosts: [Host] = []
         for (i, name) in ["lpar1", "lpar2"].enumerated() {
@@ -216,17 +223,13 @@ final class FleetTests: XCTestCase {
             hosts.append(Host(name: name, dir: dir, db: dir + "/tracelens.db", config: config, trace: lines))
         }
         func startDaemon(_ h: inout Host) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Fixtures.toolPath)
-            p.arguments = ["daemon", "--config", h.config]
-            p.standardOutput = FileHandle.nullDevice
             let log = h.dir + "/daemon.log"
-            if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            handle.seekToEndOfFile()
-            p.standardError = handle
-            try p.run()
-            h.daemon = p
+            h.daemon = try XCTUnwrap(Platform.startChild(Fixtures.toolPath, ["daemon", "--config", h.config], errors: log, append: true))
+        }
+        func stopDaemon(_ h: Host, signal: Int32 = Platform.Signal.terminate) {
+            guard let pid = h.daemon else { return }
+            _ = Platform.send(signal, to: pid)
+            _ = Platform.waitForChild(pid, wait: true)
         }
         /// Appends the next part of each host's trace (whole lines), `parts` parts in all.
         func grow(_ h: inout Host, part: Int, of parts: Int) throws {
@@ -242,15 +245,14 @@ final class FleetTests: XCTestCase {
             h.written = end
         }
         for i in hosts.indices { try startDaemon(&hosts[i]) }
-        defer { for h in hosts where h.daemon?.isRunning == true { h.daemon?.terminate(); h.daemon?.waitUntilExit() } }
+        defer { for h in hosts where h.daemon != nil && Platform.waitForChild(h.daemon!, wait: false) == nil { stopDaemon(h) } }
         let parts = 8
         for part in 1...parts {
             for i in hosts.indices { try grow(&hosts[i], part: part, of: parts) }
             usleep(400_000)
             if part == 3 {
                 // lpar1 dies mid-export and comes back.
-                kill(hosts[0].daemon!.processIdentifier, SIGKILL)
-                hosts[0].daemon!.waitUntilExit()
+                stopDaemon(hosts[0], signal: Platform.Signal.kill)
                 try startDaemon(&hosts[0])
             }
             if part == 5 {
@@ -281,9 +283,16 @@ final class FleetTests: XCTestCase {
             }
             XCTAssertTrue(done, "\(h.name) read everything and its sink caught up: " + ((try? String(contentsOfFile: h.dir + "/daemon.log", encoding: .utf8))?.suffix(2000) ?? ""))
         }
-        for h in hosts {
-            h.daemon?.terminate()
-            h.daemon?.waitUntilExit()
+        for i in hosts.indices {
+            stopDaemon(hosts[i])
+            hosts[i].daemon = nil
+        }
+        // The faults happened where meant: lpar1's sink started twice, and both sinks failed while
+        // the server was down and recovered after.
+        let logs = hosts.map { (try? String(contentsOfFile: $0.dir + "/daemon.log", encoding: .utf8)) ?? "" }
+        XCTAssertEqual(logs[0].components(separatedBy: " export-started ").count - 1, 2, logs[0].suffix(3000).description)
+        for log in logs {
+            XCTAssertTrue(log.contains(" export-failed ") && log.contains(" export-recovered "), log.suffix(3000).description)
         }
         let ch = try client(server, "fleet")
         for h in hosts {
