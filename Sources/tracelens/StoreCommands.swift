@@ -451,7 +451,8 @@ struct ExportCommand: ParsableCommand {
         let set = try plugins.load()
         let report: SinkExportRun.Report
         do { report = try export.run(plugins: set, stop: StopSignal.install()) } catch { throw storeFailure(error) }
-        let shown = TerminalText.visible(report.target)
+        // The file as the user named it; the sink keeps its absolute path.
+        let shown = TerminalText.visible(ndjson ?? report.target)
         if report.restarted { print("sink \(report.sink) now sends to \(shown): starting again from the first row") }
         if report.records == 0 && report.connections == 0 {
             print("nothing new for \(shown) (sink \(report.sink))")
