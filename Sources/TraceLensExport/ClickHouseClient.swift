@@ -16,9 +16,14 @@ package struct ClickHouseError: Error, CustomStringConvertible, Equatable {
         status == 401 || status == 403 || [192, 193, 194, 195, 516].contains(code ?? 0)
     }
 
+    /// The database or a table is not there (UNKNOWN_DATABASE, UNKNOWN_TABLE).
+    package var isMissingTable: Bool { [60, 81].contains(code ?? 0) }
+
     package var description: String {
         let what = isAuthentication ? "refused the login" : "refused the statement"
-        return "ClickHouse at \(server) \(what): " + (code.map { "code \($0): " } ?? "") + message
+        // The usual cause: the fleet's tables were never made on this server or under this database.
+        let hint = isMissingTable ? " (make the tables with `tracelens fleet init`)" : ""
+        return "ClickHouse at \(server) \(what): " + (code.map { "code \($0): " } ?? "") + message + hint
     }
 
     /// Reads an error answer. ClickHouse 18.16 writes `Code: 47, e.displayText() = DB::Exception:

@@ -170,6 +170,9 @@ final class FleetTests: XCTestCase {
         XCTAssertNotEqual(closed.status, 0)
         XCTAssertTrue(closed.stderr.contains("cannot connect"), closed.stderr)
         XCTAssertEqual(try localCount(db, "SELECT record FROM export_sinks"), 0)
+        let uninitialized = try Fixtures.runTool(["export", "--db", db, "--clickhouse", server.url, "--database", "never_made", "--sink", "other"])
+        XCTAssertNotEqual(uninitialized.status, 0)
+        XCTAssertTrue(uninitialized.stderr.contains("make the tables with `tracelens fleet init`"), uninitialized.stderr)
         let secretFile = Fixtures.tempDir() + "/password"
         try "not-the-password-4711\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         let refused = try Fixtures.runTool(["export", "--db", db, "--user", "tracelens", "--password-file", secretFile] + arguments)
