@@ -289,10 +289,12 @@ private struct ResponseReader {
                 return String(decoding: buffer[position..<end], as: UTF8.self)
             }
             guard buffer.count - position <= Self.maxHeadBytes else { throw .malformedResponse(server, "a line longer than \(Self.maxHeadBytes) bytes in \(what)") }
-            searchFrom = buffer.count
+            // Counted from `position`: `fill` may drop the consumed bytes before it and shift the rest.
+            let scanned = buffer.count - position
             guard try fill() else {
                 throw buffer.isEmpty ? .connectionLost(server, "closed without answering") : .connectionLost(server, "closed while sending \(what)")
             }
+            searchFrom = position + scanned
         }
     }
 

@@ -316,6 +316,23 @@ public enum Platform {
     /// not that of this process's other children. nil when it cannot be started (`lastError`).
     public static func runChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
                                 output: String? = nil, errors: String? = nil) -> ChildUsage? {
+        let start = monotonicSeconds()
+        guard let pid = startChild(path, arguments, environment: environment, output: output, errors: errors) else { return nil }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            if errno != EINTR { return nil }
+        }
+        let seconds = monotonicSeconds() - start
+        return ChildUsage(status: exitStatus(status), seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
+    }
+
+    /// Starts a child as `runChild` does, without waiting: its process id, or nil when it cannot
+    /// be started (`lastError`). `waitForChild` reaps it. (Foundation's `Process` is no use beside
+    /// a long-running `Process` whose child closes inherited descriptors: its monitor then waits
+    /// on that one and never reports the others.)
+    public static func startChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
+                                  output: String? = nil, errors: String? = nil) -> Int32? {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -332,17 +349,24 @@ public enum Platform {
         let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
         defer { for p in argv + (env ?? []) { free(p) } }
         var pid: pid_t = 0
-        let start = monotonicSeconds()
         let spawned = env.map { posix_spawn(&pid, path, &actions, nil, argv, $0) } ?? posix_spawn(&pid, path, &actions, nil, argv, environ)
         guard spawned == 0 else { errno = spawned; return nil }
+        return pid
+    }
+
+    /// Waits for a child started by `startChild` to end: its exit status, or 128 + the signal
+    /// that ended it; nil when it is no child of this process.
+    public static func waitForChild(_ pid: Int32) -> Int32? {
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
+        while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return nil }
         }
-        let seconds = monotonicSeconds() - start
+        return exitStatus(status)
+    }
+
+    private static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7F
-        return ChildUsage(status: signal == 0 ? (status >> 8) & 0xFF : 128 + signal, seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
@@ -438,6 +462,27 @@ public enum Platform {
             }
         }
         return .failed(lastFailure)
+    }
+
+    /// A loopback TCP port nothing listens on now, other than those in `taken`: bound to port 0
+    /// (the kernel picks), read back, then released. nil when no socket can be bound.
+    public static func freeLoopbackPort(avoiding taken: [Int] = []) -> Int? {
+        for _ in 0..<20 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            defer { Glibc.close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            if bound && port > 0 && !taken.contains(port) { return port }
+        }
+        return nil
     }
 
     /// Waits until `fd` can be written or the monotonic clock passes `deadline`, through signals.
