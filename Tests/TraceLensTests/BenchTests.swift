@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TraceLensBench
 
 /// `bench --vs-lnav` and `bench --only queries`, run as the command on small generated traces:
 /// every goal gets its row. No speed is asserted (the machine is shared; figures vary).

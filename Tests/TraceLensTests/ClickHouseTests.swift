@@ -3,6 +3,7 @@ import Glibc
 import XCTest
 @testable import TraceLensInput
 @testable import TraceLensExport
+import TraceLensBench
 
 /// The HTTP and ClickHouse clients and the fleet schema, against a real ClickHouse server
 /// (one per class: it starts in under a second, but stopping takes two).
