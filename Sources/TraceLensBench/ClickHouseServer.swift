@@ -31,7 +31,10 @@ package final class ClickHouseServer: Sendable {
     package let tcpPort: Int
     package var url: String { "http://127.0.0.1:\(httpPort)" }
 
-    private let process = Mutex<Process?>(nil)
+    /// The server's process id while it runs. Started with posix_spawn, not Foundation's
+    /// Process: the server closes the descriptors it inherits, and Foundation's monitor would then
+    /// take it for ended, wait on it, and report no other child's end (`runTool` would hang).
+    private let process = Mutex<Int32?>(nil)
 
     /// Starts a server in `directory` (nil: a new folder in the temporary directory) and waits
     /// until it answers.
@@ -53,17 +56,11 @@ package final class ClickHouseServer: Sendable {
         guard let command = Self.command else { throw ServerFailure(text: "clickhouse-server is not installed") }
         let directory = directory
         try process.withLock { slot in
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: command.path)
-            child.arguments = command.arguments + ["--config-file=\(directory)/config.xml"]
-            child.currentDirectoryURL = URL(fileURLWithPath: directory)
-            _ = FileManager.default.createFile(atPath: directory + "/stdout.log", contents: nil)
-            _ = FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
-            child.standardOutput = FileHandle(forWritingAtPath: directory + "/stdout.log")
-            child.standardError = FileHandle(forWritingAtPath: directory + "/stderr.log")
-            child.standardInput = FileHandle.nullDevice
-            try child.run()
-            slot = child
+            guard let pid = Platform.startChild(command.path, command.arguments + ["--config-file=\(directory)/config.xml"],
+                                                output: directory + "/stdout.log", errors: directory + "/stderr.log") else {
+                throw ServerFailure(text: "cannot start \(command.path): \(Platform.errorText(Platform.lastError))")
+            }
+            slot = pid
         }
         let client = try ClickHouseClient(url: url, database: "default", timeout: 2)
         let deadline = Date().addingTimeInterval(60)
@@ -71,12 +68,14 @@ package final class ClickHouseServer: Sendable {
             if (try? client.ping()) != nil { return }
             // nil while it runs; a status once it has ended (-1: stopped by another call).
             let exitStatus: Int32? = process.withLock { slot -> Int32? in
-                guard let child = slot else { return -1 }
-                return child.isRunning ? nil : child.terminationStatus
+                guard let pid = slot else { return -1 }
+                guard let status = Platform.endedChild(pid) else { return nil }
+                slot = nil
+                return status
             }
             if exitStatus != nil || Date() > deadline {
                 let why = exitStatus.map { "exited with status \($0)" } ?? "did not answer /ping within 60 s"
-                kill()
+                self.kill()
                 throw ServerFailure(text: "clickhouse-server \(why); its log ends:\n" + logTail())
             }
             Thread.sleep(forTimeInterval: 0.1)
@@ -85,24 +84,27 @@ package final class ClickHouseServer: Sendable {
 
     /// SIGTERM, then SIGKILL if it has not ended within 20 s; waits for it to end.
     package func stop() {
-        process.withLock { child in
-            guard let running = child else { return }
-            if running.isRunning { running.terminate() }
+        process.withLock { slot in
+            guard let pid = slot else { return }
+            slot = nil
+            _ = Platform.send(Platform.Signal.terminate, to: pid)
             let deadline = Date().addingTimeInterval(20)
-            while running.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if running.isRunning { _ = Platform.send(Platform.Signal.kill, to: running.processIdentifier) }
-            running.waitUntilExit()
-            child = nil
+            while Date() < deadline {
+                if Platform.endedChild(pid) != nil { return }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            _ = Platform.send(Platform.Signal.kill, to: pid)
+            _ = Platform.waitForChild(pid)
         }
     }
 
     /// Ends the server at once (SIGKILL), as a crash or a power cut would.
     package func kill() {
-        process.withLock { child in
-            guard let running = child else { return }
-            if running.isRunning { _ = Platform.send(Platform.Signal.kill, to: running.processIdentifier) }
-            running.waitUntilExit()
-            child = nil
+        process.withLock { slot in
+            guard let pid = slot else { return }
+            slot = nil
+            _ = Platform.send(Platform.Signal.kill, to: pid)
+            _ = Platform.waitForChild(pid)
         }
     }
 

@@ -41,13 +41,15 @@ public enum ExportBenchmark {
         // ndjson: the whole store to one file (a new sink: its cursor starts at the beginning).
         let ndjson = dir + "/export.ndjson"
         let ndjsonRun = try tool.run(["export", "--db", db, "--ndjson", ndjson], output: dir + "/ndjson.txt", in: dir)
-        let ndjsonBytes = GoalBenchmark.fileSize(ndjson)
+        // The sink renames a full file to .1, .2 ... (max-size): count them all.
+        let written = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("export.ndjson") }
+        let ndjsonBytes = written.reduce(Int64(0)) { $0 + GoalBenchmark.fileSize(dir + "/" + $1) }
         let ndjsonRate = Double(records) / ndjsonRun.seconds
-        lines.append(String(format: "export --ndjson: %.2f s, %.0f records/s, %.0f MB/s of JSON; file %.1f MB (%.2fx the trace)", ndjsonRun.seconds,
+        lines.append(String(format: "export --ndjson: %.2f s, %.0f records/s, %.0f MB/s of JSON; files %.1f MB (%.2fx the trace)", ndjsonRun.seconds,
                             ndjsonRate, Double(ndjsonBytes) / 1e6 / ndjsonRun.seconds, Double(ndjsonBytes) / 1e6, Double(ndjsonBytes) / Double(traceBytes)))
         goals.append(figure("export --ndjson throughput", String(format: "%.0f records/s (%.0f MB/s of JSON)", ndjsonRate,
                                                                  Double(ndjsonBytes) / 1e6 / ndjsonRun.seconds)))
-        try? FileManager.default.removeItem(atPath: ndjson)
+        for name in written { try? FileManager.default.removeItem(atPath: dir + "/" + name) }
 
         guard ClickHouseServer.command != nil else {
             lines.append("clickhouse-server not installed: skipped")

@@ -364,6 +364,13 @@ public enum Platform {
         return exitStatus(status)
     }
 
+    /// Whether a child started by `startChild` has ended, without waiting: its status (as
+    /// `waitForChild` gives it) once it has, nil while it runs.
+    public static func endedChild(_ pid: Int32) -> Int32? {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid ? exitStatus(status) : nil
+    }
+
     private static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7F
         return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
