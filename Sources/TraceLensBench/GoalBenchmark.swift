@@ -16,6 +16,8 @@ public enum GoalBenchmark {
         public var measured: String
         public var target: String
         public var met: Bool?
+        /// False for a figure the issue sets no target for: its verdict is "measured".
+        public var hasTarget = true
     }
 
     /// A step of the benchmark that could not run, with what it said.
@@ -186,7 +188,7 @@ public enum GoalBenchmark {
     /// The goals as a text table: goal, measured, target, verdict.
     public static func table(_ goals: [Goal]) -> String {
         let rows: [[SQLValue]] = goals.map {
-            [.text($0.name), .text($0.measured), .text($0.target), .text($0.met.map { $0 ? "met" : "not met" } ?? "not measured")]
+            [.text($0.name), .text($0.measured), .text($0.target), .text($0.met.map { $0 ? "met" : "not met" } ?? ($0.hasTarget ? "not measured" : "measured"))]
         }
         let out = ByteBuffer()
         TableWriter.text(ResultTable(columns: ["goal", "measured", "target", "verdict"], rows: rows), into: out)

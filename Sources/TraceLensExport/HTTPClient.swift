@@ -280,20 +280,21 @@ private struct ResponseReader {
 
     /// One line without its CRLF (a bare LF is accepted too).
     private mutating func readLine(what: String) throws(HTTPError) -> String {
-        // Counted from `position`: `fill` may move the unread bytes to the buffer's start.
-        var searched = 0
+        var searchFrom = position
         while true {
-            if let lf = buffer[(position + searched)...].firstIndex(of: 0x0A) {
+            if let lf = buffer[searchFrom...].firstIndex(of: 0x0A) {
                 var end = lf
                 if end > position && buffer[end - 1] == 0x0D { end -= 1 }
                 defer { position = lf + 1 }
                 return String(decoding: buffer[position..<end], as: UTF8.self)
             }
             guard buffer.count - position <= Self.maxHeadBytes else { throw .malformedResponse(server, "a line longer than \(Self.maxHeadBytes) bytes in \(what)") }
-            searched = buffer.count - position
+            // Counted from `position`: `fill` may drop the consumed bytes before it and shift the rest.
+            let scanned = buffer.count - position
             guard try fill() else {
                 throw buffer.isEmpty ? .connectionLost(server, "closed without answering") : .connectionLost(server, "closed while sending \(what)")
             }
+            searchFrom = position + scanned
         }
     }
 

@@ -327,10 +327,10 @@ public enum Platform {
         return ChildUsage(status: exitStatus(status), seconds: seconds, peakResidentKiB: Int(usage.ru_maxrss))
     }
 
-    /// Starts a child as `runChild` does, without waiting: its process id, or nil (`lastError`).
-    /// `append` adds to the output files instead of replacing them. A long-lived child (a
-    /// server, a daemon under test) is started this way: Foundation's `Process` blocks in
-    /// `waitpid` on a running child when another of its children ends.
+    /// Starts a child as `runChild` does, without waiting: its process id, or nil when it cannot
+    /// be started (`lastError`). `waitForChild` reaps it. (Foundation's `Process` is no use beside
+    /// a long-running `Process` whose child closes inherited descriptors: its monitor then waits
+    /// on that one and never reports the others.) `append` adds to the output files.
     public static func startChild(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
                                   output: String? = nil, errors: String? = nil, append: Bool = false) -> Int32? {
         var actions = posix_spawn_file_actions_t()
@@ -355,16 +355,21 @@ public enum Platform {
         return pid
     }
 
-    /// A child's exit status (128 + the signal that ended it) once it has ended; nil while it
-    /// runs (`wait` false) or when it is not this process's child.
-    public static func waitForChild(_ pid: Int32, wait: Bool) -> Int32? {
+    /// Waits for a child started by `startChild` to end: its exit status, or 128 + the signal
+    /// that ended it; nil when it is no child of this process.
+    public static func waitForChild(_ pid: Int32) -> Int32? {
         var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, wait ? 0 : WNOHANG)
-            if r == pid { return exitStatus(status) }
-            if r < 0 && errno == EINTR { continue }
-            return nil
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return nil }
         }
+        return exitStatus(status)
+    }
+
+    /// Whether a child started by `startChild` has ended, without waiting: its status (as
+    /// `waitForChild` gives it) once it has, nil while it runs.
+    public static func endedChild(_ pid: Int32) -> Int32? {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == pid ? exitStatus(status) : nil
     }
 
     private static func exitStatus(_ status: Int32) -> Int32 {
@@ -465,6 +470,27 @@ public enum Platform {
             }
         }
         return .failed(lastFailure)
+    }
+
+    /// A loopback TCP port nothing listens on now, other than those in `taken`: bound to port 0
+    /// (the kernel picks), read back, then released. nil when no socket can be bound.
+    public static func freeLoopbackPort(avoiding taken: [Int] = []) -> Int? {
+        for _ in 0..<20 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            defer { Glibc.close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            if bound && port > 0 && !taken.contains(port) { return port }
+        }
+        return nil
     }
 
     /// Waits until `fd` can be written or the monotonic clock passes `deadline`, through signals.

@@ -337,10 +337,15 @@ struct BenchCommand: ParsableCommand {
             --records it also times the queries on a store of that many records, as --only \
             queries does (summary, connections --failed, show of one failed connection, best of \
             three each; the goal is under 1 s on 10M records, about 880 MB of trace).
+
+            --only export starts a ClickHouse server of its own (if clickhouse-server is \
+            installed) on free loopback ports in a temporary folder and times export --ndjson \
+            and export --clickhouse of a generated store, ClickHouse's size on disk, the fleet \
+            queries, and the lag of a running daemon from an appended line to ClickHouse.
             """
     )
 
-    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall), follow (watch: latency, idle CPU, four busy files, memory over a day of traffic), queries (query times on a store of --records records) or fuzz (random inputs to every parser; only when asked for).", valueName: "part"))
+    @Option(help: ArgumentHelp("Run one part: format, ingest, links (linking across sources: precision and recall), follow (watch: latency, idle CPU, four busy files, memory over a day of traffic), queries (query times on a store of --records records), export (export --ndjson and --clickhouse throughput, ClickHouse size, fleet query times and the daemon's export lag, on a server of its own; --size-mb, default 50; only when asked for) or fuzz (random inputs to every parser; only when asked for).", valueName: "part"))
     var only: String?
 
     @Flag(name: .customLong("vs-lnav"), help: "Measure the speed goals in one run, lnav's first answer on the same file among them, and print each against its target.")
@@ -352,8 +357,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep the benchmark store here (it is replaced).", valueName: "path"))
     var db: String?
 
-    @Option(help: ArgumentHelp("Size of the generated trace in MB.", valueName: "mb"))
-    var sizeMb: Int = 200
+    @Option(help: ArgumentHelp("Size of the generated trace in MB (default 200; 50 for --only export).", valueName: "mb"))
+    var sizeMb: Int?
+
+    /// What --size-mb says, else the part's default.
+    var size: Int { sizeMb ?? (only == "export" ? 50 : 200) }
 
     @Option(help: ArgumentHelp("Where to write the generated trace (kept afterwards).", valueName: "path"))
     var file: String?
@@ -370,7 +378,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if let records, records < 1 { throw ValidationError("--records takes a positive number") }
-        if sizeMb < 1 { throw ValidationError("--size-mb takes a positive number") }
+        if let sizeMb, sizeMb < 1 { throw ValidationError("--size-mb takes a positive number") }
         if versusLnav && only != nil { throw ValidationError("--vs-lnav runs its own parts; leave out --only") }
     }
 
@@ -378,15 +386,16 @@ struct BenchCommand: ParsableCommand {
         if only == "fuzz" { return try fuzz.run() }
         let set = try plugins.load()
         if versusLnav {
-            return print(try GoalBenchmark.runVersusLnav(sizeMB: sizeMb, path: file, dbPath: db, records: records, tool: tool, plugins: set))
+            return print(try GoalBenchmark.runVersusLnav(sizeMB: size, path: file, dbPath: db, records: records, tool: tool, plugins: set))
         }
-        guard only == nil || ["format", "ingest", "links", "follow", "queries"].contains(only!) else {
-            throw ValidationError("--only takes format, ingest, links, follow, queries or fuzz")
+        guard only == nil || ["format", "ingest", "links", "follow", "queries", "export"].contains(only!) else {
+            throw ValidationError("--only takes format, ingest, links, follow, queries, export or fuzz")
         }
-        if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: sizeMb, path: file, plugins: set)) }
-        if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: sizeMb, dbPath: db, plugins: set)) }
-        if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: sizeMb, dbPath: only == "links" ? db : nil, plugins: set)) }
-        if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set, dayMB: sizeMb)) }
+        if only == nil || only == "format" { print(try Benchmark.runFormat(sizeMB: size, path: file, plugins: set)) }
+        if only == nil || only == "ingest" { print(try Benchmark.runIngest(sizeMB: size, dbPath: db, plugins: set)) }
+        if only == nil || only == "links" { print(try Benchmark.runLinks(sizeMB: size, dbPath: only == "links" ? db : nil, plugins: set)) }
+        if only == nil || only == "follow" { print(try FollowBenchmark.run(plugins: set, dayMB: size)) }
         if only == "queries" { print(try GoalBenchmark.runQueries(records: records ?? 10_000_000, tool: tool, plugins: set)) }
+        if only == "export" { print(try ExportBenchmark.run(sizeMB: size, tool: tool)) }
     }
 }

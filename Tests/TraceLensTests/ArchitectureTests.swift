@@ -118,9 +118,10 @@ final class ArchitectureTests: XCTestCase {
 
     /// A port is one file: system calls go through `Platform` (TraceLensInput/Platform.swift).
     /// Other files may import the C library only for the portable byte functions (memchr, memcpy).
+    /// A method of the same name (`ClickHouseServer.kill()`) is declared, not called.
     func testSystemCallsAreOnlyInThePlatformFile() throws {
         let sources = Fixtures.root + "/Sources"
-        let calls = try NSRegularExpression(pattern: #"(^|[^.\w])(Glibc\.\w+|inotify_\w+|sigaction|signal|poll|fstat|stat|lstat|pread|lseek|fcntl|isatty|getrlimit|setrlimit|clock_gettime|usleep|getpid|kill|_exit|strerror|raise|pipe|dup2|ftruncate|flock|fchmod|sysconf|ioctl)\(|\berrno\b"#)
+        let calls = try NSRegularExpression(pattern: #"(^|[^.\w])(?<!func )(Glibc\.\w+|inotify_\w+|sigaction|signal|poll|fstat|stat|lstat|pread|lseek|fcntl|isatty|getrlimit|setrlimit|clock_gettime|usleep|getpid|kill|_exit|strerror|raise|pipe|dup2|ftruncate|flock|fchmod|sysconf|ioctl)\(|\berrno\b"#)
         var found: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: sources) else { return XCTFail("no Sources") }
         for case let file as String in walker where file.hasSuffix(".swift") && file != "TraceLensInput/Platform.swift" && !file.hasPrefix("EmbedPluginsTool/") && !file.hasPrefix("BuildPlugins/") {

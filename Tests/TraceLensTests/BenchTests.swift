@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TraceLensBench
 
 /// `bench --vs-lnav` and `bench --only queries`, run as the command on small generated traces:
 /// every goal gets its row. No speed is asserted (the machine is shared; figures vary).
@@ -40,6 +41,32 @@ final class BenchTests: XCTestCase {
             XCTAssertTrue(row?.contains("< 1 s") ?? false, row ?? "")
             XCTAssertTrue(row?.range(of: #"\d+\.\d\d s"#, options: .regularExpression) != nil, row ?? "")
         }
+    }
+
+    /// `bench --only export` (1 MB: export is slow in a debug build): the ndjson row always; the ClickHouse rows (its own server, the
+    /// daemon's lag) where clickhouse-server is installed.
+    func testExportPrintsThroughputAndLag() throws {
+        let run = try Fixtures.runTool(["bench", "--only", "export", "--size-mb", "1"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertFalse(run.crashed)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let ndjson = try XCTUnwrap(lines.first { $0.hasPrefix("export --ndjson throughput") }, run.stdout)
+        XCTAssertTrue(ndjson.range(of: #"\d+ records/s \(\d+ MB/s of JSON\)"#, options: .regularExpression) != nil, ndjson)
+        XCTAssertTrue(ndjson.hasSuffix(" measured"), ndjson)
+        guard ClickHouseServer.command != nil else {
+            XCTAssertTrue(run.stdout.contains("clickhouse-server not installed: skipped"), run.stdout)
+            return
+        }
+        let clickhouse = try XCTUnwrap(lines.first { $0.hasPrefix("export --clickhouse throughput") }, run.stdout)
+        XCTAssertTrue(clickhouse.range(of: #"\d+ records/s"#, options: .regularExpression) != nil, clickhouse)
+        for row in ["export lag, median", "export lag, 90th percentile"] {
+            let line = try XCTUnwrap(lines.first { $0.hasPrefix(row) }, run.stdout)
+            XCTAssertTrue(line.range(of: #"\d+ ms"#, options: .regularExpression) != nil, line)
+        }
+        for row in ["ClickHouse size / trace size", "fleet summary, ", "fleet connections --failed, "] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix(row) }, "no row for \(row):\n\(run.stdout)")
+        }
+        XCTAssertFalse(run.stdout.contains("not there after"), run.stdout)
     }
 
     func testVersusLnavRefusesOnly() throws {

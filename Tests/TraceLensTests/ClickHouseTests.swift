@@ -3,6 +3,7 @@ import Glibc
 import XCTest
 @testable import TraceLensInput
 @testable import TraceLensExport
+import TraceLensBench
 
 /// The HTTP and ClickHouse clients and the fleet schema, against a real ClickHouse server
 /// (one per class: it starts in under a second, but stopping takes two).
@@ -230,6 +231,39 @@ final class ClickHouseTests: XCTestCase {
             XCTAssertEqual(error as? HTTPError, .timedOut("127.0.0.1:\(port)", "waiting for the response", 0.3))
             XCTAssertTrue("\(error)".hasPrefix("no answer from 127.0.0.1:\(port) within 0.3 s"), "\(error)")
         }
+    }
+
+    /// The head first, the chunked body a moment later (as ClickHouse answers a slow OPTIMIZE):
+    /// the reader drops what it consumed before reading on, and still finds the chunk's line.
+    func testAnswerArrivingInTwoPartsIsRead() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 4) == 0 }
+        }
+        XCTAssertTrue(listening)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let served = DispatchSemaphore(value: 0)
+        Thread {
+            defer { served.signal() }
+            let peer = accept(fd, nil, nil)
+            guard peer >= 0 else { return }
+            defer { close(peer) }
+            var request = [UInt8](repeating: 0, count: 4096)
+            _ = recv(peer, &request, request.count, 0)
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: \(String(repeating: "x", count: 200))\r\nTransfer-Encoding: chunked\r\n\r\n"
+            _ = Array(head.utf8).withUnsafeBytes { send(peer, $0.baseAddress, $0.count, 0) }
+            usleep(200_000)
+            _ = Array("2\r\nok\r\n0\r\n\r\n".utf8).withUnsafeBytes { send(peer, $0.baseAddress, $0.count, 0) }
+        }.start()
+        let response = try HTTPClient(timeout: 5).request(method: "GET", url: "http://127.0.0.1:\(port)/")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "ok")
+        served.wait()
     }
 
     func testBadURLsAreClearErrors() {

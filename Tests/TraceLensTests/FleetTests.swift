@@ -232,7 +232,7 @@ final class FleetTests: XCTestCase {
         func stopDaemon(_ h: Host, signal: Int32 = Platform.Signal.terminate) {
             guard let pid = h.daemon else { return }
             _ = Platform.send(signal, to: pid)
-            _ = Platform.waitForChild(pid, wait: true)
+            _ = Platform.waitForChild(pid)
         }
         /// Appends the next part of each host's trace (whole lines), `parts` parts in all.
         func grow(_ h: inout Host, part: Int, of parts: Int) throws {
@@ -248,7 +248,7 @@ final class FleetTests: XCTestCase {
             h.written = end
         }
         for i in hosts.indices { try startDaemon(&hosts[i]) }
-        defer { for h in hosts where h.daemon != nil && Platform.waitForChild(h.daemon!, wait: false) == nil { stopDaemon(h) } }
+        defer { for h in hosts where h.daemon != nil && Platform.endedChild(h.daemon!) == nil { stopDaemon(h) } }
         let parts = 8
         for part in 1...parts {
             for i in hosts.indices { try grow(&hosts[i], part: part, of: parts) }
