@@ -341,7 +341,9 @@ public struct Doctor {
 
 extension Doctor {
     /// Every failed connection of the store (one per story), or the ones named, diagnosed.
-    public func diagnose(_ store: Store, connections ids: [Int64] = []) throws -> [Diagnosis] {
+    /// `preambles`: kept across calls by a caller that diagnoses again and again (the export
+    /// sinks), so each source's set-up lines are read once, not once per failed connection.
+    public func diagnose(_ store: Store, connections ids: [Int64] = [], preambles: PreambleCache? = nil) throws -> [Diagnosis] {
         let db = store.db
         var heads: [Int64] = []
         if ids.isEmpty {
@@ -405,7 +407,8 @@ extension Doctor {
             guard !members.isEmpty else { continue }
             story.tls = try tlsValues(db, members.map(\.id))
             story.tlsShown = try tlsShown(db, members.map(\.id), paths)
-            story.preamble = try preamble(db, members.map(\.id), paths)
+            story.preamble = try preambles.map { try $0.preamble(db, members.map(\.id), paths, literals: preambleLiterals) }
+                ?? preamble(db, members.map(\.id), paths)
             for m in members {
                 try recs.bind([.int(m.id)])
                 while try recs.step() {
@@ -458,8 +461,13 @@ extension Doctor {
 
     /// The set-up records of the connections' sources (no connection, before the first of them)
     /// that hold the literal a rule's `source-facts` start with; the last 200 of each source.
+    /// What a set-up line starts with, for each rule's `source-facts`.
+    package var preambleLiterals: [String] {
+        Set(plugins.diagnosisRules.flatMap(\.sourceFacts).map { String(decoding: $0.leadingLiteral, as: UTF8.self) }).filter { !$0.isEmpty }.sorted()
+    }
+
     package func preamble(_ db: Database, _ conns: [Int64], _ paths: [Int64: String]) throws -> [StoryRecords.Item] {
-        let literals = Set(plugins.diagnosisRules.flatMap(\.sourceFacts).map { String(decoding: $0.leadingLiteral, as: UTF8.self) }).filter { !$0.isEmpty }.sorted()
+        let literals = preambleLiterals
         guard !literals.isEmpty else { return [] }
         let list = conns.map(String.init).joined(separator: ",")
         let anyLiteral = literals.indices.map { "instr(r.text, ?\($0 + 1)) > 0" }.joined(separator: " OR ")
@@ -521,5 +529,46 @@ public enum DoctorReport {
             out += JSON.Value.sorted(obj).text + "\n"
         }
         return out
+    }
+}
+
+/// The set-up lines of each source (records in no connection holding what a rule's
+/// `source-facts` start with), read once and then only as the source grows: `Doctor.preamble`
+/// reads every earlier record of the source for each failed connection, which an exporter
+/// diagnosing thousands of failures cannot afford. Gives what `preamble` gives.
+public final class PreambleCache {
+    /// Per source: the highest record id read, and the matching records by line (a record read
+    /// again, as a file's tail is, replaces its line's entry).
+    private var readUpTo: [Int64: Int64] = [:]
+    private var lines: [Int64: [Int: String]] = [:]
+
+    public init() {}
+
+    func preamble(_ db: Database, _ conns: [Int64], _ paths: [Int64: String], literals: [String]) throws -> [StoryRecords.Item] {
+        guard !literals.isEmpty, !conns.isEmpty else { return [] }
+        let firsts = try db.prepare("SELECT source, min(first_line) FROM connections WHERE id IN (\(conns.map(String.init).joined(separator: ","))) GROUP BY source ORDER BY source")
+        var picked: [(source: Int64, line: Int, text: String)] = []
+        while try firsts.step() {
+            let source = firsts.int64(0), first = firsts.int(1)
+            try extend(db, source, literals)
+            let before = (lines[source] ?? [:]).filter { $0.key < first }.sorted { $0.key > $1.key }
+            picked += before.map { (source, $0.key, $0.value) }
+            if picked.count >= 200 { break }
+        }
+        return picked.prefix(200).reversed().map { .init(file: paths[$0.source] ?? "?", line: $0.line, text: $0.text, codes: []) }
+    }
+
+    private func extend(_ db: Database, _ source: Int64, _ literals: [String]) throws {
+        let from = readUpTo[source] ?? 0
+        guard let last = try db.scalar("SELECT max(last_id) FROM record_blocks WHERE source = ?1", [.int(source)]), last > from else { return }
+        let anyLiteral = literals.indices.map { "instr(text, ?\($0 + 4)) > 0" }.joined(separator: " OR ")
+        let q = try db.prepare("""
+            SELECT line, text FROM records WHERE source = ?1 AND id > ?2 AND id <= ?3 AND conn IS NULL AND (\(anyLiteral))
+            """)
+        try q.bind([.int(source), .int(from), .int(last)] + literals.map { .text($0) })
+        var found = lines[source] ?? [:]
+        while try q.step() { found[q.int(0)] = q.string(1) ?? "" }
+        lines[source] = found
+        readUpTo[source] = last
     }
 }

@@ -24,6 +24,7 @@ package final class ExportReader {
     package let plugins: PluginSet
     package let host: String
     private let doctor: Doctor
+    private let preambles = PreambleCache()
     private var sources: [Int64: (path: String, layout: String?)] = [:]
     private var codeNames: [String: String] = [:]
 
@@ -136,7 +137,7 @@ package final class ExportReader {
             // The doctor reads a failed story whole; a connection that is part of another's story has none of its own.
             var findings: [String] = []
             if q.string(21) == "failed" && q.isNull(26) {
-                findings = try doctor.diagnose(store, connections: [id]).first?.findings.map(\.rule) ?? []
+                findings = try doctor.diagnose(store, connections: [id], preambles: preambles).first?.findings.map(\.rule) ?? []
             }
             let start: Int64? = q.isNull(8) ? nil : q.int64(8)
             out.append(0x7B)

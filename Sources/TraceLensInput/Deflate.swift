@@ -27,10 +27,10 @@ public enum Deflate {
     /// nil for anything else (damaged data, a wrong size, a size past `maxInflated`).
     public static func inflate(_ bytes: UnsafeRawBufferPointer, size: Int, into out: inout [UInt8]) -> Bool {
         guard size >= 0, size <= maxInflated, let source = bytes.baseAddress else { return false }
-        out.removeAll(keepingCapacity: true)
         // One spare byte: uncompress wants room even for an empty block, and a block that
-        // inflates to more than `size` then fails instead of fitting.
-        out.append(contentsOf: repeatElement(0, count: size + 1))
+        // inflates to more than `size` then fails instead of fitting. (A new zeroed array: filling
+        // the old one through `append(contentsOf:)` costs more than the inflating in a debug build.)
+        out = [UInt8](repeating: 0, count: size + 1)
         var length = uLongf(size + 1)
         let rc = out.withUnsafeMutableBytes { o in
             uncompress(o.baseAddress!.assumingMemoryBound(to: Bytef.self), &length, source.assumingMemoryBound(to: Bytef.self), uLong(bytes.count))

@@ -5,6 +5,7 @@ import XCTest
 @testable import TraceLensExport
 @testable import TraceLensCommands
 @testable import TraceLensBench
+@testable import TraceLensDiagnose
 
 extension Fixtures {
     /// The rows of ndjson files (the rotated ones oldest first, then the file), each parsed.
@@ -273,4 +274,38 @@ private final class KilledAfterWriting: ExportSink {
         throw CocoaError(.featureUnsupported)
     }
     func settle(_ cursor: SinkCursor) throws -> Int64? { nil }
+}
+
+extension SinkExportTests {
+    /// The exporter's doctor reads each source's set-up lines once (`PreambleCache`); its
+    /// verdicts are the doctor's own, for every failed connection of every sample.
+    func testTheCachedPreambleGivesTheDoctorsVerdicts() throws {
+        let scenarios = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/samples").filter {
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: Fixtures.sample($0), isDirectory: &isDir) && isDir.boolValue && $0 != "certs"
+        }.sorted()
+        var compared = 0
+        for scenario in scenarios {
+            let dir = Fixtures.sample(scenario)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasSuffix(".tsv") && !$0.hasSuffix(".py") }.sorted().map { dir + "/" + $0 }
+            let db = Fixtures.tempDir() + "/t.db"
+            XCTAssertEqual(try Fixtures.runTool(["ingest", "--db", db] + files).status, 0, scenario)
+            let store = try Store.openForReading(db)
+            let doctor = Doctor(plugins: Fixtures.plugins)
+            let cache = PreambleCache()
+            let ids = try store.db.prepare("SELECT id FROM connections WHERE outcome = 'failed' ORDER BY id").rows().compactMap { row -> Int64? in
+                if case let .int(id) = row[0] { return id } else { return nil }
+            }
+            for id in ids {
+                func verdict(_ d: [Diagnosis]) -> [String] {
+                    d.flatMap { $0.findings.map { f in f.rule + " " + f.evidence.map { "\($0.file):\($0.line)" }.joined(separator: ",") } }
+                }
+                let plain = verdict(try doctor.diagnose(store, connections: [id]))
+                let cached = verdict(try doctor.diagnose(store, connections: [id], preambles: cache))
+                XCTAssertEqual(cached, plain, "\(scenario) conn \(id)")
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 20)
+    }
 }
