@@ -24,8 +24,6 @@ public final class FleetQueries {
         decoder = ShownText(plugins: plugins)
     }
 
-    private var db: String { FleetSchema.quoteIdentifier(client.database) }
-
     private func rows(_ sql: String) throws -> [[String?]] { try client.queryRows(sql).rows }
 
     /// A string as a ClickHouse literal.
@@ -59,14 +57,14 @@ public final class FleetQueries {
         var perConnectionSource: [String: [String?]] = [:]
         for row in try rows("""
             SELECT host, source_id, count(), countIf(outcome = 'failed'), countIf(story IS NOT NULL)
-            FROM \(db).connections FINAL\(whereClause([hostFilter])) GROUP BY host, source_id
+            FROM \(client.table("connections")) FINAL\(whereClause([hostFilter])) GROUP BY host, source_id
             """) {
             perConnectionSource[(row[0] ?? "") + "\u{0}" + (row[1] ?? "")] = row
         }
         var anyLinked = false
         for row in try rows("""
             SELECT host, source_id, any(source), any(layout), min(time_us), max(time_us), count(), countIf(level IS NULL), countIf(conn IS NULL)
-            FROM \(db).records FINAL\(whereClause([hostFilter])) GROUP BY host, source_id ORDER BY host, source_id
+            FROM \(client.table("records")) FINAL\(whereClause([hostFilter])) GROUP BY host, source_id ORDER BY host, source_id
             """) {
             let c = perConnectionSource[(row[0] ?? "") + "\u{0}" + (row[1] ?? "")]
             let linked = Self.int(c?[4] ?? nil) ?? 0
@@ -87,7 +85,7 @@ public final class FleetQueries {
         var counted: [(ref: String, catalogue: String, code: String, failure: Bool, count: Int64)] = []
         for row in try rows("""
             SELECT code, max(has(failure_codes, code)), count()
-            FROM \(db).records FINAL ARRAY JOIN codes AS code\(whereClause([hostFilter])) GROUP BY code
+            FROM \(client.table("records")) FINAL ARRAY JOIN codes AS code\(whereClause([hostFilter])) GROUP BY code
             """) {
             let ref = row[0] ?? ""
             let parts = ref.split(separator: ":", maxSplits: 1).map(String.init)
@@ -106,10 +104,10 @@ public final class FleetQueries {
         var failed = ResultTable(title: "Failed connections", columns: ["host", "conn", "start", "peer", "thread", "file", "error", "linked"],
                                  importance: ["host", "conn", "peer", "error", "start", "thread", "linked", "file"])
         let failedWhere = whereClause(["outcome = 'failed'", "story IS NULL", hostFilter])
-        let failedCount = Self.int(try rows("SELECT count() FROM \(db).connections FINAL\(failedWhere)").first?[0] ?? nil) ?? 0
+        let failedCount = Self.int(try rows("SELECT count() FROM \(client.table("connections")) FINAL\(failedWhere)").first?[0] ?? nil) ?? 0
         let failedRows = try rows("""
             SELECT host, conn, start_us, peer_ip, peer_port, thread, source, error, related
-            FROM \(db).connections FINAL\(failedWhere) ORDER BY start_us, host, conn LIMIT \(limit)
+            FROM \(client.table("connections")) FINAL\(failedWhere) ORDER BY start_us, host, conn LIMIT \(limit)
             """)
         let linked = try linkedLists(failedRows.map { ($0[0] ?? "", Self.int($0[1]) ?? 0) })
         for f in failedRows {
@@ -126,7 +124,7 @@ public final class FleetQueries {
         for p in try rows("""
             SELECT peer_ip, countIf(outcome = 'failed') AS failed, count(),
                    arrayElement(topK(1)(if(outcome = 'failed', error, NULL)), 1)
-            FROM \(db).connections FINAL\(whereClause(["peer_ip IS NOT NULL", "story IS NULL", hostFilter]))
+            FROM \(client.table("connections")) FINAL\(whereClause(["peer_ip IS NOT NULL", "story IS NULL", hostFilter]))
             GROUP BY peer_ip HAVING failed > 0 ORDER BY failed DESC, peer_ip LIMIT \(limit)
             """) {
             let error = p[3].flatMap { $0.isEmpty ? nil : $0 }
@@ -142,7 +140,7 @@ public final class FleetQueries {
         var out: [String: String] = [:]
         for row in try rows("""
             SELECT host, story, arrayStringConcat(groupArray(concat(toString(conn), ' ', source)), '|')
-            FROM (SELECT host, story, conn, source FROM \(db).connections FINAL WHERE (host, story) IN (\(pairs)) ORDER BY conn)
+            FROM (SELECT host, story, conn, source FROM \(client.table("connections")) FINAL WHERE (host, story) IN (\(pairs)) ORDER BY conn)
             GROUP BY host, story
             """) {
             out[(row[0] ?? "") + "\u{0}" + (row[1] ?? "")] = row[2]
@@ -180,7 +178,7 @@ public final class FleetQueries {
         var sql = """
             SELECT host, conn, start_us, end_us, peer_ip, peer_port, process, thread, protocol, cipher, subject, issuer,
                    outcome, error, related, source, records, story, server_host, server_ip, server_port
-            FROM \(db).connections FINAL\(whereClause(conditions)) ORDER BY start_us, host, conn
+            FROM \(client.table("connections")) FINAL\(whereClause(conditions)) ORDER BY start_us, host, conn
             """
         if let limit = filter.limit { sql += " LIMIT \(limit)" }
         let rows = try rows(sql)
@@ -226,13 +224,13 @@ public final class FleetQueries {
         }
         guard let id = Int64(idText), id > 0 else { throw Problem.noSuchConnection(connection) }
         let candidates = try rows("""
-            SELECT DISTINCT host FROM \(db).connections FINAL\(whereClause(["conn = \(id)", host.map { "host = \(Self.literal($0))" }, hostCondition()])) ORDER BY host
+            SELECT DISTINCT host FROM \(client.table("connections")) FINAL\(whereClause(["conn = \(id)", host.map { "host = \(Self.literal($0))" }, hostCondition()])) ORDER BY host
             """).compactMap { $0[0] }
         guard let chosen = candidates.first else { throw Problem.noSuchConnection(connection) }
         guard candidates.count == 1 else { throw Problem.ambiguous(idText, hosts: candidates) }
-        let story = Self.int(try rows("SELECT story FROM \(db).connections FINAL WHERE host = \(Self.literal(chosen)) AND conn = \(id)").first?[0] ?? nil) ?? id
+        let story = Self.int(try rows("SELECT story FROM \(client.table("connections")) FINAL WHERE host = \(Self.literal(chosen)) AND conn = \(id)").first?[0] ?? nil) ?? id
         let members = try rows("""
-            SELECT conn FROM \(db).connections FINAL WHERE host = \(Self.literal(chosen)) AND (conn = \(story) OR story = \(story))
+            SELECT conn FROM \(client.table("connections")) FINAL WHERE host = \(Self.literal(chosen)) AND (conn = \(story) OR story = \(story))
             """).compactMap { Self.int($0[0]) }
         var filter = ConnectionFilter()
         filter.eachSource = true
@@ -246,7 +244,7 @@ public final class FleetQueries {
                                   importance: ["message", "time", "codes", "file", "line", "level", "thread"])
         for r in try rows("""
             SELECT time_us, source, line, level, thread, message, arrayStringConcat(codes, ' ')
-            FROM \(db).records FINAL WHERE host = \(Self.literal(chosen)) AND conn IN (\(members.map(String.init).joined(separator: ", ")))
+            FROM \(client.table("records")) FINAL WHERE host = \(Self.literal(chosen)) AND conn IN (\(members.map(String.init).joined(separator: ", ")))
             ORDER BY time_us, source, line
             """) {
             let codes = (r[6] ?? "").split(separator: " ").map { decoder.decode(String($0)) }.joined(separator: "; ")

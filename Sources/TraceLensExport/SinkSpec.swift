@@ -51,13 +51,6 @@ package struct SinkSpec: Sendable, Equatable {
         self.kind = kind
     }
 
-    package var kindName: String {
-        switch kind {
-        case .clickhouse: return "clickhouse"
-        case .ndjson: return "ndjson"
-        }
-    }
-
     /// The sink, with its password read now (so a missing one is said at start, once).
     package func makeSink() throws -> ExportSink {
         switch kind {
