@@ -126,6 +126,7 @@ package final class ClickHouseServer: Sendable {
     package struct ServerFailure: Error, CustomStringConvertible {
         package let text: String
         package var description: String { text }
+        package init(text: String) { self.text = text }
     }
 
     /// A loopback TCP port nothing listens on now.

@@ -76,12 +76,7 @@ package final class ExportReader {
                 }
             }
             let time: Int64? = q.isNull(4) ? nil : q.int64(4)
-            out.append(0x7B)
-            if let type { field("type", out, first: true); JSON.string(type, out) }
-            field("host", out, first: type == nil); JSON.string(host, out)
-            field("source_id", out); out.append(String(q.int64(1)))
-            field("source", out); JSON.string(path, out)
-            field("layout", out); optional(layout, out)
+            openRow(type: type, source: q.int64(1), path: path, layout: layout, out)
             field("line", out); out.append(String(q.int64(2)))
             field("lines", out); out.append(String(q.int64(3)))
             field("record_id", out); out.append(String(id))
@@ -140,12 +135,7 @@ package final class ExportReader {
                 findings = try doctor.diagnose(store, connections: [id], preambles: preambles).first?.findings.map(\.rule) ?? []
             }
             let start: Int64? = q.isNull(8) ? nil : q.int64(8)
-            out.append(0x7B)
-            if let type { field("type", out, first: true); JSON.string(type, out) }
-            field("host", out, first: type == nil); JSON.string(host, out)
-            field("source_id", out); out.append(String(q.int64(1)))
-            field("source", out); JSON.string(path, out)
-            field("layout", out); optional(layout, out)
+            openRow(type: type, source: q.int64(1), path: path, layout: layout, out)
             field("first_line", out); out.append(String(q.int64(2)))
             field("last_line", out); out.append(String(q.int64(3)))
             field("conn", out); out.append(String(id))
@@ -186,6 +176,16 @@ package final class ExportReader {
         }
         rows.json = out.bytes
         return rows
+    }
+
+    /// `{` and where the row came from: its table (ndjson), host, source and layout.
+    private func openRow(type: String?, source: Int64, path: String, layout: String?, _ out: ByteBuffer) {
+        out.append(0x7B)
+        if let type { field("type", out, first: true); JSON.string(type, out) }
+        field("host", out, first: type == nil); JSON.string(host, out)
+        field("source_id", out); out.append(String(source))
+        field("source", out); JSON.string(path, out)
+        field("layout", out); optional(layout, out)
     }
 
     private func field(_ key: String, _ out: ByteBuffer, first: Bool = false) {

@@ -107,45 +107,15 @@ struct FleetConnectionsCommand: ParsableCommand {
     @OptionGroup var output: QueryOutputOptions
     @OptionGroup var layout: TableOptions
 
-    @Flag(help: "Only connections that failed.")
-    var failed = false
-
-    @Option(help: ArgumentHelp("Only connections with this peer: an IP address or IP:port.", valueName: "ip"))
-    var peer: String?
-
-    @Option(help: ArgumentHelp("Only connections still running at or after this time (2022-03-24T10:07 or 10:07).", valueName: "time"))
-    var since: String?
-
-    @Option(help: ArgumentHelp("Only connections started at or before this time.", valueName: "time"))
-    var until: String?
-
-    @Option(help: ArgumentHelp("At most this many rows.", valueName: "n"))
-    var limit: Int?
-
-    @Flag(help: "List the connections of every source on their own, not one row per linked story.")
-    var eachSource = false
+    @OptionGroup var filtering: ConnectionFilterOptions
 
     func run() throws {
-        var filter = ConnectionFilter()
-        filter.eachSource = eachSource
-        filter.failedOnly = failed
-        if let peer {
-            do { _ = try PeerAddress.parse(peer) } catch { throw ValidationError("\(error)") }
-        }
-        filter.peer = peer
-        filter.limit = limit
-        filter.since = try timeBound("--since", since)
-        filter.until = try timeBound("--until", until)
+        let filter = try filtering.filter()
         let style = try output.style()
         let queries = try FleetRun(try clickhouse.connection()).queries(plugins: try plugins.load(), hosts: hosts.hosts)
-        var table: ResultTable
+        let table: ResultTable
         do { table = try queries.connections(filter) } catch { throw storeFailure(error) }
-        if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
-        if style == .text && layout.columns == nil {
-            let empty = table.columns.indices.dropFirst().filter { i in !table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
-            for name in empty.map({ table.columns[$0] }) { table.drop(column: name) }
-        }
-        try emit([("connections", table)], style, layout)
+        try emitConnections(table, filter, style, layout)
     }
 }
 

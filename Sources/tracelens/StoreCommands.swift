@@ -283,6 +283,20 @@ struct ConnectionsCommand: ParsableCommand {
     @OptionGroup var output: QueryOutputOptions
     @OptionGroup var layout: TableOptions
 
+    @OptionGroup var filtering: ConnectionFilterOptions
+
+    func run() throws {
+        let filter = try filtering.filter()
+        let style = try output.style()
+        let queries = try openQueries(store, plugins)
+        let table: ResultTable
+        do { table = try queries.connections(filter) } catch { throw storeFailure(error) }
+        try emitConnections(table, filter, style, layout)
+    }
+}
+
+/// What `connections` and `fleet connections` filter on.
+struct ConnectionFilterOptions: ParsableArguments {
     @Flag(help: "Only connections that failed.")
     var failed = false
 
@@ -301,7 +315,7 @@ struct ConnectionsCommand: ParsableCommand {
     @Flag(help: "List the connections of every source on their own, not one row per linked story.")
     var eachSource = false
 
-    func run() throws {
+    func filter() throws -> ConnectionFilter {
         var filter = ConnectionFilter()
         filter.eachSource = eachSource
         filter.failedOnly = failed
@@ -312,19 +326,21 @@ struct ConnectionsCommand: ParsableCommand {
         filter.limit = limit
         filter.since = try timeBound("--since", since)
         filter.until = try timeBound("--until", until)
-        let style = try output.style()
-        let queries = try openQueries(store, plugins)
-        var table: ResultTable
-        do { table = try queries.connections(filter) } catch { throw storeFailure(error) }
-        if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
-        if style == .text && layout.columns == nil {
-            // The text table leaves out what is empty for every row (a trace that shows no DNs),
-            // unless the columns were named.
-            let empty = table.columns.indices.dropFirst().filter { i in !table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
-            for name in empty.map({ table.columns[$0] }) { table.drop(column: name) }
-        }
-        try emit([("connections", table)], style, layout)
+        return filter
     }
+}
+
+/// A connections table as `connections` prints it: "no failed connections" for none, and in
+/// text the columns empty for every row left out, unless the columns were named.
+func emitConnections(_ table: ResultTable, _ filter: ConnectionFilter, _ style: OutputStyle, _ layout: TableOptions) throws {
+    if style == .text && table.rows.isEmpty { print(filter.nothingFound); return }
+    var table = table
+    if style == .text && layout.columns == nil {
+        // A trace that shows no DNs leaves those columns empty.
+        let empty = table.columns.indices.dropFirst().filter { i in !table.rows.contains { $0[i] != .null && $0[i] != .text("") } }
+        for name in empty.map({ table.columns[$0] }) { table.drop(column: name) }
+    }
+    try emit([("connections", table)], style, layout)
 }
 
 struct ShowCommand: ParsableCommand {

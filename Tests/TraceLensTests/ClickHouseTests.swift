@@ -213,10 +213,9 @@ final class ClickHouseTests: XCTestCase {
         }
     }
 
-    func testServerThatNeverAnswersTimesOut() throws {
-        // A socket that listens but never reads: the kernel accepts the connection, nobody answers.
+    /// A loopback socket that listens (the kernel accepts connections) and its port.
+    private static func listeningSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -224,8 +223,14 @@ final class ClickHouseTests: XCTestCase {
         let listening = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 4) == 0 }
         }
-        XCTAssertTrue(listening)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        guard fd >= 0, listening else { close(fd); throw ClickHouseServer.ServerFailure(text: "cannot listen on a loopback socket") }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    func testServerThatNeverAnswersTimesOut() throws {
+        // A socket that listens but never reads: the kernel accepts the connection, nobody answers.
+        let (fd, port) = try Self.listeningSocket()
+        defer { close(fd) }
         let http = HTTPClient(timeout: 0.3)
         XCTAssertThrowsError(try http.request(method: "GET", url: "http://127.0.0.1:\(port)/ping")) { error in
             XCTAssertEqual(error as? HTTPError, .timedOut("127.0.0.1:\(port)", "waiting for the response", 0.3))
@@ -236,17 +241,8 @@ final class ClickHouseTests: XCTestCase {
     /// The head first, the chunked body a moment later (as ClickHouse answers a slow OPTIMIZE):
     /// the reader drops what it consumed before reading on, and still finds the chunk's line.
     func testAnswerArrivingInTwoPartsIsRead() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try Self.listeningSocket()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 4) == 0 }
-        }
-        XCTAssertTrue(listening)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let served = DispatchSemaphore(value: 0)
         Thread {
             defer { served.signal() }
